@@ -1,0 +1,68 @@
+"""The referral tool: signal, refer and follow up families in a child poverty alliance."""
+
+import secrets
+
+from flask import Flask, current_app, g, has_request_context, session
+from flask_babel import Babel
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+from referral import config, crypto, db
+
+csrf = CSRFProtect()
+babel = Babel()
+login_manager = LoginManager()
+
+
+def create_app(test_config=None):
+    """Build the application: configuration, keys, database, blueprints."""
+    app = Flask(
+        __name__,
+        instance_path=(test_config or {}).get("INSTANCE_PATH") or config.instance_path(),
+        instance_relative_config=True,
+        template_folder=str(config.PROJECT_ROOT / "templates"),
+    )
+    config.load(app, test_config)
+    try:
+        app.extensions["referral.keyring"] = crypto.load_keyring(app)
+    except crypto.CryptoError as exc:
+        config.fail(f"the encryption keys are malformed ({exc}): fix or restore "
+                    f"{crypto.key_file(app)} or REFERRAL_ENCRYPTION_KEYS.")
+    if app.extensions["referral.keyring"] is None and app.config["ENV"] == "production":
+        config.fail("no encryption keys: run 'flask --app referral init' or set "
+                    "REFERRAL_ENCRYPTION_KEYS and REFERRAL_INDEX_KEY.")
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_locale)
+    login_manager.init_app(app)
+
+    from referral import models, web  # noqa: F401  (models: every table in the metadata)
+    from referral.auth import views as auth_views
+    from referral.cli import register as register_cli
+
+    login_manager.user_loader(auth_views.load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    web.init_app(app)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(web.bp)
+    register_cli(app)
+    app.before_request(_request_id)
+    return app
+
+
+def _request_id():
+    g.request_id = secrets.token_hex(8)
+
+
+def _locale():
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return "en"  # the command line speaks English throughout; mail uses force_locale
+    if current_user.is_authenticated and current_user.language in languages:
+        return current_user.language
+    if session.get("language") in languages:
+        return session["language"]
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+

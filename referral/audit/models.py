@@ -1,0 +1,40 @@
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from referral.db import time_field
+
+GENESIS = "0" * 64
+
+
+class AuditEvent(SQLModel, table=True):
+    """One entry of the access log (NEN 7513); append-only and hash-chained."""
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = time_field(index=True)
+    user_id: uuid.UUID | None = Field(default=None, index=True)
+    role: str | None = Field(default=None, max_length=20)
+    on_behalf_of: uuid.UUID | None = None
+    family_id: uuid.UUID | None = Field(default=None, index=True)
+    action: str = Field(max_length=20, index=True)
+    object_type: str | None = Field(default=None, max_length=40)
+    object_id: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(max_length=20)
+    summary: str = Field(default="", max_length=200)
+    request_id: str | None = Field(default=None, max_length=32)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The newest entry of the chain; its row lock makes writers take turns."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(default=GENESIS, max_length=64)

@@ -1,0 +1,52 @@
+"""Who may do what: the one place every view and service asks."""
+
+from datetime import date
+
+from flask import abort, current_app
+from flask_login import current_user
+
+from referral import audit
+from referral.auth.models import Role
+
+
+def training_valid(user, *, today=None):
+    """A professional's training counts for TRAINING_VALID_YEARS after the recorded date."""
+    if user.trained_on is None:
+        return False
+    today = today or date.today()
+    years = current_app.config["TRAINING_VALID_YEARS"]
+    try:
+        expires = user.trained_on.replace(year=user.trained_on.year + years)
+    except ValueError:  # 29 February
+        expires = user.trained_on.replace(year=user.trained_on.year + years, day=28)
+    return today < expires
+
+
+def _role(*roles):
+    return lambda user, _obj: user.role in roles
+
+
+RULES = {
+    "account.manage": lambda user, _obj: True,
+    "users.list": _role(Role.coordinator),
+    "signal.create": lambda user, _obj: user.role == Role.professional and training_valid(user),
+    "monitor.view": _role(Role.coordinator, Role.partner),
+    "audit.read": _role(Role.privacy_officer),
+}
+
+
+def allowed(user, action, obj=None):
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return RULES[action](user, obj)
+
+
+def require(action, obj=None, *, user=None, hide=False, object_type=None, object_id=None,
+            family_id=None):
+    """Abort with 403 (or 404 where even existence is private) and log the denial."""
+    user = user or current_user
+    if allowed(user, action, obj):
+        return
+    audit.record("read", outcome="denied", object_type=object_type, object_id=object_id,
+                 family_id=family_id, summary=f"denied: {action}")
+    abort(404 if hide else 403)

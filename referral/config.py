@@ -1,0 +1,77 @@
+"""Configuration: development defaults, then instance/config.py, then REFERRAL_* variables."""
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+DEFAULTS = {
+    "ENV": "development",
+    "DATABASE_URL": None,  # None: SQLite in the instance folder
+    "ALLOW_SQLITE_IN_PRODUCTION": False,
+    "REQUIRE_2FA": None,  # None: on in production, off elsewhere
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_ABSOLUTE_HOURS": 12,
+    "LOGIN_MAX_FAILURES_ACCOUNT": 5,
+    "LOGIN_MAX_FAILURES_ADDRESS": 20,
+    "LOGIN_THROTTLE_MINUTES": 15,
+    "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+    "TRAINING_VALID_YEARS": 3,
+    "BABEL_DEFAULT_LOCALE": "nl",
+    "LANGUAGES": ["nl", "en"],
+    "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "referral_session",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+}
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def fail(message):
+    """Stop the process with one line that says what to set."""
+    sys.exit(f"referral: {message}")
+
+
+def instance_path():
+    return os.environ.get("REFERRAL_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+
+
+def load(app, test_config):
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("REFERRAL")
+    else:
+        # Tests say exactly what they run with, whatever the shell exports.
+        app.config.from_mapping(test_config)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "translations")
+    production = app.config["ENV"] == "production"
+    if production:
+        app.config["SESSION_COOKIE_SECURE"] = True
+    if app.config["REQUIRE_2FA"] is None:
+        app.config["REQUIRE_2FA"] = production
+    if not app.config.get("SECRET_KEY"):
+        key_file = Path(app.instance_path) / "secret_key"
+        if key_file.exists():
+            app.config["SECRET_KEY"] = key_file.read_text().strip()
+        elif production:
+            fail("no secret key: run 'flask --app referral init' or set REFERRAL_SECRET_KEY.")
+        else:
+            # Development only: a fresh key per process, so sessions end on restart.
+            app.config["SECRET_KEY"] = os.urandom(32).hex()
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'referral.sqlite'}"
+    if (
+        production
+        and app.config["DATABASE_URL"].startswith("sqlite")
+        and not app.config["ALLOW_SQLITE_IN_PRODUCTION"]
+    ):
+        fail(
+            "SQLite in production: set REFERRAL_DATABASE_URL=postgresql+psycopg://… "
+            "or REFERRAL_ALLOW_SQLITE_IN_PRODUCTION=true."
+        )
+    minutes = app.config["SESSION_ABSOLUTE_HOURS"] * 60
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=minutes)

@@ -1,0 +1,98 @@
+"""The database: one engine per app, one session per request, committed once at its end."""
+
+import uuid
+from datetime import UTC, datetime
+
+from flask import current_app, g
+from sqlalchemy import DateTime, create_engine, event
+from sqlmodel import Field, Session, SQLModel
+
+# Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow():
+    return datetime.now(UTC)
+
+
+def id_field():
+    """A primary key the application makes, so encrypted values can be bound to it."""
+    return Field(default_factory=uuid.uuid4, primary_key=True)
+
+
+def time_field(**kwargs):
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
+
+
+def encrypted_field(*, nullable=False):
+    """A column holding a value sealed by referral.crypto (see `sealed`)."""
+    return Field(default=None, nullable=nullable, sa_column_kwargs={"info": {"encrypted": True}})
+
+
+def make_engine(url, *, busy_timeout_ms=10_000):
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Hand transaction control to SQLAlchemy, so "begin" below decides how to start.
+        dbapi_connection.isolation_level = None
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON",
+                       f"busy_timeout={int(busy_timeout_ms)}", "synchronous=NORMAL"):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        # Take the write lock up front: a deferred transaction that reads, then writes,
+        # fails at once with "database is locked" when another writer got there first.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def init_app(app):
+    app.extensions["referral.engine"] = make_engine(
+        app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    @app.after_request
+    def commit(response):
+        db = g.pop("db_session", None)
+        if db is not None:
+            try:
+                if response.status_code >= 500:
+                    db.rollback()
+                else:
+                    db.commit()
+            finally:
+                db.close()
+        return response
+
+    @app.teardown_appcontext
+    def close(_exc):
+        db = g.pop("db_session", None)
+        if db is not None:
+            db.close()  # rolls back what was not committed; loaded objects stay readable
+
+
+def engine():
+    return current_app.extensions["referral.engine"]
+
+
+def session():
+    """The session of this request or command; committed by the caller's edge, not here."""
+    if "db_session" not in g:
+        g.db_session = Session(engine(), expire_on_commit=False)
+    return g.db_session
+
+
+def commit():
+    """Commit the current session (CLI commands; requests commit in after_request)."""
+    if "db_session" in g:
+        g.db_session.commit()

@@ -1,0 +1,189 @@
+"""App-wide pages and rules: home, health, language, security headers, errors, session expiry."""
+
+import time
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+from wtforms import HiddenField, SelectField
+from wtforms.validators import AnyOf, Length
+
+from referral import db
+from referral.auth import policy
+from referral.auth import services as auth_services
+
+bp = Blueprint("main", __name__)
+
+LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+ERROR_TEXT = {
+    400: (_l("Something in the request was not right"),
+          _l("The form may have expired. Go back, reload the page and try again.")),
+    403: (_l("You do not have access to this page"),
+          _l("Your role does not allow this. Ask your coordinator if you think it should.")),
+    404: (_l("Page not found"), _l("This page does not exist, or it is not available to you.")),
+    405: (_l("Not allowed"), _l("This page cannot be used this way.")),
+    413: (_l("Too much data"), _l("What you sent is too large. Make it shorter and try again.")),
+    429: (_l("Too many attempts"), _l("Wait a few minutes and try again.")),
+    500: (_l("Something went wrong on our side"),
+          _l("Nothing was saved. Try again in a moment; if it keeps happening, tell the "
+             "helpdesk the request number below.")),
+    503: (_l("The service is busy or unavailable"),
+          _l("Nothing was saved. Try again in a minute.")),
+}
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(choices=list(LANGUAGE_NAMES),
+                           validators=[AnyOf(list(LANGUAGE_NAMES))])
+    next = HiddenField(validators=[Length(max=500)])
+
+
+def safe_next(target, default="main.home"):
+    """A local path to go to after a form, or the default page; never another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for(default)
+
+
+@bp.route("/")
+@login_required
+def home():
+    return render_template("main/home.html", can=policy.allowed, user=current_user,
+                           training_valid=policy.training_valid(current_user))
+
+
+@bp.route("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.route("/readyz")
+def readyz():
+    try:
+        with db.engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError:
+        return {"status": "database unreachable"}, 503
+    return {"status": "ok"}
+
+
+@bp.post("/language")
+def language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        session["language"] = form.language.data
+        if current_user.is_authenticated:
+            auth_services.set_language(current_user._get_current_object(), form.language.data)
+    return redirect(safe_next(form.next.data))
+
+
+def init_app(app):
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.before_request(_expire_session)
+    app.after_request(_security_headers)
+    app.context_processor(_template_globals)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(500, _server_error)
+
+
+ROLE_LABELS = {
+    "professional": _l("professional"),
+    "partner": _l("partner organisation"),
+    "bridge": _l("bridge worker"),
+    "coordinator": _l("coordinator"),
+    "privacy_officer": _l("privacy officer"),
+}
+
+
+def role_label(role):
+    return ROLE_LABELS.get(role, role)
+
+
+def _template_globals():
+    return {
+        "role_label": role_label,
+        "get_locale": get_locale,
+        "format_date": format_date,
+        "language_form": LanguageForm(formdata=None, language=str(get_locale()),
+                                      next=request.full_path.rstrip("?")),
+        "language_names": LANGUAGE_NAMES,
+        "request_id": g.get("request_id", ""),
+    }
+
+
+def _expire_session():
+    """End a session after the idle period and after the absolute period."""
+    if not current_user.is_authenticated:
+        return None
+    now, config = time.time(), current_app.config
+    login_at, seen_at = session.get("login_at", 0), session.get("seen_at", 0)
+    if (now - seen_at > config["SESSION_IDLE_MINUTES"] * 60
+            or now - login_at > config["SESSION_ABSOLUTE_HOURS"] * 3600):
+        logout_user()
+        session.clear()
+        flash(_("Your session has ended. Log in again."), "info")
+        return redirect(url_for("auth.login", next=request.full_path))
+    session["seen_at"] = now
+    return None
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["X-Request-Id"] = g.get("request_id", "")
+    if request.endpoint != "static":
+        # Pages may hold personal data: never keep them in a browser or proxy cache.
+        headers["Cache-Control"] = "no-store"
+    if current_app.config["ENV"] == "production":
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return response
+
+
+def _error_page(code):
+    title, message = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def _http_error(error):
+    if error.code is None or error.code < 400 or request.path.startswith("/static/"):
+        return error
+    return _error_page(error.code if error.code in ERROR_TEXT else 400)
+
+
+def _database_unavailable(error):
+    current_app.logger.warning("database unavailable (request %s): %s", g.get("request_id"),
+                               type(error).__name__)
+    return _error_page(503)
+
+
+def _server_error(_error):
+    # Flask has logged the exception already; the page shows no internals.
+    return _error_page(500)

@@ -1,0 +1,186 @@
+"""Fixtures: a migrated template database copied fresh for every test, on SQLite or PostgreSQL."""
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlmodel import select
+
+from referral import create_app, crypto, db
+from referral.cli import alembic_config
+
+PG_URL = os.environ.get("REFERRAL_TEST_DATABASE_URL")
+PASSWORD = "lange-zin-als-wachtwoord"
+RECENTLY = date.today() - timedelta(days=30)
+
+
+def _admin_engine():
+    # No pool: every connection is closed at once, so no ResourceWarning and no lingering
+    # session that would stop CREATE DATABASE … TEMPLATE.
+    return sa.create_engine(sa.engine.make_url(PG_URL), isolation_level="AUTOCOMMIT",
+                            poolclass=sa.pool.NullPool)
+
+
+def _pg_url(name):
+    return sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _config(instance, url, **extra):
+    return {"TESTING": True, "INSTANCE_PATH": str(instance), "DATABASE_URL": url,
+            "SECRET_KEY": "test-secret", "ENV": "testing", **extra}
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory):
+    """An instance folder with keys, and a database migrated to head."""
+    instance = tmp_path_factory.mktemp("template") / "instance"
+    instance.mkdir()
+    crypto.write_private(instance / "keys.json", json.dumps(crypto.new_key_material()))
+    if PG_URL:
+        name = f"referral_tmpl_{uuid.uuid4().hex[:8]}"
+        with _admin_engine().connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = _pg_url(name)
+    else:
+        name, url = None, f"sqlite:///{instance / 'referral.sqlite'}"
+    app = create_app(_config(instance, url))
+    with app.app_context():
+        command.upgrade(alembic_config(), "head")
+    app.extensions["referral.engine"].dispose()
+    yield instance, name
+    if name:
+        with _admin_engine().connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def app_config(template, tmp_path):
+    """The configuration of a fresh copy of the template: instance folder and database."""
+    source, template_name = template
+    instance = tmp_path / "instance"
+    shutil.copytree(source, instance)
+    if template_name:
+        name = f"referral_t_{uuid.uuid4().hex[:10]}"
+        with _admin_engine().connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        url = _pg_url(name)
+    else:
+        name, url = None, f"sqlite:///{instance / 'referral.sqlite'}"
+    yield _config(instance, url)
+    if name:
+        with _admin_engine().connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def make_app(app_config):
+    """Build apps on this test's database (several, like several worker processes)."""
+    apps = []
+
+    def make(**overrides):
+        app = create_app({**app_config, **overrides})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["referral.engine"].dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@dataclass
+class Person:
+    id: uuid.UUID
+    email: str
+    password: str
+    role: str
+
+
+@pytest.fixture
+def make_user(app):
+    """Create an account and return its id, email and password."""
+    from referral.auth.services import create_user
+    from referral.directory.models import Organisation
+
+    count = 0
+
+    def make(role="professional", *, email=None, password=PASSWORD, trained_on=RECENTLY,
+             organisation=None, active=True, totp_secret=None):
+        nonlocal count
+        count += 1
+        email = email or f"{role}{count}@example.org"
+        with app.app_context():
+            session = db.session()
+            org_id = None
+            if organisation:
+                org = session.exec(select(Organisation).where(
+                    Organisation.name == organisation)).first()
+                if org is None:
+                    org = Organisation(name=organisation)
+                    session.add(org)
+                    session.flush()
+                org_id = org.id
+            user = create_user(email=email, name=f"Test Persoon {count}", role=role,
+                               password=password, organisation_id=org_id,
+                               trained_on=trained_on if role == "professional" else None)
+            user.active = active
+            if totp_secret:
+                user.totp_secret = totp_secret
+            db.commit()
+            return Person(user.id, email, password, role)
+
+    return make
+
+
+def csrf_token(client, path):
+    """The CSRF token of the form on the page at path."""
+    page = client.get(path)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    assert match, f"no form with a CSRF token on {path} ({page.status_code})"
+    return match.group(1)
+
+
+def post_form(client, path, data, *, page=None, **kwargs):
+    """Post a form like a browser would: with the token from the page that shows it."""
+    token = csrf_token(client, page or path)
+    return client.post(path, data={"csrf_token": token, **data}, **kwargs)
+
+
+@pytest.fixture
+def login(client):
+    def do(person, *, follow=False):
+        return post_form(client, "/login", {"email": person.email, "password": person.password},
+                         follow_redirects=follow)
+
+    return do
+
+
+def audit_entries(app, **filters):
+    from referral.audit.models import AuditEvent
+
+    with app.app_context():
+        query = select(AuditEvent).order_by(AuditEvent.seq)
+        for name, value in filters.items():
+            query = query.where(getattr(AuditEvent, name) == value)
+        return db.session().exec(query).all()

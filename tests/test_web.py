@@ -1,0 +1,141 @@
+"""What every response carries: headers, error pages, limits, health checks, language."""
+
+import re
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from tests.conftest import post_form
+
+
+def test_security_headers(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_session_cookie_flags(client, make_user, login):
+    login(make_user())
+    cookie = client.get_cookie("referral_session")
+    assert cookie.http_only and cookie.same_site == "Lax"
+    assert not cookie.secure  # development and tests run on plain http
+
+
+def test_production_cookies_and_hsts(make_app, make_user):
+    app = make_app(ENV="production", SESSION_COOKIE_SECURE=True, ALLOW_SQLITE_IN_PRODUCTION=True)
+    client = app.test_client()
+    response = client.get("/login", base_url="https://localhost")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_no_external_assets(client):
+    page = client.get("/login").text
+    for url in re.findall(r'(?:src|href)="([^"]+)"', page):
+        assert url.startswith(("/", "#")), url
+
+
+def test_static_assets_are_served_by_the_app(client):
+    response = client.get("/static/style.css")
+    response.close()
+    assert response.status_code == 200
+    assert response.headers.get("Cache-Control") != "no-store"
+
+
+@pytest.mark.parametrize(("language", "title"), [("nl", "Pagina niet gevonden"),
+                                                  ("en", "Page not found")])
+def test_404_page_in_both_languages_with_request_id(client, language, title):
+    post_form(client, "/language", {"language": language, "next": "/login"}, page="/login")
+    response = client.get("/nothing-here")
+    assert response.status_code == 404
+    assert title in response.text
+    assert response.headers["X-Request-Id"] in response.text
+
+
+def test_403_page_and_denial_is_audited(app, client, make_user, login):
+    from tests.conftest import audit_entries
+
+    login(make_user("professional"))
+    response = client.get("/users")
+    assert response.status_code == 403
+    assert "Geen toegang" in response.text or "toegang" in response.text
+    denied = audit_entries(app, outcome="denied")
+    assert [e.summary for e in denied] == ["denied: users.list"]
+
+
+def test_500_page_shows_no_internals(make_app):
+    app = make_app(PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals /etc/passwd")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert "secret internals" not in response.text and "Traceback" not in response.text
+    assert response.headers["X-Request-Id"] in response.text
+
+
+def test_database_outage_gives_a_friendly_503(make_app):
+    app = make_app(PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/db-down")
+    def db_down():
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    response = app.test_client().get("/db-down")
+    assert response.status_code == 503
+    assert "connection refused" not in response.text
+
+
+def test_oversize_body_gets_413(client):
+    response = client.post("/login", data={"email": "a@b.nl", "password": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "Te veel" in response.text or "413" in response.text
+
+
+def test_csrf_missing_or_stale_is_refused(client):
+    assert client.post("/language", data={"language": "en"}).status_code == 400
+    stale = client.post("/language", data={"language": "en", "csrf_token": "stale.token.value"})
+    assert stale.status_code == 400
+    assert '<html lang="nl">' in client.get("/login").text
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ok"}
+
+
+def test_readyz_reports_an_unreachable_database(make_app, tmp_path):
+    app = make_app(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+
+
+def test_language_is_remembered_per_user(make_app, make_user):
+    person = make_user()
+    app = make_app()
+    first = app.test_client()
+    post_form(first, "/login", {"email": person.email, "password": person.password})
+    post_form(first, "/language", {"language": "en", "next": "/"}, page="/")
+    assert '<html lang="en">' in first.get("/").text
+    # Another device, logging in fresh, gets the language the user chose.
+    second = app.test_client()
+    post_form(second, "/login", {"email": person.email, "password": person.password})
+    assert '<html lang="en">' in second.get("/").text
+
+
+def test_language_switch_refuses_unknown_language(client):
+    response = post_form(client, "/language", {"language": "xx", "next": "/login"}, page="/login")
+    assert response.status_code == 302
+    assert '<html lang="nl">' in client.get("/login").text
+
+
+def test_pages_need_login(client):
+    for path in ("/", "/account", "/account/password", "/users"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login")
