@@ -40,8 +40,9 @@ def _finish_login(user):
     login_user(user)
     session.permanent = True
     session["login_at"] = session["seen_at"] = time.time()
-    if language:
+    if language:  # chosen on the login page: the newest choice wins, also for next time
         session["language"] = language
+        services.set_language(user, language)
     return redirect(safe_next(next_page))
 
 
