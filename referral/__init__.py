@@ -32,6 +32,7 @@ def create_app(test_config=None):
         config.fail("no encryption keys: run 'flask --app referral init' or set "
                     "REFERRAL_ENCRYPTION_KEYS and REFERRAL_INDEX_KEY.")
 
+    app.before_request(_request_id)
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_locale)
@@ -48,7 +49,6 @@ def create_app(test_config=None):
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(web.bp)
     register_cli(app)
-    app.before_request(_request_id)
     return app
 
 

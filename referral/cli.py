@@ -46,6 +46,9 @@ def init_command():
         click.echo(f"Created {crypto.key_file(app)} — back it up together with the database.")
     app.extensions["referral.keyring"] = crypto.load_keyring(app)
     command.upgrade(alembic_config(), "head")
+    database = Path(app.instance_path) / "referral.sqlite"
+    if database.exists():
+        database.chmod(0o600)  # it holds encrypted values, but also who did what when
     click.echo("The database is up to date.")
 
 

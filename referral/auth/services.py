@@ -140,8 +140,9 @@ def authenticate(email, password, address):
         audit.record("login", object_type="user", object_id=user.id, user=user,
                      summary="password accepted")
         return user
-    audit.record("login", outcome="failure", user=user if user else None,
-                 summary="wrong password or unknown account")
+    # The person trying is not known: the account tried is the object, not the actor.
+    audit.record("login", outcome="failure", object_type="user" if user else None,
+                 object_id=user.id if user else None, summary="wrong password or unknown account")
     return None
 
 
