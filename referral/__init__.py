@@ -41,12 +41,14 @@ def create_app(test_config=None):
     from referral import models, web  # noqa: F401  (models: every table in the metadata)
     from referral.auth import views as auth_views
     from referral.cli import register as register_cli
+    from referral.directory import views as directory_views
 
     login_manager.user_loader(auth_views.load_user)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     web.init_app(app)
     app.register_blueprint(auth_views.bp)
+    app.register_blueprint(directory_views.bp)
     app.register_blueprint(web.bp)
     register_cli(app)
     return app

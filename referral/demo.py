@@ -1,12 +1,18 @@
 """Demo data: fictional people and organisations, every name marked "(demo)"."""
 
+import uuid
 from datetime import date, timedelta
 
 from sqlmodel import select
 
 from referral import db
 from referral.auth.services import create_user, find_user
-from referral.directory.models import Organisation
+from referral.directory import demo_data
+from referral.directory.models import Organisation, Service
+from referral.directory.services import save_organisation, save_service
+
+# Demo rows get ids derived from their names, so loading twice finds what is there.
+DEMO_NAMESPACE = uuid.UUID("6f1d3c1e-2b7a-4c55-9d7e-0a1b2c3d4e5f")
 
 PASSWORD = "oefen-wachtwoord-2026"  # noqa: S105  (demo only, printed by make run)
 
@@ -29,17 +35,43 @@ USERS = [
 ]
 
 
+def _organisation(name, **fields):
+    session = db.session()
+    organisation = session.exec(select(Organisation).where(Organisation.name == name)).first()
+    if organisation is None:
+        organisation = Organisation(id=uuid.uuid5(DEMO_NAMESPACE, name), name=name, **fields)
+        save_organisation(organisation, user=None, created=True)
+    return organisation
+
+
+def load_directory():
+    """Some forty services of a fictional municipality, across every need domain."""
+    session = db.session()
+    organisations = [_organisation(name, phone=phone, website=website)
+                     for name, phone, website in demo_data.ORGANISATIONS]
+    today = date.today()
+    for (org, name, domains, description, (low, high), route, (capacity, weeks), income,
+         applies, areas, checked_days_ago) in demo_data.SERVICES:
+        organisation = organisations[org]
+        service_id = uuid.uuid5(DEMO_NAMESPACE, f"{organisation.name}/{name}")
+        if session.get(Service, service_id) is not None:
+            continue
+        service = Service(
+            id=service_id, organisation_id=organisation.id, name=name, description=description,
+            minimum_age=low, maximum_age=high, referral_route=route, capacity=capacity,
+            waiting_weeks=weeks, income_limit_percent=income, professional_applies=applies,
+            phone=organisation.phone, url=organisation.website,
+            assured_date=today - timedelta(days=checked_days_ago),
+            eligibility_description=(f"Inkomen tot {income}% van het sociaal minimum."
+                                     if income else None))
+        save_service(service, organisation, domains=domains, areas=list(areas),
+                     languages=["nl"], user=None, created=True)
+
+
 def load():
     """Add what is missing; return (email, role) of every demo login."""
-    session = db.session()
-    organisations = []
-    for name in ORGANISATIONS:
-        organisation = session.exec(select(Organisation).where(Organisation.name == name)).first()
-        if organisation is None:
-            organisation = Organisation(name=name)
-            session.add(organisation)
-            session.flush()
-        organisations.append(organisation)
+    organisations = [_organisation(name) for name in ORGANISATIONS]
+    load_directory()
     for email, name, role, org, trained in USERS:
         if find_user(email) is None:
             # The trained demo professional took the training recently, so it never expires.

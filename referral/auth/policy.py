@@ -26,8 +26,20 @@ def _role(*roles):
     return lambda user, _obj: user.role in roles
 
 
+def _edits_service(user, service):
+    """Coordinators edit every entry; a partner only the services of their organisation."""
+    if user.role == Role.coordinator:
+        return True
+    return (user.role == Role.partner and service is not None
+            and user.organisation_id is not None
+            and service.organisation_id == user.organisation_id)
+
+
 RULES = {
     "account.manage": lambda user, _obj: True,
+    "directory.search": lambda user, _obj: True,  # directory data holds no personal data
+    "directory.manage": _role(Role.coordinator),
+    "service.edit": _edits_service,
     "users.list": _role(Role.coordinator),
     "signal.create": lambda user, _obj: user.role == Role.professional and training_valid(user),
     "monitor.view": _role(Role.coordinator, Role.partner),

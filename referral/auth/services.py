@@ -156,7 +156,9 @@ def totp_uri(secret, email):
 
 def qr_svg(data):
     out = io.BytesIO()
+    # omitsize: a viewBox instead of a fixed size, so CSS can scale the code without cropping.
     segno.make(data, error="m").save(out, kind="svg", scale=5, xmldecl=False, svgns=True,
+                                     omitsize=True,
                                      title="QR", svgclass="qr", lineclass=None)
     return out.getvalue().decode()
 

@@ -1,14 +1,145 @@
-import uuid
-from datetime import datetime
+"""The partner directory (sociale kaart), shaped after Open Referral HSDS 3.0.
 
+Directory data describes organisations and their services, never families: it is plain.
+"""
+
+import enum
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from referral.db import id_field, time_field
 
 
+class ServiceStatus(enum.StrEnum):
+    active = "active"
+    inactive = "inactive"
+    defunct = "defunct"
+    temporarily_closed = "temporarily closed"
+
+
+class Capacity(enum.StrEnum):
+    open = "open"
+    waiting_list = "waiting_list"
+    closed = "closed"
+
+
+class ReferralRoute(enum.StrEnum):
+    """How a professional refers: in this tool (the partner's inbox) or outside it."""
+
+    inbox = "inbox"
+    phone = "phone"
+    email = "email"
+    letter = "letter"
+
+
+class NeedDomain(SQLModel, table=True):
+    """A leefgebied: the taxonomy of needs, with stable codes."""
+
+    __tablename__ = "need_domain"
+
+    code: str = Field(primary_key=True, max_length=40)
+    label_nl: str = Field(max_length=80)
+    label_en: str = Field(max_length=80)
+    position: int = 0
+
+
 class Organisation(SQLModel, table=True):
-    """A partner organisation of the alliance (the directory issue adds the rest)."""
+    """A partner organisation of the alliance; its id is its HSDS organization id."""
 
     id: uuid.UUID = id_field()
     name: str = Field(max_length=200, unique=True)
+    alternate_name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    email: str | None = Field(default=None, max_length=254)
+    website: str | None = Field(default=None, max_length=500)
+    phone: str | None = Field(default=None, max_length=40)
+    active: bool = True
     created_at: datetime = time_field()
+    last_modified: datetime = time_field()
+
+
+class Service(SQLModel, table=True):
+    """What an organisation offers; its id is its HSDS service id."""
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=200)
+    alternate_name: str | None = Field(default=None, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    url: str | None = Field(default=None, max_length=500)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    status: str = Field(default=ServiceStatus.active, max_length=20, index=True)
+    application_process: str | None = Field(default=None, max_length=2000)
+    fees_description: str | None = Field(default=None, max_length=1000)
+    eligibility_description: str | None = Field(default=None, max_length=2000)
+    minimum_age: int | None = None
+    maximum_age: int | None = None
+    assured_date: date | None = None
+    last_modified: datetime = time_field()
+    # Dutch additions that HSDS lacks.
+    income_limit_percent: int | None = None  # of the social minimum (sociaal minimum)
+    referral_route: str = Field(default=ReferralRoute.phone, max_length=10)
+    professional_applies: bool = False
+    capacity: str = Field(default=Capacity.open, max_length=20, index=True)
+    waiting_weeks: int | None = None
+    # Folded to lower case without accents, so "cafe" finds "café" with a plain LIKE on
+    # SQLite and PostgreSQL alike: the names (for relevance) and everything searchable.
+    search_name: str = Field(default="", max_length=500)
+    search_text: str = Field(default="", max_length=9000)
+
+
+class ServiceArea(SQLModel, table=True):
+    """A municipality where a service is offered, by CBS code (GM0363) and name."""
+
+    __tablename__ = "service_area"
+    __table_args__ = (UniqueConstraint("service_id", "municipality_code"),)
+
+    id: uuid.UUID = id_field()
+    service_id: uuid.UUID = Field(foreign_key="service.id", index=True)
+    municipality_code: str | None = Field(default=None, max_length=6, index=True)
+    municipality_name: str = Field(max_length=120)
+
+
+class ServiceLanguage(SQLModel, table=True):
+    __tablename__ = "service_language"
+
+    id: uuid.UUID = id_field()
+    service_id: uuid.UUID = Field(foreign_key="service.id", index=True)
+    code: str = Field(max_length=10)  # ISO 639 code, as HSDS has it
+    name: str | None = Field(default=None, max_length=80)
+
+
+class ServiceDomain(SQLModel, table=True):
+    """Which need domains a service helps with."""
+
+    __tablename__ = "service_domain"
+
+    service_id: uuid.UUID = Field(foreign_key="service.id", primary_key=True)
+    domain_code: str = Field(foreign_key="need_domain.code", primary_key=True, max_length=40)
+
+
+class TaxonomyTerm(SQLModel, table=True):
+    """An HSDS taxonomy term from an import, kept as it came, and mapped to a need domain."""
+
+    __tablename__ = "taxonomy_term"
+
+    id: uuid.UUID = id_field()
+    code: str | None = Field(default=None, max_length=100)
+    name: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    taxonomy: str | None = Field(default=None, max_length=200)
+    need_domain_code: str | None = Field(default=None, foreign_key="need_domain.code",
+                                         max_length=40)
+
+
+class ServiceTerm(SQLModel, table=True):
+    """An HSDS attribute linking a service to a taxonomy term."""
+
+    __tablename__ = "service_term"
+
+    service_id: uuid.UUID = Field(foreign_key="service.id", primary_key=True)
+    term_id: uuid.UUID = Field(foreign_key="taxonomy_term.id", primary_key=True)

@@ -13,6 +13,9 @@ ROLES = [role.value for role in Role]
 # The rule table as people expect it; a change to policy.RULES must change this too.
 EXPECTED = {
     "account.manage": set(ROLES),
+    "directory.search": set(ROLES),
+    "directory.manage": {"coordinator"},
+    "service.edit": {"coordinator"},  # partners: only their own services, tested below
     "users.list": {"coordinator"},
     "signal.create": {"professional"},
     "monitor.view": {"coordinator", "partner"},

@@ -1,15 +1,21 @@
-"""A live server on loopback and Debian's Chromium, driven by Playwright."""
+"""A live server on loopback with the demo data, and Debian's Chromium driven by Playwright.
+
+One browser for the whole session; a fresh database, server, context and page for every test.
+"""
 
 import os
 import threading
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from werkzeug.serving import make_server
 
 from referral import db
+from referral.auth import services
 from referral.demo import load
 
+HERE = Path(__file__).parent
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                "--disable-background-networking", "--disable-component-update",
@@ -17,9 +23,9 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 
 
 def pytest_collection_modifyitems(items):
-    here = Path(__file__).parent
+    # This hook sees every collected test, not only this folder's: mark only ours.
     for item in items:
-        if here in Path(item.fspath).parents:
+        if HERE in item.path.parents:
             item.add_marker(pytest.mark.browser)
 
 
@@ -40,8 +46,20 @@ def browser():
 
 
 @pytest.fixture
-def live_server(app):
-    """The app with its demo data, served on a free loopback port."""
+def cheap_password_hashing(monkeypatch):
+    """Argon2 at its lowest cost: these tests are about pages, and the production cost
+    (about 0.2 s a hash) for six demo accounts per test would double the suite's time."""
+    monkeypatch.setattr(services, "hasher",
+                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    services._dummy_hash.cache_clear()
+    yield
+    services._dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
+
+
+@pytest.fixture
+def live_server(browser, app, cheap_password_hashing):
+    """The app with its demo data, served on a free loopback port; its base URL."""
+    # `browser` first, so a missing Chromium skips before a database is built.
     with app.app_context():
         load()
         db.commit()
@@ -55,9 +73,23 @@ def live_server(app):
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server, locale="nl-NL")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+def new_page(browser, live_server):
+    """Open a page in a new browser context (options as for Browser.new_context)."""
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(base_url=live_server, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    """A page in a Dutch-speaking browser, like most of the people who use the tool."""
+    return new_page(locale="nl-NL")

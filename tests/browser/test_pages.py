@@ -1,59 +1,77 @@
 """Every page a demo user reaches, in a real browser: it works, and axe finds nothing serious."""
 
+from urllib.parse import urldefrag, urlsplit
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from referral.demo import PASSWORD, USERS
 
 axe = Axe()
+# Pages every logged-in role can open, besides the links on its home page.
+ACCOUNT_PAGES = ["/account", "/account/password", "/login/enrol"]
 
 
 def assert_accessible(page):
-    results = axe.run(page)
-    serious = [v for v in results.response["violations"]
-               if v["impact"] in ("serious", "critical")]
-    report = "\n".join(f"{v['id']} ({v['impact']}): {v['help']} — "
+    """Fail listing every serious or critical axe violation on the page as it is now."""
+    violations = axe.run(page).response["violations"]
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    report = "\n".join(f"- {v['id']} ({v['impact']}): {v['help']}; nodes: "
                        f"{[node['target'] for node in v['nodes']]}" for v in serious)
-    assert not serious, f"{page.url}\n{report}"
+    assert not serious, f"axe on {page.url}:\n{report}"
 
 
 def log_in(page, email, password=PASSWORD):
+    """Log in through the real form, like a person would."""
     page.goto("/login")
     page.fill("#email", email)
     page.fill("#password", password)
     with page.expect_navigation():
-        page.click("main button[type=submit]")
+        page.click("main form button[type=submit]")
+
+
+def path_of(page):
+    return urlsplit(page.url).path
+
+
+def no_sideways_scrolling(page):
+    return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
 
 
 def test_login_page_is_dutch_and_accessible(page):
     page.goto("/login")
     assert page.get_attribute("html", "lang") == "nl"
     assert page.inner_text("h1") == "Inloggen"
+    assert page.locator("main form #email").count() == 1
+    assert page.locator("main form #password").count() == 1
     assert_accessible(page)
 
 
 @pytest.mark.parametrize("email", [user[0] for user in USERS])
 def test_every_page_of_every_role(page, email):
     log_in(page, email)
-    page.wait_for_url("**/")
+    assert path_of(page) == "/"
     assert "Welkom" in page.inner_text("h1")
-    seen = set()
-    to_visit = ["/", "/account", "/account/password", "/login/enrol"]
-    to_visit += [a.get_attribute("href")
-                 for a in page.query_selector_all("header a[href^='/'], main a[href^='/']")]
-    for path in to_visit:
-        if path in seen:
+    assert_accessible(page)
+    seen = {"/"}
+    links = [urldefrag(a.get_attribute("href")).url for a in page.query_selector_all(
+        "header nav a[href^='/'], main a[href^='/']")]
+    for path in links + ACCOUNT_PAGES:
+        if path in seen or path.startswith("//"):  # "//host" would leave the site
             continue
         seen.add(path)
         response = page.goto(path)
         assert response.status == 200, path
+        assert path_of(page) == urlsplit(path).path, f"{path} redirected to {page.url}"
         assert_accessible(page)
-    if email.startswith("coordinator"):
+    if email.startswith("coordinator@"):
         assert "/users" in seen
+    assert set(ACCOUNT_PAGES) <= seen
 
 
 def test_wrong_password_shows_the_error_summary(page):
     log_in(page, "jgz@demo.example", "niet-het-goede-wachtwoord")
+    assert path_of(page) == "/login"
     summary = page.locator("[role=alert]")
     assert "E-mailadres of wachtwoord klopt niet" in summary.inner_text()
     assert_accessible(page)
@@ -61,11 +79,13 @@ def test_wrong_password_shows_the_error_summary(page):
 
 def test_empty_password_change_shows_errors(page):
     log_in(page, "partner@demo.example")
-    page.wait_for_url("**/")
     page.goto("/account/password")
-    page.click("main button[type=submit]")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.locator("[role=alert]").count() == 1
     assert page.locator(".field-error").count() == 3
-    assert page.get_attribute("#current", "aria-invalid") == "true"
+    for field in ("#current", "#new", "#confirm"):
+        assert page.get_attribute(field, "aria-invalid") == "true", field
     assert_accessible(page)
 
 
@@ -73,11 +93,11 @@ def test_language_switch_is_remembered(page):
     page.goto("/login")
     page.select_option("#language-select", "en")
     with page.expect_navigation():
-        page.click("form.language button")
+        page.click("header form.language button[type=submit]")
     assert page.get_attribute("html", "lang") == "en"
     assert page.inner_text("h1") == "Log in"
     log_in(page, "brug@demo.example")
-    page.wait_for_url("**/")
+    assert path_of(page) == "/"
     assert page.get_attribute("html", "lang") == "en"
     assert "Welcome" in page.inner_text("h1")
 
@@ -85,30 +105,42 @@ def test_language_switch_is_remembered(page):
 def test_error_page_is_accessible(page):
     response = page.goto("/does-not-exist")
     assert response.status == 404
+    assert page.get_attribute("html", "lang") == "nl"
     assert page.inner_text("h1") == "Pagina niet gevonden"
     assert_accessible(page)
 
 
-def test_works_without_javascript(browser, live_server):
-    context = browser.new_context(base_url=live_server, java_script_enabled=False)
-    page = context.new_page()
+def test_works_without_javascript(new_page):
+    page = new_page(java_script_enabled=False)
     log_in(page, "coordinator@demo.example")
-    page.wait_for_url("**/")
+    assert path_of(page) == "/"
     assert "Mila Bakker (demo)" in page.inner_text("h1")
-    page.click("text=Uitloggen")
-    page.wait_for_url("**/login")
-    context.close()
+    with page.expect_navigation():
+        page.click("header nav form button[type=submit]")  # log out: a form, not a script
+    assert path_of(page) == "/login"
 
 
-def test_small_phone_screen_has_no_sideways_scrolling(browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport={"width": 320, "height": 640})
-    page = context.new_page()
-    for path in ("/login",):
-        page.goto(path)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+def test_small_phone_screen_has_no_sideways_scrolling(new_page):
+    page = new_page(viewport={"width": 320, "height": 640})
+    page.goto("/login")
+    assert no_sideways_scrolling(page)
     log_in(page, "privacy@demo.example")
-    page.wait_for_url("**/")
-    for path in ("/", "/account", "/account/password", "/login/enrol"):
+    assert path_of(page) == "/"
+    assert no_sideways_scrolling(page)
+    for path in ACCOUNT_PAGES:
         page.goto(path)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 320, path
-    context.close()
+        assert no_sideways_scrolling(page), path
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_two_factor_qr_code_is_shown_whole(new_page, width):
+    """A cropped QR code cannot be scanned: its drawing must lie inside its box."""
+    page = new_page(viewport={"width": width, "height": 800})
+    log_in(page, "jgz@demo.example")
+    page.goto("/login/enrol")
+    box = page.locator(".qr svg").bounding_box()
+    drawing = page.locator(".qr svg path").bounding_box()
+    assert box["width"] >= 150, box  # big enough for a phone camera
+    assert drawing["x"] >= box["x"] and drawing["y"] >= box["y"], (drawing, box)
+    assert drawing["x"] + drawing["width"] <= box["x"] + box["width"] + 0.5, (drawing, box)
+    assert drawing["y"] + drawing["height"] <= box["y"] + box["height"] + 0.5, (drawing, box)

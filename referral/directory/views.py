@@ -1,0 +1,244 @@
+import uuid
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from referral.auth import policy
+from referral.directory import bp, services
+from referral.directory.forms import (
+    CAPACITY_LABELS,
+    ROUTE_LABELS,
+    STATUS_LABELS,
+    ConfirmForm,
+    MergeForm,
+    OrganisationForm,
+    SearchForm,
+    ServiceForm,
+    parse_languages,
+)
+from referral.directory.models import Organisation, Service
+
+
+def age_range(service):
+    low, high = service.minimum_age, service.maximum_age
+    if low is None and high is None:
+        return _("all ages")
+    if high is None:
+        return _("from %(low)d years", low=low)
+    if low is None:
+        return _("up to %(high)d years", high=high)
+    return _("%(low)d to %(high)d years", low=low, high=high)
+
+
+@bp.app_context_processor
+def labels():
+    return {"status_label": lambda v: STATUS_LABELS.get(v, v),
+            "capacity_label": lambda v: CAPACITY_LABELS.get(v, v),
+            "route_label": lambda v: ROUTE_LABELS.get(v, v),
+            "age_range": age_range}
+
+
+def _domain_choices():
+    english = str(get_locale()) == "en"
+    domains = services.need_domains()
+    return [SelectChoice(d.code, d.label_en if english else d.label_nl) for d in domains]
+
+
+def _domain_labels():
+    return {choice.value: choice.label for choice in _domain_choices()}
+
+
+@bp.route("/")
+@login_required
+def search():
+    policy.require("directory.search")
+    form = SearchForm(request.args)
+    form.domains.choices = _domain_choices()
+    form.municipality.choices = [SelectChoice("", _("All municipalities"))] + [
+        SelectChoice(code, name) for code, name in services.municipalities()]
+    page = None
+    if form.validate():
+        page = services.search(domains=form.domains.data or (),
+                               municipality=form.municipality.data or None,
+                               age=form.age.data, text=form.q.data or "",
+                               everything=form.everything.data,
+                               page=request.args.get("page", 1, type=int))
+    args = request.args.to_dict(flat=False)
+    args.pop("page", None)
+    return render_template("directory/search.html", form=form, page=page, query_args=args,
+                           domain_labels=_domain_labels())
+
+
+def _service_or_404(service_id):
+    result = services.get_service(service_id)
+    if result is None:
+        abort(404)
+    return result
+
+
+@bp.route("/services/<uuid:service_id>")
+@login_required
+def service(service_id):
+    policy.require("directory.search")
+    result = _service_or_404(service_id)
+    return render_template("directory/service.html", result=result,
+                           domain_labels=_domain_labels(),
+                           can_edit=policy.allowed(current_user, "service.edit", result.service))
+
+
+@bp.post("/services/<uuid:service_id>/assure")
+@login_required
+def assure(service_id):
+    result = _service_or_404(service_id)
+    policy.require("service.edit", result.service, object_type="service", object_id=service_id)
+    services.assure(result.service, user=current_user)  # CSRFProtect checked the token
+    flash(_("Thank you: the entry is marked as checked today."), "success")
+    return redirect(url_for("directory.service", service_id=service_id))
+
+
+def _fill(form, record):
+    """Copy the form's fields that are columns of the record; empty text becomes None."""
+    for field in form:
+        if field.name in type(record).model_fields and field.name != "id":
+            value = field.data
+            setattr(record, field.name, None if value == "" else value)
+
+
+def _fill_service(form, service):
+    _fill(form, service)
+
+
+@bp.route("/services/<uuid:service_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_service(service_id):
+    result = _service_or_404(service_id)
+    policy.require("service.edit", result.service, object_type="service", object_id=service_id)
+    form = ServiceForm(obj=result.service)
+    form.domains.choices = _domain_choices()
+    if request.method == "GET":
+        form.domains.data = result.domains
+        form.areas.data = "\n".join(f"{a.municipality_code} {a.municipality_name}"
+                                    for a in result.areas if a.municipality_code)
+        form.languages.data = ", ".join(language.code for language in result.languages)
+    if form.validate_on_submit():
+        _fill_service(form, result.service)
+        services.save_service(result.service, result.organisation, domains=form.domains.data,
+                              areas=form.parsed_areas(),
+                              languages=parse_languages(form.languages.data), user=current_user)
+        flash(_("The service is saved."), "success")
+        return redirect(url_for("directory.service", service_id=service_id))
+    return render_template("directory/service_form.html", form=form, result=result,
+                           organisation=result.organisation)
+
+
+@bp.route("/organisations/<uuid:organisation_id>/services/new", methods=["GET", "POST"])
+@login_required
+def new_service(organisation_id):
+    organisation = _organisation_or_404(organisation_id)
+    policy.require("service.edit", Service(organisation_id=organisation.id, name=""),
+                   object_type="organisation", object_id=organisation_id)
+    form = ServiceForm()
+    form.domains.choices = _domain_choices()
+    if form.validate_on_submit():
+        service = Service(organisation_id=organisation.id, name=form.name.data)
+        _fill_service(form, service)
+        services.save_service(service, organisation, domains=form.domains.data,
+                              areas=form.parsed_areas(),
+                              languages=parse_languages(form.languages.data),
+                              user=current_user, created=True)
+        flash(_("The service is saved."), "success")
+        return redirect(url_for("directory.service", service_id=service.id))
+    return render_template("directory/service_form.html", form=form, result=None,
+                           organisation=organisation)
+
+
+def _organisation_or_404(organisation_id):
+    organisation = services.get_organisation(organisation_id)
+    if organisation is None:
+        abort(404)
+    return organisation
+
+
+@bp.route("/organisations/<uuid:organisation_id>")
+@login_required
+def organisation(organisation_id):
+    policy.require("directory.search")
+    organisation = _organisation_or_404(organisation_id)
+    probe = Service(organisation_id=organisation.id, name="")
+    return render_template("directory/organisation.html", organisation=organisation,
+                           results=services.services_of(organisation.id),
+                           domain_labels=_domain_labels(),
+                           can_edit=policy.allowed(current_user, "service.edit", probe),
+                           can_manage=policy.allowed(current_user, "directory.manage"))
+
+
+@bp.route("/organisations/new", methods=["GET", "POST"])
+@bp.route("/organisations/<uuid:organisation_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_organisation(organisation_id=None):
+    policy.require("directory.manage")
+    organisation = _organisation_or_404(organisation_id) if organisation_id else None
+    form = OrganisationForm(obj=organisation)
+    if form.validate_on_submit():
+        taken = services.organisation_named(form.name.data)
+        if taken is not None and taken is not organisation:
+            form.name.errors.append(_("There is already an organisation with this name."))
+        else:
+            created = organisation is None
+            organisation = organisation or Organisation(name=form.name.data)
+            _fill(form, organisation)
+            services.save_organisation(organisation, user=current_user, created=created)
+            flash(_("The organisation is saved."), "success")
+            return redirect(url_for("directory.organisation", organisation_id=organisation.id))
+    return render_template("directory/organisation_form.html", form=form,
+                           organisation=organisation)
+
+
+@bp.route("/organisations/<uuid:organisation_id>/deactivate", methods=["GET", "POST"])
+@login_required
+def deactivate_organisation(organisation_id):
+    policy.require("directory.manage")
+    organisation = _organisation_or_404(organisation_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        services.deactivate_organisation(organisation, user=current_user)
+        flash(_("The organisation and its services no longer show in the search."), "success")
+        return redirect(url_for("directory.organisation", organisation_id=organisation.id))
+    return render_template("directory/deactivate.html", form=form, organisation=organisation,
+                           count=len(services.services_of(organisation.id)))
+
+
+@bp.route("/organisations/<uuid:organisation_id>/merge", methods=["GET", "POST"])
+@login_required
+def merge_organisation(organisation_id):
+    policy.require("directory.manage")
+    duplicate = _organisation_or_404(organisation_id)
+    form = MergeForm()
+    form.into.choices = [SelectChoice(str(o.id), o.name) for o in services.organisations()
+                         if o.id != duplicate.id]
+    if form.validate_on_submit():
+        into = _organisation_or_404(uuid.UUID(form.into.data))
+        services.merge_organisations(duplicate, into, user=current_user)
+        flash(_("The organisations are merged."), "success")
+        return redirect(url_for("directory.organisation", organisation_id=into.id))
+    return render_template("directory/merge.html", form=form, organisation=duplicate,
+                           count=len(services.services_of(duplicate.id)))
+
+
+@bp.route("/organisations")
+@login_required
+def organisations():
+    policy.require("directory.search")
+    return render_template("directory/organisations.html",
+                           organisations=services.organisations(),
+                           can_manage=policy.allowed(current_user, "directory.manage"))
+
+
+@bp.route("/attention")
+@login_required
+def attention():
+    policy.require("directory.manage")
+    return render_template("directory/attention.html", rows=services.needing_attention())

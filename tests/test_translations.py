@@ -1,0 +1,27 @@
+"""Every visible string goes through Babel, and Dutch has a translation for each."""
+
+from pathlib import Path
+
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _ids(path):
+    with open(path, "rb") as fh:
+        return {m.id if isinstance(m.id, str) else m.id[0]: m for m in read_po(fh) if m.id}
+
+
+def test_dutch_catalog_has_every_string_of_the_code(tmp_path):
+    pot = tmp_path / "messages.pot"
+    CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"),
+                                "-k", "_l", "-o", str(pot), str(ROOT)])
+    in_code = set(_ids(pot))
+    assert {"Log in", "Find help in the directory", "There is a problem"} <= in_code
+    dutch = _ids(ROOT / "translations/nl/LC_MESSAGES/messages.po")
+    assert in_code - set(dutch) == set(), "run 'make messages' and translate the new strings"
+    untranslated = [msgid for msgid, m in dutch.items()
+                    if msgid in in_code and not (m.string if isinstance(m.string, str)
+                                                 else all(m.string))]
+    assert untranslated == []
