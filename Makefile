@@ -32,7 +32,8 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install translations
-	@echo "No benchmarks yet: they arrive with the scale issue (see bench/README.md)."
+	$(VENV)/bin/python bench/directory.py
+	$(VENV)/bin/python bench/directory.py --database-url "$${REFERRAL_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/referral_bench}"
 
 # Extract new strings from the code and templates into the catalogs (then translate nl).
 messages: install

@@ -61,22 +61,32 @@ def template(tmp_path_factory):
 
 
 @pytest.fixture
-def app_config(template, tmp_path):
-    """The configuration of a fresh copy of the template: instance folder and database."""
+def new_database(template, tmp_path):
+    """Make fresh copies of the migrated template: (instance folder, database URL)."""
     source, template_name = template
-    instance = tmp_path / "instance"
-    shutil.copytree(source, instance)
-    if template_name:
+    made = []
+
+    def make(label="instance"):
+        instance = tmp_path / label
+        shutil.copytree(source, instance)
+        if not template_name:
+            return instance, f"sqlite:///{instance / 'referral.sqlite'}"
         name = f"referral_t_{uuid.uuid4().hex[:10]}"
         with _admin_engine().connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-        url = _pg_url(name)
-    else:
-        name, url = None, f"sqlite:///{instance / 'referral.sqlite'}"
-    yield _config(instance, url)
-    if name:
+        made.append(name)
+        return instance, _pg_url(name)
+
+    yield make
+    for name in made:
         with _admin_engine().connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def app_config(new_database):
+    """The configuration of a fresh copy of the template: instance folder and database."""
+    return _config(*new_database())
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from referral import create_app, crypto
 COMMANDS = [["init"], ["db"], ["db", "upgrade"], ["db", "downgrade"], ["db", "revision"],
             ["db", "current"], ["db", "check"], ["users"], ["users", "create"],
             ["users", "list"], ["users", "deactivate"], ["keys"], ["keys", "rotate"],
-            ["keys", "retire"], ["audit"], ["audit", "verify"], ["demo"], ["demo", "load"]]
+            ["keys", "retire"], ["audit"], ["audit", "verify"], ["directory"],
+            ["directory", "import"], ["directory", "export"], ["directory", "terms"],
+            ["directory", "map-term"], ["demo"], ["demo", "load"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

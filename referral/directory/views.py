@@ -1,13 +1,13 @@
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from referral.auth import policy
-from referral.directory import bp, services
+from referral.directory import bp, hsds, services
 from referral.directory.forms import (
     CAPACITY_LABELS,
     ROUTE_LABELS,
@@ -235,6 +235,15 @@ def organisations():
     return render_template("directory/organisations.html",
                            organisations=services.organisations(),
                            can_manage=policy.allowed(current_user, "directory.manage"))
+
+
+@bp.route("/export.zip")
+@login_required
+def export():
+    policy.require("directory.manage")
+    data = hsds.zip_bytes(hsds.write_files_for_download(user=current_user))
+    return Response(data, mimetype="application/zip", headers={
+        "Content-Disposition": "attachment; filename=sociale-kaart-hsds-3.0.zip"})
 
 
 @bp.route("/attention")

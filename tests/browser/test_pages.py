@@ -55,7 +55,7 @@ def test_every_page_of_every_role(page, email):
     assert_accessible(page)
     seen = {"/"}
     links = [urldefrag(a.get_attribute("href")).url for a in page.query_selector_all(
-        "header nav a[href^='/'], main a[href^='/']")]
+        "header nav a[href^='/']:not([download]), main a[href^='/']:not([download])")]
     for path in links + ACCOUNT_PAGES:
         if path in seen or path.startswith("//"):  # "//host" would leave the site
             continue
