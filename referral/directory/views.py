@@ -107,8 +107,25 @@ def _fill(form, record):
             setattr(record, field.name, None if value == "" else value)
 
 
-def _fill_service(form, service):
-    _fill(form, service)
+def _service_form(service, organisation, result=None):
+    """Show the service form, or save it and go to the service; for a new or an existing one."""
+    form = ServiceForm(obj=result.service if result else None)
+    form.domains.choices = _domain_choices()
+    if result and request.method == "GET":
+        form.domains.data = result.domains
+        form.areas.data = "\n".join(f"{a.municipality_code} {a.municipality_name}"
+                                    for a in result.areas if a.municipality_code)
+        form.languages.data = ", ".join(language.code for language in result.languages)
+    if form.validate_on_submit():
+        _fill(form, service)
+        services.save_service(service, organisation, domains=form.domains.data,
+                              areas=form.parsed_areas(),
+                              languages=parse_languages(form.languages.data),
+                              user=current_user, created=result is None)
+        flash(_("The service is saved."), "success")
+        return redirect(url_for("directory.service", service_id=service.id))
+    return render_template("directory/service_form.html", form=form, result=result,
+                           organisation=organisation)
 
 
 @bp.route("/services/<uuid:service_id>/edit", methods=["GET", "POST"])
@@ -116,43 +133,17 @@ def _fill_service(form, service):
 def edit_service(service_id):
     result = _service_or_404(service_id)
     policy.require("service.edit", result.service, object_type="service", object_id=service_id)
-    form = ServiceForm(obj=result.service)
-    form.domains.choices = _domain_choices()
-    if request.method == "GET":
-        form.domains.data = result.domains
-        form.areas.data = "\n".join(f"{a.municipality_code} {a.municipality_name}"
-                                    for a in result.areas if a.municipality_code)
-        form.languages.data = ", ".join(language.code for language in result.languages)
-    if form.validate_on_submit():
-        _fill_service(form, result.service)
-        services.save_service(result.service, result.organisation, domains=form.domains.data,
-                              areas=form.parsed_areas(),
-                              languages=parse_languages(form.languages.data), user=current_user)
-        flash(_("The service is saved."), "success")
-        return redirect(url_for("directory.service", service_id=service_id))
-    return render_template("directory/service_form.html", form=form, result=result,
-                           organisation=result.organisation)
+    return _service_form(result.service, result.organisation, result)
 
 
 @bp.route("/organisations/<uuid:organisation_id>/services/new", methods=["GET", "POST"])
 @login_required
 def new_service(organisation_id):
     organisation = _organisation_or_404(organisation_id)
-    policy.require("service.edit", Service(organisation_id=organisation.id, name=""),
-                   object_type="organisation", object_id=organisation_id)
-    form = ServiceForm()
-    form.domains.choices = _domain_choices()
-    if form.validate_on_submit():
-        service = Service(organisation_id=organisation.id, name=form.name.data)
-        _fill_service(form, service)
-        services.save_service(service, organisation, domains=form.domains.data,
-                              areas=form.parsed_areas(),
-                              languages=parse_languages(form.languages.data),
-                              user=current_user, created=True)
-        flash(_("The service is saved."), "success")
-        return redirect(url_for("directory.service", service_id=service.id))
-    return render_template("directory/service_form.html", form=form, result=None,
-                           organisation=organisation)
+    service = Service(organisation_id=organisation.id, name="")
+    policy.require("service.edit", service, object_type="organisation",
+                   object_id=organisation_id)
+    return _service_form(service, organisation)
 
 
 def _organisation_or_404(organisation_id):
