@@ -40,6 +40,7 @@ def create_app(test_config=None):
 
     from referral import models, web  # noqa: F401  (models: every table in the metadata)
     from referral.auth import views as auth_views
+    from referral.cases import views as case_views
     from referral.cli import register as register_cli
     from referral.directory import views as directory_views
 
@@ -48,6 +49,7 @@ def create_app(test_config=None):
     login_manager.login_message = None
     web.init_app(app)
     app.register_blueprint(auth_views.bp)
+    app.register_blueprint(case_views.bp)
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(web.bp)
     register_cli(app)

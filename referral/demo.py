@@ -78,4 +78,23 @@ def load():
             trained_on = date.today() - timedelta(days=60) if trained else None
             create_user(email=email, name=name, role=role, password=PASSWORD,
                         organisation_id=organisations[org].id, trained_on=trained_on)
+    load_family(find_user(USERS[0][0]))
     return [(email, role) for email, _name, role, _org, _trained in USERS]
+
+
+def load_family(nurse):
+    """One fictional family with a signal, for the trained demo professional."""
+    from referral.cases.services import create_family, families_of, log_signal
+
+    if families_of(nurse):
+        return
+    family = create_family(nurse, parent_names="Sanne de Vries (demo)", phone="06-00000000",
+                           street="Voorbeeldlaan", house_number="1", postcode="9999 ZZ",
+                           municipality_code=demo_data.VOORBEELDSTAD[0],
+                           children=[("Noor (demo)", date(2016, 4, 12)),
+                                     ("Daan (demo)", date(2020, 9, 30))])
+    log_signal(nurse, family, domains=["food", "sport_culture"], source="conversation",
+               urgency="soon", observations="Noor komt vaak zonder ontbijt op school.",
+               strengths="Moeder zoekt zelf hulp en is open over geldzorgen.",
+               parent_wishes="Dat Noor weer op zwemles kan.",
+               child_wishes="Noor wil graag op dansles.")

@@ -2,6 +2,7 @@
 
 from referral.audit.models import AuditEvent, AuditHead
 from referral.auth.models import LoginAttempt, User
+from referral.cases.models import Child, Family, Signal, SignalDomain
 from referral.directory.models import (
     NeedDomain,
     Organisation,
@@ -13,6 +14,6 @@ from referral.directory.models import (
     TaxonomyTerm,
 )
 
-__all__ = ["AuditEvent", "AuditHead", "LoginAttempt", "NeedDomain", "Organisation", "Service",
-           "ServiceArea", "ServiceDomain", "ServiceLanguage", "ServiceTerm", "TaxonomyTerm",
-           "User"]
+__all__ = ["AuditEvent", "AuditHead", "Child", "Family", "LoginAttempt", "NeedDomain", "Organisation", "Service",
+           "ServiceArea", "ServiceDomain", "ServiceLanguage", "ServiceTerm", "Signal",
+           "SignalDomain", "TaxonomyTerm", "User"]

@@ -35,13 +35,27 @@ def _edits_service(user, service):
             and service.organisation_id == user.organisation_id)
 
 
+def _works_on(user, family):
+    """A professional works on the families they created (referrals and handovers follow)."""
+    return (user.role == Role.professional and family is not None
+            and family.created_by == user.id)
+
+
+def _may_log_signal(user, family):
+    if user.role != Role.professional or not training_valid(user):
+        return False
+    return family is None or _works_on(user, family)
+
+
 RULES = {
     "account.manage": lambda user, _obj: True,
     "directory.search": lambda user, _obj: True,  # directory data holds no personal data
     "directory.manage": _role(Role.coordinator),
     "service.edit": _edits_service,
     "users.list": _role(Role.coordinator),
-    "signal.create": lambda user, _obj: user.role == Role.professional and training_valid(user),
+    "family.create": _role(Role.professional),
+    "family.view": _works_on,
+    "signal.create": _may_log_signal,
     "monitor.view": _role(Role.coordinator, Role.partner),
     "audit.read": _role(Role.privacy_officer),
 }

@@ -18,6 +18,8 @@ EXPECTED = {
     "service.edit": {"coordinator"},  # partners: only their own services, tested below
     "users.list": {"coordinator"},
     "signal.create": {"professional"},
+    "family.create": {"professional"},
+    "family.view": set(),  # only the professional who works on it: tests/cases
     "monitor.view": {"coordinator", "partner"},
     "audit.read": {"privacy_officer"},
 }

@@ -1,0 +1,92 @@
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+from referral.cases.models import SignalSource, Urgency
+from referral.directory.forms import EMAIL, CheckboxesField
+
+MAX_CHILDREN = 6
+
+URGENCY_LABELS = {Urgency.normal: _l("normal"), Urgency.soon: _l("soon"),
+                  Urgency.urgent: _l("urgent")}
+SOURCE_LABELS = {SignalSource.conversation: _l("a conversation"),
+                 SignalSource.observation: _l("something I saw"),
+                 SignalSource.family_asked: _l("the family asked for help")}
+LANGUAGES = {"nl": "Nederlands", "en": "English", "ar": "العربية", "tr": "Türkçe",
+             "pl": "Polski", "uk": "Українська"}
+
+
+class ChildForm(Form):
+    first_name = StringField(_l("First name"), validators=[Optional(), Length(max=80)])
+    birth_date = DateField(_l("Date of birth"), validators=[Optional()])
+
+    # Each runs only when its own field is filled in (Optional stops the chain otherwise).
+    def validate_first_name(self, field):
+        if not (self.birth_date.raw_data or [""])[0]:
+            raise ValidationError(_l("Give both the first name and the date of birth."))
+
+    def validate_birth_date(self, field):
+        if field.data is None:  # not a date: the field says so already
+            return
+        if not self.first_name.data:
+            raise ValidationError(_l("Give both the first name and the date of birth."))
+        if not date(date.today().year - 27, 1, 1) <= field.data <= date.today():
+            raise ValidationError(_l("Enter a date of birth in the past 27 years."))
+
+
+class FamilyForm(FlaskForm):
+    parent_names = StringField(_l("Name(s) of the parent(s) or guardian(s)"), validators=[
+        DataRequired(_l("Enter at least one name.")), Length(max=200)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    email = StringField(_l("Email address"), validators=[
+        Optional(), Length(max=254), Regexp(EMAIL, message=_l("Enter a valid email address."))])
+    street = StringField(_l("Street"), validators=[Optional(), Length(max=120)])
+    house_number = StringField(_l("House number"), validators=[Optional(), Length(max=12)])
+    postcode = StringField(_l("Postcode"), validators=[
+        Optional(), Regexp(r"^\s*\d{4}\s*[A-Za-z]{2}\s*$",
+                           message=_l("Enter a postcode like 1234 AB."))])
+    municipality = SelectField(_l("Municipality"), validators=[Optional()])
+    language = SelectField(_l("Preferred language"),
+                           choices=[SelectChoice(k, v) for k, v in LANGUAGES.items()])
+    children = FieldList(FormField(ChildForm), min_entries=3, max_entries=MAX_CHILDREN)
+    confirm_new = BooleanField(_l("This is another family: create it anyway"))
+
+    def validate_children(self, field):
+        if not any(entry.form.first_name.data for entry in field.entries):
+            raise ValidationError(_l("Enter at least one child."))
+
+    def child_list(self):
+        return [(entry.form.first_name.data.strip(), entry.form.birth_date.data)
+                for entry in self.children.entries if entry.form.first_name.data]
+
+
+def _text(label, limit, *validators):
+    return TextAreaField(label, validators=[*validators, Length(max=limit)])
+
+
+class SignalForm(FlaskForm):
+    domains = CheckboxesField(_l("Need domains you noticed"), validators=[
+        DataRequired(_l("Choose at least one need domain."))])
+    observations = _text(_l("What did you notice?"), 4000,
+                         DataRequired(_l("Describe what you noticed.")))
+    stress_factors = _text(_l("Stress factors"), 2000, Optional())
+    strengths = _text(_l("What goes well"), 2000, Optional())
+    parent_wishes = _text(_l("What does the parent want?"), 2000, Optional())
+    child_wishes = _text(_l("What does the child want?"), 2000, Optional())
+    urgency = SelectField(_l("Urgency"),
+                          choices=[SelectChoice(k, v) for k, v in URGENCY_LABELS.items()])
+    source = SelectField(_l("Source"),
+                         choices=[SelectChoice(k, v) for k, v in SOURCE_LABELS.items()])

@@ -1,0 +1,102 @@
+import enum
+import uuid
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel
+
+from referral.crypto import sealed
+from referral.db import encrypted_field, id_field, time_field
+
+
+class Urgency(enum.StrEnum):
+    normal = "normal"
+    soon = "soon"
+    urgent = "urgent"
+
+
+class SignalSource(enum.StrEnum):
+    conversation = "conversation"
+    observation = "observation"
+    family_asked = "family_asked"
+
+
+def age_band(birth_date, today=None):
+    """The plain age band kept beside an encrypted date of birth, for search and monitor."""
+    today = today or date.today()
+    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month,
+                                                                      birth_date.day))
+    for upper, band in ((3, "0-3"), (11, "4-11"), (15, "12-15"), (17, "16-17")):
+        if age <= upper:
+            return band
+    return "18+"
+
+
+class Family(SQLModel, table=True):
+    """A household; everything that identifies it is encrypted."""
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID | None = Field(default=None, foreign_key="organisation.id",
+                                              index=True)
+    created_by: uuid.UUID = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = time_field()
+    municipality_code: str | None = Field(default=None, max_length=6, index=True)
+    language: str = Field(default="nl", max_length=5)
+    parent_names_enc: str = encrypted_field()
+    phone_enc: str | None = encrypted_field(nullable=True)
+    email_enc: str | None = encrypted_field(nullable=True)
+    address_enc: str | None = encrypted_field(nullable=True)
+    postcode_enc: str | None = encrypted_field(nullable=True)
+    # Keyed hash of postcode and house number within the organisation, to warn of doubles.
+    address_index: str | None = Field(default=None, max_length=64, index=True)
+
+    parent_names = sealed("parent_names_enc")
+    phone = sealed("phone_enc")
+    email = sealed("email_enc")
+    address = sealed("address_enc")
+    postcode = sealed("postcode_enc")
+
+
+class Child(SQLModel, table=True):
+    id: uuid.UUID = id_field()
+    family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
+    first_name_enc: str = encrypted_field()
+    birth_date_enc: str = encrypted_field()
+    age_band: str = Field(max_length=5)
+    # Keyed hash of first name and date of birth within the organisation.
+    name_index: str = Field(max_length=64, index=True)
+
+    first_name = sealed("first_name_enc")
+    birth_date_text = sealed("birth_date_enc")
+
+    @property
+    def birth_date(self):
+        return date.fromisoformat(self.birth_date_text)
+
+
+class Signal(SQLModel, table=True):
+    """What a professional noticed about a family, with what goes well and what they want."""
+
+    id: uuid.UUID = id_field()
+    family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
+    created_by: uuid.UUID = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = time_field(index=True)
+    urgency: str = Field(default=Urgency.normal, max_length=10)
+    source: str = Field(max_length=20)
+    observations_enc: str = encrypted_field()
+    stress_factors_enc: str | None = encrypted_field(nullable=True)
+    strengths_enc: str | None = encrypted_field(nullable=True)
+    parent_wishes_enc: str | None = encrypted_field(nullable=True)
+    child_wishes_enc: str | None = encrypted_field(nullable=True)
+
+    observations = sealed("observations_enc")
+    stress_factors = sealed("stress_factors_enc")
+    strengths = sealed("strengths_enc")
+    parent_wishes = sealed("parent_wishes_enc")
+    child_wishes = sealed("child_wishes_enc")
+
+
+class SignalDomain(SQLModel, table=True):
+    __tablename__ = "signal_domain"
+
+    signal_id: uuid.UUID = Field(foreign_key="signal.id", primary_key=True)
+    domain_code: str = Field(foreign_key="need_domain.code", primary_key=True, max_length=40)

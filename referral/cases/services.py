@@ -1,0 +1,112 @@
+"""Create families and log signals; each change and each read is in the access log."""
+
+import re
+
+from sqlalchemy import or_
+from sqlmodel import select
+
+from referral import audit, db
+from referral.cases.models import Child, Family, Signal, SignalDomain, age_band
+from referral.crypto import keyring
+
+POSTCODE = re.compile(r"^\s*(\d{4})\s*([A-Za-z]{2})\s*$")
+
+
+def normal_postcode(text):
+    match = POSTCODE.match(text or "")
+    return f"{match.group(1)}{match.group(2).upper()}" if match else None
+
+
+def child_index(organisation_id, first_name, birth_date):
+    return keyring().blind_index(f"child/{organisation_id}", f"{first_name}|{birth_date}")
+
+
+def address_index(organisation_id, postcode, house_number):
+    return keyring().blind_index(f"address/{organisation_id}",
+                                 f"{normal_postcode(postcode)}|{house_number}")
+
+
+def find_duplicates(user, *, children, postcode=None, house_number=None):
+    """Families of the user's organisation with a same child or the same address."""
+    session = db.session()
+    org = user.organisation_id
+    by_child = select(Child.family_id).where(Child.name_index.in_(
+        [child_index(org, name, born) for name, born in children] or [""]))
+    conditions = [Family.id.in_(by_child)]
+    if postcode and house_number:
+        conditions.append(Family.address_index == address_index(org, postcode, house_number))
+    return session.exec(select(Family).where(Family.organisation_id == org,
+                                             or_(*conditions))).all()
+
+
+def create_family(user, *, parent_names, children, phone=None, email=None, street=None,
+                  house_number=None, postcode=None, municipality_code=None, language="nl"):
+    """Store a family and its children, encrypted; return the family."""
+    session = db.session()
+    family = Family(organisation_id=user.organisation_id, created_by=user.id,
+                    municipality_code=municipality_code, language=language)
+    family.parent_names = parent_names
+    family.phone, family.email = phone, email
+    if street or house_number:
+        family.address = " ".join(filter(None, [street, house_number]))
+    if postcode:
+        family.postcode = normal_postcode(postcode)
+        if house_number:
+            family.address_index = address_index(user.organisation_id, postcode, house_number)
+    session.add(family)
+    session.flush()
+    for first_name, birth_date in children:
+        child = Child(family_id=family.id, age_band=age_band(birth_date),
+                      name_index=child_index(user.organisation_id, first_name, birth_date))
+        child.first_name, child.birth_date_text = first_name, birth_date.isoformat()
+        session.add(child)
+    session.flush()
+    audit.record("create", object_type="family", object_id=family.id, family_id=family.id,
+                 user=user, summary=f"family created with {len(children)} children")
+    return family
+
+
+def families_of(user):
+    """The families this professional works on, newest first."""
+    return db.session().exec(select(Family).where(Family.created_by == user.id)
+                             .order_by(Family.created_at.desc())).all()
+
+
+def children_of(family_ids):
+    """Children per family id, in one query."""
+    children = {}
+    if family_ids:
+        for child in db.session().exec(select(Child).where(Child.family_id.in_(family_ids))):
+            children.setdefault(child.family_id, []).append(child)
+    return children
+
+
+def read_family(user, family):
+    """The family page's content: children and signals (with their domains); audited."""
+    session = db.session()
+    signals = session.exec(select(Signal).where(Signal.family_id == family.id)
+                           .order_by(Signal.created_at.desc())).all()
+    domains = {}
+    if signals:
+        for link in session.exec(select(SignalDomain).where(
+                SignalDomain.signal_id.in_([s.id for s in signals]))):
+            domains.setdefault(link.signal_id, []).append(link.domain_code)
+    audit.record("read", object_type="family", object_id=family.id, family_id=family.id,
+                 user=user, summary="family page read")
+    return children_of([family.id]).get(family.id, []), signals, domains
+
+
+def log_signal(user, family, *, domains, observations, source, urgency="normal",
+               stress_factors=None, strengths=None, parent_wishes=None, child_wishes=None):
+    session = db.session()
+    signal = Signal(family_id=family.id, created_by=user.id, source=source, urgency=urgency)
+    signal.observations = observations
+    signal.stress_factors, signal.strengths = stress_factors, strengths
+    signal.parent_wishes, signal.child_wishes = parent_wishes, child_wishes
+    session.add(signal)
+    session.flush()
+    session.add_all(SignalDomain(signal_id=signal.id, domain_code=code) for code in domains)
+    session.flush()
+    audit.record("create", object_type="signal", object_id=signal.id, family_id=family.id,
+                 user=user, summary=f"signal logged ({len(domains)} need domains)")
+    return signal

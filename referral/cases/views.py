@@ -1,0 +1,94 @@
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from referral import db
+from referral.auth import policy
+from referral.cases import bp, services
+from referral.cases.forms import LANGUAGES, SOURCE_LABELS, URGENCY_LABELS, FamilyForm, SignalForm
+from referral.cases.models import Family
+from referral.directory import services as directory
+from referral.directory.views import _domain_choices
+
+
+@bp.app_context_processor
+def labels():
+    return {"urgency_label": lambda v: URGENCY_LABELS.get(v, v),
+            "source_label": lambda v: SOURCE_LABELS.get(v, v),
+            "language_name": lambda v: LANGUAGES.get(v, v)}
+
+
+def _family_or_404(family_id, action="family.view"):
+    """The family, if this user may; others get 404 and a denied entry in the log."""
+    family = db.session().get(Family, family_id)
+    policy.require(action, family, hide=True, object_type="family", object_id=family_id,
+                   family_id=family.id if family else None)
+    if family is None:
+        abort(404)
+    return family
+
+
+@bp.route("/")
+@login_required
+def index():
+    policy.require("family.create")
+    families = services.families_of(current_user)
+    return render_template("cases/index.html", families=families,
+                           children=services.children_of([f.id for f in families]))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    policy.require("family.create")
+    form = FamilyForm()
+    form.municipality.choices = [SelectChoice("", "—")] + [
+        SelectChoice(code, name) for code, name in directory.municipalities()]
+    duplicates = []
+    if form.validate_on_submit():
+        fields = dict(children=form.child_list(), postcode=form.postcode.data or None,
+                      house_number=form.house_number.data or None)
+        duplicates = services.find_duplicates(current_user, **fields)
+        if not duplicates or form.confirm_new.data:
+            family = services.create_family(
+                current_user, parent_names=form.parent_names.data,
+                phone=form.phone.data or None, email=form.email.data or None,
+                street=form.street.data or None, municipality_code=form.municipality.data or None,
+                language=form.language.data, **fields)
+            flash(_("The family is saved."), "success")
+            return redirect(url_for("cases.family", family_id=family.id))
+    mine = [f for f in duplicates if policy.allowed(current_user, "family.view", f)]
+    return render_template("cases/new.html", form=form, duplicates=duplicates, mine=mine)
+
+
+@bp.route("/<uuid:family_id>")
+@login_required
+def family(family_id):
+    family = _family_or_404(family_id)
+    children, signals, domains = services.read_family(current_user, family)
+    labels = {choice.value: choice.label for choice in _domain_choices()}
+    return render_template("cases/family.html", family=family, children=children,
+                           signals=signals, signal_domains=domains, domain_labels=labels,
+                           may_signal=policy.allowed(current_user, "signal.create", family))
+
+
+@bp.route("/<uuid:family_id>/signals/new", methods=["GET", "POST"])
+@login_required
+def new_signal(family_id):
+    family = _family_or_404(family_id)
+    if not policy.allowed(current_user, "signal.create", family):
+        return render_template("cases/not_trained.html", family=family), 403
+    form = SignalForm()
+    form.domains.choices = _domain_choices()
+    if form.validate_on_submit():
+        services.log_signal(current_user, family, domains=form.domains.data,
+                            observations=form.observations.data, source=form.source.data,
+                            urgency=form.urgency.data,
+                            stress_factors=form.stress_factors.data or None,
+                            strengths=form.strengths.data or None,
+                            parent_wishes=form.parent_wishes.data or None,
+                            child_wishes=form.child_wishes.data or None)
+        flash(_("The signal is saved."), "success")
+        return redirect(url_for("cases.family", family_id=family.id))
+    return render_template("cases/signal_form.html", form=form, family=family)

@@ -1,0 +1,45 @@
+"""A nurse adds a family and logs a signal, in a real browser."""
+
+from tests.browser.test_pages import assert_accessible, log_in
+
+
+def test_nurse_adds_a_family_and_logs_a_signal(page):
+    log_in(page, "jgz@demo.example")
+    page.click("main >> text=Gezin toevoegen")
+    assert_accessible(page)
+    page.fill("#parent_names", "Robin Testouder")
+    page.fill("#postcode", "1234 AB")
+    page.fill("#house_number", "7")
+    page.fill("#children-0-first_name", "Mees")
+    page.fill("#children-0-birth_date", "2015-06-01")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.inner_text("h1") == "Robin Testouder"
+    assert_accessible(page)
+    page.click("text=Signaal vastleggen")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")  # empty: errors, nothing saved
+    assert "Beschrijf wat je zag of hoorde" in page.inner_text("[role=alert]")
+    assert_accessible(page)
+    page.check("label:has-text('Schoolkosten')")
+    page.fill("#observations", "Geen geld voor de schoolreis.")
+    page.fill("#child_wishes", "Mee op schoolreis.")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert "Geen geld voor de schoolreis." in page.inner_text("main")
+    assert_accessible(page)
+
+
+def test_untrained_teacher_sees_why(page):
+    log_in(page, "leerkracht@demo.example")
+    assert "Vraag je coördinator" in page.inner_text("main")
+    page.goto("/families/new")
+    page.fill("#parent_names", "Kim Testouder")
+    page.fill("#children-0-first_name", "Lot")
+    page.fill("#children-0-birth_date", "2016-02-02")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert "signaleringstraining is niet vastgelegd" in page.inner_text("main")
+    page.goto(page.url + "/signals/new")
+    assert page.inner_text("h1") == "Signaleringstraining nodig"
+    assert_accessible(page)
