@@ -9,7 +9,7 @@ from referral.cases import bp, services
 from referral.cases.forms import LANGUAGES, SOURCE_LABELS, URGENCY_LABELS, FamilyForm, SignalForm
 from referral.cases.models import Family
 from referral.directory import services as directory
-from referral.directory.views import _domain_choices
+from referral.directory.forms import need_domain_choices
 
 
 @bp.app_context_processor
@@ -67,7 +67,7 @@ def new():
 def family(family_id):
     family = _family_or_404(family_id)
     children, signals, domains = services.read_family(current_user, family)
-    labels = {choice.value: choice.label for choice in _domain_choices()}
+    labels = {choice.value: choice.label for choice in need_domain_choices()}
     return render_template("cases/family.html", family=family, children=children,
                            signals=signals, signal_domains=domains, domain_labels=labels,
                            may_signal=policy.allowed(current_user, "signal.create", family))
@@ -80,7 +80,7 @@ def new_signal(family_id):
     if not policy.allowed(current_user, "signal.create", family):
         return render_template("cases/not_trained.html", family=family), 403
     form = SignalForm()
-    form.domains.choices = _domain_choices()
+    form.domains.choices = need_domain_choices()
     if form.validate_on_submit():
         services.log_signal(current_user, family, domains=form.domains.data,
                             observations=form.observations.data, source=form.source.data,

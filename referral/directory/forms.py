@@ -1,5 +1,6 @@
 import re
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -23,6 +24,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from referral.directory.models import Capacity, ReferralRoute, ServiceStatus
+from referral.directory.services import need_domains
 
 AREA_LINE = re.compile(r"^\s*(GM\d{4})\s+(\S.{0,118})$")
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -44,6 +46,12 @@ ROUTE_LABELS = {
     ReferralRoute.email: _l("by email"),
     ReferralRoute.letter: _l("by letter"),
 }
+
+
+def need_domain_choices():
+    """The need domains as checkbox choices, labelled in the page's language."""
+    english = str(get_locale()) == "en"
+    return [SelectChoice(d.code, d.label_en if english else d.label_nl) for d in need_domains()]
 
 
 def _choices(labels):

@@ -1,7 +1,6 @@
 import uuid
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -17,6 +16,7 @@ from referral.directory.forms import (
     OrganisationForm,
     SearchForm,
     ServiceForm,
+    need_domain_choices,
     parse_languages,
 )
 from referral.directory.models import Organisation, Service
@@ -41,14 +41,8 @@ def labels():
             "age_range": age_range}
 
 
-def _domain_choices():
-    english = str(get_locale()) == "en"
-    domains = services.need_domains()
-    return [SelectChoice(d.code, d.label_en if english else d.label_nl) for d in domains]
-
-
 def _domain_labels():
-    return {choice.value: choice.label for choice in _domain_choices()}
+    return {choice.value: choice.label for choice in need_domain_choices()}
 
 
 @bp.route("/")
@@ -56,7 +50,7 @@ def _domain_labels():
 def search():
     policy.require("directory.search")
     form = SearchForm(request.args)
-    form.domains.choices = _domain_choices()
+    form.domains.choices = need_domain_choices()
     form.municipality.choices = [SelectChoice("", _("All municipalities"))] + [
         SelectChoice(code, name) for code, name in services.municipalities()]
     page = None
@@ -110,7 +104,7 @@ def _fill(form, record):
 def _service_form(service, organisation, result=None):
     """Show the service form, or save it and go to the service; for a new or an existing one."""
     form = ServiceForm(obj=result.service if result else None)
-    form.domains.choices = _domain_choices()
+    form.domains.choices = need_domain_choices()
     if result and request.method == "GET":
         form.domains.data = result.domains
         form.areas.data = "\n".join(f"{a.municipality_code} {a.municipality_name}"
