@@ -317,6 +317,18 @@ def directory_map_term(term_id, domain):
     click.echo(f"Mapped {term.name!r} to {domain}.")
 
 
+mail_cli = AppGroup("mail", help="The mail outbox.")
+
+
+@mail_cli.command("send")
+def mail_send():
+    """Send the mail that is due (for cron, every minute); failed messages wait and retry."""
+    from referral.mail import send_pending
+
+    sent, failed = send_pending()
+    click.echo(f"Sent {sent} messages; {failed} failed and wait for the next try.")
+
+
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
@@ -334,5 +346,5 @@ def demo_load():
 
 def register(app):
     app.cli.add_command(init_command)
-    for group in (db_cli, users_cli, keys_cli, audit_cli, directory_cli, demo_cli):
+    for group in (db_cli, users_cli, keys_cli, audit_cli, directory_cli, mail_cli, demo_cli):
         app.cli.add_command(group)

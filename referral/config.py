@@ -18,6 +18,12 @@ DEFAULTS = {
     "LOGIN_THROTTLE_MINUTES": 15,
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     "TRAINING_VALID_YEARS": 3,
+    "MAIL_SERVER": None,  # None: mail is written to the log (development)
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_FROM": "verwijstool@localhost",
     "BABEL_DEFAULT_LOCALE": "nl",
     "LANGUAGES": ["nl", "en"],
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token

@@ -2,7 +2,7 @@
 
 from referral.audit.models import AuditEvent, AuditHead
 from referral.auth.models import LoginAttempt, User
-from referral.cases.models import Child, Family, Signal, SignalDomain
+from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
 from referral.directory.models import (
     NeedDomain,
     Organisation,
@@ -13,7 +13,8 @@ from referral.directory.models import (
     ServiceTerm,
     TaxonomyTerm,
 )
+from referral.mail import OutboxMessage
 
-__all__ = ["AuditEvent", "AuditHead", "Child", "Family", "LoginAttempt", "NeedDomain", "Organisation", "Service",
+__all__ = ["AuditEvent", "AuditHead", "Child", "Consent", "Family", "LoginAttempt", "NeedDomain", "Organisation", "OutboxMessage", "Service",
            "ServiceArea", "ServiceDomain", "ServiceLanguage", "ServiceTerm", "Signal",
            "SignalDomain", "TaxonomyTerm", "User"]

@@ -8,6 +8,7 @@ from flask import (
     current_app,
     flash,
     g,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -124,6 +125,8 @@ def role_label(role):
 
 
 def _template_globals():
+    if not has_request_context():  # mail rendered by a command: no page around it
+        return {"role_label": role_label, "format_date": format_date}
     return {
         "role_label": role_label,
         "get_locale": get_locale,

@@ -15,9 +15,12 @@ from sqlmodel import select
 
 from referral import create_app, crypto, db
 from referral.cli import alembic_config
+from referral.directory.models import Organisation, Service
+from referral.directory.services import save_organisation, save_service
 
 PG_URL = os.environ.get("REFERRAL_TEST_DATABASE_URL")
 PASSWORD = "lange-zin-als-wachtwoord"
+AMSTERDAM = ("GM0363", "Amsterdam")
 RECENTLY = date.today() - timedelta(days=30)
 
 
@@ -131,7 +134,6 @@ class Person:
 def make_user(app):
     """Create an account and return its id, email and password."""
     from referral.auth.services import create_user
-    from referral.directory.models import Organisation
 
     count = 0
 
@@ -159,6 +161,28 @@ def make_user(app):
                 user.totp_secret = totp_secret
             db.commit()
             return Person(user.id, email, password, role)
+
+    return make
+
+
+@pytest.fixture
+def make_service(app):
+    """Create a service (and its organisation) through the service layer; return its id."""
+
+    def make(name, *, organisation="Stichting Voorbeeld", domains=("food",), areas=(AMSTERDAM,),
+             description="Hulp voor gezinnen.", checked=None, **fields):
+        with app.app_context():
+            session = db.session()
+            org = session.exec(select(Organisation).where(Organisation.name == organisation)
+                               ).first()
+            if org is None:
+                org = save_organisation(Organisation(name=organisation), user=None, created=True)
+            service = Service(name=name, description=description, organisation_id=org.id,
+                              assured_date=checked or date.today(), **fields)
+            save_service(service, org, domains=list(domains), areas=list(areas),
+                         languages=["nl"], user=None, created=True)
+            db.commit()
+            return service.id
 
     return make
 

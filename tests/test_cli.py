@@ -13,7 +13,7 @@ COMMANDS = [["init"], ["db"], ["db", "upgrade"], ["db", "downgrade"], ["db", "re
             ["users", "list"], ["users", "deactivate"], ["keys"], ["keys", "rotate"],
             ["keys", "retire"], ["audit"], ["audit", "verify"], ["directory"],
             ["directory", "import"], ["directory", "export"], ["directory", "terms"],
-            ["directory", "map-term"], ["demo"], ["demo", "load"]]
+            ["directory", "map-term"], ["mail"], ["mail", "send"], ["demo"], ["demo", "load"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

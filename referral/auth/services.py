@@ -11,11 +11,11 @@ import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlmodel import func, select
 
-from referral import audit, db
+from referral import audit, db, mail
 from referral.auth.models import LoginAttempt, Role, User
 from referral.crypto import keyring
 
@@ -221,6 +221,9 @@ def change_password(user, current, new):
     user.password_hash = hash_password(new)
     user.password_changed_at = db.utcnow()
     end_sessions(user)
+    # Tell the owner of the account, in case it was not them.
+    mail.queue(user.email, "password_changed", language=user.language,
+               link=url_for("auth.login", _external=True))
     audit.record("update", object_type="user", object_id=user.id, user=user,
                  summary="password changed")
 

@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from referral.cases.models import SignalSource, Urgency
+from referral.cases.models import ConsentMethod, SignalSource, Urgency
 from referral.directory.forms import EMAIL, CheckboxesField
 
 MAX_CHILDREN = 6
@@ -90,3 +90,30 @@ class SignalForm(FlaskForm):
                           choices=[SelectChoice(k, v) for k, v in URGENCY_LABELS.items()])
     source = SelectField(_l("Source"),
                          choices=[SelectChoice(k, v) for k, v in SOURCE_LABELS.items()])
+
+
+METHOD_LABELS = {ConsentMethod.spoken: _l("spoken"), ConsentMethod.written: _l("written"),
+                 ConsentMethod.digital: _l("digital")}
+
+
+class ConsentForm(FlaskForm):
+    organisation = SelectField(_l("Share with"), validators=[DataRequired()])
+    scope = _text(_l("What may be shared"), 1000,
+                  DataRequired(_l("Write what may be shared.")))
+    child = SelectField(_l("About"), validators=[Optional()])
+    parent_agreed = BooleanField(_l("A parent or guardian agreed"))
+    child_agreed = BooleanField(_l("The child or young person agreed"))
+    given_by = StringField(_l("Who agreed (names)"), validators=[
+        DataRequired(_l("Write who agreed.")), Length(max=200)])
+    method = SelectField(_l("How"), choices=[SelectChoice(k, v) for k, v in METHOD_LABELS.items()])
+    given_on = DateField(_l("When"), default=date.today, validators=[
+        DataRequired(_l("Enter the date."))])
+
+    def validate_given_on(self, field):
+        if field.data and field.data > date.today():
+            raise ValidationError(_l("The date cannot be in the future."))
+
+
+class WithdrawForm(FlaskForm):
+    confirm = BooleanField(_l("Yes, the family withdraws this consent"),
+                           validators=[DataRequired(_l("Tick the box to confirm."))])

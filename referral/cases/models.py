@@ -100,3 +100,35 @@ class SignalDomain(SQLModel, table=True):
 
     signal_id: uuid.UUID = Field(foreign_key="signal.id", primary_key=True)
     domain_code: str = Field(foreign_key="need_domain.code", primary_key=True, max_length=40)
+
+
+class ConsentMethod(enum.StrEnum):
+    spoken = "spoken"
+    written = "written"
+    digital = "digital"
+
+
+class Consent(SQLModel, table=True):
+    """Who agreed to share what with which organisation; withdrawn stops sharing at once."""
+
+    id: uuid.UUID = id_field()
+    family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
+    child_id: uuid.UUID | None = Field(default=None, foreign_key="child.id")
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    recorded_by: uuid.UUID = Field(foreign_key="user_account.id")
+    recorded_at: datetime = time_field()
+    given_on: date
+    method: str = Field(max_length=10)
+    parent_agreed: bool = False
+    child_agreed: bool = False
+    given_by_enc: str = encrypted_field()  # the names of who agreed
+    scope_enc: str = encrypted_field()  # what may be shared
+    withdrawn_at: datetime | None = None
+    withdrawn_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+
+    given_by = sealed("given_by_enc")
+    scope = sealed("scope_enc")
+
+    @property
+    def active(self):
+        return self.withdrawn_at is None

@@ -2,11 +2,12 @@
 
 import re
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 from sqlmodel import select
 
 from referral import audit, db
-from referral.cases.models import Child, Family, Signal, SignalDomain, age_band
+from referral.cases.models import Child, Consent, Family, Signal, SignalDomain, age_band
 from referral.crypto import keyring
 
 POSTCODE = re.compile(r"^\s*(\d{4})\s*([A-Za-z]{2})\s*$")
@@ -110,3 +111,45 @@ def log_signal(user, family, *, domains, observations, source, urgency="normal",
     audit.record("create", object_type="signal", object_id=signal.id, family_id=family.id,
                  user=user, summary=f"signal logged ({len(domains)} need domains)")
     return signal
+
+
+def age_on(birth_date, day):
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def consent_problem(child, *, parent_agreed, child_agreed, given_on):
+    """Why this consent is not enough (DESIGN.md: under 12 a parent, 12 to 15 the child and a
+    parent together, 16 or older the young person alone), or None."""
+    age = age_on(child.birth_date, given_on) if child else None
+    if age is None or age < 12:
+        return None if parent_agreed else _l("A parent or guardian must agree.")
+    if age < 16:
+        return None if parent_agreed and child_agreed else _l(
+            "For a child of 12 to 15, both the child and a parent must agree.")
+    return None if child_agreed else _l("A young person of 16 or older agrees for themselves.")
+
+
+def record_consent(user, family, *, organisation_id, given_by, scope, method, given_on,
+                   child=None, parent_agreed=False, child_agreed=False):
+    consent = Consent(family_id=family.id, child_id=child.id if child else None,
+                      organisation_id=organisation_id, recorded_by=user.id, method=method,
+                      given_on=given_on, parent_agreed=parent_agreed, child_agreed=child_agreed)
+    consent.given_by, consent.scope = given_by, scope
+    db.session().add(consent)
+    db.session().flush()
+    audit.record("create", object_type="consent", object_id=consent.id, family_id=family.id,
+                 user=user, summary=f"consent recorded ({method})")
+    return consent
+
+
+def withdraw_consent(user, consent):
+    """Stop sharing at once; what was shared under it is no longer shown."""
+    consent.withdrawn_at, consent.withdrawn_by = db.utcnow(), user.id
+    db.session().add(consent)
+    audit.record("update", object_type="consent", object_id=consent.id,
+                 family_id=consent.family_id, user=user, summary="consent withdrawn")
+
+
+def consents_of(family):
+    return db.session().exec(select(Consent).where(Consent.family_id == family.id)
+                             .order_by(Consent.recorded_at.desc())).all()

@@ -1,3 +1,5 @@
+import uuid
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -6,8 +8,17 @@ from wtforms.fields.choices import SelectChoice
 from referral import db
 from referral.auth import policy
 from referral.cases import bp, services
-from referral.cases.forms import LANGUAGES, SOURCE_LABELS, URGENCY_LABELS, FamilyForm, SignalForm
-from referral.cases.models import Family
+from referral.cases.forms import (
+    LANGUAGES,
+    METHOD_LABELS,
+    SOURCE_LABELS,
+    URGENCY_LABELS,
+    ConsentForm,
+    FamilyForm,
+    SignalForm,
+    WithdrawForm,
+)
+from referral.cases.models import Consent, Family
 from referral.directory import services as directory
 from referral.directory.forms import need_domain_choices
 
@@ -16,7 +27,8 @@ from referral.directory.forms import need_domain_choices
 def labels():
     return {"urgency_label": lambda v: URGENCY_LABELS.get(v, v),
             "source_label": lambda v: SOURCE_LABELS.get(v, v),
-            "language_name": lambda v: LANGUAGES.get(v, v)}
+            "language_name": lambda v: LANGUAGES.get(v, v),
+            "method_label": lambda v: METHOD_LABELS.get(v, v)}
 
 
 def _family_or_404(family_id, action="family.view"):
@@ -68,8 +80,10 @@ def family(family_id):
     family = _family_or_404(family_id)
     children, signals, domains = services.read_family(current_user, family)
     labels = {choice.value: choice.label for choice in need_domain_choices()}
+    organisations = {o.id: o.name for o in directory.organisations()}
     return render_template("cases/family.html", family=family, children=children,
                            signals=signals, signal_domains=domains, domain_labels=labels,
+                           consents=services.consents_of(family), organisations=organisations,
                            may_signal=policy.allowed(current_user, "signal.create", family))
 
 
@@ -92,3 +106,48 @@ def new_signal(family_id):
         flash(_("The signal is saved."), "success")
         return redirect(url_for("cases.family", family_id=family.id))
     return render_template("cases/signal_form.html", form=form, family=family)
+
+
+@bp.route("/<uuid:family_id>/consents/new", methods=["GET", "POST"])
+@login_required
+def new_consent(family_id):
+    family = _family_or_404(family_id)
+    children = services.children_of([family.id]).get(family.id, [])
+    form = ConsentForm()
+    form.organisation.choices = [SelectChoice(str(o.id), o.name)
+                                 for o in directory.organisations() if o.active]
+    form.child.choices = [SelectChoice("", _("the family (a parent agrees)"))] + [
+        SelectChoice(str(c.id), c.first_name) for c in children]
+    if form.validate_on_submit():
+        child = next((c for c in children if str(c.id) == form.child.data), None)
+        problem = services.consent_problem(child, parent_agreed=form.parent_agreed.data,
+                                           child_agreed=form.child_agreed.data,
+                                           given_on=form.given_on.data)
+        if problem:
+            form.form_errors.append(str(problem))
+        else:
+            services.record_consent(
+                current_user, family, organisation_id=uuid.UUID(form.organisation.data),
+                given_by=form.given_by.data, scope=form.scope.data, method=form.method.data,
+                given_on=form.given_on.data, child=child,
+                parent_agreed=form.parent_agreed.data, child_agreed=form.child_agreed.data)
+            flash(_("The consent is recorded."), "success")
+            return redirect(url_for("cases.family", family_id=family.id))
+    return render_template("cases/consent_form.html", form=form, family=family)
+
+
+@bp.route("/<uuid:family_id>/consents/<uuid:consent_id>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw_consent(family_id, consent_id):
+    family = _family_or_404(family_id)
+    consent = db.session().get(Consent, consent_id)
+    if consent is None or consent.family_id != family.id or not consent.active:
+        abort(404)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        services.withdraw_consent(current_user, consent)
+        flash(_("The consent is withdrawn: nothing more is shared under it."), "success")
+        return redirect(url_for("cases.family", family_id=family.id))
+    organisation = directory.get_organisation(consent.organisation_id)
+    return render_template("cases/withdraw.html", form=form, family=family, consent=consent,
+                           organisation=organisation)

@@ -43,3 +43,32 @@ def test_untrained_teacher_sees_why(page):
     page.goto(page.url + "/signals/new")
     assert page.inner_text("h1") == "Signaleringstraining nodig"
     assert_accessible(page)
+
+
+def test_nurse_records_and_withdraws_consent(page):
+    log_in(page, "jgz@demo.example")
+    page.goto("/families/")
+    with page.expect_navigation():
+        page.click("main a >> text=Sanne de Vries (demo)")
+    family = page.url
+    page.click("text=Toestemming vastleggen")
+    assert_accessible(page)
+    page.select_option("#organisation", label="Jeugdfonds Sport & Cultuur (demo)")
+    page.fill("#scope", "Naam en sportwens van Noor")
+    page.select_option("#child", label="Noor (demo)")
+    page.fill("#given_by", "Sanne de Vries")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert "Een ouder of verzorger moet toestemming geven" in page.inner_text("[role=alert]")
+    assert_accessible(page)
+    page.check("#parent_agreed")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.url == family and "Naam en sportwens van Noor" in page.inner_text("main")
+    page.click("text=Toestemming intrekken")
+    assert_accessible(page)
+    page.check("#confirm")
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert "ingetrokken op" in page.inner_text("main")
+    assert_accessible(page)

@@ -3,35 +3,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from referral import db
-from referral.directory.models import Organisation, Service
-from referral.directory.services import save_organisation, save_service
-
-AMSTERDAM, UTRECHT = ("GM0363", "Amsterdam"), ("GM0344", "Utrecht")
-
-
-@pytest.fixture
-def make_service(app):
-    """Create a service (and its organisation) through the service layer; return its id."""
-
-    def make(name, *, organisation="Stichting Voorbeeld", domains=("food",), areas=(AMSTERDAM,),
-             description="Hulp voor gezinnen.", checked=None, **fields):
-        with app.app_context():
-            from sqlmodel import select
-
-            session = db.session()
-            org = session.exec(select(Organisation).where(Organisation.name == organisation)
-                               ).first()
-            if org is None:
-                org = save_organisation(Organisation(name=organisation), user=None, created=True)
-            service = Service(name=name, description=description, organisation_id=org.id,
-                              assured_date=checked or date.today(), **fields)
-            save_service(service, org, domains=list(domains), areas=list(areas),
-                         languages=["nl"], user=None, created=True)
-            db.commit()
-            return service.id
-
-    return make
+UTRECHT = ("GM0344", "Utrecht")
 
 
 @pytest.fixture
