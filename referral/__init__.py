@@ -43,6 +43,7 @@ def create_app(test_config=None):
     from referral.cases import views as case_views
     from referral.cli import register as register_cli
     from referral.directory import views as directory_views
+    from referral.referrals import views as referral_views
 
     login_manager.user_loader(auth_views.load_user)
     login_manager.login_view = "auth.login"
@@ -51,6 +52,7 @@ def create_app(test_config=None):
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(case_views.bp)
     app.register_blueprint(directory_views.bp)
+    app.register_blueprint(referral_views.bp)
     app.register_blueprint(web.bp)
     register_cli(app)
     return app

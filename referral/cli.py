@@ -151,12 +151,15 @@ def users_list():
 @click.argument("email")
 def users_deactivate(email):
     """Deactivate an account and end its sessions."""
-    from referral.auth.services import deactivate, find_user
+    from referral.auth.services import ServiceError, deactivate, find_user
 
     user = find_user(email)
     if user is None:
         _fail("No account with this email address.")
-    deactivate(user)
+    try:
+        deactivate(user)
+    except ServiceError as refused:
+        _fail(str(refused))
     db.commit()
     click.echo("Deactivated; every session of this account has ended.")
 
@@ -329,6 +332,21 @@ def mail_send():
     click.echo(f"Sent {sent} messages; {failed} failed and wait for the next try.")
 
 
+reminders_cli = AppGroup("reminders", help="Reminders about overdue referrals.")
+
+
+@reminders_cli.command("send")
+def reminders_send():
+    """Mail owners about overdue referrals and the coordinators about stuck ones (for cron,
+    daily); a second run on the same day sends nothing twice. The outbox sends them."""
+    from referral.referrals.services import send_reminders
+
+    reminders, escalations = send_reminders()
+    db.commit()
+    click.echo(f"Queued reminders for {reminders} owners and stuck-referral notices for "
+               f"{escalations} coordinators; 'flask --app referral mail send' sends them.")
+
+
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
@@ -346,5 +364,6 @@ def demo_load():
 
 def register(app):
     app.cli.add_command(init_command)
-    for group in (db_cli, users_cli, keys_cli, audit_cli, directory_cli, mail_cli, demo_cli):
+    for group in (db_cli, users_cli, keys_cli, audit_cli, directory_cli, mail_cli,
+                  reminders_cli, demo_cli):
         app.cli.add_command(group)

@@ -24,6 +24,10 @@ DEFAULTS = {
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
     "MAIL_FROM": "verwijstool@localhost",
+    "PUBLIC_URL": "http://127.0.0.1:5000",  # for links in mail sent from the command line
+    "FOLLOW_UP_DAYS": 14,  # default follow-up date of a referral
+    "QUIET_DAYS": 14,  # a referral without activity for this long is overdue
+    "ESCALATION_DAYS": 14,  # overdue for this much longer: the coordinators are told
     "BABEL_DEFAULT_LOCALE": "nl",
     "LANGUAGES": ["nl", "en"],
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token

@@ -98,3 +98,23 @@ def load_family(nurse):
                strengths="Moeder zoekt zelf hulp en is open over geldzorgen.",
                parent_wishes="Dat Noor weer op zwemles kan.",
                child_wishes="Noor wil graag op dansles.")
+    _refer_demo(nurse, family)
+
+
+def _refer_demo(nurse, family):
+    """Consent for the food bank and a referral in its inbox, for the demo partner."""
+    from referral.cases.models import Signal
+    from referral.cases.services import record_consent
+    from referral.referrals.services import default_follow_up, refer
+
+    session = db.session()
+    signal = session.exec(select(Signal).where(Signal.family_id == family.id)).first()
+    food_bank = session.exec(select(Organisation).where(
+        Organisation.name == demo_data.ORGANISATIONS[0][0])).one()
+    parcel = session.get(Service, uuid.uuid5(DEMO_NAMESPACE, f"{food_bank.name}/Voedselpakket"))
+    record_consent(nurse, family, organisation_id=food_bank.id, given_by="Sanne de Vries (demo)",
+                   scope="Naam, telefoonnummer en de vraag om een voedselpakket.",
+                   method="spoken", given_on=date.today(), parent_agreed=True)
+    refer(nurse, family, signal, [parcel], follow_up_on=default_follow_up(), send=True,
+          form_token=str(uuid.uuid5(DEMO_NAMESPACE, "demo referral")),
+          message="Moeder vraagt een voedselpakket. Bel haar op 06-00000000, liefst na 15 uur.")

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from flask import current_app, render_template
+from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
 from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel, select
@@ -54,6 +54,15 @@ def queue(recipient, template, *, language, dedupe_key=None, **context):
     session.add(message)
     session.flush()
     return message
+
+
+def link(endpoint, **values):
+    """An absolute link for a message: from the request, or from PUBLIC_URL on the command
+    line (for cron jobs such as reminders)."""
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
+        return url_for(endpoint, _external=True, **values)
 
 
 def _deliver(message):

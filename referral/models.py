@@ -14,7 +14,9 @@ from referral.directory.models import (
     TaxonomyTerm,
 )
 from referral.mail import OutboxMessage
+from referral.referrals.models import Handover, Referral, ReferralEvent
 
-__all__ = ["AuditEvent", "AuditHead", "Child", "Consent", "Family", "LoginAttempt", "NeedDomain", "Organisation", "OutboxMessage", "Service",
+__all__ = ["AuditEvent", "AuditHead", "Child", "Consent", "Family", "Handover", "LoginAttempt",
+           "NeedDomain", "Organisation", "OutboxMessage", "Referral", "ReferralEvent", "Service",
            "ServiceArea", "ServiceDomain", "ServiceLanguage", "ServiceTerm", "Signal",
            "SignalDomain", "TaxonomyTerm", "User"]

@@ -15,7 +15,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
@@ -131,6 +131,7 @@ def _template_globals():
         "role_label": role_label,
         "get_locale": get_locale,
         "format_date": format_date,
+        "format_datetime": lambda value: format_datetime(value, "short"),
         "language_form": LanguageForm(formdata=None, language=str(get_locale()),
                                       next=request.full_path.rstrip("?")),
         "language_names": LANGUAGE_NAMES,

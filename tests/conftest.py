@@ -4,12 +4,14 @@ import json
 import os
 import re
 import shutil
+import socket
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from alembic import command
 from sqlmodel import select
 
@@ -204,6 +206,7 @@ def post_form(client, path, data, *, page=None, **kwargs):
 @pytest.fixture
 def login(client):
     def do(person, *, follow=False):
+        client.delete_cookie("referral_session")  # whoever was logged in before
         return post_form(client, "/login", {"email": person.email, "password": person.password},
                          follow_redirects=follow)
 
@@ -218,3 +221,28 @@ def audit_entries(app, **filters):
         for name, value in filters.items():
             query = query.where(getattr(AuditEvent, name) == value)
         return db.session().exec(query).all()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's name)
+        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    inbox.port = port
+    yield inbox
+    controller.stop()

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from referral.auth.services import PASSWORD_MAX
@@ -32,3 +32,8 @@ class PasswordChangeForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A form with nothing but its CSRF token, for buttons that change something."""
+
+
+class DeactivateForm(FlaskForm):
+    confirm = BooleanField(_l("Yes, deactivate this account"),
+                           validators=[DataRequired(_l("Tick the box to confirm."))])

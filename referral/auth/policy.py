@@ -36,9 +36,63 @@ def _edits_service(user, service):
 
 
 def _works_on(user, family):
-    """A professional works on the families they created (referrals and handovers follow)."""
+    """A professional works on the families they created or own a referral of (an accepted
+    handover makes the colleague the owner)."""
+    from referral.referrals.services import owns_any
+
     return (user.role == Role.professional and family is not None
-            and family.created_by == user.id)
+            and (family.created_by == user.id or owns_any(user.id, family.id)))
+
+
+def _owns(user, referral):
+    return (user.role == Role.professional and referral is not None
+            and referral.owner_id == user.id)
+
+
+def _partner_of(user, referral):
+    """Staff of the organisation the referral was sent to through the tool (never drafts)."""
+    return (user.role == Role.partner and referral is not None
+            and user.organisation_id is not None
+            and referral.organisation_id == user.organisation_id
+            and referral.by_inbox and referral.status != "draft")
+
+
+def _accompanies(user, referral):
+    return (user.role == Role.bridge and referral is not None
+            and referral.bridge_id == user.id)
+
+
+def _is_handed(user, referral):
+    """The colleague a handover is proposed to may look before answering."""
+    from referral.referrals.services import pending_handover_to
+
+    return (user.role == Role.professional and referral is not None
+            and pending_handover_to(user.id, referral.id) is not None)
+
+
+def _sees_referral(user, referral):
+    return (_owns(user, referral) or _partner_of(user, referral)
+            or _accompanies(user, referral) or _is_handed(user, referral))
+
+
+def _sees_content(user, referral):
+    """The shared message and the notes: the owner always; others only while the family's
+    consent for that organisation stands."""
+    from referral.referrals.services import active_consent
+
+    if _owns(user, referral) or _is_handed(user, referral):
+        return True
+    return ((_partner_of(user, referral) or _accompanies(user, referral))
+            and active_consent(referral.family_id, referral.organisation_id) is not None)
+
+
+def _acts_as_partner(user, referral):
+    """The partner, or the owner on the partner's behalf when it has no inbox in the tool."""
+    return _partner_of(user, referral) or (_owns(user, referral) and not referral.by_inbox)
+
+
+def _writes_notes(user, referral):
+    return _owns(user, referral) or _partner_of(user, referral) or _accompanies(user, referral)
 
 
 def _may_log_signal(user, family):
@@ -56,6 +110,23 @@ RULES = {
     "family.create": _role(Role.professional),
     "family.view": _works_on,
     "signal.create": _may_log_signal,
+    "referral.create": _works_on,
+    "referral.view": _sees_referral,
+    "referral.content": _sees_content,
+    "referral.as_referrer": _owns,
+    "referral.as_partner": _acts_as_partner,
+    "referral.note": _writes_notes,
+    "referral.handover": _owns,
+    "referral.bridge": _owns,
+    "handover.decide": lambda user, handover: (
+        user.role == Role.professional and handover is not None
+        and handover.to_id == user.id and handover.decided_at is None),
+    "referrals.mine": _role(Role.professional),
+    "referrals.inbox": lambda user, _obj: user.role == Role.partner and bool(
+        user.organisation_id),
+    "referrals.accompany": _role(Role.bridge),
+    "referrals.stuck": _role(Role.coordinator),
+    "users.deactivate": _role(Role.coordinator),
     "monitor.view": _role(Role.coordinator, Role.partner),
     "audit.read": _role(Role.privacy_officer),
 }

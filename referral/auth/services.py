@@ -229,6 +229,15 @@ def change_password(user, current, new):
 
 
 def deactivate(user, *, actor=None):
+    """End an account; refused while it owns open referrals (they are handed over first)."""
+    from referral.referrals.services import open_referrals_owned_by
+
+    open_referrals = open_referrals_owned_by(user.id)
+    if open_referrals:
+        raise ServiceError(_l(
+            "This account still owns %(num)d open referrals. Hand each over to a colleague "
+            "first: %(ids)s.", num=len(open_referrals),
+            ids=", ".join(str(r.id) for r in open_referrals)))
     user.active = False
     end_sessions(user)
     audit.record("update", object_type="user", object_id=user.id, user=actor,

@@ -1,13 +1,19 @@
 import time
 import uuid
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from referral import db
 from referral.auth import bp, policy, services
-from referral.auth.forms import CodeForm, ConfirmForm, LoginForm, PasswordChangeForm
+from referral.auth.forms import (
+    CodeForm,
+    ConfirmForm,
+    DeactivateForm,
+    LoginForm,
+    PasswordChangeForm,
+)
 from referral.auth.models import User
 from referral.crypto import CryptoError, keyring
 from referral.web import safe_next
@@ -166,3 +172,23 @@ def users():
     policy.require("users.list")
     return render_template("auth/users.html", users=services.all_users(),
                            training_valid=policy.training_valid)
+
+
+@bp.route("/users/<uuid:user_id>/deactivate", methods=["GET", "POST"])
+@login_required
+def deactivate(user_id):
+    """Deactivate an account after a confirmation; refused while it owns open referrals."""
+    policy.require("users.deactivate")
+    user = db.session().get(User, user_id)
+    if user is None or not user.active:
+        abort(404)
+    form = DeactivateForm()
+    if form.validate_on_submit():
+        try:
+            services.deactivate(user, actor=current_user)
+        except services.ServiceError as refused:
+            form.form_errors.append(str(refused))
+        else:
+            flash(_("The account is deactivated and its sessions have ended."), "success")
+            return redirect(url_for("auth.users"), code=303)
+    return render_template("auth/deactivate.html", form=form, user=user)

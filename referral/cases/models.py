@@ -20,11 +20,13 @@ class SignalSource(enum.StrEnum):
     family_asked = "family_asked"
 
 
+def age_on(birth_date, day):
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
 def age_band(birth_date, today=None):
     """The plain age band kept beside an encrypted date of birth, for search and monitor."""
-    today = today or date.today()
-    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month,
-                                                                      birth_date.day))
+    age = age_on(birth_date, today or date.today())
     for upper, band in ((3, "0-3"), (11, "4-11"), (15, "12-15"), (17, "16-17")):
         if age <= upper:
             return band

@@ -7,7 +7,15 @@ from sqlalchemy import or_
 from sqlmodel import select
 
 from referral import audit, db
-from referral.cases.models import Child, Consent, Family, Signal, SignalDomain, age_band
+from referral.cases.models import (
+    Child,
+    Consent,
+    Family,
+    Signal,
+    SignalDomain,
+    age_band,
+    age_on,
+)
 from referral.crypto import keyring
 
 POSTCODE = re.compile(r"^\s*(\d{4})\s*([A-Za-z]{2})\s*$")
@@ -68,8 +76,13 @@ def create_family(user, *, parent_names, children, phone=None, email=None, stree
 
 
 def families_of(user):
-    """The families this professional works on, newest first."""
-    return db.session().exec(select(Family).where(Family.created_by == user.id)
+    """The families this professional works on (created, or owns a referral of), newest
+    first."""
+    from referral.referrals.models import Referral
+
+    owned = select(Referral.family_id).where(Referral.owner_id == user.id)
+    return db.session().exec(select(Family).where(or_(Family.created_by == user.id,
+                                                      Family.id.in_(owned)))
                              .order_by(Family.created_at.desc())).all()
 
 
@@ -111,10 +124,6 @@ def log_signal(user, family, *, domains, observations, source, urgency="normal",
     audit.record("create", object_type="signal", object_id=signal.id, family_id=family.id,
                  user=user, summary=f"signal logged ({len(domains)} need domains)")
     return signal
-
-
-def age_on(birth_date, day):
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
 def consent_problem(child, *, parent_agreed, child_agreed, given_on):

@@ -21,6 +21,7 @@ from referral.cases.forms import (
 from referral.cases.models import Consent, Family
 from referral.directory import services as directory
 from referral.directory.forms import need_domain_choices
+from referral.referrals import services as referrals
 
 
 @bp.app_context_processor
@@ -81,10 +82,14 @@ def family(family_id):
     children, signals, domains = services.read_family(current_user, family)
     labels = {choice.value: choice.label for choice in need_domain_choices()}
     organisations = {o.id: o.name for o in directory.organisations()}
+    timeline = referrals.family_timeline(family.id)
     return render_template("cases/family.html", family=family, children=children,
                            signals=signals, signal_domains=domains, domain_labels=labels,
                            consents=services.consents_of(family), organisations=organisations,
-                           may_signal=policy.allowed(current_user, "signal.create", family))
+                           referrals=referrals.of_family(family.id), timeline=timeline,
+                           names=referrals.names(event.actor_id for event, _ in timeline),
+                           may_signal=policy.allowed(current_user, "signal.create", family),
+                           may_refer=policy.allowed(current_user, "referral.create", family))
 
 
 @bp.route("/<uuid:family_id>/signals/new", methods=["GET", "POST"])
@@ -146,6 +151,7 @@ def withdraw_consent(family_id, consent_id):
     form = WithdrawForm()
     if form.validate_on_submit():
         services.withdraw_consent(current_user, consent)
+        referrals.consent_withdrawn(current_user, consent)
         flash(_("The consent is withdrawn: nothing more is shared under it."), "success")
         return redirect(url_for("cases.family", family_id=family.id))
     organisation = directory.get_organisation(consent.organisation_id)

@@ -1,0 +1,75 @@
+from datetime import date, timedelta
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+from referral.directory.forms import CheckboxesField
+from referral.referrals.lifecycle import OUTCOME_LABELS
+
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+MAX_SERVICES = 5
+
+
+class ReferForm(FlaskForm):
+    services = CheckboxesField(_l("Refer to"), validators=[
+        DataRequired(_l("Choose at least one service."))])
+    message = TextAreaField(_l("What the partner needs to know"), validators=[
+        DataRequired(_l("Write what the partner needs to know.")), Length(max=4000)])
+    follow_up_on = DateField(_l("Follow up on"), validators=[
+        DataRequired(_l("Enter a date like 2026-12-31."))])
+    # Made when the form is shown: the same form sent twice makes its referrals once.
+    form_token = HiddenField(validators=[DataRequired(), Regexp(UUID)])
+    send = SubmitField(_l("Send the referral"))
+    draft = SubmitField(_l("Save as draft"))
+
+    def validate_services(self, field):
+        if len(field.data or []) > MAX_SERVICES:
+            raise ValidationError(_l("Choose at most %(num)d services at once.",
+                                     num=MAX_SERVICES))
+
+    def validate_follow_up_on(self, field):
+        if field.data and not date.today() <= field.data <= date.today() + timedelta(days=366):
+            raise ValidationError(_l("Choose a follow-up date within the coming year."))
+
+
+class StatusForm(FlaskForm):
+    target = HiddenField(validators=[DataRequired(), Length(max=20)])
+    version = IntegerField(widget=HiddenField.widget, validators=[Optional()])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    outcome = SelectField(_l("Outcome"), validators=[Optional()], choices=[
+        SelectChoice("", "—")] + [SelectChoice(k, v) for k, v in OUTCOME_LABELS.items()])
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField(_l("Note"), validators=[
+        DataRequired(_l("Write the note.")), Length(max=2000)])
+
+
+class HandoverForm(FlaskForm):
+    colleague = SelectField(_l("Colleague"), validators=[
+        DataRequired(_l("Choose a colleague."))])
+    note = TextAreaField(_l("Note for your colleague"), validators=[
+        Optional(), Length(max=1000)])
+
+
+class DecideForm(FlaskForm):
+    accept = SubmitField(_l("Accept the handover"))
+    decline = SubmitField(_l("Decline"))
+
+
+class BridgeForm(FlaskForm):
+    bridge = SelectField(_l("Bridge worker"), validators=[
+        DataRequired(_l("Choose a bridge worker."))])
+    family_agreed = BooleanField(_l("The family agrees that this bridge worker joins"),
+                                 validators=[DataRequired(_l("Tick the box to confirm."))])

@@ -1,0 +1,113 @@
+"""The referral lifecycle of DESIGN.md: the one table every status change goes through."""
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+from referral.referrals.models import Status as S
+
+REFERRER, PARTNER = "referrer", "partner"
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset
+    target: str
+    by: frozenset  # REFERRER and/or PARTNER
+    needs: str | None = None  # "consent", "reason" or "outcome"
+
+
+def _t(sources, target, by, needs=None):
+    return Transition(frozenset(sources), target, frozenset(by), needs)
+
+
+TRANSITIONS = (
+    _t({S.draft}, S.requested, {REFERRER}, "consent"),
+    _t({S.draft, S.requested}, S.entered_in_error, {REFERRER}),
+    _t({S.requested}, S.accepted, {PARTNER}),
+    _t({S.requested}, S.rejected, {PARTNER}, "reason"),
+    _t({S.accepted, S.on_hold}, S.in_progress, {PARTNER}),
+    _t({S.accepted, S.in_progress}, S.on_hold, {PARTNER}, "reason"),
+    _t({S.in_progress}, S.completed, {PARTNER}, "outcome"),
+    _t({S.accepted, S.in_progress, S.on_hold}, S.failed, {PARTNER}, "reason"),
+    _t({S.draft, S.requested, S.accepted, S.in_progress, S.on_hold}, S.cancelled,
+       {REFERRER, PARTNER}, "reason"),
+    _t({S.completed, S.failed}, S.requested, {REFERRER}, "reason"),  # reopen
+)
+
+
+class Refused(Exception):
+    """A change the lifecycle does not allow; the message says why, for the user."""
+
+
+def find(source, target, side):
+    for transition in TRANSITIONS:
+        if source in transition.sources and transition.target == target and side in transition.by:
+            return transition
+    return None
+
+
+def next_steps(source, side):
+    """The transitions open to this side from this status, in table order."""
+    return [t for t in TRANSITIONS if source in t.sources and side in t.by]
+
+
+def check(source, target, side, *, reason=None, outcome=None, has_consent=False):
+    """The transition, or Refused with a message that says what is missing."""
+    transition = find(source, target, side)
+    if transition is None:
+        raise Refused(_l("This step is not possible now: the referral is %(status)s.",
+                         status=status_label(source)))
+    if transition.needs == "consent" and not has_consent:
+        raise Refused(_l("Record the family's consent for this organisation first; "
+                         "until then the referral stays a draft."))
+    if transition.needs == "reason" and not (reason or "").strip():
+        raise Refused(_l("Give a reason for this step."))
+    if transition.needs == "outcome" and not outcome:
+        raise Refused(_l("Choose the outcome."))
+    return transition
+
+
+STATUS_LABELS = {
+    S.draft: _l("draft"),
+    S.requested: _l("requested"),
+    S.accepted: _l("accepted"),
+    S.in_progress: _l("in progress"),
+    S.on_hold: _l("on hold"),
+    S.completed: _l("completed"),
+    S.failed: _l("failed"),
+    S.rejected: _l("rejected"),
+    S.cancelled: _l("cancelled"),
+    S.entered_in_error: _l("entered in error"),
+}
+
+# What the button for a step says, from the side that takes it.
+STEP_LABELS = {
+    S.requested: _l("Send the referral"),
+    S.entered_in_error: _l("Mark as entered in error"),
+    S.accepted: _l("Accept"),
+    S.rejected: _l("Reject"),
+    S.in_progress: _l("Start"),
+    S.on_hold: _l("Put on hold"),
+    S.completed: _l("Complete"),
+    S.failed: _l("Report as failed"),
+    S.cancelled: _l("Cancel the referral"),
+}
+
+OUTCOME_LABELS = {
+    "need_met": _l("need met"),
+    "partly_met": _l("need partly met"),
+    "not_met": _l("need not met"),
+    "not_reached": _l("family could not be reached"),
+    "declined": _l("family declined"),
+}
+
+
+def status_label(status):
+    return STATUS_LABELS.get(status, status)
+
+
+def step_label(source, target):
+    if target == S.requested and source in (S.completed, S.failed):
+        return _l("Reopen")
+    return STEP_LABELS.get(target, target)

@@ -1,0 +1,118 @@
+import enum
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import DateTime
+from sqlmodel import Field, SQLModel
+
+from referral.crypto import sealed
+from referral.db import encrypted_field, id_field, time_field
+
+
+class Status(enum.StrEnum):
+    """The FHIR SDOH referral Task statuses."""
+
+    draft = "draft"
+    requested = "requested"
+    accepted = "accepted"
+    in_progress = "in-progress"
+    on_hold = "on-hold"
+    completed = "completed"
+    failed = "failed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+    entered_in_error = "entered-in-error"
+
+
+FINAL = {Status.rejected, Status.cancelled, Status.entered_in_error}
+CLOSED = FINAL | {Status.completed, Status.failed}
+OPEN = set(Status) - CLOSED
+
+
+class Outcome(enum.StrEnum):
+    need_met = "need_met"
+    partly_met = "partly_met"
+    not_met = "not_met"
+    not_reached = "not_reached"
+    declined = "declined"
+
+
+class EventKind(enum.StrEnum):
+    created = "created"
+    status = "status"
+    note = "note"
+    reminder = "reminder"
+    escalation = "escalation"
+    handover = "handover"
+    bridge = "bridge"
+    consent = "consent"
+
+
+class Referral(SQLModel, table=True):
+    """A signal sent to one service; the owner stays accountable until it is closed."""
+
+    id: uuid.UUID = id_field()
+    family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
+    signal_id: uuid.UUID = Field(foreign_key="signal.id", index=True)
+    service_id: uuid.UUID = Field(foreign_key="service.id", index=True)
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    owner_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
+    created_by: uuid.UUID = Field(foreign_key="user_account.id")
+    created_at: datetime = time_field(index=True)
+    status: str = Field(default=Status.draft, max_length=20, index=True)
+    # In the partner's inbox, or outside the tool (letter, phone): then the owner records
+    # the partner's steps on their behalf.
+    by_inbox: bool = True
+    follow_up_on: date = Field(index=True)
+    # The last status change, note or handover: reminders do not count as activity.
+    last_activity_at: datetime = time_field(index=True)
+    requested_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    accepted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    outcome: str | None = Field(default=None, max_length=20)
+    # A bridge worker (expert by experience) accompanying the family, with its consent.
+    bridge_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id",
+                                        index=True)
+    # Raised on every change: a form from before a change is told, not applied.
+    version: int = 1
+    # One per submitted form and service: a second submission finds the first.
+    submission_key: str | None = Field(default=None, max_length=80, unique=True)
+    # What the partner needs to know: the only case content the partner sees.
+    message_enc: str = encrypted_field()
+
+    message = sealed("message_enc")
+
+
+class ReferralEvent(SQLModel, table=True):
+    """Every status change, note, reminder and handover of a referral, in order."""
+
+    __tablename__ = "referral_event"
+
+    id: uuid.UUID = id_field()
+    referral_id: uuid.UUID = Field(foreign_key="referral.id", index=True)
+    at: datetime = time_field(index=True)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    kind: str = Field(max_length=20)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    outcome: str | None = Field(default=None, max_length=20)
+    # Recorded by the owner for a partner that has no inbox in the tool.
+    on_behalf: bool = False
+    text_enc: str | None = encrypted_field(nullable=True)  # a reason or a note
+
+    text = sealed("text_enc")
+
+
+class Handover(SQLModel, table=True):
+    """A proposal to move a referral to a colleague; effective only once accepted."""
+
+    id: uuid.UUID = id_field()
+    referral_id: uuid.UUID = Field(foreign_key="referral.id", index=True)
+    from_id: uuid.UUID = Field(foreign_key="user_account.id")
+    to_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = time_field()
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    accepted: bool | None = None
+    note_enc: str | None = encrypted_field(nullable=True)
+
+    note = sealed("note_enc")

@@ -1,0 +1,306 @@
+import uuid
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+from wtforms.fields.choices import SelectChoice
+
+from referral import audit, db
+from referral.auth import policy
+from referral.auth.models import User
+from referral.cases.models import Family, Signal, age_on
+from referral.cases.services import children_of
+from referral.directory import services as directory
+from referral.directory.forms import need_domain_choices
+from referral.directory.models import Service
+from referral.referrals import bp, lifecycle, services
+from referral.referrals.forms import (
+    BridgeForm,
+    DecideForm,
+    HandoverForm,
+    NoteForm,
+    ReferForm,
+    StatusForm,
+)
+from referral.referrals.lifecycle import PARTNER, REFERRER, Refused
+from referral.referrals.models import Handover, Referral, Status
+
+
+@bp.app_context_processor
+def labels():
+    return {"referral_status": lifecycle.status_label,
+            "outcome_label": lambda v: lifecycle.OUTCOME_LABELS.get(v, v)}
+
+
+def _referral_or_404(referral_id, action="referral.view", *, for_update=False):
+    """The referral, if this user may; others get 404 and a denied entry in the log."""
+    referral = (services.lock(referral_id) if for_update
+                else db.session().get(Referral, referral_id))
+    policy.require(action, referral, hide=True, object_type="referral", object_id=referral_id,
+                   family_id=referral.family_id if referral else None)
+    return referral
+
+
+@bp.route("/")
+@login_required
+def index():
+    """Each role's own list: the owner's referrals, the partner's inbox, the bridge worker's
+    families, the coordinator's stuck list."""
+    user = current_user
+    if policy.allowed(user, "referrals.mine"):
+        rows, counts = services.mine(user)
+        return render_template("referrals/mine.html", rows=rows, counts=counts,
+                               handovers=services.handovers_for(user),
+                               statuses=list(Status))
+    if policy.allowed(user, "referrals.inbox"):
+        rows = services.inbox(user)
+        groups = {"new": [], "active": [], "waiting": [], "closed": []}
+        for row in rows:
+            status = row[0].status
+            key = ("new" if status == Status.requested else
+                   "active" if status in (Status.accepted, Status.in_progress) else
+                   "waiting" if status == Status.on_hold else "closed")
+            groups[key].append(row)
+        return render_template("referrals/inbox.html", groups=groups)
+    if policy.allowed(user, "referrals.accompany"):
+        return render_template("referrals/accompany.html",
+                               rows=services.accompanied_by(user))
+    if policy.allowed(user, "referrals.stuck"):
+        return redirect(url_for("referrals.stuck_list"))
+    abort(403)
+
+
+@bp.route("/stuck")
+@login_required
+def stuck_list():
+    policy.require("referrals.stuck")
+    rows = services.stuck()
+    owners = services.names(row.owner_id for row in rows)
+    groups = {}
+    for row in rows:
+        groups.setdefault(row[4], []).append(row)
+    return render_template("referrals/stuck.html", groups=groups, owners=owners)
+
+
+def _search_filters(family, signal, children):
+    """The directory search for this signal: its need domains, the family's municipality and
+    the youngest child's age, each of which the professional can widen."""
+    ages = sorted({age_on(c.birth_date, db.utcnow().date()) for c in children})
+    everything = request.args.get("domains") == "all"
+    municipality = request.args.get("municipality", family.municipality_code or "")
+    age = request.args.get("age", str(ages[0]) if ages else "")
+    return dict(ages=ages, everything=everything, text=request.args.get("q", "")[:200],
+                municipality=municipality[:6], age=int(age) if age.isdigit() else None)
+
+
+@bp.route("/new/<uuid:signal_id>", methods=["GET", "POST"])
+@login_required
+def new(signal_id):
+    signal = db.session().get(Signal, signal_id)
+    family = db.session().get(Family, signal.family_id) if signal else None
+    policy.require("referral.create", family, hide=True, object_type="signal",
+                   object_id=signal_id, family_id=family.id if family else None)
+    children = children_of([family.id]).get(family.id, [])
+    filters = _search_filters(family, signal, children)
+    domains = services.signal_domains(signal.id)
+    form = ReferForm()
+    if request.method == "GET":
+        form.form_token.data = str(uuid.uuid4())
+        form.follow_up_on.data = services.default_follow_up()
+    chosen = _chosen_services(form.services.raw_data if request.method == "POST" else [])
+    form.services.choices = [SelectChoice(str(s.id), s.name) for s in chosen]
+    if form.validate_on_submit():
+        try:
+            made = services.refer(current_user, family, signal, chosen,
+                                  message=form.message.data, follow_up_on=form.follow_up_on.data,
+                                  send=form.send.data, form_token=form.form_token.data)
+            db.commit()
+        except IntegrityError:  # the same form, sent twice at once: the first one won
+            db.session().rollback()
+            made = services.by_submission(form.form_token.data)
+        _flash_outcome(made)
+        return redirect(url_for("cases.family", family_id=family.id), code=303)
+    page = directory.search(domains=[] if filters["everything"] else domains,
+                            municipality=filters["municipality"] or None, age=filters["age"],
+                            text=filters["text"])
+    return render_template("referrals/new.html", form=form, family=family, signal=signal,
+                           page=page, filters=filters, domains=domains,
+                           municipalities=directory.municipalities(),
+                           domain_labels={c.value: c.label for c in need_domain_choices()})
+
+
+def _chosen_services(raw_ids):
+    ids = []
+    for raw in raw_ids[:10]:
+        try:
+            ids.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    return services.active_services(ids)
+
+
+def _flash_outcome(made):
+    sent = [r for r in made if r.status != Status.draft]
+    drafts = len(made) - len(sent)
+    if sent:
+        flash(_("Referrals sent: %(num)d.", num=len(sent)), "success")
+    if drafts:
+        flash(_("Saved as a draft: %(num)d. Record the family's consent for the organisation, "
+                "then send it from the referral's page.", num=drafts), "warning")
+
+
+@bp.route("/<uuid:referral_id>")
+@login_required
+def show(referral_id):
+    referral = _referral_or_404(referral_id)
+    audit.record("read", object_type="referral", object_id=referral.id,
+                 family_id=referral.family_id, summary="referral read")
+    return _render_show(referral)
+
+
+def _render_show(referral, status_form=None, note_form=None):
+    user = current_user
+    service = db.session().get(Service, referral.service_id)
+    organisation = directory.get_organisation(referral.organisation_id)
+    owner_side = policy.allowed(user, "referral.as_referrer", referral)
+    partner_side = policy.allowed(user, "referral.as_partner", referral)
+    transitions = []
+    if owner_side:
+        transitions += lifecycle.next_steps(referral.status, REFERRER)
+    if partner_side:
+        transitions += [t for t in lifecycle.next_steps(referral.status, PARTNER)
+                        if t.target not in {s.target for s in transitions}]
+    steps = []
+    for transition in transitions:  # one small form per step, each with its own field ids
+        form = status_form if status_form and status_form.target.data == transition.target \
+            else StatusForm(prefix=transition.target, formdata=None)
+        form.version.data = referral.version
+        steps.append((transition, form))
+    events = services.events_of(referral)
+    handover = services.pending_handover_to(user.id, referral.id)
+    family = db.session().get(Family, referral.family_id) if owner_side else None
+    return render_template(
+        "referrals/show.html", referral=referral, service=service, organisation=organisation,
+        family=family, steps=steps, events=events, handover=handover,
+        names=services.names([e.actor_id for e in events] + [referral.owner_id,
+                                                             referral.bridge_id]),
+        content=policy.allowed(user, "referral.content", referral),
+        owner_side=owner_side, partner_side=partner_side,
+        on_behalf=owner_side and not referral.by_inbox,
+        may_note=policy.allowed(user, "referral.note", referral),
+        overdue=services.is_overdue(referral), note_form=note_form or NoteForm(),
+        decide_form=DecideForm() if handover else None,
+        step_label=lifecycle.step_label)
+
+
+@bp.route("/<uuid:referral_id>/status/<target>", methods=["POST"])
+@login_required
+def change_status(referral_id, target):
+    referral = _referral_or_404(referral_id, for_update=True)
+    if target not in set(Status):
+        abort(404)
+    form = StatusForm(prefix=target)
+    form.target.data = target
+    side = (REFERRER if lifecycle.find(referral.status, target, REFERRER)
+            and policy.allowed(current_user, "referral.as_referrer", referral) else PARTNER)
+    if side == PARTNER and not policy.allowed(current_user, "referral.as_partner", referral):
+        flash(_("This step is not yours to take."), "error")
+        return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+    if not form.validate():
+        return _render_show(referral, status_form=form), 400
+    try:
+        services.change_status(current_user, referral, target, side=side,
+                               reason=form.reason.data, outcome=form.outcome.data or None,
+                               version=form.version.data)
+    except Refused as refused:
+        flash(str(refused), "error")
+    else:
+        flash(_("The referral is now: %(status)s.",
+                status=lifecycle.status_label(referral.status)), "success")
+    return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+
+
+@bp.route("/<uuid:referral_id>/notes", methods=["POST"])
+@login_required
+def add_note(referral_id):
+    referral = _referral_or_404(referral_id, "referral.note", for_update=True)
+    form = NoteForm()
+    if not form.validate():
+        return _render_show(referral, note_form=form), 400
+    services.add_note(current_user, referral, form.text.data)
+    flash(_("The note is saved."), "success")
+    return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+
+
+@bp.route("/<uuid:referral_id>/letter")
+@login_required
+def letter(referral_id):
+    """A printable referral letter, for a service that does not work in the tool."""
+    referral = _referral_or_404(referral_id, "referral.as_referrer")
+    service = directory.get_service(referral.service_id)
+    family = db.session().get(Family, referral.family_id)
+    audit.record("print", object_type="referral", object_id=referral.id,
+                 family_id=referral.family_id, summary="referral letter printed")
+    return render_template("referrals/letter.html", referral=referral, result=service,
+                           family=family, owner=current_user)
+
+
+@bp.route("/<uuid:referral_id>/handover", methods=["GET", "POST"])
+@login_required
+def handover(referral_id):
+    referral = _referral_or_404(referral_id, "referral.handover",
+                                for_update=request.method == "POST")
+    form = HandoverForm()
+    form.colleague.choices = [SelectChoice("", "—")] + [
+        SelectChoice(str(u.id), u.name) for u in services.colleagues(current_user)]
+    if form.validate_on_submit():
+        colleague = db.session().get(User, uuid.UUID(form.colleague.data))
+        try:
+            services.propose_handover(current_user, referral, colleague, form.note.data)
+        except Refused as refused:
+            form.form_errors.append(str(refused))
+        else:
+            flash(_("Your colleague is asked to take over. Until they accept, you stay "
+                    "accountable."), "success")
+            return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+    return render_template("referrals/handover.html", form=form, referral=referral)
+
+
+@bp.route("/handovers/<uuid:handover_id>", methods=["POST"])
+@login_required
+def decide(handover_id):
+    handover = db.session().get(Handover, handover_id)
+    policy.require("handover.decide", handover, hide=True, object_type="handover",
+                   object_id=handover_id)
+    referral = services.lock(handover.referral_id)
+    form = DecideForm()
+    if form.validate_on_submit():
+        services.decide_handover(current_user, handover, referral, accept=form.accept.data)
+        if form.accept.data:
+            flash(_("You are now accountable for this referral."), "success")
+            return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+        flash(_("You declined the handover."), "success")
+    return redirect(url_for("referrals.index"), code=303)
+
+
+@bp.route("/<uuid:referral_id>/bridge", methods=["GET", "POST"])
+@login_required
+def bridge(referral_id):
+    referral = _referral_or_404(referral_id, "referral.bridge",
+                                for_update=request.method == "POST")
+    form = BridgeForm()
+    form.bridge.choices = [SelectChoice("", "—")] + [
+        SelectChoice(str(u.id), u.name) for u in services.bridge_workers()]
+    if form.validate_on_submit():
+        worker = db.session().get(User, uuid.UUID(form.bridge.data))
+        try:
+            services.assign_bridge(current_user, referral, worker,
+                                   family_agreed=form.family_agreed.data)
+        except Refused as refused:
+            form.form_errors.append(str(refused))
+        else:
+            flash(_("The bridge worker is asked to accompany the family."), "success")
+            return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+    return render_template("referrals/bridge.html", form=form, referral=referral)
+

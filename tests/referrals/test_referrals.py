@@ -1,0 +1,336 @@
+"""Referring from a signal, and following the referral through both sides."""
+
+import re
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from referral import db
+from referral.mail import OutboxMessage, send_pending
+from referral.referrals.models import Referral, ReferralEvent
+from tests.conftest import audit_entries, csrf_token, post_form
+from tests.referrals.conftest import SECRET_MESSAGE, load, refer_again
+
+
+def step(client, referral_id, target, **fields):
+    """Press a step's button on the referral page, as the form there would post it."""
+    token = csrf_token(client, "/account")
+    data = {f"{target}-csrf_token": token, **{f"{target}-{k}": v for k, v in fields.items()}}
+    return client.post(f"/referrals/{referral_id}/status/{target}", data=data)
+
+
+def text_of(response):
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.text))
+
+
+def outbox(app):
+    with app.app_context():
+        return db.session().exec(select(OutboxMessage).order_by(OutboxMessage.created_at)).all()
+
+
+def refer_page(client, world):
+    return f"/referrals/new/{world.signal_id}"
+
+
+# --- referring ---------------------------------------------------------------------------
+
+def test_refer_page_opens_filtered_by_the_signal(client, login, world, make_service):
+    make_service("Kledingbon", organisation="Kledingbank", domains=("clothing",),
+                 referral_route="inbox")
+    make_service("Peuterontbijt", organisation="Voedselbank", minimum_age=0, maximum_age=3)
+    make_service("Voedselhulp Utrecht", organisation="Voedselbank",
+                 areas=(("GM0344", "Utrecht"),))
+    login(world.owner)
+    page = text_of(client.get(refer_page(client, world)))
+    assert "Voedselpakket" in page and "Schoolspullen" not in page  # need domain: food
+    assert "Kledingbon" not in page  # another need domain
+    assert "Peuterontbijt" not in page  # Elif is older than three
+    assert "Voedselhulp Utrecht" not in page  # another municipality
+    wide = text_of(client.get(refer_page(client, world) + "?domains=all&age=&municipality="))
+    assert "Kledingbon" in wide and "Peuterontbijt" in wide and "Voedselhulp Utrecht" in wide
+
+
+def _refer(client, world, services, *, token=None, button="send", **fields):
+    page = client.get(refer_page(client, world))
+    token = token or re.search(r'name="form_token"[^>]*value="([^"]+)"', page.text).group(1)
+    data = {"csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                                    page.text).group(1),
+            "form_token": token, "services": [str(s) for s in services],
+            "message": "Graag contact opnemen.", "follow_up_on": fields.pop(
+                "follow_up_on", (date.today() + timedelta(days=14)).isoformat()),
+            button: "1", **fields}
+    return client.post(refer_page(client, world), data=data), token
+
+
+def _referrals_of(app, world):
+    with app.app_context():
+        return db.session().exec(select(Referral).where(
+            Referral.family_id == world.family_id).order_by(Referral.created_at)).all()
+
+
+def test_refer_sends_where_consented_and_keeps_a_draft_elsewhere(app, client, login, world,
+                                                                 make_service):
+    sport = make_service("Zwemles", organisation="Jeugdfonds", domains=("food",),
+                         referral_route="inbox")
+    login(world.owner)
+    response, _ = _refer(client, world, [world.inbox_service, sport])
+    assert response.status_code == 303
+    page = text_of(client.get(response.headers["Location"]))
+    assert "1 verwijzing verstuurd" in page or "Verwijzingen verstuurd: 1" in page
+    assert "concept" in page  # no consent for the Jeugdfonds: a draft
+    made = _referrals_of(app, world)[2:]
+    assert sorted(r.status for r in made) == ["draft", "requested"]
+
+
+def test_the_same_form_twice_makes_its_referrals_once(app, client, login, world):
+    login(world.owner)
+    first, token = _refer(client, world, [world.inbox_service])
+    second, _ = _refer(client, world, [world.inbox_service], token=token)
+    assert second.status_code == 303
+    assert second.headers["Location"] == first.headers["Location"]
+    assert len(_referrals_of(app, world)) == 3  # two from the world, one from this form
+
+
+def test_refer_form_refuses_bad_input_and_saves_nothing(app, client, login, world):
+    login(world.owner)
+    cases = [
+        dict(services=[]),
+        dict(message=""),
+        dict(message="x" * 4001),
+        dict(follow_up_on="2020-01-01"),
+        dict(follow_up_on="morgen"),
+        dict(form_token="not-a-uuid"),
+    ]
+    for fields in cases:
+        services = fields.pop("services", [world.inbox_service])
+        response, _ = _refer(client, world, services, **fields)
+        assert response.status_code == 200, fields
+        assert "Er is een probleem" in response.text
+    response, _ = _refer(client, world, [uuid.uuid4()])  # not a service
+    assert response.status_code == 200
+    assert len(_referrals_of(app, world)) == 2
+
+
+def test_refer_from_a_signal_of_someone_elses_family_is_404(client, login, world):
+    login(world.stranger)
+    assert client.get(refer_page(client, world)).status_code == 404
+
+
+# --- the partner's side ------------------------------------------------------------------
+
+def test_partner_accepts_starts_and_completes(app, client, login, world):
+    login(world.partner)
+    inbox = text_of(client.get("/referrals/"))
+    assert "Nieuw (1)" in inbox and "Voedselpakket" in inbox
+    page = text_of(client.get(f"/referrals/{world.inbox_referral}"))
+    assert SECRET_MESSAGE in page
+    for target, fields in [("accepted", {}), ("in-progress", {}),
+                           ("completed", {"outcome": "need_met", "reason": "Pakket gehaald."})]:
+        version = load(app, world.inbox_referral).version
+        response = step(client, world.inbox_referral, target, version=version, **fields)
+        assert response.status_code == 303, target
+    referral = load(app, world.inbox_referral)
+    assert referral.status == "completed" and referral.outcome == "need_met"
+    assert referral.closed_at is not None and referral.accepted_at is not None
+    login(world.owner)
+    page = text_of(client.get(f"/referrals/{world.inbox_referral}"))
+    assert "afgerond" in page and "hulpvraag beantwoord" in page and "Pakket gehaald." in page
+    family = text_of(client.get(f"/families/{world.family_id}"))
+    assert "Voedselpakket — afgerond" in family
+
+
+def test_a_reason_is_required_where_the_design_says(app, client, login, world):
+    login(world.partner)
+    response = step(client, world.inbox_referral, "rejected", reason="  ")
+    assert response.status_code == 303
+    page = text_of(client.get(response.headers["Location"]))
+    assert "Geef een reden" in page
+    assert load(app, world.inbox_referral).status == "requested"
+    step(client, world.inbox_referral, "rejected", reason="Buiten ons werkgebied.")
+    assert load(app, world.inbox_referral).status == "rejected"
+
+
+def test_an_illegal_step_is_refused_with_a_message_not_a_500(app, client, login, world):
+    login(world.partner)
+    response = step(client, world.inbox_referral, "completed", outcome="need_met")
+    assert response.status_code == 303
+    assert "Deze stap kan nu niet" in text_of(client.get(response.headers["Location"]))
+    assert step(client, world.inbox_referral, "no-such-status").status_code == 404
+    assert load(app, world.inbox_referral).status == "requested"
+
+
+def test_a_form_from_before_a_change_is_told_not_applied(app, client, login, world):
+    login(world.partner)
+    old = load(app, world.inbox_referral).version
+    step(client, world.inbox_referral, "accepted", version=old)
+    response = step(client, world.inbox_referral, "cancelled", version=old, reason="dubbel")
+    assert "veranderd" in text_of(client.get(response.headers["Location"]))
+    assert load(app, world.inbox_referral).status == "accepted"
+
+
+def test_too_long_a_reason_is_refused(app, client, login, world):
+    login(world.partner)
+    response = step(client, world.inbox_referral, "rejected", reason="x" * 2001)
+    assert response.status_code == 400 and "Er is een probleem" in response.text
+    assert load(app, world.inbox_referral).status == "requested"
+
+
+def test_notes_go_both_ways_and_are_encrypted(app, client, login, world):
+    login(world.partner)
+    response = post_form(client, f"/referrals/{world.inbox_referral}/notes",
+                         {"text": "We bellen morgen."}, page=f"/referrals/{world.inbox_referral}")
+    assert response.status_code == 303
+    login(world.owner)
+    assert "We bellen morgen." in client.get(f"/referrals/{world.inbox_referral}").text
+    with app.app_context():
+        raw = db.session().exec(select(ReferralEvent.text_enc).where(
+            ReferralEvent.kind == "note")).one()
+    assert "morgen" not in raw
+    empty = post_form(client, f"/referrals/{world.inbox_referral}/notes", {"text": ""},
+                      page=f"/referrals/{world.inbox_referral}")
+    assert empty.status_code == 400
+
+
+# --- referral by letter ------------------------------------------------------------------
+
+def test_a_letter_referral_is_printed_and_its_steps_recorded_on_behalf(app, client, login,
+                                                                      world):
+    login(world.owner)
+    letter = client.get(f"/referrals/{world.letter_referral}/letter")
+    assert letter.status_code == 200
+    text = text_of(letter)
+    assert "Schoolspullen" in text and "Zeynep Yilmaz" in text and SECRET_MESSAGE in text
+    assert "010-5550102" in text
+    assert audit_entries(app, action="print")
+    assert client.get(f"/referrals/{world.inbox_referral}/letter").status_code == 200
+    step(client, world.letter_referral, "accepted",
+         version=load(app, world.letter_referral).version)
+    referral = load(app, world.letter_referral)
+    assert referral.status == "accepted"
+    page = text_of(client.get(f"/referrals/{world.letter_referral}"))
+    assert "namens de partner vastgelegd" in page
+    login(world.letter_partner)  # the organisation has no inbox: nothing shows there
+    assert client.get(f"/referrals/{world.letter_referral}").status_code == 404
+
+
+# --- my referrals ------------------------------------------------------------------------
+
+def test_my_referrals_put_overdue_first_with_counts(app, client, login, world):
+    with app.app_context():
+        referral = db.session().get(Referral, world.letter_referral)
+        referral.follow_up_on = date.today() - timedelta(days=1)
+        db.commit()
+    login(world.owner)
+    page = text_of(client.get("/referrals/"))
+    assert "2 aangevraagd" in page
+    first, second = re.findall(r"(Schoolspullen|Voedselpakket)", page)[:2]
+    assert (first, second) == ("Schoolspullen", "Voedselpakket")
+    assert page.count("aangevraagd te laat") == 1  # the status column says so
+
+
+# --- handover ----------------------------------------------------------------------------
+
+def test_handover_moves_accountability_only_when_accepted(app, client, login, world):
+    login(world.owner)
+    url = f"/referrals/{world.inbox_referral}/handover"
+    response = post_form(client, url, {"colleague": str(world.colleague.id),
+                                       "note": "Ik ga met verlof."})
+    assert response.status_code == 303
+    again = post_form(client, url, {"colleague": str(world.colleague.id)})
+    assert "wacht al op een antwoord" in again.text
+    assert load(app, world.inbox_referral).owner_id == world.owner.id
+    login(world.colleague)
+    mine = text_of(client.get("/referrals/"))
+    assert "Gevraagd om over te nemen" in mine
+    page = client.get(f"/referrals/{world.inbox_referral}")
+    assert "Ik ga met verlof." in page.text
+    assert client.get(f"/families/{world.family_id}").status_code == 404  # not yet
+    handover_url = re.search(r'action="(/referrals/handovers/[^"]+)"', page.text).group(1)
+    post_form(client, handover_url, {"accept": "1"}, page=f"/referrals/{world.inbox_referral}")
+    assert load(app, world.inbox_referral).owner_id == world.colleague.id
+    assert client.get(f"/families/{world.family_id}").status_code == 200
+    login(world.owner)  # still created the family, but no longer owns this referral
+    assert client.get(f"/referrals/{world.inbox_referral}").status_code == 404
+
+
+def test_handover_only_to_a_colleague_of_the_same_organisation(client, login, world):
+    login(world.owner)
+    page = client.get(f"/referrals/{world.inbox_referral}/handover").text
+    assert str(world.colleague.id) in page and str(world.stranger.id) not in page
+    response = post_form(client, f"/referrals/{world.inbox_referral}/handover",
+                         {"colleague": str(world.stranger.id)})
+    assert response.status_code == 200 and "Er is een probleem" in response.text
+
+
+def test_a_user_with_open_referrals_cannot_be_deactivated(app, client, login, runner, world):
+    result = runner.invoke(args=["users", "deactivate", world.owner.email])
+    assert result.exit_code != 0
+    assert str(world.inbox_referral) in result.output
+    login(world.coordinator)
+    response = post_form(client, f"/users/{world.owner.id}/deactivate", {"confirm": "y"})
+    assert response.status_code == 200 and str(world.letter_referral) in response.text
+    with app.app_context():
+        for referral_id in (world.inbox_referral, world.letter_referral):
+            referral = db.session().get(Referral, referral_id)
+            referral.owner_id = world.colleague.id
+        db.commit()
+    response = post_form(client, f"/users/{world.owner.id}/deactivate", {"confirm": "y"})
+    assert response.status_code == 303
+    assert runner.invoke(args=["users", "deactivate", world.colleague.email]).exit_code != 0
+
+
+# --- notifications -----------------------------------------------------------------------
+
+@pytest.fixture
+def mail_app(make_app, smtp):
+    return make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_FROM="tool@example.org")
+
+
+def test_who_is_told_what_without_personal_data(mail_app, smtp, world, make_user):
+    app = mail_app
+    client = app.test_client()
+
+    def as_(person):
+        client.post("/logout", data={"csrf_token": csrf_token(client, "/account")}) \
+            if client.get_cookie("referral_session") else None
+        post_form(client, "/login", {"email": person.email, "password": person.password})
+
+    with app.app_context():
+        send_pending()
+    [(to, content)] = [m for m in smtp.messages if "aanmelden@" in m[0][0]]
+    assert to == ["aanmelden@voedselbank.example"] and "/referrals/" in content
+    smtp.messages.clear()
+    as_(world.partner)
+    step(client, world.inbox_referral, "accepted")
+    as_(world.owner)
+    post_form(client, f"/referrals/{world.inbox_referral}/handover",
+              {"colleague": str(world.colleague.id), "note": "Zeynep belt terug"})
+    with app.app_context():
+        assert send_pending() == (2, 0)
+    recipients = sorted(to[0] for to, _ in smtp.messages)
+    assert recipients == sorted([world.owner.email, world.colleague.email])
+    for _to, content in smtp.messages:
+        assert f"/referrals/{world.inbox_referral}" in content
+        for private in ("Zeynep", "Elif", "Yilmaz", "06-12345678", "voedselpakket"):
+            assert private not in content
+
+
+def test_a_failing_smtp_server_keeps_the_change_and_the_mail(make_app, world, client, login,
+                                                             app):
+    from tests.conftest import free_port
+
+    login(world.partner)
+    step(client, world.inbox_referral, "accepted")
+    assert load(app, world.inbox_referral).status == "accepted"
+    down = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
+    with down.app_context():
+        sent, failed = send_pending()
+    assert sent == 0 and failed >= 1
+    assert all(m.sent_at is None for m in outbox(app))
+
+
+def test_refer_again_helper_makes_a_draft_without_consent(app, world, make_service):
+    service = make_service("Zwemles", organisation="Jeugdfonds", referral_route="inbox")
+    assert load(app, refer_again(app, world, service)).status == "draft"
