@@ -223,6 +223,23 @@ def audit_entries(app, **filters):
         return db.session().exec(query).all()
 
 
+def count_queries(app, client, path):
+    """The number of SQL statements the app runs to serve one GET of path."""
+    statements = []
+    engine = app.extensions["referral.engine"]
+
+    def track(*args):
+        statements.append(args[2])
+
+    sa.event.listen(engine, "before_cursor_execute", track)
+    try:
+        response = client.get(path)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", track)
+    assert response.status_code == 200, path
+    return len(statements)
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -334,3 +334,28 @@ def test_a_failing_smtp_server_keeps_the_change_and_the_mail(make_app, world, cl
 def test_refer_again_helper_makes_a_draft_without_consent(app, world, make_service):
     service = make_service("Zwemles", organisation="Jeugdfonds", referral_route="inbox")
     assert load(app, refer_again(app, world, service)).status == "draft"
+
+
+# --- bridge workers ----------------------------------------------------------------------
+
+def test_a_bridge_worker_joins_with_consent_and_adds_notes(app, client, login, world):
+    login(world.owner)
+    url = f"/referrals/{world.inbox_referral}/bridge"
+    refused = post_form(client, url, {"bridge": str(world.bridge.id)})
+    assert refused.status_code == 200 and "Er is een probleem" in refused.text
+    assert load(app, world.inbox_referral).bridge_id is None
+    assert post_form(client, url, {"bridge": str(world.bridge.id),
+                                   "family_agreed": "y"}).status_code == 303
+    login(world.bridge)
+    mine = text_of(client.get("/referrals/"))
+    assert "Voedselpakket" in mine
+    page = client.get(f"/referrals/{world.inbox_referral}")
+    assert SECRET_MESSAGE in page.text and "Zeynep Yilmaz" not in page.text
+    post_form(client, f"/referrals/{world.inbox_referral}/notes",
+              {"text": "Ik ga mee naar de intake."}, page=f"/referrals/{world.inbox_referral}")
+    assert client.get(f"/referrals/{world.letter_referral}").status_code == 404
+    assert client.get(f"/families/{world.family_id}").status_code == 404
+    assert step(client, world.inbox_referral, "accepted").status_code == 303
+    assert load(app, world.inbox_referral).status == "requested"  # notes only
+    login(world.owner)
+    assert "Ik ga mee naar de intake." in client.get(f"/referrals/{world.inbox_referral}").text

@@ -1,0 +1,54 @@
+"""Pages keep the same number of SQL queries as referrals, events and notes grow."""
+
+from sqlmodel import select
+
+from referral import db
+from referral.auth.models import User
+from referral.referrals.models import Referral
+from referral.referrals.services import add_note, change_status
+from tests.conftest import count_queries
+from tests.referrals.conftest import refer_again
+
+
+def _grow(app, world, n):
+    """n more referrals to the inbox service, each accepted with a note: more rows and events."""
+    for _ in range(n):
+        referral_id = refer_again(app, world, world.inbox_service)
+        with app.app_context():
+            session = db.session()
+            partner = session.get(User, world.partner.id)
+            referral = session.get(Referral, referral_id)
+            change_status(partner, referral, "accepted", side="partner")
+            add_note(partner, referral, "We hebben gebeld.")
+            db.commit()
+
+
+def test_queries_per_page_do_not_grow(app, client, login, world):
+    pages = [
+        (world.owner, ["/referrals/", f"/families/{world.family_id}",
+                       f"/referrals/{world.inbox_referral}"]),
+        (world.partner, ["/referrals/", f"/referrals/{world.inbox_referral}"]),
+        (world.coordinator, ["/referrals/stuck"]),
+    ]
+
+    def measure():
+        counts = {}
+        for person, paths in pages:
+            login(person)
+            for path in paths:
+                counts[(person.email, path)] = count_queries(app, client, path)
+        return counts
+
+    _all_stuck(app)
+    few = measure()
+    _grow(app, world, 6)
+    _all_stuck(app)
+    assert measure() == few
+
+
+def _all_stuck(app):
+    """Every referral long past its follow-up date, so the coordinator's list has them all."""
+    with app.app_context():
+        for referral in db.session().exec(select(Referral)).all():
+            referral.follow_up_on = referral.follow_up_on.replace(year=2020)
+        db.commit()
