@@ -22,6 +22,22 @@ EXPECTED = {
     "family.view": set(),  # only the professional who works on it: tests/cases
     "monitor.view": {"coordinator", "partner"},
     "audit.read": {"privacy_officer"},
+    "users.deactivate": {"coordinator"},
+    # Rules about one object: without it nobody may; tests/referrals/test_access.py has the
+    # matrix of roles × referrals, events and notes.
+    "referral.create": set(),
+    "referral.view": set(),
+    "referral.content": set(),
+    "referral.as_referrer": set(),
+    "referral.as_partner": set(),
+    "referral.note": set(),
+    "referral.handover": set(),
+    "referral.bridge": set(),
+    "handover.decide": set(),
+    "referrals.mine": {"professional"},
+    "referrals.inbox": set(),  # a partner with an organisation: tests/referrals
+    "referrals.accompany": {"bridge"},
+    "referrals.stuck": {"coordinator"},
 }
 
 
