@@ -146,14 +146,13 @@ def names(user_ids):
 def stuck(today=None):
     """Referrals overdue beyond the escalation period, per partner organisation: which and
     whose, never what they are about."""
-    rows = db.session().exec(
+    return db.session().exec(
         select(Referral.id, Referral.status, Referral.follow_up_on, Referral.owner_id,
-               Organisation.name, Service.name)
+               Organisation.name.label("organisation"), Service.name.label("service"))
         .join(Organisation, Organisation.id == Referral.organisation_id)
         .join(Service, Service.id == Referral.service_id)
         .where(overdue_clause(today, extra_days=current_app.config["ESCALATION_DAYS"]))
         .order_by(Organisation.name, Referral.follow_up_on)).all()
-    return rows
 
 
 def colleagues(user):
@@ -299,7 +298,7 @@ def propose_handover(user, referral, colleague, note):
     handover = Handover(referral_id=referral.id, from_id=user.id, to_id=colleague.id)
     handover.note = note or None
     db.session().add(handover)
-    _event(referral, user, EventKind.handover, text=note, activity=True)
+    _event(referral, user, EventKind.handover, text=note)
     audit.record("update", object_type="referral", object_id=referral.id,
                  family_id=referral.family_id, user=user, summary="handover proposed")
     _tell_user(colleague.id, "handover_request", referral)
@@ -313,8 +312,7 @@ def decide_handover(user, handover, referral, *, accept):
     if accept:
         referral.owner_id = user.id
         referral.version += 1
-    _event(referral, user, EventKind.handover, to_status=None,
-           text=None, outcome="accepted" if accept else "declined")
+    _event(referral, user, EventKind.handover, outcome="accepted" if accept else "declined")
     audit.record("update", object_type="referral", object_id=referral.id,
                  family_id=referral.family_id, user=user,
                  summary="handover accepted" if accept else "handover declined")
@@ -327,7 +325,7 @@ def assign_bridge(user, referral, bridge, *, family_agreed):
     if bridge is None or bridge.role != Role.bridge or not bridge.active:
         raise Refused(_l("Choose an active bridge worker."))
     referral.bridge_id = bridge.id
-    _event(referral, user, EventKind.bridge, text=None)
+    _event(referral, user, EventKind.bridge)
     audit.record("update", object_type="referral", object_id=referral.id,
                  family_id=referral.family_id, user=user, summary="bridge worker assigned")
     _tell_user(bridge.id, "bridge_request", referral)

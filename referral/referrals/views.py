@@ -79,11 +79,11 @@ def stuck_list():
     owners = services.names(row.owner_id for row in rows)
     groups = {}
     for row in rows:
-        groups.setdefault(row[4], []).append(row)
+        groups.setdefault(row.organisation, []).append(row)
     return render_template("referrals/stuck.html", groups=groups, owners=owners)
 
 
-def _search_filters(family, signal, children):
+def _search_filters(family, children):
     """The directory search for this signal: its need domains, the family's municipality and
     the youngest child's age, each of which the professional can widen."""
     ages = sorted({age_on(c.birth_date, db.utcnow().date()) for c in children})
@@ -102,7 +102,7 @@ def new(signal_id):
     policy.require("referral.create", family, hide=True, object_type="signal",
                    object_id=signal_id, family_id=family.id if family else None)
     children = children_of([family.id]).get(family.id, [])
-    filters = _search_filters(family, signal, children)
+    filters = _search_filters(family, children)
     domains = services.signal_domains(signal.id)
     form = ReferForm()
     if request.method == "GET":
