@@ -43,6 +43,7 @@ def create_app(test_config=None):
     from referral.cases import views as case_views
     from referral.cli import register as register_cli
     from referral.directory import views as directory_views
+    from referral.feedback import views as feedback_views
     from referral.referrals import views as referral_views
 
     login_manager.user_loader(auth_views.load_user)
@@ -53,6 +54,7 @@ def create_app(test_config=None):
     app.register_blueprint(case_views.bp)
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(referral_views.bp)
+    app.register_blueprint(feedback_views.bp)
     app.register_blueprint(web.bp)
     register_cli(app)
     return app
@@ -66,6 +68,8 @@ def _locale():
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return "en"  # the command line speaks English throughout; mail uses force_locale
+    if g.get("feedback_language"):  # the public feedback pages: the family's own language
+        return g.feedback_language
     if current_user.is_authenticated and current_user.language in languages:
         return current_user.language
     if session.get("language") in languages:

@@ -28,6 +28,10 @@ DEFAULTS = {
     "FOLLOW_UP_DAYS": 14,  # default follow-up date of a referral
     "QUIET_DAYS": 14,  # a referral without activity for this long is overdue
     "ESCALATION_DAYS": 14,  # overdue for this much longer: the coordinators are told
+    "FEEDBACK_VALID_DAYS": 30,  # a feedback link works this long (once)
+    "FEEDBACK_SESSION_MINUTES": 60,  # after opening the link, to fill in the form
+    "FEEDBACK_MAX_FAILURES": 10,  # links that do not work, per address …
+    "FEEDBACK_THROTTLE_MINUTES": 15,  # … in this many minutes: then wait
     "BABEL_DEFAULT_LOCALE": "nl",
     "LANGUAGES": ["nl", "en"],
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token

@@ -13,10 +13,12 @@ from referral.directory.models import (
     ServiceTerm,
     TaxonomyTerm,
 )
+from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
 from referral.referrals.models import Handover, Referral, ReferralEvent
 
-__all__ = ["AuditEvent", "AuditHead", "Child", "Consent", "Family", "Handover", "LoginAttempt",
+__all__ = ["AuditEvent", "AuditHead", "Child", "Consent", "Family", "FeedbackAttempt",
+           "FeedbackInvite", "FeedbackResponse", "Handover", "LoginAttempt",
            "NeedDomain", "Organisation", "OutboxMessage", "Referral", "ReferralEvent", "Service",
            "ServiceArea", "ServiceDomain", "ServiceLanguage", "ServiceTerm", "Signal",
            "SignalDomain", "TaxonomyTerm", "User"]

@@ -25,3 +25,27 @@ def test_dutch_catalog_has_every_string_of_the_code(tmp_path):
                     if msgid in in_code and not (m.string if isinstance(m.string, str)
                                                  else all(m.string))]
     assert untranslated == []
+
+
+# The public feedback pages speak the family's language: every string on them is translated.
+PUBLIC_FEEDBACK = ["templates/feedback/" + name for name in (
+    "public.html", "start.html", "form.html", "thanks.html", "closed.html", "card.html",
+    "message.txt")] + ["referral/feedback/forms.py", "templates/_forms.html"]
+
+
+def test_feedback_pages_are_translated_in_every_family_language(tmp_path):
+    from referral.feedback import LANGUAGES
+
+    pot = tmp_path / "messages.pot"
+    CommandLineInterface().run(["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"),
+                                "-k", "_l", "-o", str(pot), str(ROOT)])
+    with open(pot, "rb") as fh:
+        public = {m.id for m in read_po(fh) if m.id and any(
+            path.endswith(page) for path, _line in m.locations for page in PUBLIC_FEEDBACK)}
+    owner_only = {"Who is invited?", "Choose at least one person.", "Language of the invitation"}
+    assert len(public) > 40
+    for language in set(LANGUAGES) - {"en"}:
+        catalog = _ids(ROOT / f"translations/{language}/LC_MESSAGES/messages.po")
+        missing = [msgid for msgid in public - owner_only
+                   if not (catalog.get(msgid) and catalog[msgid].string)]
+        assert missing == [], language

@@ -127,6 +127,10 @@ RULES = {
     "referrals.accompany": _role(Role.bridge),
     "referrals.stuck": _role(Role.coordinator),
     "users.deactivate": _role(Role.coordinator),
+    "feedback.invite": _works_on,
+    "feedback.own": _role(Role.professional),
+    "feedback.scores": lambda user, _obj: user.role == Role.partner and bool(
+        user.organisation_id),
     "monitor.view": _role(Role.coordinator, Role.partner),
     "audit.read": _role(Role.privacy_officer),
 }

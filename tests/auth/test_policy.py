@@ -38,6 +38,9 @@ EXPECTED = {
     "referrals.inbox": set(),  # a partner with an organisation: tests/referrals
     "referrals.accompany": {"bridge"},
     "referrals.stuck": {"coordinator"},
+    "feedback.invite": set(),  # the families one works on: tests/feedback
+    "feedback.own": {"professional"},
+    "feedback.scores": set(),  # a partner with an organisation: tests/feedback
 }
 
 

@@ -1,0 +1,72 @@
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime
+from sqlmodel import Field, SQLModel
+
+from referral.crypto import sealed
+from referral.db import encrypted_field, id_field, time_field
+
+
+class FeedbackForm(enum.StrEnum):
+    parent = "parent"
+    child_young = "child_8_11"
+    child_older = "child_12_17"
+
+
+class FeedbackInvite(SQLModel, table=True):
+    """A one-time link for a parent or a child. Only the token's hash is kept."""
+
+    __tablename__ = "feedback_invite"
+
+    id: uuid.UUID = id_field()
+    token_hash: str = Field(max_length=64, unique=True)
+    family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
+    referral_id: uuid.UUID | None = Field(default=None, foreign_key="referral.id", index=True)
+    child_id: uuid.UUID | None = Field(default=None, foreign_key="child.id")
+    created_by: uuid.UUID = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = time_field()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    form: str = Field(max_length=20)
+    language: str = Field(max_length=5)
+
+
+class FeedbackResponse(SQLModel, table=True):
+    """The answers: scores plain (1 to 5, for counting in SQL), free text encrypted. The
+    service and organisation are copied from the referral so the monitor needs no join
+    through case data; nothing here says who answered."""
+
+    __tablename__ = "feedback_response"
+
+    id: uuid.UUID = id_field()
+    invite_id: uuid.UUID = Field(foreign_key="feedback_invite.id", unique=True)
+    service_id: uuid.UUID | None = Field(default=None, foreign_key="service.id", index=True)
+    organisation_id: uuid.UUID | None = Field(default=None, foreign_key="organisation.id",
+                                              index=True)
+    municipality_code: str | None = Field(default=None, max_length=6, index=True)
+    submitted_at: datetime = time_field(index=True)
+    form: str = Field(max_length=20, index=True)
+    language: str = Field(max_length=5)
+    heard: int | None = None  # felt heard / listened to
+    useful: int | None = None  # the help was useful (parent)
+    easy: int | None = None  # the help was easy to get (parent)
+    better: int | None = None  # things changed / got better
+    went_well_enc: str | None = encrypted_field(nullable=True)
+    do_better_enc: str | None = encrypted_field(nullable=True)
+    to_grown_ups_enc: str | None = encrypted_field(nullable=True)
+
+    went_well = sealed("went_well_enc")
+    do_better = sealed("do_better_enc")
+    to_grown_ups = sealed("to_grown_ups_enc")
+
+
+class FeedbackAttempt(SQLModel, table=True):
+    """A link that did not work, per address: guessing is limited across app processes."""
+
+    __tablename__ = "feedback_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = time_field(index=True)
+    address: str = Field(max_length=64, index=True)

@@ -1,0 +1,171 @@
+"""Public feedback pages (no login) and the owner's and partner's views of the answers."""
+
+import time
+import uuid
+
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from markupsafe import Markup
+from wtforms.fields.choices import SelectChoice
+
+from referral import db
+from referral.auth import policy
+from referral.auth.services import qr_svg
+from referral.cases.models import Family
+from referral.cases.services import children_of
+from referral.feedback import LANGUAGES, RTL, bp, services
+from referral.feedback.forms import FACES, FORMS, InviteForm, LanguageChoiceForm
+from referral.feedback.models import FeedbackInvite
+from referral.referrals.models import Referral
+
+SESSION_KEY = "feedback"
+
+
+# --- the public side ---------------------------------------------------------------------
+
+def _speak(language):
+    """Public pages speak the family's language, chosen on the first screen."""
+    g.feedback_language = language if language in LANGUAGES else "nl"
+
+
+def _public(template, status=200, **context):
+    language = g.get("feedback_language", "nl")
+    return render_template(template, language=language, rtl=language in RTL,
+                           **context), status
+
+
+@bp.route("/f/<token>")
+def open_link(token):
+    """Exchange the token for a short-lived cookie, then leave it out of the address."""
+    _speak(session.get("feedback_language"))
+    status, invitation = services.open_link(token, request.remote_addr)
+    if status == "throttled":
+        return _public("feedback/closed.html", 429, reason="throttled")
+    if status == "unknown":
+        return _public("feedback/closed.html", 404, reason="unknown")
+    _speak(session.get("feedback_language") or invitation.language)
+    if status != "ok":
+        return _public("feedback/closed.html", reason=status)
+    minutes = current_app.config["FEEDBACK_SESSION_MINUTES"]
+    session[SESSION_KEY] = {"invite": str(invitation.id), "until": time.time() + minutes * 60}
+    session.setdefault("feedback_language", invitation.language)
+    return redirect(url_for("feedback.start"), code=303)
+
+
+def _invitation():
+    """The invitation of this browser's cookie, if it is still fresh."""
+    held = session.get(SESSION_KEY)
+    if not held or held.get("until", 0) < time.time():
+        return None
+    return db.session().get(FeedbackInvite, uuid.UUID(held["invite"]))
+
+
+@bp.route("/f/", methods=["GET", "POST"])
+def start():
+    """The first screen: choose a language (it is remembered)."""
+    invitation = _invitation()
+    _speak(session.get("feedback_language") or (invitation and invitation.language))
+    if invitation is None:
+        return _public("feedback/closed.html", reason="session")
+    form = LanguageChoiceForm()
+    if form.validate_on_submit():
+        session["feedback_language"] = form.language.data
+        return redirect(url_for("feedback.answer"), code=303)
+    return _public("feedback/start.html", form=form, languages=LANGUAGES)
+
+
+@bp.route("/f/form", methods=["GET", "POST"])
+def answer():
+    invitation = _invitation()
+    _speak(session.get("feedback_language") or (invitation and invitation.language))
+    if invitation is None:
+        return _public("feedback/closed.html", reason="session")
+    status = services.state(invitation)
+    if status != "ok":
+        return _public("feedback/closed.html", reason=status)
+    form = FORMS[invitation.form]()
+    if form.validate_on_submit():
+        services.submit(invitation, language=g.feedback_language,
+                        scores={name: form[name].data for name in services.SCORES
+                                if name in form},
+                        texts={name: form[name].data for name in services.TEXTS
+                               if name in form})
+        return redirect(url_for("feedback.thanks"), code=303)
+    return _public("feedback/form.html", form=form, faces=FACES,
+                   child=invitation.form != "parent")
+
+
+@bp.route("/f/thanks")
+def thanks():
+    _speak(session.get("feedback_language"))
+    return _public("feedback/thanks.html")
+
+
+# --- the owner's side --------------------------------------------------------------------
+
+@bp.route("/feedback/invite/<uuid:family_id>", methods=["GET", "POST"])
+@login_required
+def invite(family_id):
+    """Invite a parent and/or children; the cards with the links are shown once."""
+    family = db.session().get(Family, family_id)
+    policy.require("feedback.invite", family, hide=True, object_type="family",
+                   object_id=family_id, family_id=family.id if family else None)
+    referral = None
+    if request.args.get("referral"):
+        referral = db.session().get(Referral, _uuid(request.args["referral"]))
+        if referral is None or referral.family_id != family.id:
+            abort(404)
+    children = [c for c in children_of([family.id]).get(family.id, [])
+                if services.form_for(c) is not None]
+    form = InviteForm()
+    form.whom.choices = [SelectChoice("parent", _("a parent or guardian"))] + [
+        SelectChoice(str(c.id), c.first_name) for c in children]
+    if request.method == "GET":
+        form.language.data = family.language if family.language in LANGUAGES else "nl"
+    if form.validate_on_submit():
+        cards = []
+        for whom in form.whom.data:
+            child = next((c for c in children if str(c.id) == whom), None)
+            invitation, token = services.invite(current_user, family, child=child,
+                                                referral=referral,
+                                                language=form.language.data)
+            cards.append(_card(invitation, token, child))
+        return render_template("feedback/cards.html", cards=cards, family=family)
+    return render_template("feedback/new.html", form=form, family=family, referral=referral)
+
+
+def _uuid(text):
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        abort(404)
+
+
+def _card(invitation, token, child):
+    """The printable card and the text to send, in the invitation's language."""
+    link = url_for("feedback.open_link", token=token, _external=True)
+    with force_locale(invitation.language):
+        card = render_template("feedback/card.html", link=link, qr=Markup(qr_svg(link)),
+                               invitation=invitation, child=child,
+                               rtl=invitation.language in RTL)
+        message = render_template("feedback/message.txt", link=link, child=child,
+                                  invitation=invitation)
+    return {"html": Markup(card), "message": message, "link": link, "child": child,
+            "language": invitation.language}
+
+
+@bp.route("/feedback/")
+@login_required
+def results():
+    """The owner: the answers to their own invitations. A partner: scores per service, only
+    where enough people answered."""
+    if policy.allowed(current_user, "feedback.own"):
+        return render_template("feedback/results.html",
+                               rows=services.invitations_of(current_user),
+                               state=services.state)
+    policy.require("feedback.scores")
+    return render_template("feedback/scores.html",
+                           rows=services.service_scores(current_user.organisation_id),
+                           threshold=services.THRESHOLD)
