@@ -1,0 +1,83 @@
+"""From a completed referral to feedback from a parent and a child, in Dutch and Arabic, in
+fresh browsers without an account; then what the owner and the partner see."""
+
+import re
+
+import pytest
+
+from tests.browser.test_pages import assert_accessible, log_in
+
+WORDS = {"nl": {"question": "Voelde u zich gehoord?", "child": "Luisterden de grote mensen",
+                "thanks": "Dank je wel!"},
+         "ar": {"question": "هل شعرت بأن أحدًا استمع إليك؟", "child": "هل استمع إليك الكبار؟",
+                "thanks": "شكرًا لك!"}}
+
+
+def submit(page, selector="main form button[type=submit]"):
+    with page.expect_navigation():
+        page.click(selector)
+    assert_accessible(page)
+
+
+def complete_the_demo_referral(new_page):
+    """The demo partner accepts, starts and completes the demo family's referral."""
+    partner = new_page(locale="nl-NL")
+    log_in(partner, "partner@demo.example")
+    partner.goto("/referrals/")
+    partner.click("main a[href^='/referrals/']")
+    referral = partner.url
+    submit(partner, "form[action$='/status/accepted'] button")
+    submit(partner, "form[action$='/status/in-progress'] button")
+    partner.select_option("#completed-outcome", "need_met")
+    submit(partner, "form[action$='/status/completed'] button")
+    return partner, referral
+
+
+@pytest.mark.parametrize("language", ["nl", "ar"])
+def test_feedback_from_parent_and_child(new_page, language):
+    words = WORDS[language]
+    partner, referral = complete_the_demo_referral(new_page)
+
+    nurse = new_page(locale="nl-NL")
+    log_in(nurse, "jgz@demo.example")
+    nurse.goto(referral)
+    nurse.click("main .notice a[href*='/feedback/invite/']")  # offered once it completed
+    assert_accessible(nurse)
+    nurse.check("input[name=whom][value=parent]")
+    nurse.check("label:has-text('Noor (demo)')")  # ten years old: the children's form
+    nurse.select_option("#language", language)
+    submit(nurse)
+    assert nurse.locator(".feedback-card svg").count() == 2
+    links = list(dict.fromkeys(re.findall(r"https?://[^\s<\"]+/f/[A-Za-z0-9_-]+",
+                                          nurse.content())))
+    parent_link, child_link = links
+
+    for link, question, answers in ((parent_link, words["question"], "5"),
+                                    (child_link, words["child"], "4")):
+        family = new_page(locale="nl-NL")  # a fresh browser, no account
+        family.goto(link)
+        assert "/f/" == family.url[-3:] and link.rsplit("/", 1)[1] not in family.url
+        assert_accessible(family)
+        submit(family, f"main form button[value={language}]")
+        assert family.get_attribute("html", "lang") == language
+        assert family.get_attribute("html", "dir") == ("rtl" if language == "ar" else "ltr")
+        assert question in family.inner_text("main")
+        family.check(f"input[name=heard][value='{answers}']")
+        family.fill("textarea >> nth=0", "Fijn dat er naar ons werd geluisterd.")
+        with family.expect_navigation():
+            family.click("main form button[type=submit]")
+        assert words["thanks"] in family.inner_text("h1")
+        assert_accessible(family)
+        family.set_viewport_size({"width": 320, "height": 640})  # the smallest phone
+        family.goto(link)
+        assert family.evaluate("document.documentElement.scrollWidth") <= 320
+        assert_accessible(family)
+
+    nurse.goto("/feedback/")
+    assert "Fijn dat er naar ons werd geluisterd." in nurse.inner_text("main")
+    assert_accessible(nurse)
+    partner.goto("/feedback/")
+    assert "Voedselpakket" in partner.inner_text("main")
+    assert "< 5" in partner.inner_text("main table")  # two answers: no figures yet
+    assert "Fijn dat" not in partner.inner_text("main")
+    assert_accessible(partner)
