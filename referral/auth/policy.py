@@ -83,6 +83,16 @@ def _sees_content(user, referral):
     if _owns(user, referral) or _is_handed(user, referral):
         return True
     return ((_partner_of(user, referral) or _accompanies(user, referral))
+            and referral.status != "entered-in-error"
+            and active_consent(referral.family_id, referral.organisation_id) is not None)
+
+
+def _prints_letter(user, referral):
+    """The letter carries the family's name and contact: only the owner, only while the
+    family's consent for that organisation stands, never for a draft or a mistake."""
+    from referral.referrals.services import active_consent
+
+    return (_owns(user, referral) and referral.status not in ("draft", "entered-in-error")
             and active_consent(referral.family_id, referral.organisation_id) is not None)
 
 
@@ -115,6 +125,7 @@ RULES = {
     "referral.content": _sees_content,
     "referral.as_referrer": _owns,
     "referral.as_partner": _acts_as_partner,
+    "referral.letter": _prints_letter,
     "referral.note": _writes_notes,
     "referral.handover": _owns,
     "referral.bridge": _owns,
@@ -143,11 +154,12 @@ def allowed(user, action, obj=None):
 
 
 def require(action, obj=None, *, user=None, hide=False, object_type=None, object_id=None,
-            family_id=None):
-    """Abort with 403 (or 404 where even existence is private) and log the denial."""
+            family_id=None, attempted="read"):
+    """Abort with 403 (or 404 where even existence is private) and log the denial as the
+    kind of access that was attempted (a read, or an update for a change)."""
     user = user or current_user
     if allowed(user, action, obj):
         return
-    audit.record("read", outcome="denied", object_type=object_type, object_id=object_id,
+    audit.record(attempted, outcome="denied", object_type=object_type, object_id=object_id,
                  family_id=family_id, summary=f"denied: {action}")
     abort(404 if hide else 403)

@@ -140,7 +140,7 @@ def service_scores(organisation_id):
     result = []
     for name, count, *figures in rows:
         means = {}
-        for score, answered, mean in zip(SCORES, figures[::2], figures[1::2]):
+        for score, answered, mean in zip(SCORES, figures[::2], figures[1::2], strict=True):
             means[score] = round(float(mean), 1) if answered >= THRESHOLD else None
         result.append({"service": name, "count": count if count >= THRESHOLD else None,
                        "means": means})

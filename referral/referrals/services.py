@@ -325,7 +325,7 @@ def assign_bridge(user, referral, bridge, *, family_agreed):
     if bridge is None or bridge.role != Role.bridge or not bridge.active:
         raise Refused(_l("Choose an active bridge worker."))
     referral.bridge_id = bridge.id
-    _event(referral, user, EventKind.bridge)
+    _event(referral, user, EventKind.bridge, activity=False)
     audit.record("update", object_type="referral", object_id=referral.id,
                  family_id=referral.family_id, user=user, summary="bridge worker assigned")
     _tell_user(bridge.id, "bridge_request", referral)
@@ -337,7 +337,7 @@ def consent_withdrawn(user, consent):
         Referral.family_id == consent.family_id,
         Referral.organisation_id == consent.organisation_id)).all()
     for referral in referrals:
-        _event(referral, user, EventKind.consent, outcome="withdrawn")
+        _event(referral, user, EventKind.consent, outcome="withdrawn", activity=False)
         if referral.status != Status.draft:
             _tell_partner(referral, "consent_withdrawn")
         if referral.owner_id != user.id:
@@ -366,7 +366,7 @@ def send_reminders(today=None, now=None):
                       count=len(referrals), link=mail.link("referrals.index")):
             reminders += 1
             for referral in referrals:
-                _event(referral, None, EventKind.reminder, activity=False)
+                _event(referral, None, EventKind.reminder, activity=False, at=now)
     stuck_ones = session.exec(select(Referral).where(overdue_clause(
         today, now, extra_days=current_app.config["ESCALATION_DAYS"]))).all()
     escalations = 0
@@ -380,7 +380,7 @@ def send_reminders(today=None, now=None):
                 escalations += 1
         if escalations:
             for referral in stuck_ones:
-                _event(referral, None, EventKind.escalation, activity=False)
+                _event(referral, None, EventKind.escalation, activity=False, at=now)
     audit.record("update", object_type="referral",
                  summary=f"reminders: {reminders} owners, {escalations} coordinators")
     return reminders, escalations

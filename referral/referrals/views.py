@@ -38,7 +38,8 @@ def _referral_or_404(referral_id, action="referral.view", *, for_update=False):
     referral = (services.lock(referral_id) if for_update
                 else db.session().get(Referral, referral_id))
     policy.require(action, referral, hide=True, object_type="referral", object_id=referral_id,
-                   family_id=referral.family_id if referral else None)
+                   family_id=referral.family_id if referral else None,
+                   attempted="update" if request.method == "POST" else "read")
     return referral
 
 
@@ -189,6 +190,7 @@ def _render_show(referral, status_form=None, note_form=None):
         owner_side=owner_side, partner_side=partner_side,
         on_behalf=owner_side and not referral.by_inbox,
         may_note=policy.allowed(user, "referral.note", referral),
+        may_print=not referral.by_inbox and policy.allowed(user, "referral.letter", referral),
         overdue=services.is_overdue(referral), note_form=note_form or NoteForm(),
         decide_form=DecideForm() if handover else None,
         step_label=lifecycle.step_label)
@@ -237,7 +239,7 @@ def add_note(referral_id):
 @login_required
 def letter(referral_id):
     """A printable referral letter, for a service that does not work in the tool."""
-    referral = _referral_or_404(referral_id, "referral.as_referrer")
+    referral = _referral_or_404(referral_id, "referral.letter")
     service = directory.get_service(referral.service_id)
     family = db.session().get(Family, referral.family_id)
     audit.record("print", object_type="referral", object_id=referral.id,

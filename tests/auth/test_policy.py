@@ -30,6 +30,7 @@ EXPECTED = {
     "referral.content": set(),
     "referral.as_referrer": set(),
     "referral.as_partner": set(),
+    "referral.letter": set(),
     "referral.note": set(),
     "referral.handover": set(),
     "referral.bridge": set(),

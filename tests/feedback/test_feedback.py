@@ -14,7 +14,6 @@ from referral.feedback import services
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.referrals.models import Referral
 from tests.conftest import audit_entries, csrf_token, post_form
-from tests.referrals.conftest import world  # noqa: F401  (the fixture)
 
 SECRET = "Mijn moeder huilde minder, zegt Elif-geheim-42"
 
