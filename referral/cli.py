@@ -347,6 +347,34 @@ def reminders_send():
                f"{escalations} coordinators; 'flask --app referral mail send' sends them.")
 
 
+monitor_cli = AppGroup("monitor", help="The yearly monitor, without personal data.")
+
+
+@monitor_cli.command("export")
+@click.option("--year", type=int, required=True, help="The calendar year, e.g. 2026.")
+@click.option("--municipality", default=None, help="A CBS code such as GM0363; default all.")
+@click.option("--out", "path", required=True, type=click.Path(dir_okay=False),
+              help="The CSV file to write.")
+@click.option("--language", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+def monitor_export(year, municipality, path, language):
+    """Write the monitor of a year as CSV (small numbers hidden as on the page)."""
+    from flask_babel import force_locale
+
+    from referral import audit
+    from referral.directory.services import municipalities
+    from referral.monitor import export, services
+    from referral.monitor.views import labels
+
+    if municipality and municipality not in dict(municipalities()):
+        _fail(f"Unknown municipality {municipality!r}: use a CBS code from the directory.")
+    with current_app.test_request_context(), force_locale(language):
+        tables = services.figures(services.Scope(year, municipality), labels())
+    Path(path).write_text(export.csv_text(tables), encoding="utf-8")
+    audit.record("export", object_type="monitor", summary=f"monitor export {year} (CLI)")
+    db.commit()
+    click.echo(f"Wrote {len(tables)} tables of the {year} monitor to {path}.")
+
+
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
@@ -365,5 +393,5 @@ def demo_load():
 def register(app):
     app.cli.add_command(init_command)
     for group in (db_cli, users_cli, keys_cli, audit_cli, directory_cli, mail_cli,
-                  reminders_cli, demo_cli):
+                  reminders_cli, monitor_cli, demo_cli):
         app.cli.add_command(group)

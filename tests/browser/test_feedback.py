@@ -81,3 +81,33 @@ def test_feedback_from_parent_and_child(new_page, language):
     assert "< 5" in partner.inner_text("main table")  # two answers: no figures yet
     assert "Fijn dat" not in partner.inner_text("main")
     assert_accessible(partner)
+
+
+def test_the_form_passes_axe_in_every_language_and_works_without_javascript(new_page):
+    from referral.feedback import LANGUAGES
+
+    nurse = new_page(locale="nl-NL")
+    log_in(nurse, "jgz@demo.example")
+    nurse.goto("/families/")
+    nurse.click("main a >> text=Sanne de Vries (demo)")
+    nurse.click("main a[href*='/feedback/invite/']")
+    nurse.check("input[name=whom][value=parent]")
+    submit(nurse)
+    [link] = list(dict.fromkeys(re.findall(r"https?://[^\s<\"]+/f/[A-Za-z0-9_-]+",
+                                           nurse.content())))
+    family = new_page(viewport={"width": 320, "height": 640})  # the smallest phone
+    family.goto(link)
+    for language in LANGUAGES:
+        family.goto("/f/")
+        submit(family, f"main form button[value={language}]")  # axe runs on each form
+        assert family.get_attribute("html", "lang") == language
+        assert family.evaluate("document.documentElement.scrollWidth") <= 320, language
+
+    plain = new_page(java_script_enabled=False)  # no script anywhere: the form still works
+    plain.goto(link)
+    with plain.expect_navigation():
+        plain.click("main form button[value=pl]")
+    plain.check("input[name=heard][value='5']")
+    with plain.expect_navigation():
+        plain.click("main form button[type=submit]")
+    assert plain.inner_text("h1") == "Dziękujemy!"

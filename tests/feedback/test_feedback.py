@@ -223,9 +223,13 @@ def test_no_free_text_in_the_raw_database_file(app, client, login, world):
         path = Path(url.split("///", 1)[1])
         raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     else:
-        with db.make_engine(url).connect() as connection:
-            raw = "".join(str(row) for table in ("feedback_response", "feedback_invite")
-                          for row in connection.exec_driver_sql(
-                              f"SELECT * FROM {table}")).encode()  # noqa: S608
+        engine = db.make_engine(url)
+        try:
+            with engine.connect() as connection:
+                raw = "".join(str(row) for table in ("feedback_response", "feedback_invite")
+                              for row in connection.exec_driver_sql(
+                                  f"SELECT * FROM {table}")).encode()  # noqa: S608
+        finally:
+            engine.dispose()
     assert b"feedback" in raw or url.startswith("postgresql")  # the file was read
     assert SECRET.encode() not in raw and b"Elif-geheim" not in raw

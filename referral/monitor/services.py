@@ -1,0 +1,281 @@
+"""The monitor's figures: counted in SQL on plain columns, never decrypting anything, and
+protected against small numbers (see suppression.py) before anyone sees them."""
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from referral import db
+from referral.auth.models import Role, User
+from referral.auth.policy import training_valid
+from referral.cases.models import Child, Family, Signal, SignalDomain
+from referral.directory.models import NeedDomain, Organisation, Service
+from referral.feedback.models import FeedbackResponse
+from referral.monitor.suppression import SMALL, Cell, protect, single, total
+from referral.referrals.models import OPEN, Referral, Status
+
+
+@dataclass
+class Table:
+    """One figure: rows of cells under columns, with a chart kind for the page."""
+
+    key: str
+    title: str
+    columns: list
+    rows: list = field(default_factory=list)  # (label, [Cell | str, …])
+    chart: str | None = None  # "bars", "line" or "heat"
+    total: Cell | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    year: int
+    municipality: str | None = None
+    organisation_id: object = None  # a partner sees only their own organisation
+
+    @property
+    def start(self):
+        return datetime(self.year, 1, 1, tzinfo=UTC)
+
+    @property
+    def end(self):
+        return datetime(self.year + 1, 1, 1, tzinfo=UTC)
+
+
+def _referrals(scope, *columns):
+    query = select(*columns).select_from(Referral).where(
+        Referral.created_at >= scope.start, Referral.created_at < scope.end,
+        Referral.status != Status.entered_in_error)
+    if scope.municipality:
+        query = query.join(Family, Family.id == Referral.family_id).where(
+            Family.municipality_code == scope.municipality)
+    if scope.organisation_id:
+        query = query.where(Referral.organisation_id == scope.organisation_id)
+    return query
+
+
+def _signals(scope, *columns):
+    query = select(*columns).select_from(Signal).where(
+        Signal.created_at >= scope.start, Signal.created_at < scope.end)
+    if scope.municipality:
+        query = query.join(Family, Family.id == Signal.family_id).where(
+            Family.municipality_code == scope.municipality)
+    if scope.organisation_id:  # a partner: the signals that led to a referral to them
+        query = query.where(Signal.id.in_(select(Referral.signal_id).where(
+            Referral.organisation_id == scope.organisation_id)))
+    return query
+
+
+def _breakdown(key, title, counts, labels, column, chart="bars"):
+    cells = protect({code: counts.get(code, 0) for code in labels})
+    return Table(key, title, [column],
+                 [(labels[code], [cells[code]]) for code in labels], chart,
+                 total(dict(counts)))
+
+
+def figures(scope, labels):
+    """Every table of the monitor for this scope; `labels` names codes in the reader's
+    language (need domains, sources, statuses, outcomes, column titles)."""
+    session = db.session()
+    tables = []
+    domains = {d.code: (d.label_nl if labels["lang"] == "nl" else d.label_en)
+               for d in session.exec(select(NeedDomain).order_by(NeedDomain.position))}
+
+    by_domain = dict(session.exec(_signals(scope, SignalDomain.domain_code, func.count())
+                                  .join(SignalDomain, SignalDomain.signal_id == Signal.id)
+                                  .group_by(SignalDomain.domain_code)).all())
+    tables.append(_breakdown("signals_domain", labels["signals_domain"], by_domain, domains,
+                             labels["signals"]))
+    by_source = dict(session.exec(_signals(scope, Signal.source, func.count())
+                                  .group_by(Signal.source)).all())
+    tables.append(_breakdown("signals_source", labels["signals_source"], by_source,
+                             labels["sources"], labels["signals"]))
+    families = session.exec(_signals(scope, func.count(func.distinct(Signal.family_id)))).one()
+    bands = dict(session.exec(
+        select(Child.age_band, func.count()).where(Child.family_id.in_(
+            _signals(scope, Signal.family_id))).group_by(Child.age_band)).all())
+    age_table = _breakdown("age_bands", labels["age_bands"], bands,
+                           {b: b for b in ("0-3", "4-11", "12-15", "16-17", "18+")},
+                           labels["children"])
+    tables.append(age_table)
+
+    by_status = dict(session.exec(_referrals(scope, Referral.status, func.count())
+                                  .group_by(Referral.status)).all())
+    statuses = {s: labels["statuses"][s] for s in Status if s != Status.entered_in_error}
+    tables.append(_breakdown("referrals_status", labels["referrals_status"], by_status,
+                             statuses, labels["referrals"]))
+    by_organisation = dict(session.exec(
+        _referrals(scope, Organisation.name, func.count())
+        .join(Organisation, Organisation.id == Referral.organisation_id)
+        .group_by(Organisation.name)).all())
+    tables.append(_breakdown("referrals_organisation", labels["referrals_organisation"],
+                             by_organisation, {n: n for n in sorted(by_organisation)},
+                             labels["referrals"]))
+    by_service = dict(session.exec(
+        _referrals(scope, Service.name, func.count())
+        .join(Service, Service.id == Referral.service_id)
+        .group_by(Service.name)).all())
+    tables.append(_breakdown("referrals_service", labels["referrals_service"], by_service,
+                             {n: n for n in sorted(by_service)}, labels["referrals"]))
+    by_outcome = dict(session.exec(_referrals(scope, Referral.outcome, func.count())
+                                   .where(Referral.status == Status.completed)
+                                   .group_by(Referral.outcome)).all())
+    tables.append(_breakdown("outcomes", labels["outcomes_title"], by_outcome,
+                             labels["outcomes"], labels["referrals"]))
+
+    tables.append(_key_figures(scope, labels, families, by_status, by_outcome))
+    tables.append(_matrix(scope, labels, domains))
+    tables.append(_feedback(scope, labels))
+    tables.append(_trend(scope, labels))
+    if not scope.organisation_id:
+        tables.append(_targets(scope, labels))
+    return tables
+
+
+def _share(part, whole):
+    """A percentage, only where neither the part nor the rest is small (100% of 12 would
+    tell that none of them failed)."""
+    if part < SMALL or whole - part < SMALL:
+        return Cell(part, "complement")
+    return f"{round(100 * part / whole)}%"
+
+
+def _median_days(pairs):
+    days = [(later - earlier).total_seconds() / 86400 for earlier, later in pairs
+            if earlier and later]
+    if len(days) < SMALL:
+        return Cell(len(days), "small")
+    return f"{statistics.median(days):.1f}"
+
+
+def _key_figures(scope, labels, families, by_status, by_outcome):
+    session = db.session()
+    completed = by_status.get(Status.completed, 0)
+    met = by_outcome.get("need_met", 0)
+    times = session.exec(_referrals(scope, Referral.requested_at, Referral.accepted_at,
+                                    Referral.closed_at, Referral.status)).all()
+    accepted = [(r, a) for r, a, _c, _s in times]
+    completion = [(r, c) for r, _a, c, s in times if s == Status.completed]
+    open_count = sum(by_status.get(s, 0) for s in OPEN)
+    overdue = _overdue(scope)
+    rows = [
+        (labels["families_reached"], [single(families)]),
+        (labels["share_need_met"], [_share(met, completed)]),
+        (labels["median_acceptance"], [_median_days(accepted)]),
+        (labels["median_completion"], [_median_days(completion)]),
+        (labels["share_overdue"], [_share(overdue, open_count)]),
+    ]
+    return Table("key", labels["key_figures"], [labels["value"]], rows)
+
+
+def _overdue(scope):
+    from referral.referrals.services import overdue_clause
+
+    return db.session().exec(_referrals(scope, func.count()).where(overdue_clause())).one()
+
+
+def _matrix(scope, labels, domains):
+    """Which need domains lead to which organisations: referrals, per signal domain."""
+    rows = db.session().exec(
+        _referrals(scope, SignalDomain.domain_code, Organisation.name, func.count())
+        .join(SignalDomain, SignalDomain.signal_id == Referral.signal_id)
+        .join(Organisation, Organisation.id == Referral.organisation_id)
+        .group_by(SignalDomain.domain_code, Organisation.name)).all()
+    organisations = sorted({name for _code, name, _n in rows})
+    counts = {(code, name): n for code, name, n in rows}
+    table = Table("matrix", labels["matrix"], organisations, chart="heat")
+    for code, label in domains.items():
+        if any((code, name) in counts for name in organisations):
+            table.rows.append((label, [single(counts.get((code, name), 0))
+                                       for name in organisations]))
+    return table
+
+
+def _feedback(scope, labels):
+    """Mean scores of parents and of children, each only from SMALL answers."""
+    names = ("heard", "useful", "easy", "better")
+    query = select(FeedbackResponse.form, *[
+        f(getattr(FeedbackResponse, name)) for name in names for f in (func.count, func.sum)]
+    ).where(FeedbackResponse.submitted_at >= scope.start,
+            FeedbackResponse.submitted_at < scope.end)
+    if scope.municipality:
+        query = query.where(FeedbackResponse.municipality_code == scope.municipality)
+    if scope.organisation_id:
+        query = query.where(FeedbackResponse.organisation_id == scope.organisation_id)
+    # (parent?, question) -> [answers, sum of scores]; both children's forms count together.
+    totals = {}
+    for form, *figures in db.session().exec(query.group_by(FeedbackResponse.form)).all():
+        for index, name in enumerate(names):
+            entry = totals.setdefault((form == "parent", name), [0, 0])
+            entry[0] += figures[2 * index]
+            entry[1] += figures[2 * index + 1] or 0
+    table = Table("feedback", labels["feedback"], [labels["parents"], labels["children"]])
+    for name in names:
+        cells = []
+        for parent in (True, False):
+            answered, summed = totals.get((parent, name), (0, 0))
+            cells.append(f"{summed / answered:.1f}" if answered >= SMALL
+                         else Cell(answered, "small"))
+        table.rows.append((labels["questions"][name], cells))
+    return table
+
+
+def _trend(scope, labels):
+    """Referrals and signals per month over the two years up to the chosen one."""
+    months = [(year, month) for year in (scope.year - 1, scope.year) for month in range(1, 13)]
+    wide = Scope(scope.year - 1, scope.municipality, scope.organisation_id)
+    two_years = Scope(scope.year, scope.municipality, scope.organisation_id)
+
+    def per_month(query_for, column):
+        year, month = func.extract("year", column), func.extract("month", column)
+        query = query_for(wide, year, month, func.count()).where(column < two_years.end)
+        return {(int(y), int(m)): n for y, m, n in db.session().exec(
+            query.group_by(year, month)).all()}
+
+    referrals = per_month(_referrals, Referral.created_at)
+    signals = per_month(_signals, Signal.created_at)
+    # The months of a year add up to the year's total shown above: protect them like parts.
+    cells = {}
+    for series in (referrals, signals):
+        for year in (scope.year - 1, scope.year):
+            part = {key: series.get(key, 0) for key in months if key[0] == year}
+            cells.update({(id(series), key): cell for key, cell in protect(part).items()})
+    table = Table("trend", labels["trend"], [labels["referrals"], labels["signals"]],
+                  chart="line")
+    for key in months:
+        table.rows.append((f"{key[0]}-{key[1]:02d}", [cells[(id(referrals), key)],
+                                                      cells[(id(signals), key)]]))
+    return table
+
+
+def _targets(scope, labels):
+    """The alliance's own targets: trained professionals per organisation, bridge workers."""
+    session = db.session()
+    users = session.exec(select(User, Organisation.name).join(
+        Organisation, Organisation.id == User.organisation_id, isouter=True).where(
+        User.active)).all()
+    trained = {}
+    for user, organisation in users:
+        if user.role == Role.professional and training_valid(user):
+            trained[organisation or "—"] = trained.get(organisation or "—", 0) + 1
+    bridges = [user for user, _org in users if user.role == Role.bridge]
+    new_bridges = [u for u in bridges if scope.start <= _aware(u.created_at) < scope.end]
+    table = Table("targets", labels["targets"], [labels["value"]])
+    for organisation, n in sorted(trained.items()):
+        table.rows.append((labels["trained_in"] % {"organisation": organisation}, [single(n)]))
+    table.rows.append((labels["active_bridges"], [single(len(bridges))]))
+    table.rows.append((labels["new_bridges"], [single(len(new_bridges))]))
+    return table
+
+
+def _aware(moment):
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def years():
+    first = db.session().exec(select(func.min(Referral.created_at))).one()
+    start = first.year if first else date.today().year
+    return list(range(date.today().year, start - 1, -1))

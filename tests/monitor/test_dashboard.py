@@ -1,0 +1,183 @@
+"""A small data set, counted by hand, appears exactly in the page and in the export; small
+numbers never do; partners see only their own organisation."""
+
+import csv
+import io
+import re
+import uuid
+from datetime import date
+
+import pytest
+from sqlmodel import select
+
+from referral import db
+from referral.auth.models import User
+from referral.cases.models import Family
+from referral.cases.services import create_family, log_signal, record_consent
+from referral.directory.models import Service
+from referral.feedback import services as feedback
+from referral.referrals.services import change_status, default_follow_up, refer
+
+YEAR = date.today().year
+# source, need domains, service, what happens: 21 signals, 20 referrals.
+PLAN = (
+    [("conversation", ["food"], "Voedselpakket", "completed")] * 6
+    + [("conversation", ["food", "money"], "Voedselpakket", "requested")] * 4
+    + [("observation", ["money"], "Voedselpakket", "requested")] * 2
+    + [("observation", ["housing"], "Sportfonds", "accepted")] * 4
+    + [("family_asked", ["housing"], "Sportfonds", "accepted")]
+    + [("family_asked", ["housing"], "Sportfonds", "rejected")] * 3
+    + [("family_asked", ["food"], None, None)]
+)
+
+
+@pytest.fixture
+def alliance(app, make_user, make_service):
+    owner = make_user("professional", organisation="JGZ")
+    food_partner = make_user("partner", organisation="Voedselbank")
+    sport_partner = make_user("partner", organisation="Jeugdfonds")
+    coordinator = make_user("coordinator", organisation="Alliantie")
+    services = {"Voedselpakket": make_service("Voedselpakket", organisation="Voedselbank",
+                                              referral_route="inbox"),
+                "Sportfonds": make_service("Sportfonds", organisation="Jeugdfonds",
+                                           referral_route="inbox")}
+    with app.app_context():
+        session = db.session()
+        nurse = session.get(User, owner.id)
+        partners = {"Voedselpakket": session.get(User, food_partner.id),
+                    "Sportfonds": session.get(User, sport_partner.id)}
+        for n, (source, domains, service_name, status) in enumerate(PLAN):
+            family = create_family(nurse, parent_names=f"Gezin {n}", municipality_code="GM0363",
+                                   children=[(f"Kind {n}", date(YEAR - 7, 1, 1 + n))])
+            signal = log_signal(nurse, family, domains=domains, source=source,
+                                observations="gezien")
+            if service_name is None:
+                continue
+            service = session.get(Service, services[service_name])
+            record_consent(nurse, family, organisation_id=service.organisation_id,
+                           given_by="ouder", scope="alles", method="spoken",
+                           given_on=date.today(), parent_agreed=True)
+            [referral] = refer(nurse, family, signal, [service], message="graag",
+                               follow_up_on=default_follow_up(), send=True,
+                               form_token=str(uuid.uuid4()))
+            partner = partners[service_name]
+            if status in ("accepted", "completed"):
+                change_status(partner, referral, "accepted", side="partner")
+            if status == "completed":
+                change_status(partner, referral, "in-progress", side="partner")
+                change_status(partner, referral, "completed", side="partner",
+                              outcome="need_met")
+            if status == "rejected":
+                change_status(partner, referral, "rejected", side="partner", reason="vol")
+        db.commit()
+    return {"coordinator": coordinator, "food": food_partner, "sport": sport_partner,
+            "owner": owner}
+
+
+def _table(html, key):
+    """The rows of one figure's table on the page: {row label: [cells]}."""
+    section = re.search(rf'<section class="figure" aria-labelledby="{key}-heading">(.*?)'
+                        r"</section>", html, re.S).group(1)
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", section, re.S):
+        head = re.search(r'<th scope="row">(.*?)</th>', row, re.S)
+        if head:
+            rows[head.group(1).strip()] = [c.strip() for c in re.findall(r"<td>(.*?)</td>", row,
+                                                                          re.S)]
+    return rows
+
+
+def test_hand_counted_figures_appear_exactly(client, login, alliance):
+    login(alliance["coordinator"])
+    html = client.get(f"/monitor/?year={YEAR}").text
+    assert _table(html, "signals_source") == {
+        "een gesprek": ["10"], "iets wat ik zag": ["6"], "het gezin vroeg om hulp": ["5"],
+        "Totaal": ["21"]}
+    domains = _table(html, "signals_domain")
+    # food 11, money 6, housing 8, seven domains 0: the zeros hide the smallest shown (money).
+    assert domains["Voeding"] == ["11"] and domains["Wonen"] == ["8"]
+    assert domains["Geld en schulden"] == ["•"] and domains["Kleding"] == ["&lt; 5"]
+    assert domains["Totaal"] == ["25"]
+    statuses = _table(html, "referrals_status")
+    assert statuses["aangevraagd"] == ["6"] and statuses["afgerond"] == ["6"]
+    assert statuses["afgewezen"] == ["&lt; 5"] and statuses["aangenomen"] == ["•"]
+    assert statuses["Totaal"] == ["20"]
+    assert _table(html, "referrals_organisation") == {
+        "Voedselbank": ["12"], "Jeugdfonds": ["8"], "Totaal": ["20"]}
+    key = _table(html, "key")
+    assert key["Gezinnen bereikt"] == ["21"]
+    assert key["Afgerond met de hulpvraag beantwoord"] == ["•"]  # 6 of 6: none failed
+    assert _table(html, "age_bands")["4-11"] == ["•"]  # the other bands are 0: all hidden
+    assert _table(html, "age_bands")["Totaal"] == ["21"]
+    assert "Gezin 3" not in html and "gezien" not in html and "graag" not in html
+
+
+def test_the_export_has_the_same_figures(client, login, alliance, runner, tmp_path):
+    login(alliance["coordinator"])
+    response = client.get(f"/monitor/export.csv?year={YEAR}")
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert ["Signalen per bron", "een gesprek", "Signalen", "10"] in rows
+    assert ["Verwijzingen per status", "afgewezen", "Verwijzingen", "< 5"] in rows
+    assert ["Verwijzingen per status", "total", "", "20"] in rows
+    out = tmp_path / "monitor.csv"
+    result = runner.invoke(args=["monitor", "export", "--year", str(YEAR), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert list(csv.reader(io.StringIO(out.read_text()))) == rows
+    bad = runner.invoke(args=["monitor", "export", "--year", str(YEAR), "--municipality",
+                              "GM9999", "--out", str(out)])
+    assert bad.exit_code != 0 and "Unknown municipality" in bad.output
+
+
+def test_a_partner_sees_only_their_organisation(client, login, alliance):
+    login(alliance["sport"])
+    html = client.get(f"/monitor/?year={YEAR}").text
+    assert _table(html, "referrals_organisation") == {"Jeugdfonds": ["8"], "Totaal": ["8"]}
+    statuses = _table(html, "referrals_status")
+    assert statuses["aangenomen"] == ["•"] and statuses["afgewezen"] == ["&lt; 5"]
+    assert "Voedselpakket" not in html and "targets-heading" not in html
+
+
+def test_no_filter_shows_a_number_under_five(client, login, alliance):
+    login(alliance["coordinator"])
+    for query in (f"year={YEAR}", f"year={YEAR}&municipality=GM0363",
+                  f"year={YEAR}&municipality=GM0344", "year=1999", "year=abc"):
+        html = client.get(f"/monitor/?{query}").text
+        numbers = re.findall(r"<td>(\d+)</td>", html)
+        assert all(int(n) >= 5 for n in numbers), query
+        svg_numbers = re.findall(r">(\d+)</text>", html)
+        assert all(int(n) >= 5 or n == "0" for n in svg_numbers), query  # "0" is an axis
+
+
+def test_spreadsheet_formulas_are_neutralised():
+    from referral.monitor.export import safe
+
+    assert safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and safe("@x") == "'@x"
+    assert safe("+1") == "'+1" and safe("-1") == "'-1" and safe("Voeding") == "Voeding"
+
+
+@pytest.mark.parametrize("role", ["professional", "bridge", "privacy_officer"])
+def test_others_have_no_monitor(client, login, make_user, role):
+    login(make_user(role))
+    assert client.get("/monitor/").status_code == 403
+    assert client.get("/monitor/export.csv").status_code == 403
+
+
+def test_feedback_scores_from_five_answers(app, client, login, alliance):
+    def answer(n, score):
+        with app.app_context():
+            session = db.session()
+            owner = session.get(User, alliance["owner"].id)
+            family = session.exec(select(Family)).first()
+            for _ in range(n):
+                invitation, _token = feedback.invite(owner, family)
+                feedback.submit(invitation, language="nl", scores={"heard": score}, texts={})
+            db.commit()
+
+    answer(4, 4)
+    login(alliance["coordinator"])
+    rows = _table(client.get(f"/monitor/?year={YEAR}").text, "feedback")
+    assert rows["voelde zich gehoord"] == ["&lt; 5", "&lt; 5"]
+    answer(1, 5)
+    rows = _table(client.get(f"/monitor/?year={YEAR}").text, "feedback")
+    assert rows["voelde zich gehoord"] == ["4.2", "&lt; 5"]
