@@ -15,10 +15,12 @@ from referral.directory.models import (
 )
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
+from referral.monitor.models import Pledge, PledgeActivity, PledgeReport
 from referral.referrals.models import Handover, Referral, ReferralEvent
 
 __all__ = ["AuditEvent", "AuditHead", "Child", "Consent", "Family", "FeedbackAttempt",
            "FeedbackInvite", "FeedbackResponse", "Handover", "LoginAttempt",
-           "NeedDomain", "Organisation", "OutboxMessage", "Referral", "ReferralEvent", "Service",
+           "NeedDomain", "Organisation", "OutboxMessage", "Pledge", "PledgeActivity",
+           "PledgeReport", "Referral", "ReferralEvent", "Service",
            "ServiceArea", "ServiceDomain", "ServiceLanguage", "ServiceTerm", "Signal",
            "SignalDomain", "TaxonomyTerm", "User"]

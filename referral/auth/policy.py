@@ -138,6 +138,8 @@ RULES = {
     "referrals.accompany": _role(Role.bridge),
     "referrals.stuck": _role(Role.coordinator),
     "users.deactivate": _role(Role.coordinator),
+    "pledge.edit": lambda user, _obj: user.role == Role.partner and bool(user.organisation_id),
+    "pledge.list": _role(Role.coordinator),
     "feedback.invite": _works_on,
     "feedback.own": _role(Role.professional),
     "feedback.scores": lambda user, _obj: user.role == Role.partner and bool(

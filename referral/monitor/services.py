@@ -14,6 +14,7 @@ from referral.auth.policy import training_valid
 from referral.cases.models import Child, Family, Signal, SignalDomain
 from referral.directory.models import NeedDomain, Organisation, Service
 from referral.feedback.models import FeedbackResponse
+from referral.monitor import pledges
 from referral.monitor.suppression import SMALL, Cell, protect, single, total
 from referral.referrals.models import OPEN, Referral, Status
 
@@ -268,6 +269,7 @@ def _targets(scope, labels):
         table.rows.append((labels["trained_in"] % {"organisation": organisation}, [single(n)]))
     table.rows.append((labels["active_bridges"], [single(len(bridges))]))
     table.rows.append((labels["new_bridges"], [single(len(new_bridges))]))
+    table.rows.append((labels["pledges_reported"], [single(pledges.reported_count(scope.year))]))
     return table
 
 

@@ -1,17 +1,19 @@
 from datetime import date
 
-from flask import Response, render_template, request
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from referral import audit
 from referral.auth import policy
+from referral.auth.forms import ConfirmForm
 from referral.auth.models import Role
 from referral.cases.forms import SOURCE_LABELS
 from referral.directory import services as directory
-from referral.monitor import bp, export, services
+from referral.monitor import bp, export, pledges, services
 from referral.monitor.charts import CHARTS
+from referral.monitor.forms import PROGRESS_LABELS, PledgeForm, ReportForm
 from referral.referrals.lifecycle import OUTCOME_LABELS, STATUS_LABELS
 
 
@@ -41,6 +43,7 @@ def labels():
         "trained_in": _("Trained professionals: %(organisation)s"),
         "active_bridges": _("Active bridge workers"),
         "new_bridges": _("New bridge workers this year (aim: 100 in three years)"),
+        "pledges_reported": _("Partners that reported on their pledge"),
         "sources": {k: str(v) for k, v in SOURCE_LABELS.items()},
         "statuses": {k: str(v) for k, v in STATUS_LABELS.items()},
         "outcomes": {k: str(v) for k, v in OUTCOME_LABELS.items()},
@@ -86,3 +89,97 @@ def export_csv():
     name = f"monitor-{scope.year}{'-' + scope.municipality if scope.municipality else ''}.csv"
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# --- pledges -----------------------------------------------------------------------------
+
+def _year():
+    year = request.args.get("year", "")
+    return int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else date.today().year
+
+
+@bp.route("/pledge")
+@login_required
+def my_pledge():
+    """The partner's own pledge on one page, with this year's report."""
+    policy.require("pledge.edit")
+    return _pledge_page(current_user.organisation_id, editable=True)
+
+
+@bp.route("/pledges/<uuid:organisation_id>")
+@login_required
+def pledge(organisation_id):
+    policy.require("pledge.list")
+    return _pledge_page(organisation_id, editable=False)
+
+
+def _pledge_page(organisation_id, *, editable):
+    organisation = directory.get_organisation(organisation_id)
+    if organisation is None:
+        abort(404)
+    year = _year()
+    pledge_row, activities = pledges.pledge_of(organisation_id)
+    reports = pledges.reports_of(pledge_row, year) if pledge_row else {}
+    return render_template("monitor/pledge.html", organisation=organisation,
+                           pledge=pledge_row, activities=activities, reports=reports,
+                           year=year, editable=editable, progress=PROGRESS_LABELS)
+
+
+@bp.route("/pledge/edit", methods=["GET", "POST"])
+@login_required
+def edit_pledge():
+    policy.require("pledge.edit")
+    organisation_id = current_user.organisation_id
+    pledge_row, activities = pledges.pledge_of(organisation_id)
+    form = PledgeForm()
+    if request.method == "GET":
+        for entry, activity in zip(form.activities, activities, strict=False):
+            entry.form.process(None, obj=activity)
+        form.new_partner.data = pledge_row.new_partner if pledge_row else None
+    if form.validate_on_submit():
+        pledges.save(current_user, organisation_id, form.activity_list(),
+                     form.new_partner.data)
+        flash(_("Your pledge is saved."), "success")
+        return redirect(url_for("monitor.my_pledge"), code=303)
+    return render_template("monitor/pledge_form.html", form=form)
+
+
+@bp.route("/pledge/report", methods=["GET", "POST"])
+@login_required
+def report_pledge():
+    policy.require("pledge.edit")
+    year = _year()
+    pledge_row, activities = pledges.pledge_of(current_user.organisation_id)
+    if pledge_row is None:
+        flash(_("Describe your pledge first."), "warning")
+        return redirect(url_for("monitor.edit_pledge"), code=303)
+    form = ReportForm()
+    current = pledges.reports_of(pledge_row, year)
+    if request.method == "GET":
+        for activity in activities:
+            done = current.get(activity.id)
+            form.entries.append_entry({"progress": done.progress if done else "",
+                                       "text": done.text if done else ""})
+    if form.validate_on_submit():
+        pledges.report(current_user, pledge_row, year, {
+            activity.id: (entry.progress.data, entry.text.data)
+            for activity, entry in zip(activities, form.entries, strict=False)})
+        flash(_("Your report on %(year)d is saved.", year=year), "success")
+        return redirect(url_for("monitor.my_pledge", year=year), code=303)
+    return render_template("monitor/pledge_report.html", form=form, year=year,
+                           entries=list(zip(activities, form.entries, strict=False)))
+
+
+@bp.route("/pledges", methods=["GET", "POST"])
+@login_required
+def pledge_list():
+    """Coordinators: who pledged what, who reported on the year; remind those who did not."""
+    policy.require("pledge.list")
+    year = _year()
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        reminded = pledges.remind(current_user, year)
+        flash(_("Reminders queued for %(num)d organisations.", num=reminded), "success")
+        return redirect(url_for("monitor.pledge_list", year=year), code=303)
+    return render_template("monitor/pledges.html", rows=pledges.overview(year), year=year,
+                           form=form)

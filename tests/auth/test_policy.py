@@ -39,6 +39,8 @@ EXPECTED = {
     "referrals.inbox": set(),  # a partner with an organisation: tests/referrals
     "referrals.accompany": {"bridge"},
     "referrals.stuck": {"coordinator"},
+    "pledge.edit": set(),  # a partner with an organisation: tests/monitor
+    "pledge.list": {"coordinator"},
     "feedback.invite": set(),  # the families one works on: tests/feedback
     "feedback.own": {"professional"},
     "feedback.scores": set(),  # a partner with an organisation: tests/feedback
