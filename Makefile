@@ -34,6 +34,8 @@ lint: install
 bench: install translations
 	$(VENV)/bin/python bench/directory.py
 	$(VENV)/bin/python bench/directory.py --database-url "$${REFERRAL_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/referral_bench}"
+	$(VENV)/bin/python bench/monitor.py
+	$(VENV)/bin/python bench/monitor.py --database-url "$${REFERRAL_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/referral_bench}"
 
 # Extract new strings from the code and templates into the catalogs (then translate nl).
 messages: install

@@ -2,6 +2,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from referral.crypto import sealed
@@ -59,6 +60,8 @@ class Family(SQLModel, table=True):
 
 
 class Child(SQLModel, table=True):
+    __table_args__ = (Index("ix_child_monitor", "family_id", "age_band"),)  # age bands, fast
+
     id: uuid.UUID = id_field()
     family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
     first_name_enc: str = encrypted_field()
@@ -77,6 +80,9 @@ class Child(SQLModel, table=True):
 
 class Signal(SQLModel, table=True):
     """What a professional noticed about a family, with what goes well and what they want."""
+
+    # The monitor counts a year's signals from this index alone.
+    __table_args__ = (Index("ix_signal_monitor", "created_at", "source", "family_id", "id"),)
 
     id: uuid.UUID = id_field()
     family_id: uuid.UUID = Field(foreign_key="family.id", index=True)

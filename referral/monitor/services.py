@@ -2,6 +2,7 @@
 protected against small numbers (see suppression.py) before anyone sees them."""
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -95,40 +96,42 @@ def figures(scope, labels):
     tables.append(_breakdown("signals_source", labels["signals_source"], by_source,
                              labels["sources"], labels["signals"]))
     families = session.exec(_signals(scope, func.count(func.distinct(Signal.family_id)))).one()
+    reached = _signals(scope, Signal.family_id).distinct().subquery()
     bands = dict(session.exec(
-        select(Child.age_band, func.count()).where(Child.family_id.in_(
-            _signals(scope, Signal.family_id))).group_by(Child.age_band)).all())
-    age_table = _breakdown("age_bands", labels["age_bands"], bands,
-                           {b: b for b in ("0-3", "4-11", "12-15", "16-17", "18+")},
-                           labels["children"])
-    tables.append(age_table)
+        select(Child.age_band, func.count()).join(reached, reached.c.family_id ==
+                                                  Child.family_id)
+        .group_by(Child.age_band)).all())
+    tables.append(_breakdown("age_bands", labels["age_bands"], bands,
+                             {b: b for b in ("0-3", "4-11", "12-15", "16-17", "18+")},
+                             labels["children"]))
 
-    by_status = dict(session.exec(_referrals(scope, Referral.status, func.count())
-                                  .group_by(Referral.status)).all())
+    # One pass over the year's referrals, grouped finely; the breakdowns add the groups up.
+    by_status, by_organisation, by_service, by_outcome = (Counter() for _ in range(4))
+    organisations = dict(session.exec(select(Organisation.id, Organisation.name)).all())
+    service_names = dict(session.exec(select(Service.id, Service.name)).all())
+    for status, outcome, organisation_id, service_id, n in session.exec(
+            _referrals(scope, Referral.status, Referral.outcome, Referral.organisation_id,
+                       Referral.service_id, func.count())
+            .group_by(Referral.status, Referral.outcome, Referral.organisation_id,
+                      Referral.service_id)).all():
+        by_status[status] += n
+        by_organisation[organisations[organisation_id]] += n
+        by_service[service_names[service_id]] += n
+        if status == Status.completed:
+            by_outcome[outcome] += n
     statuses = {s: labels["statuses"][s] for s in Status if s != Status.entered_in_error}
     tables.append(_breakdown("referrals_status", labels["referrals_status"], by_status,
                              statuses, labels["referrals"]))
-    by_organisation = dict(session.exec(
-        _referrals(scope, Organisation.name, func.count())
-        .join(Organisation, Organisation.id == Referral.organisation_id)
-        .group_by(Organisation.name)).all())
     tables.append(_breakdown("referrals_organisation", labels["referrals_organisation"],
                              by_organisation, {n: n for n in sorted(by_organisation)},
                              labels["referrals"]))
-    by_service = dict(session.exec(
-        _referrals(scope, Service.name, func.count())
-        .join(Service, Service.id == Referral.service_id)
-        .group_by(Service.name)).all())
     tables.append(_breakdown("referrals_service", labels["referrals_service"], by_service,
                              {n: n for n in sorted(by_service)}, labels["referrals"]))
-    by_outcome = dict(session.exec(_referrals(scope, Referral.outcome, func.count())
-                                   .where(Referral.status == Status.completed)
-                                   .group_by(Referral.outcome)).all())
     tables.append(_breakdown("outcomes", labels["outcomes_title"], by_outcome,
                              labels["outcomes"], labels["referrals"]))
 
     tables.append(_key_figures(scope, labels, families, by_status, by_outcome))
-    tables.append(_matrix(scope, labels, domains))
+    tables.append(_matrix(scope, labels, domains, organisations))
     tables.append(_feedback(scope, labels))
     tables.append(_trend(scope, labels))
     if not scope.organisation_id:
@@ -144,30 +147,35 @@ def _share(part, whole):
     return f"{round(100 * part / whole)}%"
 
 
-def _median_days(pairs):
-    days = [(later - earlier).total_seconds() / 86400 for earlier, later in pairs
-            if earlier and later]
+def _days_between(earlier, later):
+    """Days between two timestamps, computed by the database (no rows to Python)."""
+    if db.engine().dialect.name == "sqlite":
+        return func.julianday(later) - func.julianday(earlier)
+    return func.extract("epoch", later - earlier) / 86400
+
+
+def _median_days(scope, earlier, later, *conditions):
+    days = list(db.session().exec(
+        _referrals(scope, _days_between(earlier, later)).where(
+            earlier.is_not(None), later.is_not(None), *conditions)).all())
     if len(days) < SMALL:
         return Cell(len(days), "small")
-    return f"{statistics.median(days):.1f}"
+    return f"{statistics.median(float(d) for d in days):.1f}"
 
 
 def _key_figures(scope, labels, families, by_status, by_outcome):
-    session = db.session()
     completed = by_status.get(Status.completed, 0)
     met = by_outcome.get("need_met", 0)
-    times = session.exec(_referrals(scope, Referral.requested_at, Referral.accepted_at,
-                                    Referral.closed_at, Referral.status)).all()
-    accepted = [(r, a) for r, a, _c, _s in times]
-    completion = [(r, c) for r, _a, c, s in times if s == Status.completed]
     open_count = sum(by_status.get(s, 0) for s in OPEN)
-    overdue = _overdue(scope)
     rows = [
         (labels["families_reached"], [single(families)]),
         (labels["share_need_met"], [_share(met, completed)]),
-        (labels["median_acceptance"], [_median_days(accepted)]),
-        (labels["median_completion"], [_median_days(completion)]),
-        (labels["share_overdue"], [_share(overdue, open_count)]),
+        (labels["median_acceptance"], [_median_days(scope, Referral.requested_at,
+                                                    Referral.accepted_at)]),
+        (labels["median_completion"], [_median_days(scope, Referral.requested_at,
+                                                    Referral.closed_at,
+                                                    Referral.status == Status.completed)]),
+        (labels["share_overdue"], [_share(_overdue(scope), open_count)]),
     ]
     return Table("key", labels["key_figures"], [labels["value"]], rows)
 
@@ -178,20 +186,20 @@ def _overdue(scope):
     return db.session().exec(_referrals(scope, func.count()).where(overdue_clause())).one()
 
 
-def _matrix(scope, labels, domains):
+def _matrix(scope, labels, domains, organisations):
     """Which need domains lead to which organisations: referrals, per signal domain."""
     rows = db.session().exec(
-        _referrals(scope, SignalDomain.domain_code, Organisation.name, func.count())
+        _referrals(scope, SignalDomain.domain_code, Referral.organisation_id, func.count())
         .join(SignalDomain, SignalDomain.signal_id == Referral.signal_id)
-        .join(Organisation, Organisation.id == Referral.organisation_id)
-        .group_by(SignalDomain.domain_code, Organisation.name)).all()
-    organisations = sorted({name for _code, name, _n in rows})
-    counts = {(code, name): n for code, name, n in rows}
-    table = Table("matrix", labels["matrix"], organisations, chart="heat")
+        .group_by(SignalDomain.domain_code, Referral.organisation_id)).all()
+    counts = Counter()
+    for code, organisation_id, n in rows:
+        counts[(code, organisations[organisation_id])] += n
+    names = sorted({name for _code, name in counts})
+    table = Table("matrix", labels["matrix"], names, chart="heat")
     for code, label in domains.items():
-        if any((code, name) in counts for name in organisations):
-            table.rows.append((label, [single(counts.get((code, name), 0))
-                                       for name in organisations]))
+        if any((code, name) in counts for name in names):
+            table.rows.append((label, [single(counts[(code, name)]) for name in names]))
     return table
 
 
