@@ -17,6 +17,7 @@ from referral.cases.services import create_family, log_signal, record_consent
 from referral.directory.models import Service
 from referral.feedback import services as feedback
 from referral.referrals.services import change_status, default_follow_up, refer
+from tests.conftest import count_queries
 
 YEAR = date.today().year
 # source, need domains, service, what happens: 21 signals, 20 referrals.
@@ -41,14 +42,21 @@ def alliance(app, make_user, make_service):
                                               referral_route="inbox"),
                 "Sportfonds": make_service("Sportfonds", organisation="Jeugdfonds",
                                            referral_route="inbox")}
+    _build(app, owner.id, {"Voedselpakket": food_partner.id, "Sportfonds": sport_partner.id},
+           services, PLAN)
+    return {"coordinator": coordinator, "food": food_partner, "sport": sport_partner,
+            "owner": owner}
+
+
+def _build(app, owner_id, partner_ids, services, plan):
+    """Families, signals and referrals as the plan says, through the services layer."""
     with app.app_context():
         session = db.session()
-        nurse = session.get(User, owner.id)
-        partners = {"Voedselpakket": session.get(User, food_partner.id),
-                    "Sportfonds": session.get(User, sport_partner.id)}
-        for n, (source, domains, service_name, status) in enumerate(PLAN):
+        nurse = session.get(User, owner_id)
+        partners = {name: session.get(User, pid) for name, pid in partner_ids.items()}
+        for n, (source, domains, service_name, status) in enumerate(plan):
             family = create_family(nurse, parent_names=f"Gezin {n}", municipality_code="GM0363",
-                                   children=[(f"Kind {n}", date(YEAR - 7, 1, 1 + n))])
+                                   children=[(f"Kind {n}", date(YEAR - 7, 1, 1 + n % 28))])
             signal = log_signal(nurse, family, domains=domains, source=source,
                                 observations="gezien")
             if service_name is None:
@@ -70,8 +78,6 @@ def alliance(app, make_user, make_service):
             if status == "rejected":
                 change_status(partner, referral, "rejected", side="partner", reason="vol")
         db.commit()
-    return {"coordinator": coordinator, "food": food_partner, "sport": sport_partner,
-            "owner": owner}
 
 
 def _table(html, key):
@@ -181,3 +187,19 @@ def test_feedback_scores_from_five_answers(app, client, login, alliance):
     answer(1, 5)
     rows = _table(client.get(f"/monitor/?year={YEAR}").text, "feedback")
     assert rows["voelde zich gehoord"] == ["4.2", "&lt; 5"]
+
+
+def test_queries_per_dashboard_do_not_grow(app, client, login, alliance, make_service,
+                                           make_user):
+    login(alliance["coordinator"])
+    few = count_queries(app, client, f"/monitor/?year={YEAR}")
+    services, partners = {}, {}
+    for n in range(3):  # more organisations, services, partners and referrals
+        name = f"Extra {n}"
+        services[name] = make_service(name, organisation=f"Organisatie {n}",
+                                      referral_route="inbox")
+        partners[name] = make_user("partner", organisation=f"Organisatie {n}").id
+    _build(app, alliance["owner"].id, partners, services,
+           [("observation", ["clothing"], f"Extra {n % 3}", "completed") for n in range(9)])
+    login(alliance["coordinator"])
+    assert count_queries(app, client, f"/monitor/?year={YEAR}") == few
