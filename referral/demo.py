@@ -27,6 +27,7 @@ ORGANISATIONS = [
 USERS = [
     # email, name, role, organisation index, trained
     ("jgz@demo.example", "Anna Jansen (demo)", "professional", 0, True),
+    ("jgz2@demo.example", "Eva Smit (demo)", "professional", 0, True),
     ("leerkracht@demo.example", "Sam de Boer (demo)", "professional", 1, False),
     ("partner@demo.example", "Fatima El Amrani (demo)", "partner", 2, False),
     ("brug@demo.example", "Kees Visser (demo)", "bridge", 3, False),

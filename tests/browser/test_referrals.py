@@ -122,6 +122,23 @@ def test_refer_follow_and_close_the_loop(app, new_page, language):
     nurse.goto(letter_referral)
     assert words["reminder"] in nurse.inner_text("main")
 
+    nurse.click("main a[href$='/handover']")  # going on leave: a colleague takes over
+    assert_accessible(nurse)
+    nurse.select_option("#colleague", label="Eva Smit (demo)")
+    nurse.fill("#note", "Ik ben drie weken met verlof.")
+    submit(nurse)
+    colleague = new_page(locale="nl-NL")
+    log_in(colleague, "jgz2@demo.example")
+    speak(colleague, language)
+    colleague.goto("/referrals/")
+    assert_accessible(colleague)
+    colleague.click("main a[href='" + letter_referral + "']")
+    assert "Ik ben drie weken met verlof." in colleague.inner_text("main")
+    assert_accessible(colleague)
+    submit(colleague, "main form[action*='/handovers/'] input[name=accept]")
+    colleague.goto("/referrals/")
+    assert "Robin Testouder" in colleague.inner_text("main table")  # hers now
+
     age(app, letter_referral, days=30)  # still overdue two weeks after that
     with app.app_context():
         assert send_reminders()[1] == 1  # the coordinators hear of it
