@@ -68,15 +68,25 @@ def _scope():
 @bp.route("/")
 @login_required
 def dashboard():
+    return _page("monitor/dashboard.html")
+
+
+@bp.route("/report")
+@login_required
+def report():
+    """The same figures as a report to print or save as PDF."""
+    return _page("monitor/report.html")
+
+
+def _page(template):
     policy.require("monitor.view")
     scope, years, municipalities = _scope()
     tables = services.figures(scope, labels())
     description = _("The same figures stand in the table below the chart.")
     charts = {t.key: CHARTS[t.chart](t, description) for t in tables if t.chart}
     audit.record("read", object_type="monitor", summary=f"monitor {scope.year}")
-    return render_template("monitor/dashboard.html", tables=tables, charts=charts,
-                           scope=scope, years=years, municipalities=municipalities,
-                           today=date.today())
+    return render_template(template, tables=tables, charts=charts, scope=scope, years=years,
+                           municipalities=municipalities, today=date.today())
 
 
 @bp.route("/export.csv")

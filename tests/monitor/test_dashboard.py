@@ -203,3 +203,11 @@ def test_queries_per_dashboard_do_not_grow(app, client, login, alliance, make_se
            [("observation", ["clothing"], f"Extra {n % 3}", "completed") for n in range(9)])
     login(alliance["coordinator"])
     assert count_queries(app, client, f"/monitor/?year={YEAR}") == few
+
+
+def test_printable_report_has_the_same_figures(client, login, alliance):
+    login(alliance["coordinator"])
+    report = client.get(f"/monitor/report?year={YEAR}").text
+    assert "Monitorrapport" in report and "<svg" in report
+    assert _table(report, "signals_source") == _table(
+        client.get(f"/monitor/?year={YEAR}").text, "signals_source")
