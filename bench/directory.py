@@ -24,6 +24,8 @@ from datetime import date, timedelta
 from multiprocessing import Process, Queue
 from pathlib import Path
 
+from common import logged_in, statements
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = [
     "",
@@ -95,26 +97,9 @@ def populate(app, services=5000, municipalities=350):
 
 def queries_per_search(app):
     """SQL statements per search page, for a query with few and one with many results."""
-    from sqlalchemy import event
-
-    client = app.test_client()
-    page = client.get("/login").text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    client.post("/login", data={"csrf_token": token, "email": "jgz@demo.example",
-                                "password": "oefen-wachtwoord-2026"})
-    engine = app.extensions["referral.engine"]
-    counts = {}
-    for query in ("q=zzz-nothing", "", "domains=food&age=9"):
-        statements = []
-
-        def track(*args, _statements=statements):
-            _statements.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", track)
-        client.get(f"/directory/?{query}")
-        event.remove(engine, "before_cursor_execute", track)
-        counts[query or "(no filter)"] = len(statements)
-    return counts
+    client = logged_in(app, "jgz@demo.example")
+    return {query or "(no filter)": statements(app, client, f"/directory/?{query}")
+            for query in ("q=zzz-nothing", "", "domains=food&age=9")}
 
 
 def fresh_postgres_database(url):

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import logged_in, statements  # noqa: E402
 from directory import DOMAINS, fresh_postgres_database, percentile  # noqa: E402
 from directory import populate as populate_directory  # noqa: E402
 
@@ -101,34 +102,6 @@ def populate(app, referrals, batch=5000):
         print()
 
 
-def logged_in(app):
-    import re
-
-    client = app.test_client()
-    page = client.get("/login").text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    client.post("/login", data={"csrf_token": token, "email": "coordinator@demo.example",
-                                "password": "oefen-wachtwoord-2026"})
-    return client
-
-
-def statements(app, client, path):
-    from sqlalchemy import event
-
-    seen = []
-    engine = app.extensions["referral.engine"]
-
-    def track(*args):
-        seen.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", track)
-    try:
-        assert client.get(path).status_code == 200, path
-    finally:
-        event.remove(engine, "before_cursor_execute", track)
-    return len(seen)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: SQLite in a temporary instance")
@@ -150,7 +123,7 @@ def main():
     kind = "PostgreSQL" if args.database_url else "SQLite"
     populate_directory(app, services=500, municipalities=100)
     path = f"/monitor/?year={date.today().year}"
-    client = logged_in(app)
+    client = logged_in(app, "coordinator@demo.example")
     started = time.perf_counter()
     tenth = args.referrals // 10
     populate(app, tenth)

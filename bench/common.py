@@ -1,0 +1,31 @@
+"""What the benchmarks share: an in-process logged-in client and a statement counter."""
+
+import re
+
+
+def logged_in(app, email):
+    """A test client logged in as a demo account."""
+    client = app.test_client()
+    page = client.get("/login").text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    client.post("/login", data={"csrf_token": token, "email": email,
+                                "password": "oefen-wachtwoord-2026"})
+    return client
+
+
+def statements(app, client, path):
+    """The SQL statements the app runs to serve one GET of path."""
+    from sqlalchemy import event
+
+    seen = []
+    engine = app.extensions["referral.engine"]
+
+    def track(*args):
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", track)
+    try:
+        assert client.get(path).status_code == 200, path
+    finally:
+        event.remove(engine, "before_cursor_execute", track)
+    return len(seen)
