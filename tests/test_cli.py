@@ -108,5 +108,5 @@ def test_demo_load_is_idempotent_and_prints_logins(runner):
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0
     listing = runner.invoke(args=["users", "list"]).output
-    assert listing.count("@demo.example") == 6
+    assert listing.count("@demo.example") == 7  # once each, after two loads
     assert all("(demo)" in line for line in listing.splitlines())

@@ -106,19 +106,22 @@ def figures(scope, labels):
                              labels["children"]))
 
     # One pass over the year's referrals, grouped finely; the breakdowns add the groups up.
-    by_status, by_organisation, by_service, by_outcome = (Counter() for _ in range(4))
+    by_status, by_organisation, by_service, by_outcome, by_reason = (Counter()
+                                                                     for _ in range(5))
     organisations = dict(session.exec(select(Organisation.id, Organisation.name)).all())
     service_names = dict(session.exec(select(Service.id, Service.name)).all())
-    for status, outcome, organisation_id, service_id, n in session.exec(
-            _referrals(scope, Referral.status, Referral.outcome, Referral.organisation_id,
-                       Referral.service_id, func.count())
-            .group_by(Referral.status, Referral.outcome, Referral.organisation_id,
-                      Referral.service_id)).all():
+    for status, outcome, reason, organisation_id, service_id, n in session.exec(
+            _referrals(scope, Referral.status, Referral.outcome, Referral.reason_code,
+                       Referral.organisation_id, Referral.service_id, func.count())
+            .group_by(Referral.status, Referral.outcome, Referral.reason_code,
+                      Referral.organisation_id, Referral.service_id)).all():
         by_status[status] += n
         by_organisation[organisations[organisation_id]] += n
         by_service[service_names[service_id]] += n
         if status == Status.completed:
             by_outcome[outcome] += n
+        if status in (Status.rejected, Status.failed):
+            by_reason[reason or "other"] += n
     statuses = {s: labels["statuses"][s] for s in Status if s != Status.entered_in_error}
     tables.append(_breakdown("referrals_status", labels["referrals_status"], by_status,
                              statuses, labels["referrals"]))
@@ -129,6 +132,8 @@ def figures(scope, labels):
                              {n: n for n in sorted(by_service)}, labels["referrals"]))
     tables.append(_breakdown("outcomes", labels["outcomes_title"], by_outcome,
                              labels["outcomes"], labels["referrals"]))
+    tables.append(_breakdown("reasons", labels["reasons_title"], by_reason, labels["reasons"],
+                             labels["referrals"]))
 
     tables.append(_key_figures(scope, labels, families, by_status, by_outcome))
     tables.append(_matrix(scope, labels, domains, organisations))

@@ -14,7 +14,7 @@ from referral.directory import services as directory
 from referral.monitor import bp, export, pledges, services
 from referral.monitor.charts import CHARTS
 from referral.monitor.forms import PROGRESS_LABELS, PledgeForm, ReportForm
-from referral.referrals.lifecycle import OUTCOME_LABELS, STATUS_LABELS
+from referral.referrals.lifecycle import OUTCOME_LABELS, REASON_LABELS, STATUS_LABELS
 
 
 def labels():
@@ -47,6 +47,8 @@ def labels():
         "sources": {k: str(v) for k, v in SOURCE_LABELS.items()},
         "statuses": {k: str(v) for k, v in STATUS_LABELS.items()},
         "outcomes": {k: str(v) for k, v in OUTCOME_LABELS.items()},
+        "reasons_title": _("Why referrals were rejected or failed"),
+        "reasons": {k: str(v) for k, v in REASON_LABELS.items()},
         "questions": {"heard": _("felt heard"), "useful": _("help was useful"),
                       "easy": _("easy to get"), "better": _("things changed")},
     }

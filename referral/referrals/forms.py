@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from referral.directory.forms import CheckboxesField
-from referral.referrals.lifecycle import OUTCOME_LABELS
+from referral.referrals.lifecycle import OUTCOME_LABELS, REASON_LABELS
 
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 MAX_SERVICES = 5
@@ -49,6 +49,8 @@ class StatusForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
     outcome = SelectField(_l("Outcome"), validators=[Optional()], choices=[
         SelectChoice("", "—")] + [SelectChoice(k, v) for k, v in OUTCOME_LABELS.items()])
+    reason_code = SelectField(_l("What kind of reason"), validators=[Optional()], choices=[
+        SelectChoice("", "—")] + [SelectChoice(k, v) for k, v in REASON_LABELS.items()])
 
 
 class NoteForm(FlaskForm):

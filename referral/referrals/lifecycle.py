@@ -103,6 +103,17 @@ OUTCOME_LABELS = {
 }
 
 
+# Why a partner rejects a referral or reports it failed: plain categories for the monitor.
+REASON_LABELS = {
+    "not_eligible": _l("the family does not qualify"),
+    "no_capacity": _l("no room or a waiting list"),
+    "not_reachable": _l("the family could not be reached"),
+    "declined": _l("the family did not want it"),
+    "other": _l("another reason"),
+}
+COUNTED_REASONS = {S.rejected, S.failed}
+
+
 def status_label(status):
     return STATUS_LABELS.get(status, status)
 

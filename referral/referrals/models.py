@@ -53,8 +53,9 @@ class Referral(SQLModel, table=True):
 
     # The monitor counts a year's referrals from this index alone.
     __table_args__ = (Index("ix_referral_monitor", "created_at", "status", "outcome",
-                            "organisation_id", "service_id", "signal_id", "follow_up_on",
-                            "last_activity_at", "requested_at", "accepted_at", "closed_at"),)
+                            "reason_code", "organisation_id", "service_id", "signal_id",
+                            "follow_up_on", "last_activity_at", "requested_at", "accepted_at",
+                            "closed_at"),)
 
     id: uuid.UUID = id_field()
     family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
@@ -75,6 +76,9 @@ class Referral(SQLModel, table=True):
     accepted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     outcome: str | None = Field(default=None, max_length=20)
+    # Why it was rejected or failed, as a category the monitor can count (the words are in
+    # the event, encrypted).
+    reason_code: str | None = Field(default=None, max_length=20)
     # A bridge worker (expert by experience) accompanying the family, with its consent.
     bridge_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id",
                                         index=True)

@@ -245,7 +245,8 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
     return made
 
 
-def change_status(user, referral, target, *, side, reason=None, outcome=None, version=None):
+def change_status(user, referral, target, *, side, reason=None, outcome=None, version=None,
+                  reason_code=None):
     """Move the referral along the lifecycle, or raise Refused with a message."""
     if version is not None and version != referral.version:
         raise Refused(_l("This referral changed while you were looking at it. "
@@ -263,6 +264,8 @@ def change_status(user, referral, target, *, side, reason=None, outcome=None, ve
     if target in CLOSED:
         referral.closed_at = now
         referral.outcome = outcome if target == Status.completed else None
+    referral.reason_code = ((reason_code if reason_code in lifecycle.REASON_LABELS else "other")
+                            if target in lifecycle.COUNTED_REASONS else None)
     on_behalf = side == PARTNER and user.id == referral.owner_id
     _event(referral, user, EventKind.status, from_status=source, to_status=target,
            outcome=referral.outcome, text=reason, on_behalf=on_behalf)

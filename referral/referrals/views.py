@@ -214,7 +214,8 @@ def change_status(referral_id, target):
     try:
         services.change_status(current_user, referral, target, side=side,
                                reason=form.reason.data, outcome=form.outcome.data or None,
-                               version=form.version.data)
+                               version=form.version.data,
+                               reason_code=form.reason_code.data or None)
     except Refused as refused:
         flash(str(refused), "error")
     else:

@@ -108,6 +108,7 @@ def test_hand_counted_figures_appear_exactly(client, login, alliance):
     assert statuses["aangevraagd"] == ["6"] and statuses["afgerond"] == ["6"]
     assert statuses["afgewezen"] == ["&lt; 5"] and statuses["aangenomen"] == ["•"]
     assert statuses["Totaal"] == ["20"]
+    assert _table(html, "reasons")["een andere reden"] == ["&lt; 5"]  # three, no category
     assert _table(html, "referrals_organisation") == {
         "Voedselbank": ["12"], "Jeugdfonds": ["8"], "Totaal": ["20"]}
     key = _table(html, "key")

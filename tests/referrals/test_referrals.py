@@ -359,3 +359,20 @@ def test_a_bridge_worker_joins_with_consent_and_adds_notes(app, client, login, w
     assert load(app, world.inbox_referral).status == "requested"  # notes only
     login(world.owner)
     assert "Ik ga mee naar de intake." in client.get(f"/referrals/{world.inbox_referral}").text
+
+
+def test_a_rejection_keeps_its_kind_of_reason_for_the_monitor(app, client, login, world):
+    login(world.partner)
+    step(client, world.inbox_referral, "rejected", reason="Geen plek tot maart.",
+         reason_code="no_capacity")
+    assert load(app, world.inbox_referral).reason_code == "no_capacity"
+    login(world.owner)
+    assert "geen plek of een wachtlijst" not in client.get(
+        f"/referrals/{world.inbox_referral}").text  # final: no more steps to take
+    step(client, world.letter_referral, "accepted", version=load(app, world.letter_referral)
+         .version)
+    refused = step(client, world.letter_referral, "failed", reason="Nooit gekomen.",
+                   reason_code="made-up")
+    assert refused.status_code == 400 and load(app, world.letter_referral).status == "accepted"
+    step(client, world.letter_referral, "failed", reason="Nooit gekomen.")
+    assert load(app, world.letter_referral).reason_code == "other"  # no kind given
