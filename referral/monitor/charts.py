@@ -13,7 +13,7 @@ def _value(item):
     """The number to draw, or None where it is hidden or not a count."""
     if isinstance(item, Cell):
         return item.shown
-    return None
+    return item if isinstance(item, float) else None  # a mean score
 
 
 def _svg(key, title, description, width, height, body):

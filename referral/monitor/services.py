@@ -139,6 +139,7 @@ def figures(scope, labels):
     tables.append(_matrix(scope, labels, domains, organisations))
     tables.append(_feedback(scope, labels))
     tables.append(_trend(scope, labels))
+    tables.append(_feedback_trend(scope, labels))
     if not scope.organisation_id:
         tables.append(_targets(scope, labels))
     return tables
@@ -262,6 +263,30 @@ def _trend(scope, labels):
     for key in months:
         table.rows.append((f"{key[0]}-{key[1]:02d}", [cells[(id(referrals), key)],
                                                       cells[(id(signals), key)]]))
+    return table
+
+
+def _feedback_trend(scope, labels):
+    """How heard families and children felt, per month over two years: a mean only for a
+    month with at least SMALL answers."""
+    year = func.extract("year", FeedbackResponse.submitted_at)
+    month = func.extract("month", FeedbackResponse.submitted_at)
+    query = select(year, month, func.count(FeedbackResponse.heard),
+                   func.sum(FeedbackResponse.heard)).where(
+        FeedbackResponse.submitted_at >= datetime(scope.year - 1, 1, 1, tzinfo=UTC),
+        FeedbackResponse.submitted_at < scope.end, FeedbackResponse.heard.is_not(None))
+    if scope.municipality:
+        query = query.where(FeedbackResponse.municipality_code == scope.municipality)
+    if scope.organisation_id:
+        query = query.where(FeedbackResponse.organisation_id == scope.organisation_id)
+    figures = {(int(y), int(m)): (n, total_score) for y, m, n, total_score in
+               db.session().exec(query.group_by(year, month)).all()}
+    table = Table("feedback_trend", labels["feedback_trend"], [labels["questions"]["heard"]],
+                  chart="line")
+    for key in [(y, m) for y in (scope.year - 1, scope.year) for m in range(1, 13)]:
+        n, total_score = figures.get(key, (0, 0))
+        table.rows.append((f"{key[0]}-{key[1]:02d}", [
+            round(total_score / n, 1) if n >= SMALL else Cell(n, "small")]))
     return table
 
 

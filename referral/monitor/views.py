@@ -32,6 +32,7 @@ def labels():
         "matrix": _("Which need domains lead to which organisations"),
         "feedback": _("Feedback scores (1 to 5)"),
         "trend": _("Per month, over two years"),
+        "feedback_trend": _("Feedback per month: mean score for feeling heard"),
         "targets": _("The alliance's targets"),
         "signals": _("Signals"), "referrals": _("Referrals"), "children": _("Children"),
         "value": _("Value"), "parents": _("Parents"),

@@ -186,8 +186,12 @@ def test_feedback_scores_from_five_answers(app, client, login, alliance):
     rows = _table(client.get(f"/monitor/?year={YEAR}").text, "feedback")
     assert rows["voelde zich gehoord"] == ["&lt; 5", "&lt; 5"]
     answer(1, 5)
-    rows = _table(client.get(f"/monitor/?year={YEAR}").text, "feedback")
-    assert rows["voelde zich gehoord"] == ["4.2", "&lt; 5"]
+    html = client.get(f"/monitor/?year={YEAR}").text
+    assert _table(html, "feedback")["voelde zich gehoord"] == ["4.2", "&lt; 5"]
+    month = f"{YEAR}-{date.today().month:02d}"
+    assert _table(html, "feedback_trend")[month] == ["4.2"]  # five answers this month
+    earlier = _table(html, "feedback_trend")[f"{YEAR - 1}-01"]
+    assert earlier == ["&lt; 5"]
 
 
 def test_queries_per_dashboard_do_not_grow(app, client, login, alliance, make_service,
