@@ -21,6 +21,11 @@ def utcnow():
     return datetime.now(UTC)
 
 
+def aware(moment):
+    """A stored time as an aware UTC datetime: SQLite gives back naive ones."""
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def id_field():
     """A primary key the application makes, so encrypted values can be bound to it."""
     return Field(default_factory=uuid.uuid4, primary_key=True)

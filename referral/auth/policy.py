@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from referral import audit
 from referral.auth.models import Role
+from referral.referrals.services import active_consent, owns_any, pending_handover_to
 
 
 def training_valid(user, *, today=None):
@@ -38,8 +39,6 @@ def _edits_service(user, service):
 def _works_on(user, family):
     """A professional works on the families they created or own a referral of (an accepted
     handover makes the colleague the owner)."""
-    from referral.referrals.services import owns_any
-
     return (user.role == Role.professional and family is not None
             and (family.created_by == user.id or owns_any(user.id, family.id)))
 
@@ -64,8 +63,6 @@ def _accompanies(user, referral):
 
 def _is_handed(user, referral):
     """The colleague a handover is proposed to may look before answering."""
-    from referral.referrals.services import pending_handover_to
-
     return (user.role == Role.professional and referral is not None
             and pending_handover_to(user.id, referral.id) is not None)
 
@@ -78,8 +75,6 @@ def _sees_referral(user, referral):
 def _sees_content(user, referral):
     """The shared message and the notes: the owner always; others only while the family's
     consent for that organisation stands."""
-    from referral.referrals.services import active_consent
-
     if _owns(user, referral) or _is_handed(user, referral):
         return True
     return ((_partner_of(user, referral) or _accompanies(user, referral))
@@ -90,8 +85,6 @@ def _sees_content(user, referral):
 def _prints_letter(user, referral):
     """The letter carries the family's name and contact: only the owner, only while the
     family's consent for that organisation stands, never for a draft or a mistake."""
-    from referral.referrals.services import active_consent
-
     return (_owns(user, referral) and referral.status not in ("draft", "entered-in-error")
             and active_consent(referral.family_id, referral.organisation_id) is not None)
 

@@ -18,6 +18,7 @@ from sqlmodel import func, select
 from referral import audit, db, mail
 from referral.auth.models import LoginAttempt, Role, User
 from referral.crypto import keyring
+from referral.referrals.services import open_referrals_owned_by
 
 PASSWORD_MIN, PASSWORD_MAX = 12, 128
 hasher = PasswordHasher()
@@ -230,8 +231,6 @@ def change_password(user, current, new):
 
 def deactivate(user, *, actor=None):
     """End an account; refused while it owns open referrals (they are handed over first)."""
-    from referral.referrals.services import open_referrals_owned_by
-
     open_referrals = open_referrals_owned_by(user.id)
     if open_referrals:
         raise ServiceError(_l(

@@ -17,6 +17,7 @@ from referral.cases.models import (
     age_on,
 )
 from referral.crypto import keyring
+from referral.referrals.models import Referral
 
 POSTCODE = re.compile(r"^\s*(\d{4})\s*([A-Za-z]{2})\s*$")
 
@@ -78,8 +79,6 @@ def create_family(user, *, parent_names, children, phone=None, email=None, stree
 def families_of(user):
     """The families this professional works on (created, or owns a referral of), newest
     first."""
-    from referral.referrals.models import Referral
-
     owned = select(Referral.family_id).where(Referral.owner_id == user.id)
     return db.session().exec(select(Family).where(or_(Family.created_by == user.id,
                                                       Family.id.in_(owned)))

@@ -9,7 +9,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from referral import audit, db
-from referral.cases.models import age_on
+from referral.cases.models import Family, age_on
+from referral.directory.models import Service
 from referral.feedback.models import (
     FeedbackAttempt,
     FeedbackForm,
@@ -81,22 +82,20 @@ def open_link(token, address):
 def state(invitation):
     if invitation.used_at is not None:
         return "used"
-    expires = invitation.expires_at
-    if expires.tzinfo is None:  # SQLite gives back naive UTC
-        expires = expires.replace(tzinfo=db.utcnow().tzinfo)
-    return "expired" if expires <= db.utcnow() else "ok"
+    return "expired" if db.aware(invitation.expires_at) <= db.utcnow() else "ok"
 
 
 def submit(invitation, *, language, scores, texts):
     """Store the answers once; the invitation is used from now on."""
     referral = (db.session().get(Referral, invitation.referral_id)
                 if invitation.referral_id else None)
-    family_municipality = _municipality(invitation.family_id)
+    municipality = db.session().exec(select(Family.municipality_code).where(
+        Family.id == invitation.family_id)).first()
     response = FeedbackResponse(
         invite_id=invitation.id, form=invitation.form, language=language,
         service_id=referral.service_id if referral else None,
         organisation_id=referral.organisation_id if referral else None,
-        municipality_code=family_municipality,
+        municipality_code=municipality,
         **{name: scores.get(name) for name in SCORES})
     db.session().add(response)
     db.session().flush()  # the id binds the encrypted texts to this row
@@ -105,13 +104,6 @@ def submit(invitation, *, language, scores, texts):
     invitation.used_at = response.submitted_at
     db.session().add_all([response, invitation])
     return response
-
-
-def _municipality(family_id):
-    from referral.cases.models import Family
-
-    return db.session().exec(select(Family.municipality_code).where(
-        Family.id == family_id)).first()
 
 
 def invitations_of(user):
@@ -126,8 +118,6 @@ def invitations_of(user):
 def service_scores(organisation_id):
     """Per service of the organisation: how many answered and the mean of each score, each
     only where at least THRESHOLD people answered it (a question may be skipped)."""
-    from referral.directory.models import Service
-
     columns = []
     for name in SCORES:
         column = getattr(FeedbackResponse, name)

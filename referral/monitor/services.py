@@ -18,6 +18,7 @@ from referral.feedback.models import FeedbackResponse
 from referral.monitor import pledges
 from referral.monitor.suppression import SMALL, Cell, protect, single, total
 from referral.referrals.models import OPEN, Referral, Status
+from referral.referrals.services import overdue_clause
 
 
 @dataclass
@@ -187,8 +188,6 @@ def _key_figures(scope, labels, families, by_status, by_outcome):
 
 
 def _overdue(scope):
-    from referral.referrals.services import overdue_clause
-
     return db.session().exec(_referrals(scope, func.count()).where(overdue_clause())).one()
 
 
@@ -238,9 +237,14 @@ def _feedback(scope, labels):
     return table
 
 
+def _months(scope):
+    """(year, month) of the two years up to the chosen one, oldest first."""
+    return [(year, month) for year in (scope.year - 1, scope.year) for month in range(1, 13)]
+
+
 def _trend(scope, labels):
     """Referrals and signals per month over the two years up to the chosen one."""
-    months = [(year, month) for year in (scope.year - 1, scope.year) for month in range(1, 13)]
+    months = _months(scope)
     wide = Scope(scope.year - 1, scope.municipality, scope.organisation_id)
     two_years = Scope(scope.year, scope.municipality, scope.organisation_id)
 
@@ -283,7 +287,7 @@ def _feedback_trend(scope, labels):
                db.session().exec(query.group_by(year, month)).all()}
     table = Table("feedback_trend", labels["feedback_trend"], [labels["questions"]["heard"]],
                   chart="line")
-    for key in [(y, m) for y in (scope.year - 1, scope.year) for m in range(1, 13)]:
+    for key in _months(scope):
         n, total_score = figures.get(key, (0, 0))
         table.rows.append((f"{key[0]}-{key[1]:02d}", [
             round(total_score / n, 1) if n >= SMALL else Cell(n, "small")]))
@@ -301,7 +305,7 @@ def _targets(scope, labels):
         if user.role == Role.professional and training_valid(user):
             trained[organisation or "—"] = trained.get(organisation or "—", 0) + 1
     bridges = [user for user, _org in users if user.role == Role.bridge]
-    new_bridges = [u for u in bridges if scope.start <= _aware(u.created_at) < scope.end]
+    new_bridges = [u for u in bridges if scope.start <= db.aware(u.created_at) < scope.end]
     table = Table("targets", labels["targets"], [labels["value"]])
     for organisation, n in sorted(trained.items()):
         table.rows.append((labels["trained_in"] % {"organisation": organisation}, [single(n)]))
@@ -310,9 +314,6 @@ def _targets(scope, labels):
     table.rows.append((labels["pledges_reported"], [single(pledges.reported_count(scope.year))]))
     return table
 
-
-def _aware(moment):
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def years():

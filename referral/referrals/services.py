@@ -72,12 +72,7 @@ def is_overdue(referral, today=None, now=None):
     today, now = today or date.today(), now or db.utcnow()
     quiet = timedelta(days=current_app.config["QUIET_DAYS"])
     return referral.status in OPEN and (referral.follow_up_on < today
-                                        or _aware(referral.last_activity_at) < now - quiet)
-
-
-def _aware(moment):
-    # SQLite gives back naive datetimes for the UTC values it was given.
-    return moment if moment.tzinfo else moment.replace(tzinfo=db.utcnow().tzinfo)
+                                        or db.aware(referral.last_activity_at) < now - quiet)
 
 
 def mine(user, today=None):

@@ -90,7 +90,7 @@ def _search_filters(family, children):
     ages = sorted({age_on(c.birth_date, db.utcnow().date()) for c in children})
     everything = request.args.get("domains") == "all"
     municipality = request.args.get("municipality", family.municipality_code or "")
-    age = request.args.get("age", str(ages[0]) if ages else "")
+    age = request.args.get("age", str(ages[0]) if ages else "")[:2]  # a child's age: 0 to 99
     return dict(ages=ages, everything=everything, text=request.args.get("q", "")[:200],
                 municipality=municipality[:6], age=int(age) if age.isdigit() else None)
 

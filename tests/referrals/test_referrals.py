@@ -376,3 +376,10 @@ def test_a_rejection_keeps_its_kind_of_reason_for_the_monitor(app, client, login
     assert refused.status_code == 400 and load(app, world.letter_referral).status == "accepted"
     step(client, world.letter_referral, "failed", reason="Nooit gekomen.")
     assert load(app, world.letter_referral).reason_code == "other"  # no kind given
+
+
+def test_refer_page_survives_odd_filters(client, login, world):
+    login(world.owner)
+    for query in ("age=99999999999999999999999", "age=-1", "municipality=" + "x" * 500,
+                  "q=" + "%00" * 50, "domains=all&age=abc"):
+        assert client.get(f"/referrals/new/{world.signal_id}?{query}").status_code == 200
