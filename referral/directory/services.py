@@ -27,9 +27,11 @@ MAX_WORDS = 8
 
 
 def fold(text):
-    """Lower case without accents or extra spaces: "Café  Noël" -> "cafe noel"."""
+    """Lower case without accents, control characters or extra spaces: "Café  Noël" ->
+    "cafe noel". (PostgreSQL refuses a NUL byte in a query's text.)"""
     decomposed = unicodedata.normalize("NFKD", text or "")
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = "".join(" " if unicodedata.category(c) == "Cc" else c for c in decomposed
+                    if not unicodedata.combining(c))
     return " ".join(plain.casefold().split())
 
 

@@ -120,3 +120,8 @@ def test_service_page_is_printable_and_complete(searcher, directory):
 def test_unknown_service_is_404(searcher):
     assert searcher.get("/directory/services/00000000-0000-0000-0000-000000000000"
                         ).status_code == 404
+
+
+def test_control_characters_in_the_search_are_ignored(searcher, directory):
+    page = searcher.get("/directory/?q=%00ontbijt%00")
+    assert page.status_code == 200 and "Schoolontbijt" in page.text
