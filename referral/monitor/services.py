@@ -16,7 +16,7 @@ from referral.cases.models import Child, Family, Signal, SignalDomain
 from referral.directory.models import NeedDomain, Organisation, Service
 from referral.feedback.models import FeedbackResponse
 from referral.monitor import pledges
-from referral.monitor.suppression import SMALL, Cell, protect, single, total
+from referral.monitor.suppression import SMALL, Cell, cover, protect, rest_is_small, single, total
 from referral.referrals.models import OPEN, Referral, Status
 from referral.referrals.services import overdue_clause
 
@@ -31,6 +31,7 @@ class Table:
     rows: list = field(default_factory=list)  # (label, [Cell | str, …])
     chart: str | None = None  # "bars", "line" or "heat"
     total: Cell | None = None
+    groups: list = field(default_factory=list)  # [(row, column), …] that add up to a figure
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,46 @@ def _breakdown(key, title, counts, labels, column, chart="bars"):
     cells = protect({code: counts.get(code, 0) for code in labels})
     return Table(key, title, [column],
                  [(labels[code], [cells[code]]) for code in labels], chart,
-                 total(dict(counts)))
+                 total(dict(counts)), [[(row, 0) for row in range(len(labels))]])
 
 
 def figures(scope, labels):
     """Every table of the monitor for this scope; `labels` names codes in the reader's
-    language (need domains, sources, statuses, outcomes, column titles)."""
+    language (need domains, sources, statuses, outcomes, column titles).
+
+    One municipality's figures can be set beside those of all municipalities; they are
+    guarded so that subtracting the two never leaves a small number (see `_guard`)."""
+    tables = _figures(scope, labels)
+    if scope.municipality:
+        _guard(tables, _figures(Scope(scope.year, None, scope.organisation_id), labels))
+    return tables
+
+
+def _guard(tables, whole):
+    """Hide a figure of one municipality wherever the rest (all municipalities minus this
+    one) would be a small number above zero, and protect again the parts it belongs to."""
+    wide = {table.key: table for table in whole}
+    for table in tables:
+        other = wide.get(table.key)
+        if other is None:
+            continue
+        theirs = {(label, column): cell for label, cells in other.rows
+                  for column, cell in zip(other.columns, cells, strict=True)}
+        for label, cells in table.rows:
+            for j, cell in enumerate(cells):
+                if rest_is_small(cell, theirs.get((label, table.columns[j]))):
+                    cells[j] = Cell(cell.value, "complement")
+        if rest_is_small(table.total, other.total):
+            table.total = Cell(table.total.value, "complement")
+        for group in table.groups:
+            mine = {(i, j): table.rows[i][1][j] for i, j in group}
+            rest = sum(theirs[(table.rows[i][0], table.columns[j])].value - cell.value
+                       for (i, j), cell in mine.items())
+            for (i, j), cell in cover(mine, 0 < rest < SMALL).items():
+                table.rows[i][1][j] = cell
+
+
+def _figures(scope, labels):
     session = db.session()
     tables = []
     domains = {d.code: (d.label_nl if labels["lang"] == "nl" else d.label_en)
@@ -263,7 +298,9 @@ def _trend(scope, labels):
             part = {key: series.get(key, 0) for key in months if key[0] == year}
             cells.update({(id(series), key): cell for key, cell in protect(part).items()})
     table = Table("trend", labels["trend"], [labels["referrals"], labels["signals"]],
-                  chart="line")
+                  chart="line", groups=[[(row, column) for row, key in enumerate(months)
+                                         if key[0] == year] for column in (0, 1)
+                                        for year in (scope.year - 1, scope.year)])
     for key in months:
         table.rows.append((f"{key[0]}-{key[1]:02d}", [cells[(id(referrals), key)],
                                                       cells[(id(signals), key)]]))
@@ -305,15 +342,18 @@ def _targets(scope, labels):
         if user.role == Role.professional and training_valid(user):
             trained[organisation or "—"] = trained.get(organisation or "—", 0) + 1
     bridges = [user for user, _org in users if user.role == Role.bridge]
-    new_bridges = [u for u in bridges if scope.start <= db.aware(u.created_at) < scope.end]
+    three_years = datetime(scope.year - 2, 1, 1, tzinfo=UTC)
+    new_bridges = [u for u in bridges if three_years <= db.aware(u.created_at) < scope.end]
+    # Active: accompanied at least one family referred in this year.
+    accompanying = session.exec(_referrals(scope, func.count(func.distinct(
+        Referral.bridge_id))).where(Referral.bridge_id.is_not(None))).one()
     table = Table("targets", labels["targets"], [labels["value"]])
     for organisation, n in sorted(trained.items()):
         table.rows.append((labels["trained_in"] % {"organisation": organisation}, [single(n)]))
-    table.rows.append((labels["active_bridges"], [single(len(bridges))]))
+    table.rows.append((labels["active_bridges"], [single(accompanying)]))
     table.rows.append((labels["new_bridges"], [single(len(new_bridges))]))
     table.rows.append((labels["pledges_reported"], [single(pledges.reported_count(scope.year))]))
     return table
-
 
 
 def years():

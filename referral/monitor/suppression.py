@@ -46,6 +46,25 @@ def protect(counts):
                         else None) for label, n in counts.items()}
 
 
+def cover(cells, hidden_total=False):
+    """Re-protect the parts {key: Cell} of a shown figure after more of them were hidden for
+    another reason; when the figure itself is hidden, at least one part is hidden too, so
+    that adding the parts up cannot give it back."""
+    values = {key: cell.value for key, cell in cells.items()}
+    hidden = {key for key, cell in cells.items() if cell.hidden}
+    if hidden_total and not hidden and values:
+        hidden = {min(values, key=lambda k: (values[k], str(k)))}
+    hidden = _cover(values, hidden)
+    return {key: cell if cell.hidden or key not in hidden else Cell(cell.value, "complement")
+            for key, cell in cells.items()}
+
+
+def rest_is_small(part, whole):
+    """True when `whole` minus `part`, both shown, would be a small number above zero."""
+    return (isinstance(part, Cell) and isinstance(whole, Cell) and not part.hidden
+            and not whole.hidden and 0 < whole.value - part.value < SMALL)
+
+
 def total(counts):
     n = sum(counts.values())
     return Cell(n, "small" if n < SMALL else None)

@@ -4,7 +4,6 @@ numbers never do; partners see only their own organisation."""
 import csv
 import io
 import re
-import uuid
 from datetime import date
 
 import pytest
@@ -13,71 +12,11 @@ from sqlmodel import select
 from referral import db
 from referral.auth.models import User
 from referral.cases.models import Family
-from referral.cases.services import create_family, log_signal, record_consent
-from referral.directory.models import Service
 from referral.feedback import services as feedback
-from referral.referrals.services import change_status, default_follow_up, refer
+from referral.referrals.models import Referral
+from referral.referrals.services import assign_bridge
 from tests.conftest import count_queries
-
-YEAR = date.today().year
-# source, need domains, service, what happens: 21 signals, 20 referrals.
-PLAN = (
-    [("conversation", ["food"], "Voedselpakket", "completed")] * 6
-    + [("conversation", ["food", "money"], "Voedselpakket", "requested")] * 4
-    + [("observation", ["money"], "Voedselpakket", "requested")] * 2
-    + [("observation", ["housing"], "Sportfonds", "accepted")] * 4
-    + [("family_asked", ["housing"], "Sportfonds", "accepted")]
-    + [("family_asked", ["housing"], "Sportfonds", "rejected")] * 3
-    + [("family_asked", ["food"], None, None)]
-)
-
-
-@pytest.fixture
-def alliance(app, make_user, make_service):
-    owner = make_user("professional", organisation="JGZ")
-    food_partner = make_user("partner", organisation="Voedselbank")
-    sport_partner = make_user("partner", organisation="Jeugdfonds")
-    coordinator = make_user("coordinator", organisation="Alliantie")
-    services = {"Voedselpakket": make_service("Voedselpakket", organisation="Voedselbank",
-                                              referral_route="inbox"),
-                "Sportfonds": make_service("Sportfonds", organisation="Jeugdfonds",
-                                           referral_route="inbox")}
-    _build(app, owner.id, {"Voedselpakket": food_partner.id, "Sportfonds": sport_partner.id},
-           services, PLAN)
-    return {"coordinator": coordinator, "food": food_partner, "sport": sport_partner,
-            "owner": owner}
-
-
-def _build(app, owner_id, partner_ids, services, plan):
-    """Families, signals and referrals as the plan says, through the services layer."""
-    with app.app_context():
-        session = db.session()
-        nurse = session.get(User, owner_id)
-        partners = {name: session.get(User, pid) for name, pid in partner_ids.items()}
-        for n, (source, domains, service_name, status) in enumerate(plan):
-            family = create_family(nurse, parent_names=f"Gezin {n}", municipality_code="GM0363",
-                                   children=[(f"Kind {n}", date(YEAR - 7, 1, 1 + n % 28))])
-            signal = log_signal(nurse, family, domains=domains, source=source,
-                                observations="gezien")
-            if service_name is None:
-                continue
-            service = session.get(Service, services[service_name])
-            record_consent(nurse, family, organisation_id=service.organisation_id,
-                           given_by="ouder", scope="alles", method="spoken",
-                           given_on=date.today(), parent_agreed=True)
-            [referral] = refer(nurse, family, signal, [service], message="graag",
-                               follow_up_on=default_follow_up(), send=True,
-                               form_token=str(uuid.uuid4()))
-            partner = partners[service_name]
-            if status in ("accepted", "completed"):
-                change_status(partner, referral, "accepted", side="partner")
-            if status == "completed":
-                change_status(partner, referral, "in-progress", side="partner")
-                change_status(partner, referral, "completed", side="partner",
-                              outcome="need_met")
-            if status == "rejected":
-                change_status(partner, referral, "rejected", side="partner", reason="vol")
-        db.commit()
+from tests.monitor.conftest import YEAR, build
 
 
 def _table(html, key):
@@ -204,7 +143,7 @@ def test_queries_per_dashboard_do_not_grow(app, client, login, alliance, make_se
         services[name] = make_service(name, organisation=f"Organisatie {n}",
                                       referral_route="inbox")
         partners[name] = make_user("partner", organisation=f"Organisatie {n}").id
-    _build(app, alliance["owner"].id, partners, services,
+    build(app, alliance["owner"].id, partners, services,
            [("observation", ["clothing"], f"Extra {n % 3}", "completed") for n in range(9)])
     login(alliance["coordinator"])
     assert count_queries(app, client, f"/monitor/?year={YEAR}") == few
@@ -216,3 +155,20 @@ def test_printable_report_has_the_same_figures(client, login, alliance):
     assert "Monitorrapport" in report and "<svg" in report
     assert _table(report, "signals_source") == _table(
         client.get(f"/monitor/?year={YEAR}").text, "signals_source")
+
+
+def test_bridge_workers_count_when_they_accompany_a_family(app, client, login, alliance,
+                                                           make_user):
+    """Seven bridge workers are new; six accompany a referral of this year, one does not."""
+    bridges = [make_user("bridge", organisation="Alliantie").id for _ in range(7)]
+    with app.app_context():
+        session = db.session()
+        owner = session.get(User, alliance["owner"].id)
+        referrals = session.exec(select(Referral).order_by(Referral.created_at)).all()
+        for referral, bridge in zip(referrals, bridges[:6], strict=False):
+            assign_bridge(owner, referral, session.get(User, bridge), family_agreed=True)
+        db.commit()
+    login(alliance["coordinator"])
+    targets = _table(client.get(f"/monitor/?year={YEAR}").text, "targets")
+    assert targets["Brugfunctionarissen die dit jaar een gezin begeleidden"] == ["6"]
+    assert targets["Nieuwe brugfunctionarissen in de laatste drie jaar (doel: 100)"] == ["7"]
