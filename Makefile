@@ -30,6 +30,7 @@ test: install translations
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/bandit -q -r referral
 
 bench: install translations
 	$(VENV)/bin/python bench/directory.py

@@ -45,6 +45,7 @@ def create_app(test_config=None):
     from referral.directory import views as directory_views
     from referral.feedback import views as feedback_views
     from referral.monitor import views as monitor_views
+    from referral.privacy import views as privacy_views
     from referral.referrals import views as referral_views
 
     login_manager.user_loader(auth_views.load_user)
@@ -57,6 +58,7 @@ def create_app(test_config=None):
     app.register_blueprint(referral_views.bp)
     app.register_blueprint(feedback_views.bp)
     app.register_blueprint(monitor_views.bp)
+    app.register_blueprint(privacy_views.bp)
     app.register_blueprint(web.bp)
     register_cli(app)
     return app

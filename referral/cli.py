@@ -3,9 +3,11 @@
 import secrets
 import sys
 import uuid
+from datetime import UTC
 from pathlib import Path
 
 import click
+import pyotp
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -381,17 +383,54 @@ demo_cli = AppGroup("demo", help="Demo data.")
 @demo_cli.command("load")
 def demo_load():
     """Load demo users for every role and demo data (idempotent); print the logins."""
-    from referral.demo import PASSWORD, load
+    from referral.demo import PASSWORD, load, officer_key
 
     logins = load()
+    key = officer_key()
     db.commit()
     click.echo(f"Demo logins (password for all: {PASSWORD}):")
     for email, role in logins:
         click.echo(f"  {role:<16} {email}")
+    click.echo(f"The privacy officer also needs a two-factor code: add the key {key} to an "
+               "authenticator app (or run: flask --app referral demo code).")
+
+
+retention_cli = AppGroup("retention", help="Erase what is kept longer than needed.")
+
+
+@retention_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]),
+              help="Pretend today is this date (to see what a later run will do).")
+def retention_purge(dry_run, as_of):
+    """Erase families and signals past their retention period, and old log entries (daily,
+    from cron)."""
+    from referral.privacy import services
+
+    now = as_of.replace(tzinfo=UTC) if as_of else None
+    counted = services.purge(now, dry_run=True)
+    if not dry_run:
+        with click.progressbar(length=counted["families"] + counted["signals"],
+                               label="Erasing", file=sys.stderr) as bar:
+            counted = services.purge(now, progress=bar.update)
+    verb = "Would erase" if dry_run else "Erased"
+    click.echo(f"{verb}: {counted['families']} families, {counted['signals']} signals "
+               f"without a referral, {counted['audit_entries']} access log entries, "
+               f"{counted['login_attempts'] + counted['feedback_attempts']} failed attempts, "
+               f"{counted['mail_sent']} sent messages.")
+
+
+@demo_cli.command("code")
+def demo_code():
+    """Print the demo privacy officer's current two-factor code."""
+    from referral.demo import officer_key
+
+    click.echo(pyotp.TOTP(officer_key()).now())
+    db.commit()
 
 
 def register(app):
     app.cli.add_command(init_command)
     for group in (db_cli, users_cli, keys_cli, audit_cli, directory_cli, mail_cli,
-                  reminders_cli, monitor_cli, demo_cli):
+                  reminders_cli, monitor_cli, retention_cli, demo_cli):
         app.cli.add_command(group)

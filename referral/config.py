@@ -21,8 +21,7 @@ DEFAULTS = {
     "MAIL_SERVER": None,  # None: mail is written to the log (development)
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,
-    "MAIL_USERNAME": None,
-    "MAIL_PASSWORD": None,
+    **dict.fromkeys(("MAIL_USERNAME", "MAIL_PASSWORD")),  # None: no login at the mail server
     "MAIL_FROM": "verwijstool@localhost",
     "PUBLIC_URL": "http://127.0.0.1:5000",  # for links in mail sent from the command line
     "FOLLOW_UP_DAYS": 14,  # default follow-up date of a referral
@@ -32,6 +31,11 @@ DEFAULTS = {
     "FEEDBACK_SESSION_MINUTES": 60,  # after opening the link, to fill in the form
     "FEEDBACK_MAX_FAILURES": 10,  # links that do not work, per address …
     "FEEDBACK_THROTTLE_MINUTES": 15,  # … in this many minutes: then wait
+    "RETENTION_CLOSED_DAYS": 730,  # a family goes two years after its last referral closed
+    "RETENTION_SIGNAL_DAYS": 365,  # a signal that led to no referral goes after a year
+    "RETENTION_AUDIT_DAYS": 1826,  # access log entries are kept five years
+    "RETENTION_MAIL_DAYS": 90,  # sent mail (no personal data in it) leaves the outbox
+    "RETENTION_ATTEMPT_DAYS": 30,  # failed logins and feedback links, for throttling
     "BABEL_DEFAULT_LOCALE": "nl",
     "LANGUAGES": ["nl", "en"],
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token

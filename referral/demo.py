@@ -3,6 +3,7 @@
 import uuid
 from datetime import date, timedelta
 
+import pyotp
 from sqlmodel import select
 
 from referral import db
@@ -14,7 +15,8 @@ from referral.directory.services import save_organisation, save_service
 # Demo rows get ids derived from their names, so loading twice finds what is there.
 DEMO_NAMESPACE = uuid.UUID("6f1d3c1e-2b7a-4c55-9d7e-0a1b2c3d4e5f")
 
-PASSWORD = "oefen-wachtwoord-2026"  # noqa: S105  (demo only, printed by make run)
+# The demo accounts' password, printed by make run; never a real account's.
+PASSWORD = "oefen-wachtwoord-2026"  # noqa: S105  # nosec B105
 
 ORGANISATIONS = [
     "JGZ Voorbeeldstad (demo)",
@@ -24,6 +26,7 @@ ORGANISATIONS = [
     "Armoedealliantie Voorbeeldstad (demo)",
 ]
 
+PRIVACY_OFFICER = "privacy@demo.example"
 USERS = [
     # email, name, role, organisation index, trained
     ("jgz@demo.example", "Anna Jansen (demo)", "professional", 0, True),
@@ -81,6 +84,16 @@ def load():
                         organisation_id=organisations[org].id, trained_on=trained_on)
     load_family(find_user(USERS[0][0]))
     return [(email, role) for email, _name, role, _org, _trained in USERS]
+
+
+def officer_key():
+    """The demo privacy officer reads the access log only after a two-factor code: a key made
+    on this machine (never in git), to add to an authenticator app."""
+    officer = find_user(PRIVACY_OFFICER)
+    if officer.totp_secret_enc is None:
+        officer.totp_secret = pyotp.random_base32()
+        db.session().add(officer)
+    return officer.totp_secret
 
 
 def load_family(nurse):

@@ -27,6 +27,8 @@ class OutboxMessage(SQLModel, table=True):
     id: uuid.UUID = id_field()
     created_at: datetime = time_field()
     recipient_enc: str = encrypted_field()
+    # The family a message is about (never named in it), so erasure can remove it.
+    family_id: uuid.UUID | None = Field(default=None, index=True)
     subject: str = Field(max_length=200)
     body: str = Field(max_length=4000)
     # Reminders and the like are queued once per key (for instance per referral and day).
@@ -39,7 +41,7 @@ class OutboxMessage(SQLModel, table=True):
     recipient = sealed("recipient_enc")
 
 
-def queue(recipient, template, *, language, dedupe_key=None, **context):
+def queue(recipient, template, *, language, dedupe_key=None, family_id=None, **context):
     """Add a message to the outbox in the current transaction; returns it (or None if the
     dedupe key was queued before)."""
     session = db.session()
@@ -49,7 +51,8 @@ def queue(recipient, template, *, language, dedupe_key=None, **context):
     with force_locale(language):
         subject = render_template(f"email/{template}.subject.txt", **context).strip()
         body = render_template(f"email/{template}.txt", **context)
-    message = OutboxMessage(subject=subject[:200], body=body[:4000], dedupe_key=dedupe_key)
+    message = OutboxMessage(subject=subject[:200], body=body[:4000], dedupe_key=dedupe_key,
+                            family_id=family_id)
     message.recipient = recipient
     session.add(message)
     session.flush()

@@ -1,6 +1,6 @@
 """Every table, imported together so SQLModel.metadata (and Alembic) knows them all."""
 
-from referral.audit.models import AuditEvent, AuditHead
+from referral.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from referral.auth.models import LoginAttempt, User
 from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
 from referral.directory.models import (
@@ -16,9 +16,10 @@ from referral.directory.models import (
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
 from referral.monitor.models import Pledge, PledgeActivity, PledgeReport
+from referral.privacy.models import ErasureReceipt
 from referral.referrals.models import Handover, Referral, ReferralEvent
 
-__all__ = ["AuditEvent", "AuditHead", "Child", "Consent", "Family", "FeedbackAttempt",
+__all__ = ["AuditCheckpoint", "AuditEvent", "AuditHead", "Child", "Consent", "ErasureReceipt", "Family", "FeedbackAttempt",
            "FeedbackInvite", "FeedbackResponse", "Handover", "LoginAttempt",
            "NeedDomain", "Organisation", "OutboxMessage", "Pledge", "PledgeActivity",
            "PledgeReport", "Referral", "ReferralEvent", "Service",

@@ -38,3 +38,16 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(default=GENESIS, max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """Entries up to `seq` were removed after their retention period; `hash` was the last
+    one's, so the chain stays verifiable from the first entry that is kept."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = time_field()
+    seq: int = Field(index=True)
+    hash: str = Field(max_length=64)
+    removed: int = 0

@@ -8,10 +8,10 @@ from pathlib import Path
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 from referral import db
-from referral.audit.models import GENESIS, AuditEvent, AuditHead
+from referral.audit.models import GENESIS, AuditCheckpoint, AuditEvent, AuditHead
 
 ACTIONS = {"read", "create", "update", "delete", "search", "export", "print", "login", "logout"}
 OUTCOMES = {"success", "denied", "failure"}
@@ -38,7 +38,8 @@ def entry_hash(entry):
 def record(action, *, outcome="success", object_type=None, object_id=None, family_id=None,
            summary="", user=None, on_behalf_of=None):
     """Append an entry in the current transaction; it commits with the change it records."""
-    assert action in ACTIONS and outcome in OUTCOMES, (action, outcome)
+    if action not in ACTIONS or outcome not in OUTCOMES:  # a programming error: fail loudly
+        raise ValueError(f"unknown audit action or outcome: {action}, {outcome}")
     if user is None and has_request_context() and current_user.is_authenticated:
         user = current_user
     session = db.session()
@@ -87,9 +88,45 @@ def _forget_head(session):
     session.info.pop("audit_head", None)
 
 
+def checkpoint(session):
+    """The newest retention checkpoint, or None."""
+    return session.exec(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc())).first()
+
+
+def remove_before(session, before, progress=None):
+    """Remove the entries older than `before` (retention); a checkpoint keeps the last removed
+    entry's hash, and the removal itself is a new entry of the chain. Returns the number
+    removed."""
+    last = session.exec(select(AuditEvent).where(AuditEvent.at < before)
+                        .order_by(AuditEvent.seq.desc())).first()
+    if last is None:
+        return 0
+    previous = checkpoint(session)
+    removed = last.seq - (previous.seq if previous else 0)
+    session.add(AuditCheckpoint(seq=last.seq, hash=last.hash, removed=removed))
+    session.flush()
+    for start in range(previous.seq + 1 if previous else 1, last.seq + 1, 1000):
+        session.exec(delete(AuditEvent).where(AuditEvent.seq >= start,
+                                              AuditEvent.seq < min(start + 1000, last.seq + 1)))
+        if progress:
+            progress(min(1000, last.seq + 1 - start))
+    record("delete", object_type="audit_log", object_id=last.seq,
+           summary=f"entries up to {last.seq} removed after retention; last hash {last.hash}")
+    return removed
+
+
 def verify(session, instance_path, progress=None):
     """Return None for an intact log, or a sentence naming the first broken entry."""
     prev_hash, expected = GENESIS, 1
+    kept_from = checkpoint(session)
+    if kept_from is not None:
+        # The removal was itself logged in the chain: a checkpoint nobody logged is forged.
+        logged = session.exec(select(AuditEvent).where(
+            AuditEvent.object_type == "audit_log",
+            AuditEvent.object_id == str(kept_from.seq))).first()
+        if logged is None or kept_from.hash not in logged.summary:
+            return f"the checkpoint at entry {kept_from.seq} is not in the log"
+        prev_hash, expected = kept_from.hash, kept_from.seq + 1
     rows = session.exec(select(AuditEvent).order_by(AuditEvent.seq).execution_options(
         yield_per=1000))
     try:

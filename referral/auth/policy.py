@@ -139,6 +139,9 @@ RULES = {
         user.organisation_id),
     "monitor.view": _role(Role.coordinator, Role.partner),
     "audit.read": _role(Role.privacy_officer),
+    "privacy.request": _role(Role.privacy_officer),  # access requests and erasure
+    "privacy.register": _role(*Role),
+    "family.edit": _works_on,  # rectification
 }
 
 

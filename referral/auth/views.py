@@ -40,12 +40,13 @@ def _pending_user():
     return load_user(session.get("pending_user", ""))
 
 
-def _finish_login(user):
+def _finish_login(user, *, two_factor=False):
     language, next_page = session.get("language"), session.get("next")
     session.clear()  # a fresh session at every login: nothing carried over from before
     login_user(user)
     session.permanent = True
     session["login_at"] = session["seen_at"] = time.time()
+    session["two_factor"] = two_factor  # the access log is read only after a code
     if language:  # chosen on the login page: the newest choice wins, also for next time
         session["language"] = language
         services.set_language(user, language)
@@ -90,7 +91,7 @@ def two_factor():
     form = CodeForm()
     if form.validate_on_submit():
         if services.check_totp(user, form.code.data):
-            return _finish_login(user)
+            return _finish_login(user, two_factor=True)
         form.code.errors.append(_("This code is not correct or was used already. "
                                   "Wait for the next code."))
     return render_template("auth/two_factor.html", form=form)
@@ -114,9 +115,10 @@ def enrol():
         if services.enrol_totp(user, secret, form.code.data):
             session.pop("totp_enrol", None)
             if not current_user.is_authenticated:
-                return _finish_login(user)
+                return _finish_login(user, two_factor=True)
             # Enrolling ended the other sessions; keep this one.
             login_user(user)
+            session["two_factor"] = True
             flash(_("Two-factor login is on."), "success")
             return redirect(url_for("auth.account"))
         form.code.errors.append(_("This code is not correct. Scan the code again and "

@@ -73,6 +73,29 @@ class FamilyForm(FlaskForm):
                 for entry in self.children.entries if entry.form.first_name.data]
 
 
+class CorrectChildForm(Form):
+    first_name = StringField(_l("First name"), validators=[
+        DataRequired(_l("Enter the first name.")), Length(max=80)])
+    birth_date = DateField(_l("Date of birth"), validators=[
+        DataRequired(_l("Enter a date of birth."))])
+
+    validate_birth_date = ChildForm.validate_birth_date
+
+
+class CorrectFamilyForm(FlaskForm):
+    """Rectification: the same fields as a new family, the children as they are."""
+
+    parent_names = FamilyForm.parent_names
+    phone = FamilyForm.phone
+    email = FamilyForm.email
+    street = FamilyForm.street
+    house_number = FamilyForm.house_number
+    postcode = FamilyForm.postcode
+    municipality = FamilyForm.municipality
+    language = FamilyForm.language
+    children = FieldList(FormField(CorrectChildForm), max_entries=MAX_CHILDREN)
+
+
 def _text(label, limit, *validators):
     return TextAreaField(label, validators=[*validators, Length(max=limit)])
 

@@ -76,6 +76,48 @@ def create_family(user, *, parent_names, children, phone=None, email=None, stree
     return family
 
 
+def split_address(address):
+    """(street, house number) from the stored "street number" (for the correction form)."""
+    street, _space, number = (address or "").rpartition(" ")
+    if street and number[:1].isdigit():
+        return street, number
+    return address or "", ""
+
+
+def correct_family(user, family, children, *, parent_names, phone, email, street,
+                   house_number, postcode, municipality_code, language, corrected_children):
+    """Rectification: the new values replace the old ones, which were encrypted and are not
+    kept anywhere; the access log names the fields that changed, not their values."""
+    changed = set()
+
+    def put(obj, name, value, label):
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed.add(label)
+
+    put(family, "parent_names", parent_names, "parent names")
+    put(family, "phone", phone, "phone")
+    put(family, "email", email, "email")
+    put(family, "address", " ".join(filter(None, [street, house_number])) or None, "address")
+    put(family, "postcode", normal_postcode(postcode) if postcode else None, "postcode")
+    family.address_index = (address_index(family.organisation_id, postcode, house_number)
+                            if postcode and house_number else None)
+    put(family, "municipality_code", municipality_code, "municipality")
+    put(family, "language", language, "language")
+    for child, (first_name, birth_date) in zip(children, corrected_children, strict=True):
+        if (child.first_name, child.birth_date) != (first_name, birth_date):
+            child.first_name, child.birth_date_text = first_name, birth_date.isoformat()
+            child.age_band = age_band(birth_date)
+            child.name_index = child_index(family.organisation_id, first_name, birth_date)
+            db.session().add(child)
+            changed.add("child")
+    db.session().add(family)
+    audit.record("update", object_type="family", object_id=family.id, family_id=family.id,
+                 user=user, summary="family data corrected: " + (", ".join(sorted(changed))
+                                                                 or "nothing changed"))
+    return changed
+
+
 def families_of(user):
     """The families this professional works on (created, or owns a referral of), newest
     first."""

@@ -1,6 +1,6 @@
 import uuid
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -14,6 +14,7 @@ from referral.cases.forms import (
     SOURCE_LABELS,
     URGENCY_LABELS,
     ConsentForm,
+    CorrectFamilyForm,
     FamilyForm,
     SignalForm,
     WithdrawForm,
@@ -73,6 +74,44 @@ def new():
             return redirect(url_for("cases.family", family_id=family.id))
     mine = [f for f in duplicates if policy.allowed(current_user, "family.view", f)]
     return render_template("cases/new.html", form=form, duplicates=duplicates, mine=mine)
+
+
+@bp.route("/<uuid:family_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(family_id):
+    """Rectification by the professional who works on the family."""
+    family = db.session().get(Family, family_id)
+    policy.require("family.edit", family, hide=True, object_type="family",
+                   object_id=family_id, family_id=family_id,
+                   attempted="update" if request.method == "POST" else "read")
+    children = sorted(services.children_of([family.id]).get(family.id, []),
+                      key=lambda child: child.first_name)
+    street, house_number = services.split_address(family.address)
+    form = CorrectFamilyForm(data=None if request.method == "POST" else {
+        "parent_names": family.parent_names, "phone": family.phone, "email": family.email,
+        "street": street, "house_number": house_number, "postcode": family.postcode,
+        "municipality": family.municipality_code or "", "language": family.language,
+        "children": [{"first_name": c.first_name, "birth_date": c.birth_date}
+                     for c in children]})
+    form.municipality.choices = [SelectChoice("", "—")] + [
+        SelectChoice(code, name) for code, name in directory.municipalities()]
+    if form.validate_on_submit() and len(form.children.entries) == len(children):
+        changed = services.correct_family(
+            current_user, family, children, parent_names=form.parent_names.data,
+            phone=form.phone.data or None, email=form.email.data or None,
+            street=form.street.data or None, house_number=form.house_number.data or None,
+            postcode=form.postcode.data or None,
+            municipality_code=form.municipality.data or None, language=form.language.data,
+            corrected_children=[(e.form.first_name.data.strip(), e.form.birth_date.data)
+                                for e in form.children.entries])
+        flash(_("The corrections are saved.") if changed else _("Nothing was changed."),
+              "success")
+        return redirect(url_for("cases.family", family_id=family.id))
+    if form.is_submitted() and not form.errors:
+        form.form_errors.append(_("Give every child's first name and date of birth."))
+    status = 400 if form.is_submitted() else 200
+    return render_template("cases/edit.html", form=form, family=family,
+                           children=children), status
 
 
 @bp.route("/<uuid:family_id>")

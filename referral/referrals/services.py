@@ -188,14 +188,14 @@ def _partner_address(referral):
 def _tell_partner(referral, template):
     address = _partner_address(referral)
     if address and referral.by_inbox:
-        mail.queue(address, template, language="nl",
+        mail.queue(address, template, language="nl", family_id=referral.family_id,
                    link=mail.link("referrals.show", referral_id=referral.id))
 
 
 def _tell_user(user_id, template, referral):
     user = db.session().get(User, user_id)
     if user and user.active:
-        mail.queue(user.email, template, language=user.language,
+        mail.queue(user.email, template, language=user.language, family_id=referral.family_id,
                    link=mail.link("referrals.show", referral_id=referral.id))
 
 

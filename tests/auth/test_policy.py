@@ -22,6 +22,9 @@ EXPECTED = {
     "family.view": set(),  # only the professional who works on it: tests/cases
     "monitor.view": {"coordinator", "partner"},
     "audit.read": {"privacy_officer"},
+    "privacy.request": {"privacy_officer"},
+    "privacy.register": set(ROLES),
+    "family.edit": set(),  # only the professional who works on it: tests/privacy
     "users.deactivate": {"coordinator"},
     # Rules about one object: without it nobody may; tests/referrals/test_access.py has the
     # matrix of roles × referrals, events and notes.

@@ -13,9 +13,10 @@ from werkzeug.serving import make_server
 
 from referral import db
 from referral.auth import services
-from referral.demo import load
+from referral.demo import PRIVACY_OFFICER, load, officer_key
 
 HERE = Path(__file__).parent
+DEMO_KEYS = {}  # email: two-factor key of the demo accounts that have one (this test's)
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                "--disable-background-networking", "--disable-component-update",
@@ -62,6 +63,7 @@ def live_server(browser, app, cheap_password_hashing):
     # `browser` first, so a missing Chromium skips before a database is built.
     with app.app_context():
         load()
+        DEMO_KEYS[PRIVACY_OFFICER] = officer_key()  # as make run does
         db.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -2,10 +2,12 @@
 
 from urllib.parse import urldefrag, urlsplit
 
+import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from referral.demo import PASSWORD, USERS
+from tests.browser.conftest import DEMO_KEYS
 
 axe = Axe()
 # Pages every logged-in role can open, besides the links on its home page.
@@ -22,12 +24,16 @@ def assert_accessible(page):
 
 
 def log_in(page, email, password=PASSWORD):
-    """Log in through the real form, like a person would."""
+    """Log in through the real form, like a person would (with a code where one is set)."""
     page.goto("/login")
     page.fill("#email", email)
     page.fill("#password", password)
     with page.expect_navigation():
         page.click("main form button[type=submit]")
+    if path_of(page) == "/login/code":
+        page.fill("#code", pyotp.TOTP(DEMO_KEYS[email]).now())
+        with page.expect_navigation():
+            page.click("main form button[type=submit]")
 
 
 def path_of(page):

@@ -1,0 +1,44 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+UUID = r"^\s*[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\s*$"
+ACTION_LABELS = {"read": _l("read"), "create": _l("create"), "update": _l("change"),
+                 "delete": _l("delete"), "search": _l("search"), "export": _l("export"),
+                 "print": _l("print"), "login": _l("log in"), "logout": _l("log out")}
+
+
+class _Query(FlaskForm):
+    """A search form sent with GET: nothing changes, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+
+class LogFilterForm(_Query):
+    family = StringField(_l("Family reference"), validators=[
+        Optional(), Length(max=40), Regexp(UUID, message=_l("Enter a family reference as shown "
+                                                            "on the family page."))])
+    user = StringField(_l("Email address of the employee"),
+                       validators=[Optional(), Length(max=254)])
+    action = SelectField(_l("Action"), validators=[Optional()], choices=[
+        SelectChoice("", _l("all"))] + [SelectChoice(k, v) for k, v in ACTION_LABELS.items()])
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("Up to and including"), validators=[Optional()])
+
+
+class FindForm(_Query):
+    reference = StringField(_l("Family reference"), validators=[
+        Optional(), Length(max=40), Regexp(UUID, message=_l("Enter a family reference as shown "
+                                                            "on the family page."))])
+    postcode = StringField(_l("Postcode"), validators=[
+        Optional(), Regexp(r"^\s*\d{4}\s*[A-Za-z]{2}\s*$",
+                           message=_l("Enter a postcode like 1234 AB."))])
+    house_number = StringField(_l("House number"), validators=[Optional(), Length(max=12)])
+
+
+class EraseForm(FlaskForm):
+    confirm = BooleanField(_l("Yes, erase everything stored about this family"),
+                           validators=[DataRequired(_l("Tick the box to confirm."))])

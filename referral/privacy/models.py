@@ -1,0 +1,20 @@
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from referral.db import id_field, time_field
+
+
+class ErasureReceipt(SQLModel, table=True):
+    """What was erased of one family, when and why; the family's random id stays so that
+    the access log about it can still be shown (it names nobody once the family is gone)."""
+
+    __tablename__ = "erasure_receipt"
+
+    id: uuid.UUID = id_field()
+    erased_at: datetime = time_field(index=True)
+    erased_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    family_ref: uuid.UUID = Field(index=True)
+    reason: str = Field(max_length=20)  # "request" or "retention"
+    counts: str = Field(default="{}", max_length=2000)  # rows removed per table, as JSON

@@ -1,0 +1,154 @@
+"""A family's access request and erasure, and the access log, as the privacy officer sees
+them; nobody else gets in, and not without a two-factor login."""
+
+import json
+import re
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from referral import db
+from referral.audit.models import AuditEvent
+from referral.audit.services import verify
+from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
+from referral.mail import OutboxMessage
+from referral.referrals.models import Referral, ReferralEvent
+from tests.conftest import audit_entries, post_form
+from tests.referrals.conftest import SECRET_MESSAGE
+
+FAMILY_TABLES = (Family, Child, Signal, SignalDomain, Consent, Referral, ReferralEvent)
+
+
+def _counts(app, family_id):
+    with app.app_context():
+        session = db.session()
+        referral_ids = select(Referral.id).where(Referral.family_id == family_id)
+        return {
+            "family": session.exec(select(func.count()).select_from(Family).where(
+                Family.id == family_id)).one(),
+            "child": session.exec(select(func.count()).select_from(Child).where(
+                Child.family_id == family_id)).one(),
+            "signal": session.exec(select(func.count()).select_from(Signal).where(
+                Signal.family_id == family_id)).one(),
+            "consent": session.exec(select(func.count()).select_from(Consent).where(
+                Consent.family_id == family_id)).one(),
+            "referral": session.exec(select(func.count()).select_from(Referral).where(
+                Referral.family_id == family_id)).one(),
+            "referral_event": session.exec(select(func.count()).select_from(
+                ReferralEvent).where(ReferralEvent.referral_id.in_(referral_ids))).one(),
+            "outbox_message": session.exec(select(func.count()).select_from(
+                OutboxMessage).where(OutboxMessage.family_id == family_id)).one(),
+        }
+
+
+def test_the_access_request_shows_everything_decrypted(client, world, officer, app):
+    page = client.get(f"/privacy/families/{world.family_id}")
+    assert page.status_code == 200
+    for value in ("Zeynep Yilmaz", "06-12345678", "Elif", "2017-03-01",
+                  "Elif heeft vaak honger op school.", "naam en telefoon",
+                  "Moeder Zeynep vraagt een voedselpakket"):
+        assert value in page.text, value
+    assert "Voedselbank" in page.text  # organisations by name, not by number
+    assert "Wie de gegevens inzag" in page.text
+    exports = audit_entries(app, action="export", family_id=world.family_id)
+    assert exports and exports[-1].user_id == officer.id
+
+
+def test_the_access_request_as_json(client, world, officer):
+    response = client.get(f"/privacy/families/{world.family_id}.json")
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    record = json.loads(response.text)
+    assert record["family"][0]["parent_names"] == "Zeynep Yilmaz"
+    assert record["child"][0]["birth_date"] == "2017-03-01"
+    assert {r["message"] for r in record["referral"]} == {SECRET_MESSAGE}
+    assert len(record["consent"]) == 2 and record["signal_domain"][0]["domain_code"] == "food"
+    assert any(access["action"] == "create" for access in record["accesses"])
+    assert "address_index" not in record["family"][0]  # keyed hashes are not the family's
+    assert all("recipient" not in message for message in record["outbox_message"])
+
+
+@pytest.mark.parametrize("who", ["owner", "stranger", "partner", "coordinator", "bridge"])
+def test_nobody_else_reaches_the_privacy_pages(client, world, login, app, who):
+    login(getattr(world, who))
+    before = len(audit_entries(app, outcome="denied"))
+    for path in ("/privacy/", "/privacy/log", "/privacy/families",
+                 f"/privacy/families/{world.family_id}",
+                 f"/privacy/families/{world.family_id}.json",
+                 f"/privacy/families/{world.family_id}/erase"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "Zeynep" not in response.text
+    assert len(audit_entries(app, outcome="denied")) == before + 6
+
+
+def test_without_two_factor_the_officer_is_told_and_logged(client, world, login, app):
+    login(world.privacy)  # password only
+    for path in ("/privacy/log", f"/privacy/families/{world.family_id}"):
+        response = client.get(path)
+        assert response.status_code == 403
+        assert "Inloggen in twee stappen nodig" in response.text
+        assert "Zeynep" not in response.text
+    denied = audit_entries(app, outcome="denied", user_id=world.privacy.id)
+    assert len(denied) == 2 and "two-factor" in denied[-1].summary
+
+
+def test_erasure_asks_first_then_deletes_everywhere(client, world, officer, app):
+    assert _counts(app, world.family_id)["outbox_message"] >= 1  # the partner was told
+    path = f"/privacy/families/{world.family_id}/erase"
+    page = client.get(path)
+    assert "Wat wordt verwijderd" in page.text
+    refused = post_form(client, path, {})
+    assert refused.status_code == 400 and "Vink het vakje aan" in refused.text
+    assert _counts(app, world.family_id)["family"] == 1  # nothing half-done
+    done = post_form(client, path, {"confirm": "y"})
+    assert done.status_code == 302
+    assert set(_counts(app, world.family_id).values()) == {0}
+    receipt = client.get(done.headers["Location"])
+    assert "Bewijs van verwijdering" in receipt.text and str(world.family_id) in receipt.text
+    assert re.search(r"<td>2</td>", receipt.text)  # two referrals, two consents
+    # The access log keeps its entries under the family's reference, and still verifies.
+    entries = audit_entries(app, family_id=world.family_id)
+    assert entries[0].action == "create" and entries[-1].summary == "family erased (request)"
+    with app.app_context():
+        assert verify(db.session(), app.instance_path) is None
+    # The professional's page is gone for good.
+    assert client.get(f"/privacy/families/{world.family_id}").status_code == 404
+
+
+def test_the_log_filters_by_family_employee_action_and_period(client, world, officer, app):
+    client.get(f"/privacy/families/{world.family_id}")  # one export entry by the officer
+    page = client.get(f"/privacy/log?family={world.family_id}")
+    assert page.status_code == 200
+    rows = re.findall(r"<tr><td>", page.text)
+    with app.app_context():
+        expected = db.session().exec(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.family_id == world.family_id)).one()
+    assert len(rows) == expected - 1  # this very reading was logged after the page's query
+    by_owner = client.get(f"/privacy/log?user={world.owner.email}&action=create")
+    assert "Test Persoon 1" in by_owner.text and "aanmaken" in by_owner.text
+    assert "exporteren" not in by_owner.text.split("<tbody>")[1]
+    empty = client.get("/privacy/log?start=2000-01-01&end=2000-01-31")
+    assert "Geen regels gevonden." in empty.text
+    bad = client.get("/privacy/log?family=not-a-reference&start=31-31-2026")
+    assert bad.status_code == 200 and "Er is een probleem" in bad.text
+    # Reading the log is itself in the log, with the family it was about.
+    reads = audit_entries(app, object_type="audit_log", user_id=officer.id)
+    assert any(entry.family_id == world.family_id for entry in reads)
+
+
+def test_find_a_family_by_reference_or_address(client, world, officer, app):
+    with app.app_context():
+        from referral.auth.models import User
+        from referral.cases.services import create_family
+        nurse = db.session().get(User, world.stranger.id)
+        create_family(nurse, parent_names="Familie Adres", postcode="1234 ab",
+                      house_number="7", street="Dorpsstraat", children=[])
+        db.commit()
+    found = client.get(f"/privacy/families?reference={world.family_id}")
+    assert "Zeynep Yilmaz" in found.text
+    by_address = client.get("/privacy/families?postcode=1234AB&house_number=7")
+    assert "Familie Adres" in by_address.text and "Zeynep" not in by_address.text
+    nothing = client.get("/privacy/families?postcode=9999ZZ&house_number=1")
+    assert "Geen gezin gevonden." in nothing.text
+    assert audit_entries(app, action="search", user_id=officer.id)
