@@ -41,6 +41,9 @@ def test_correct_show_and_erase_a_family(new_page, language):
     officer = new_page(locale="nl-NL")
     log_in(officer, "privacy@demo.example")
     speak(officer, language)
+    for path in ("/privacy/", "/privacy/register"):
+        officer.goto(path)
+        assert_accessible(officer)
     officer.goto(f"/privacy/log?family={reference.group(0)}")
     assert_accessible(officer)
     assert officer.locator("main tbody tr").count() >= 3
