@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from flask import abort, current_app
+from flask import abort, current_app, has_request_context, request
 from flask_login import current_user
 
 from referral import audit
@@ -152,12 +152,16 @@ def allowed(user, action, obj=None):
 
 
 def require(action, obj=None, *, user=None, hide=False, object_type=None, object_id=None,
-            family_id=None, attempted="read"):
+            family_id=None, attempted=None):
     """Abort with 403 (or 404 where even existence is private) and log the denial as the
-    kind of access that was attempted (a read, or an update for a change)."""
+    kind of access that was attempted: a read for GET, an update for a posted change, unless
+    the caller names it."""
     user = user or current_user
     if allowed(user, action, obj):
         return
+    if attempted is None:
+        safe = not has_request_context() or request.method in ("GET", "HEAD")
+        attempted = "read" if safe else "update"
     audit.record(attempted, outcome="denied", object_type=object_type, object_id=object_id,
                  family_id=family_id, summary=f"denied: {action}")
     abort(404 if hide else 403)

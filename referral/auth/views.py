@@ -180,7 +180,7 @@ def users():
 @login_required
 def deactivate(user_id):
     """Deactivate an account after a confirmation; refused while it owns open referrals."""
-    policy.require("users.deactivate")
+    policy.require("users.deactivate", object_type="user", object_id=user_id)
     user = db.session().get(User, user_id)
     if user is None or not user.active:
         abort(404)

@@ -5,8 +5,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, literal, or_
-from sqlmodel import select
+from sqlalchemy import case, func, literal, or_, update
+from sqlmodel import SQLModel, select
 
 from referral import audit, db
 from referral.directory.models import (
@@ -234,17 +234,29 @@ def deactivate_organisation(organisation, *, user):
 
 
 def merge_organisations(duplicate, into, *, user):
-    """Move the duplicate's services and accounts to `into`, then remove the duplicate."""
-    from referral.auth.models import User
+    """Move everything of the duplicate to `into` (services, accounts, families, consents,
+    referrals, feedback, its pledge), then remove the duplicate."""
+    from referral.monitor.models import Pledge, PledgeActivity
 
     session = db.session()
     for result in services_of(duplicate.id):
         result.service.organisation_id = into.id
         refresh_search_text(result.service, into)
         session.add(result.service)
-    for account in session.exec(select(User).where(User.organisation_id == duplicate.id)):
-        account.organisation_id = into.id
-        session.add(account)
+    session.flush()
+    theirs = session.exec(select(Pledge).where(Pledge.organisation_id == duplicate.id)).first()
+    ours = session.exec(select(Pledge).where(Pledge.organisation_id == into.id)).first()
+    if theirs and ours:  # one pledge per organisation: the activities join ours
+        session.exec(update(PledgeActivity).where(PledgeActivity.pledge_id == theirs.id)
+                     .values(pledge_id=ours.id))
+        session.delete(theirs)
+        session.flush()
+    # Every other row that points at the duplicate now points at `into`.
+    for table in SQLModel.metadata.sorted_tables:
+        for column in table.columns:
+            if any(fk.column.table.name == "organisation" for fk in column.foreign_keys):
+                session.exec(update(table).where(column == duplicate.id)
+                             .values({column.name: into.id}))
     session.flush()
     session.delete(duplicate)
     session.flush()

@@ -164,7 +164,7 @@ def organisation(organisation_id):
 @bp.route("/organisations/<uuid:organisation_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_organisation(organisation_id=None):
-    policy.require("directory.manage")
+    policy.require("directory.manage", object_type="organisation", object_id=organisation_id)
     organisation = _organisation_or_404(organisation_id) if organisation_id else None
     form = OrganisationForm(obj=organisation)
     if form.validate_on_submit():
@@ -185,7 +185,7 @@ def edit_organisation(organisation_id=None):
 @bp.route("/organisations/<uuid:organisation_id>/deactivate", methods=["GET", "POST"])
 @login_required
 def deactivate_organisation(organisation_id):
-    policy.require("directory.manage")
+    policy.require("directory.manage", object_type="organisation", object_id=organisation_id)
     organisation = _organisation_or_404(organisation_id)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -199,7 +199,7 @@ def deactivate_organisation(organisation_id):
 @bp.route("/organisations/<uuid:organisation_id>/merge", methods=["GET", "POST"])
 @login_required
 def merge_organisation(organisation_id):
-    policy.require("directory.manage")
+    policy.require("directory.manage", object_type="organisation", object_id=organisation_id)
     duplicate = _organisation_or_404(organisation_id)
     form = MergeForm()
     form.into.choices = [SelectChoice(str(o.id), o.name) for o in services.organisations()

@@ -29,8 +29,10 @@ def _officer(action="privacy.request", **about):
     """Only a privacy officer, and only after a two-factor login; a refusal is logged."""
     policy.require(action, hide=True, **about)
     if not web_session.get("two_factor"):
-        audit.record("read", outcome="denied", summary=f"denied: {action} needs two-factor",
-                     **{k: v for k, v in about.items() if k != "attempted"})
+        attempted = about.pop("attempted", None) or (
+            "read" if request.method in ("GET", "HEAD") else "update")
+        audit.record(attempted, outcome="denied",
+                     summary=f"denied: {action} needs two-factor", **about)
         abort(Response(render_template("privacy/two_factor_needed.html"), 403))
 
 

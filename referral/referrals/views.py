@@ -274,8 +274,9 @@ def handover(referral_id):
 @login_required
 def decide(handover_id):
     handover = db.session().get(Handover, handover_id)
+    about = db.session().get(Referral, handover.referral_id) if handover else None
     policy.require("handover.decide", handover, hide=True, object_type="handover",
-                   object_id=handover_id)
+                   object_id=handover_id, family_id=about.family_id if about else None)
     referral = services.lock(handover.referral_id)
     form = DecideForm()
     if form.validate_on_submit():
