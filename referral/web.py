@@ -20,8 +20,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import text
+from sqlalchemy import literal
 from sqlalchemy.exc import OperationalError
+from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 from wtforms import HiddenField, SelectField
 from wtforms.validators import AnyOf, Length
@@ -84,8 +85,9 @@ def healthz():
 @bp.route("/readyz")
 def readyz():
     try:
-        with db.engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
+        # The request's own session: on SQLite a second connection would wait for the
+        # write lock this request may hold already.
+        db.session().exec(select(literal(1))).one()
     except OperationalError:
         return {"status": "database unreachable"}, 503
     return {"status": "ok"}
@@ -172,6 +174,10 @@ def _security_headers(response):
 
 
 def _error_page(code):
+    if "_login_user" not in g:
+        # The user was not loaded, perhaps because the database is what failed: the page
+        # must not ask it again (the menu is left out).
+        g._login_user = current_app.login_manager.anonymous_user()
     title, message = ERROR_TEXT.get(code, ERROR_TEXT[500])
     return render_template("errors/error.html", code=code, title=title, message=message), code
 
@@ -188,6 +194,10 @@ def _database_unavailable(error):
     return _error_page(503)
 
 
-def _server_error(_error):
-    # Flask has logged the exception already; the page shows no internals.
+def _server_error(error):
+    # Flask has logged the exception with its traceback; this line carries the number the
+    # page shows, so the helpdesk finds it. The page shows no internals.
+    original = getattr(error, "original_exception", None) or error
+    current_app.logger.error("request %s failed: %s", g.get("request_id"),
+                             type(original).__name__)
     return _error_page(500)

@@ -111,11 +111,11 @@ def _recent_failures(column, value, since):
     return db.session().exec(query).one()
 
 
-def is_throttled(email, address):
+def is_throttled(email, address, *, index=None):
     config = current_app.config
     since = db.utcnow() - timedelta(minutes=config["LOGIN_THROTTLE_MINUTES"])
     return (
-        _recent_failures(LoginAttempt.email_index, email_index(email), since)
+        _recent_failures(LoginAttempt.email_index, index or email_index(email), since)
         >= config["LOGIN_MAX_FAILURES_ACCOUNT"]
         or _recent_failures(LoginAttempt.address, address, since)
         >= config["LOGIN_MAX_FAILURES_ADDRESS"]
@@ -190,6 +190,21 @@ def check_totp(user, code, *, secret=None):
     audit.record("login", object_type="user", object_id=user.id, user=user,
                  summary="two-factor code accepted")
     return True
+
+
+def second_step(user, code, address):
+    """The code of a login whose password was right. A wrong code counts as a failed attempt
+    of the account, so guessing codes meets the same limit as guessing passwords."""
+    if is_throttled(None, address, index=user.email_index):
+        audit.record("login", outcome="denied", object_type="user", object_id=user.id,
+                     summary="two-factor code throttled")
+        raise Throttled(_l("Too many failed attempts. Wait %(n)d minutes and try again.",
+                           n=current_app.config["LOGIN_THROTTLE_MINUTES"]))
+    if check_totp(user, code):
+        return True
+    db.session().add(LoginAttempt(email_index=user.email_index, address=address or "-",
+                                  succeeded=False))
+    return False
 
 
 def enrol_totp(user, secret, code):

@@ -90,7 +90,13 @@ def two_factor():
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        if services.check_totp(user, form.code.data):
+        try:
+            accepted = services.second_step(user, form.code.data, request.remote_addr)
+        except services.Throttled as exc:
+            session.clear()  # the half-finished login ends: start again after the wait
+            form.form_errors.append(str(exc))
+            return render_template("auth/two_factor.html", form=form), 429
+        if accepted:
             return _finish_login(user, two_factor=True)
         form.code.errors.append(_("This code is not correct or was used already. "
                                   "Wait for the next code."))
