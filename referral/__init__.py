@@ -1,17 +1,49 @@
 """The referral tool: signal, refer and follow up families in a child poverty alliance."""
 
+import io
 import secrets
 
+import flask
 from flask import Flask, current_app, g, has_request_context, session
 from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
 
 from referral import config, crypto, db
 
 csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
+
+
+def _clean(values):
+    """Form and query values as the forms should see them: without NUL bytes (PostgreSQL
+    refuses them in text), and a value of only spaces as empty (so an optional field's
+    length limit cannot be skipped)."""
+    return ImmutableMultiDict((key, value.replace("\x00", "") if value.strip() else "")
+                              for key, value in values.items(multi=True))
+
+
+class Request(flask.Request):
+    def _load_form_data(self):
+        limit = self.max_content_length
+        if (self.content_length is None and limit is not None and "stream" not in self.__dict__
+                and self.mimetype == "application/x-www-form-urlencoded"):
+            # A chunked body has no length: Werkzeug would cut it off at the limit and go
+            # on with what it read. Read one byte more than allowed, and refuse it whole.
+            body = self.environ["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                raise RequestEntityTooLarge()
+            self.__dict__["stream"] = io.BytesIO(body)
+        super()._load_form_data()
+        self.__dict__["form"] = _clean(self.__dict__["form"])
+
+    @cached_property
+    def args(self):
+        return _clean(super().args)
 
 
 def create_app(test_config=None):
@@ -22,6 +54,7 @@ def create_app(test_config=None):
         instance_relative_config=True,
         template_folder=str(config.PROJECT_ROOT / "templates"),
     )
+    app.request_class = Request
     config.load(app, test_config)
     try:
         app.extensions["referral.keyring"] = crypto.load_keyring(app)

@@ -197,6 +197,7 @@ def _database_unavailable(error):
 def _server_error(error):
     # Flask has logged the exception with its traceback; this line carries the number the
     # page shows, so the helpdesk finds it. The page shows no internals.
+    db.session().rollback()  # the page must not trip over the failed statement again
     original = getattr(error, "original_exception", None) or error
     current_app.logger.error("request %s failed: %s", g.get("request_id"),
                              type(original).__name__)

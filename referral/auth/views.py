@@ -106,7 +106,8 @@ def two_factor():
 @bp.route("/login/enrol", methods=["GET", "POST"])
 def enrol():
     """Set up two-factor login: during a login that requires it, or from the account page."""
-    user = _pending_user() if not current_user.is_authenticated else current_user
+    user = (_pending_user() if not current_user.is_authenticated
+            else current_user._get_current_object())
     if user is None:
         return redirect(url_for("auth.login"))
     context = f"totp-enrol/{user.id}"

@@ -27,7 +27,8 @@ from referral.directory.models import Capacity, ReferralRoute, ServiceStatus
 from referral.directory.services import need_domains
 
 AREA_LINE = re.compile(r"^\s*(GM\d{4})\s+(\S.{0,118})$")
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# No quotes, brackets, commas or semicolons: a To header would read those differently.
+EMAIL = r"^[^@\s\"<>()\[\],;:\\]+@[^@\s\"<>()\[\],;:\\]+\.[^@\s\"<>()\[\],;:\\]+$"
 
 STATUS_LABELS = {
     ServiceStatus.active: _l("active"),

@@ -130,7 +130,8 @@ def _read_csvs(files):
         missing = [c for c in REQUIRED[name] if c not in (reader.fieldnames or [])]
         if missing:
             raise HsdsError(name, "required column missing", column=", ".join(missing))
-        tables[name] = [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
+        tables[name] = [(reader.line_num, {k: _uncell((v or "").strip())
+                                           for k, v in row.items() if k})
                         for row in reader]
     return tables
 
@@ -470,6 +471,19 @@ def import_source(path, *, user=None):
 
 # ---- exporting -------------------------------------------------------------------------
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text):
+    """A spreadsheet runs a cell that starts like a formula: such a value gets a leading
+    apostrophe in the CSV files, which the import takes off again."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _uncell(text):
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+
+
 def _text(value):
     if value is None:
         return ""
@@ -540,7 +554,7 @@ def package_files(tables):
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in tables[name]:
-            writer.writerow({c: _text(row.get(c)) for c in columns})
+            writer.writerow({c: _cell(_text(row.get(c))) for c in columns})
         files[name] = out.getvalue().encode()
         resources.append({"name": name.removesuffix(".csv"), "path": name,
                           "profile": "tabular-data-resource",

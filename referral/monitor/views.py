@@ -59,7 +59,7 @@ def _scope():
     """The chosen year and municipality; a partner always sees only their organisation."""
     years = services.years()
     year = request.args.get("year", "")
-    year = int(year) if year.isdigit() and int(year) in years else years[0]
+    year = int(year) if year.isascii() and year.isdigit() and int(year) in years else years[0]
     municipalities = dict(directory.municipalities())
     municipality = request.args.get("municipality") or None
     if municipality not in municipalities:
@@ -108,7 +108,7 @@ def export_csv():
 
 def _year():
     year = request.args.get("year", "")
-    return int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else date.today().year
+    return int(year) if year.isascii() and year.isdigit() and 2000 <= int(year) <= 2100 else date.today().year
 
 
 @bp.route("/pledge")

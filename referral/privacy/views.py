@@ -53,7 +53,7 @@ def log():
     _officer("audit.read", object_type="audit_log")
     form = LogFilterForm(request.args)
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    page = int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 100_000 else 1
     events, more = [], False
     if form.validate():
         query, employee = select(AuditEvent), None

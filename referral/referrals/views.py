@@ -92,7 +92,7 @@ def _search_filters(family, children):
     municipality = request.args.get("municipality", family.municipality_code or "")
     age = request.args.get("age", str(ages[0]) if ages else "")[:2]  # a child's age: 0 to 99
     return dict(ages=ages, everything=everything, text=request.args.get("q", "")[:200],
-                municipality=municipality[:6], age=int(age) if age.isdigit() else None)
+                municipality=municipality[:6], age=int(age) if age.isascii() and age.isdigit() else None)
 
 
 @bp.route("/new/<uuid:signal_id>", methods=["GET", "POST"])
