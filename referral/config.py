@@ -17,6 +17,8 @@ DEFAULTS = {
     "LOGIN_MAX_FAILURES_ADDRESS": 20,
     "LOGIN_THROTTLE_MINUTES": 15,
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+    # A request waiting this long for a row lock gets the 503 page, before gunicorn kills it.
+    "POSTGRES_LOCK_TIMEOUT_MS": 10_000,
     "TRAINING_VALID_YEARS": 3,
     "MAIL_SERVER": None,  # None: mail is written to the log (development)
     "MAIL_PORT": 25,
@@ -31,6 +33,7 @@ DEFAULTS = {
     "FEEDBACK_SESSION_MINUTES": 60,  # after opening the link, to fill in the form
     "FEEDBACK_MAX_FAILURES": 10,  # links that do not work, per address …
     "FEEDBACK_THROTTLE_MINUTES": 15,  # … in this many minutes: then wait
+    "MONITOR_CACHE_SECONDS": 600,  # the monitor's figures are counted again after this
     "RETENTION_CLOSED_DAYS": 730,  # a family goes two years after its last referral closed
     "RETENTION_SIGNAL_DAYS": 365,  # a signal that led to no referral goes after a year
     "RETENTION_AUDIT_DAYS": 1826,  # access log entries are kept five years

@@ -39,7 +39,8 @@ def _pg_url(name):
 
 def _config(instance, url, **extra):
     return {"TESTING": True, "INSTANCE_PATH": str(instance), "DATABASE_URL": url,
-            "SECRET_KEY": "test-secret", "ENV": "testing", **extra}
+            "SECRET_KEY": "test-secret", "ENV": "testing",
+            "MONITOR_CACHE_SECONDS": 0, **extra}
 
 
 @pytest.fixture(scope="session")

@@ -49,3 +49,15 @@ class PledgeReport(SQLModel, table=True):
     text: str = Field(default="", max_length=500)
     reported_at: datetime = time_field()
     reported_by: uuid.UUID = Field(foreign_key="user_account.id")
+
+
+class MonitorCache(SQLModel, table=True):
+    """The monitor's tables as last shown, so that counting a whole country's referrals
+    happens once every few minutes rather than on every view. Holds only what the page
+    shows: counts after the small-number protection, never a row about a person."""
+
+    __tablename__ = "monitor_cache"
+
+    key: str = Field(primary_key=True, max_length=200)  # year/municipality/organisation/lang
+    computed_at: datetime = time_field()
+    tables: str  # JSON (see services.cached_figures)

@@ -1,13 +1,16 @@
 """The monitor's figures: counted in SQL on plain columns, never decrypting anything, and
 protected against small numbers (see suppression.py) before anyone sees them."""
 
+import json
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func
-from sqlmodel import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import delete, select
 
 from referral import db
 from referral.auth.models import Role, User
@@ -16,6 +19,7 @@ from referral.cases.models import Child, Family, Signal, SignalDomain
 from referral.directory.models import NeedDomain, Organisation, Service
 from referral.feedback.models import FeedbackResponse
 from referral.monitor import pledges
+from referral.monitor.models import MonitorCache
 from referral.monitor.suppression import SMALL, Cell, cover, protect, rest_is_small, single, total
 from referral.referrals.models import OPEN, Referral, Status
 from referral.referrals.services import overdue_clause
@@ -90,6 +94,41 @@ def figures(scope, labels):
     if scope.municipality:
         _guard(tables, _figures(Scope(scope.year, None, scope.organisation_id), labels))
     return tables
+
+
+def cached_figures(scope, labels, *, now=None):
+    """`figures`, counted at most once per MONITOR_CACHE_SECONDS for each scope and
+    language and shared by every app process. Returns (tables, when they were counted)."""
+    now = now or datetime.now(UTC)
+    key = f"{scope.year}/{scope.municipality or '-'}/{scope.organisation_id or '-'}/" \
+          f"{labels['lang']}"
+    session = db.session()
+    row = session.get(MonitorCache, key)
+    fresh = now - timedelta(seconds=current_app.config["MONITOR_CACHE_SECONDS"])
+    if row is not None and db.aware(row.computed_at) > fresh:
+        return [_table(t) for t in json.loads(row.tables)], db.aware(row.computed_at)
+    tables = figures(scope, labels)
+    values = {"key": key, "computed_at": now, "tables": json.dumps(
+        [asdict(t) | {"groups": []} for t in tables], default=str)}
+    dialect = postgresql if db.engine().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(MonitorCache).values(**values).on_conflict_do_update(
+        index_elements=["key"], set_={"computed_at": now, "tables": values["tables"]}))
+    return tables, now
+
+
+def _cell(value):
+    return Cell(value["value"], value["hidden"]) if isinstance(value, dict) else value
+
+
+def _table(data):
+    return Table(data["key"], data["title"], data["columns"],
+                 [(label, [_cell(c) for c in cells]) for label, cells in data["rows"]],
+                 data["chart"], _cell(data["total"]))
+
+
+def forget_figures():
+    """Count again on the next view (after an erasure: its family must leave the figures)."""
+    db.session().exec(delete(MonitorCache))
 
 
 def _guard(tables, whole):

@@ -84,12 +84,13 @@ def report():
 def _page(template):
     policy.require("monitor.view")
     scope, years, municipalities = _scope()
-    tables = services.figures(scope, labels())
+    tables, counted_at = services.cached_figures(scope, labels())
     description = _("The same figures stand in the table below the chart.")
     charts = {t.key: CHARTS[t.chart](t, description) for t in tables if t.chart}
     audit.record("read", object_type="monitor", summary=f"monitor {scope.year}")
     return render_template(template, tables=tables, charts=charts, scope=scope, years=years,
-                           municipalities=municipalities, today=date.today())
+                           municipalities=municipalities, today=date.today(),
+                           counted_at=counted_at)
 
 
 @bp.route("/export.csv")
@@ -97,7 +98,7 @@ def _page(template):
 def export_csv():
     policy.require("monitor.view")
     scope, _years, _municipalities = _scope()
-    body = export.csv_text(services.figures(scope, labels()))
+    body = export.csv_text(services.cached_figures(scope, labels())[0])
     audit.record("export", object_type="monitor", summary=f"monitor export {scope.year}")
     name = f"monitor-{scope.year}{'-' + scope.municipality if scope.municipality else ''}.csv"
     return Response(body, mimetype="text/csv; charset=utf-8",

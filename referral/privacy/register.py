@@ -189,6 +189,12 @@ REGISTER = {
         "seq": _l("Number of the newest entry"),
         "hash": _l("Hash of the newest entry"),
     }),
+    "monitor_cache": Table(_l("The monitor's figures as last counted, for a few minutes."),
+                           False, {
+        "key": _l("Year, municipality, organisation and language of the figures"),
+        "computed_at": _l("When they were counted"),
+        "tables": _l("The counts as the monitor shows them, small numbers hidden"),
+    }),
     "audit_checkpoint": Table(_l("Where old access log entries were removed after five "
                                  "years."), False, {
         "seq": _l("The last entry removed"),

@@ -17,6 +17,7 @@ from referral.cases.services import address_index
 from referral.crypto import context, keyring
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
+from referral.monitor import services as monitor
 from referral.privacy.models import ErasureReceipt
 from referral.referrals.models import OPEN, Handover, Referral, ReferralEvent
 
@@ -136,6 +137,7 @@ def erase(family_id, *, user=None, reason="request"):
         result = session.exec(delete(model).where(*conditions))
         if result.rowcount:
             counts[model.__tablename__] = result.rowcount
+    monitor.forget_figures()
     receipt = ErasureReceipt(erased_by=user.id if user else None, family_ref=family_id,
                              reason=reason, counts=json.dumps(counts, sort_keys=True))
     session.add(receipt)

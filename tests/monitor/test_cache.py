@@ -1,0 +1,53 @@
+"""The monitor is counted once every few minutes and shared by every app process: a second
+view shows the same figures without counting, and an erased family leaves them at once."""
+
+from sqlmodel import select
+
+from referral import db
+from referral.cases.models import Family
+from referral.privacy.services import erase
+from tests.conftest import count_queries, post_form
+from tests.monitor.conftest import YEAR, build
+from tests.monitor.test_dashboard import _table
+
+
+def _coordinator(app, alliance):
+    client = app.test_client()
+    person = alliance["coordinator"]
+    post_form(client, "/login", {"email": person.email, "password": person.password})
+    return client
+
+
+def _signals_by_source(client):
+    return _table(client.get(f"/monitor/?year={YEAR}").text, "signals_source")
+
+
+def test_figures_are_counted_once_per_period_for_every_process(make_app, alliance):
+    app = make_app(MONITOR_CACHE_SECONDS=600)
+    client = _coordinator(app, alliance)
+    path = f"/monitor/?year={YEAR}"
+    first = count_queries(app, client, path)
+    before = _signals_by_source(client)
+    assert count_queries(app, client, path) < first / 2  # read from the cache
+    assert "counted again every 10 minutes" in client.get(path).text
+
+    # More signals: the page keeps the counted figures, in this process and in another one.
+    build(app, alliance["owner"].id, {}, {}, [("observation", ["food"], None, None)] * 6)
+    other = _coordinator(make_app(MONITOR_CACHE_SECONDS=600), alliance)
+    assert _signals_by_source(client) == before == _signals_by_source(other)
+
+    # A process that counts every time sees them; so does everyone after the period.
+    after = _signals_by_source(_coordinator(make_app(MONITOR_CACHE_SECONDS=0), alliance))
+    assert after != before
+    assert _signals_by_source(client) == after  # the fresh count was shared
+
+
+def test_an_erased_family_leaves_the_cached_figures(make_app, alliance):
+    app = make_app(MONITOR_CACHE_SECONDS=600)
+    client = _coordinator(app, alliance)
+    before = _signals_by_source(client)
+    with app.app_context():
+        family = db.session().exec(select(Family)).first()
+        erase(family.id)
+        db.commit()
+    assert _signals_by_source(client) != before
