@@ -40,9 +40,11 @@ def encrypted_field(*, nullable=False):
     return Field(default=None, nullable=nullable, sa_column_kwargs={"info": {"encrypted": True}})
 
 
-def make_engine(url, *, busy_timeout_ms=10_000):
+def make_engine(url, *, busy_timeout_ms=10_000, lock_timeout_ms=10_000):
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        # pre_ping: a connection cut by a database restart is replaced, not used and failed.
+        return create_engine(url, pool_pre_ping=True, connect_args={
+            "options": f"-c lock_timeout={int(lock_timeout_ms)}"})
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
@@ -64,7 +66,8 @@ def make_engine(url, *, busy_timeout_ms=10_000):
 
 def init_app(app):
     app.extensions["referral.engine"] = make_engine(
-        app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
+        lock_timeout_ms=app.config["POSTGRES_LOCK_TIMEOUT_MS"])
 
     @app.after_request
     def commit(response):

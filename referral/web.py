@@ -199,6 +199,9 @@ def _server_error(error):
     # page shows, so the helpdesk finds it. The page shows no internals.
     db.session().rollback()  # the page must not trip over the failed statement again
     original = getattr(error, "original_exception", None) or error
+    if isinstance(original, OperationalError):
+        # Lost at the commit in after_request, which Flask reports as a 500.
+        return _database_unavailable(original)
     current_app.logger.error("request %s failed: %s", g.get("request_id"),
                              type(original).__name__)
     return _error_page(500)
