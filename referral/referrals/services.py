@@ -49,9 +49,11 @@ def pending_handover_to(user_id, referral_id):
 
 
 def lock(referral_id):
-    """The referral, locked for a change (SQLite holds its write lock already)."""
+    """The referral, locked for a change (SQLite holds its write lock already), as it is in
+    the database now, even if this request had read it before."""
     return db.session().exec(select(Referral).where(Referral.id == referral_id)
-                             .with_for_update()).first()
+                             .with_for_update()
+                             .execution_options(populate_existing=True)).first()
 
 
 def by_submission(form_token):
