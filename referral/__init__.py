@@ -10,6 +10,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import cached_property
 
 from referral import config, crypto, db
@@ -56,6 +57,9 @@ def create_app(test_config=None):
     )
     app.request_class = Request
     config.load(app, test_config)
+    if hops := app.config["PROXY_HOPS"]:
+        # Behind nginx: the client's address (throttling, the access log) and scheme.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     try:
         app.extensions["referral.keyring"] = crypto.load_keyring(app)
     except crypto.CryptoError as exc:

@@ -17,6 +17,9 @@ DEFAULTS = {
     "LOGIN_MAX_FAILURES_ADDRESS": 20,
     "LOGIN_THROTTLE_MINUTES": 15,
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+    # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host (nginx: 1). With 0 the
+    # headers are ignored, so nobody can claim another address to dodge the login throttle.
+    "PROXY_HOPS": 0,
     # A request waiting this long for a row lock gets the 503 page, before gunicorn kills it.
     "POSTGRES_LOCK_TIMEOUT_MS": 10_000,
     "TRAINING_VALID_YEARS": 3,

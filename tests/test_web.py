@@ -139,3 +139,21 @@ def test_pages_need_login(client):
     for path in ("/", "/account", "/account/password", "/users"):
         response = client.get(path)
         assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize(("hops", "address"), [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_the_address_behind_a_reverse_proxy(make_app, hops, address):
+    """Failed logins are throttled per address: behind nginx it must be the client's, and
+    without a proxy nobody can claim another one with a header."""
+    from sqlmodel import select
+
+    from referral import db
+    from referral.auth.models import LoginAttempt
+
+    app = make_app(PROXY_HOPS=hops)
+    client = app.test_client()
+    post_form(client, "/login", {"email": "nobody@example.org", "password": "fout-fout-fout"},
+              headers={"X-Forwarded-For": "203.0.113.9"},
+              environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    with app.app_context():
+        assert [a.address for a in db.session().exec(select(LoginAttempt))] == [address]
