@@ -3,7 +3,7 @@
 import secrets
 import sys
 import uuid
-from datetime import UTC
+from datetime import UTC, date
 from pathlib import Path
 
 import click
@@ -377,17 +377,52 @@ def monitor_export(year, municipality, path, language):
     click.echo(f"Wrote {len(tables)} tables of the {year} monitor to {path}.")
 
 
+@monitor_cli.command("refresh")
+@click.option("--year", type=int, default=None, help="Default: this year.")
+def monitor_refresh(year):
+    """Count the whole alliance's monitor again in every language (cron, every few minutes:
+    nobody then waits for the count)."""
+    from flask_babel import force_locale
+
+    from referral.monitor import services
+    from referral.monitor.views import labels
+
+    year = year or date.today().year
+    for language in current_app.config["LANGUAGES"]:
+        with current_app.test_request_context(), force_locale(language):
+            services.cached_figures(services.Scope(year), labels(), force=True)
+        db.commit()
+    click.echo(f"Counted the {year} monitor in {', '.join(current_app.config['LANGUAGES'])}.")
+
+
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
 @demo_cli.command("load")
-def demo_load():
+@click.option("--scale", type=click.Choice(["municipality", "national"]),
+              help="Also generate a municipality's or the whole country's families, "
+                   "referrals, services and accounts (once).")
+def demo_load(scale):
     """Load demo users for every role and demo data (idempotent); print the logins."""
+    from referral import scale as scaled
     from referral.demo import PASSWORD, load, officer_key
 
+    if scale and scaled.is_loaded():
+        _fail(scaled.ALREADY)
     logins = load()
     key = officer_key()
     db.commit()
+    if scale:
+        factor = scaled.SCALES[scale]
+        with click.progressbar(length=scaled.progress_length(factor),
+                               label=f"Generating {scale} data", file=sys.stderr) as bar:
+            made = scaled.generate(factor, progress=bar.update)
+        click.echo(f"Generated {made.get('family', 0)} families, {made.get('child', 0)} "
+                   f"children, {made.get('signal', 0)} signals, {made.get('referral', 0)} "
+                   f"referrals ({made.get('referral_event', 0)} events), "
+                   f"{made.get('service', 0)} services, {made.get('user_account', 0)} "
+                   f"accounts and {made.get('feedback_response', 0)} feedback answers. "
+                   "The generated accounts cannot log in; use the demo logins.")
     click.echo(f"Demo logins (password for all: {PASSWORD}):")
     for email, role in logins:
         click.echo(f"  {role:<16} {email}")
@@ -430,7 +465,9 @@ def demo_code():
 
 
 def register(app):
+    from referral.backup import backup_cli  # it imports this module
+
     app.cli.add_command(init_command)
     for group in (db_cli, users_cli, keys_cli, audit_cli, directory_cli, mail_cli,
-                  reminders_cli, monitor_cli, retention_cli, demo_cli):
+                  reminders_cli, monitor_cli, retention_cli, demo_cli, backup_cli):
         app.cli.add_command(group)

@@ -96,7 +96,7 @@ def figures(scope, labels):
     return tables
 
 
-def cached_figures(scope, labels, *, now=None):
+def cached_figures(scope, labels, *, now=None, force=False):
     """`figures`, counted at most once per MONITOR_CACHE_SECONDS for each scope and
     language and shared by every app process. Returns (tables, when they were counted)."""
     now = now or datetime.now(UTC)
@@ -105,7 +105,7 @@ def cached_figures(scope, labels, *, now=None):
     session = db.session()
     row = session.get(MonitorCache, key)
     fresh = now - timedelta(seconds=current_app.config["MONITOR_CACHE_SECONDS"])
-    if row is not None and db.aware(row.computed_at) > fresh:
+    if row is not None and db.aware(row.computed_at) > fresh and not force:
         return [_table(t) for t in json.loads(row.tables)], db.aware(row.computed_at)
     tables = figures(scope, labels)
     values = {"key": key, "computed_at": now, "tables": json.dumps(

@@ -51,3 +51,15 @@ def test_an_erased_family_leaves_the_cached_figures(make_app, alliance):
         erase(family.id)
         db.commit()
     assert _signals_by_source(client) != before
+
+
+def test_cron_counts_the_monitor_ahead_of_its_viewers(make_app, alliance):
+    app = make_app(MONITOR_CACHE_SECONDS=600)
+    client = _coordinator(app, alliance)
+    before = _signals_by_source(client)
+    build(app, alliance["owner"].id, {}, {}, [("observation", ["food"], None, None)] * 6)
+    assert _signals_by_source(client) == before
+    result = app.test_cli_runner().invoke(args=["monitor", "refresh", "--year", str(YEAR)])
+    assert result.exit_code == 0, result.output
+    assert f"Counted the {YEAR} monitor in nl, en" in result.output
+    assert _signals_by_source(client) != before

@@ -1,0 +1,248 @@
+"""Every page keeps a budget of SQL statements, so an N+1 query fails a test.
+
+The budgets are measured on the larger of SQLite and PostgreSQL, against an alliance with
+several families, referrals, events and answers: a query per row would go over at once.
+A new page needs a row in BUDGETS before this file passes.
+"""
+
+import re
+import uuid
+from datetime import date
+
+import pyotp
+import sqlalchemy as sa
+from sqlmodel import select
+
+from referral import db
+from referral.auth.models import User
+from referral.cases.models import Family
+from referral.cases.services import create_family, log_signal, record_consent
+from referral.directory.models import Organisation, Service
+from referral.feedback import services as feedback
+from referral.referrals.models import Referral
+from referral.referrals.services import (
+    add_note,
+    assign_bridge,
+    change_status,
+    default_follow_up,
+    refer,
+)
+from tests.conftest import count_queries, csrf_token, post_form
+from tests.referrals.conftest import refer_again, world  # noqa: F401  (the small alliance)
+
+KEY = pyotp.random_base32()
+YEAR = date.today().year
+
+# (who, path, most statements), measured on SQLite: its BEGIN IMMEDIATE is one statement
+# more than PostgreSQL runs. Paths name the world's objects in braces.
+BUDGETS = [
+    ("anonymous", "/login", 0),
+    ("anonymous", "/healthz", 0),
+    ("anonymous", "/readyz", 2),
+    ("family", "/f/", 2),
+    ("family", "/f/form", 2),
+    ("family", "/f/thanks", 0),
+    ("pending", "/login/code", 2),
+    ("owner", "/", 2),
+    ("owner", "/account", 2),
+    ("owner", "/account/password", 2),
+    ("owner", "/login/enrol", 2),
+    ("owner", "/families/", 4),
+    ("owner", "/families/new", 3),
+    ("owner", "/families/{family}", 15),
+    ("owner", "/families/{family}/edit", 5),
+    ("owner", "/families/{family}/signals/new", 4),
+    ("owner", "/families/{family}/consents/new", 5),
+    ("owner", "/referrals/", 5),
+    ("owner", "/referrals/new/{signal}", 16),
+    ("owner", "/referrals/{referral}", 12),
+    ("owner", "/referrals/{referral}/handover", 4),
+    ("owner", "/referrals/{referral}/bridge", 4),
+    ("owner", "/referrals/{letter_referral}/letter", 12),
+    ("owner", "/directory/", 13),
+    ("owner", "/directory/?domains=food&municipality=GM0363&age=7&q=voedsel", 13),
+    ("owner", "/directory/services/{service}", 7),
+    ("owner", "/feedback/", 3),
+    ("owner", "/feedback/invite/{family}", 4),
+    ("owner", "/privacy/register", 2),
+    ("partner", "/referrals/", 3),
+    ("partner", "/referrals/{referral}", 12),
+    ("partner", "/directory/services/{service}/edit", 7),
+    ("partner", "/feedback/", 3),
+    ("partner", "/monitor/", 25),
+    ("partner", "/monitor/pledge", 6),
+    ("partner", "/monitor/pledge/edit", 4),
+    ("partner", "/monitor/pledge/report", 5),
+    ("bridge", "/referrals/", 3),
+    ("bridge", "/referrals/{referral}", 12),
+    ("coordinator", "/monitor/", 28),
+    ("coordinator", "/monitor/export.csv", 28),
+    ("coordinator", "/monitor/report", 28),
+    ("coordinator", "/monitor/pledges", 5),
+    ("coordinator", "/monitor/pledges/{organisation}", 6),
+    ("coordinator", "/referrals/stuck", 4),
+    ("coordinator", "/users", 3),
+    ("coordinator", "/users/{colleague}/deactivate", 3),
+    ("coordinator", "/directory/attention", 3),
+    ("coordinator", "/directory/export.zip", 13),
+    ("coordinator", "/directory/organisations", 3),
+    ("coordinator", "/directory/organisations/new", 2),
+    ("coordinator", "/directory/organisations/{organisation}", 8),
+    ("coordinator", "/directory/organisations/{organisation}/edit", 3),
+    ("officer", "/privacy/", 3),
+    ("officer", "/privacy/families", 2),
+    ("officer", "/privacy/families?postcode=1011AB&house_number=1", 7),
+    ("officer", "/privacy/families/{family}", 22),
+    ("officer", "/privacy/families/{family}.json", 19),
+    ("officer", "/privacy/families/{family}/erase", 14),
+    ("officer", "/privacy/log", 7),
+]
+REFER_BUDGET = 29  # POST /referrals/new/<signal>: two services, one referral sent
+STATUS_BUDGET = 11  # POST /referrals/<id>/status/accepted by the partner
+
+
+def test_every_page_has_a_budget(app):
+    pages = {rule.rule for rule in app.url_map.iter_rules()
+             if "GET" in rule.methods and not rule.arguments}
+    budgeted = {path.split("?")[0] for _who, path, _budget in BUDGETS}
+    assert pages - budgeted == set(), "give these pages a row in BUDGETS"
+
+
+def _grow(app, world):  # noqa: F811
+    """More families, referrals, events, bridge work and answers than one of each."""
+    with app.app_context():
+        session = db.session()
+        nurse, partner = session.get(User, world.owner.id), session.get(User, world.partner.id)
+        bridge = session.get(User, world.bridge.id)
+        service = session.get(Service, world.inbox_service)
+        for n in range(4):
+            family = create_family(nurse, parent_names=f"Ouder {n}", postcode="1011AB",
+                                   street=f"Dam {n + 1}", municipality_code="GM0363",
+                                   children=[(f"Kind {n}a", date(2016, 1, 1 + n)),
+                                             (f"Kind {n}b", date(2019, 2, 1 + n))])
+            signal = log_signal(nurse, family, domains=["food", "money"], source="conversation",
+                                observations="gezien")
+            record_consent(nurse, family, organisation_id=service.organisation_id,
+                           given_by="ouder", scope="alles", method="spoken",
+                           given_on=date.today(), parent_agreed=True)
+            [made] = refer(nurse, family, signal, [service], message="graag",
+                           follow_up_on=default_follow_up(), send=True,
+                           form_token=str(uuid.uuid4()))
+            change_status(partner, made, "accepted", side="partner")
+            add_note(partner, made, "We hebben gebeld.")
+            assign_bridge(nurse, made, bridge, family_agreed=True)
+        assign_bridge(nurse, session.get(Referral, world.inbox_referral), bridge,
+                      family_agreed=True)
+        db.commit()
+    for _ in range(3):
+        referral_id = refer_again(app, world, world.inbox_service)
+        with app.app_context():
+            session = db.session()
+            referral = session.get(Referral, referral_id)
+            add_note(session.get(User, world.owner.id), referral, "Nagebeld.")
+            db.commit()
+    with app.app_context():
+        session = db.session()
+        owner, family = session.get(User, world.owner.id), session.get(Family, world.family_id)
+        referral = session.get(Referral, world.inbox_referral)
+        for score in (2, 3, 4, 5, 4, 3):
+            invitation, _token = feedback.invite(owner, family, referral=referral)
+            feedback.submit(invitation, language="nl", scores={"heard": score, "useful": score},
+                            texts={"went_well": "Fijn geholpen."})
+        for row in session.exec(select(Referral)).all():
+            row.follow_up_on = row.follow_up_on.replace(year=2020)  # stuck, for the list
+        db.commit()
+
+
+def _client(app, person, code=None):
+    client = app.test_client()
+    post_form(client, "/login", {"email": person.email, "password": person.password})
+    if code:
+        post_form(client, "/login/code", {"code": code})
+    return client
+
+
+def _family_link(app, world, client):  # noqa: F811
+    """Open a fresh feedback link, as a parent's phone would."""
+    with app.app_context():
+        session = db.session()
+        _invitation, token = feedback.invite(session.get(User, world.owner.id),
+                                             session.get(Family, world.family_id),
+                                             referral=session.get(Referral, world.inbox_referral))
+        db.commit()
+    assert client.get(f"/f/{token}").status_code == 303
+
+
+def test_every_page_stays_within_its_budget(app, world, make_user, make_service):  # noqa: F811
+    _grow(app, world)
+    for n in range(3):
+        make_service(f"Extra hulp {n}", organisation="Voedselbank", referral_route="inbox")
+    officer = make_user("privacy_officer", organisation="Alliantie", totp_secret=KEY)
+    clients = {"anonymous": app.test_client(), "family": app.test_client(),
+               "pending": _client(app, officer),
+               "officer": _client(app, officer, pyotp.TOTP(KEY).now()),
+               **{who: _client(app, getattr(world, who))
+                  for who in ("owner", "partner", "bridge", "coordinator")}}
+    _family_link(app, world, clients["family"])
+    post_form(clients["partner"], "/monitor/pledge/edit", {
+        "activities-0-what": "Spreekuur op school", "activities-1-what": "Ontbijt"})
+    with app.app_context():
+        organisation = db.session().exec(select(Organisation.id).where(
+            Organisation.name == "Voedselbank")).one()
+    names = {"family": world.family_id, "signal": world.signal_id,
+             "referral": world.inbox_referral, "letter_referral": world.letter_referral,
+             "service": world.inbox_service, "organisation": organisation,
+             "colleague": world.colleague.id}
+    measured, over = {}, []
+    for who, path, budget in BUDGETS:
+        count = count_queries(app, clients[who], path.format(**names))
+        measured[(who, path)] = count
+        if count > budget:
+            over.append(f"{who} {path}: {count} statements, budget {budget}")
+    print(measured)  # noqa: T201  (shows the counts when a budget is lowered or raised)
+    assert over == []
+
+
+def _count_post(app, client, path, data):
+    statements = []
+    engine = app.extensions["referral.engine"]
+
+    def track(*args):
+        statements.append(args[2])
+
+    sa.event.listen(engine, "before_cursor_execute", track)
+    try:
+        response = client.post(path, data=data)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", track)
+    assert response.status_code == 303, response.text
+    return len(statements), response
+
+
+def test_referring_and_a_status_change_stay_within_their_budget(app, world,  # noqa: F811
+                                                                make_service):
+    _grow(app, world)
+    other = make_service("Zwemles", organisation="Jeugdfonds", referral_route="inbox")
+    owner = _client(app, world.owner)
+    page = owner.get(f"/referrals/new/{world.signal_id}").text
+    data = {"csrf_token": csrf_token(owner, f"/referrals/new/{world.signal_id}"),
+            "form_token": re.search(r'name="form_token"[^>]*value="([^"]+)"', page).group(1),
+            "services": [str(world.inbox_service), str(other)], "message": "Graag bellen.",
+            "follow_up_on": default_follow_up_iso(app), "send": "1"}
+    refer_count, _ = _count_post(app, owner, f"/referrals/new/{world.signal_id}", data)
+    with app.app_context():
+        newest = db.session().exec(select(Referral).where(
+            Referral.service_id == world.inbox_service, Referral.status == "requested")
+            .order_by(Referral.created_at.desc())).first()
+    partner = _client(app, world.partner)
+    token = csrf_token(partner, "/account")
+    status_count, _ = _count_post(app, partner, f"/referrals/{newest.id}/status/accepted",
+                                  {"accepted-csrf_token": token})
+    print({"refer": refer_count, "status": status_count})  # noqa: T201
+    assert refer_count <= REFER_BUDGET, f"referring: {refer_count} statements"
+    assert status_count <= STATUS_BUDGET, f"status change: {status_count} statements"
+
+
+def default_follow_up_iso(app):
+    with app.app_context():
+        return default_follow_up().isoformat()
