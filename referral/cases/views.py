@@ -120,11 +120,12 @@ def family(family_id):
     family = _family_or_404(family_id)
     children, signals, domains = services.read_family(current_user, family)
     labels = {choice.value: choice.label for choice in need_domain_choices()}
-    organisations = {o.id: o.name for o in directory.organisations()}
+    consents = services.consents_of(family)
+    organisations = directory.organisation_names(c.organisation_id for c in consents)
     timeline = referrals.family_timeline(family.id)
     return render_template("cases/family.html", family=family, children=children,
                            signals=signals, signal_domains=domains, domain_labels=labels,
-                           consents=services.consents_of(family), organisations=organisations,
+                           consents=consents, organisations=organisations,
                            referrals=referrals.of_family(family.id), timeline=timeline,
                            names=referrals.names(event.actor_id for event, _ in timeline),
                            may_signal=policy.allowed(current_user, "signal.create", family),

@@ -169,6 +169,12 @@ def organisations():
     return db.session().exec(select(Organisation).order_by(Organisation.name)).all()
 
 
+def organisation_names(ids):
+    """{id: name} of these organisations only (a country has thousands)."""
+    return dict(db.session().exec(select(Organisation.id, Organisation.name).where(
+        Organisation.id.in_(set(ids)))).all())
+
+
 def services_of(organisation_id):
     rows = db.session().exec(select(Service, Organisation).join(Organisation)
                              .where(Service.organisation_id == organisation_id)
