@@ -24,6 +24,8 @@ from referral.monitor.suppression import SMALL, Cell, cover, protect, rest_is_sm
 from referral.referrals.models import OPEN, Referral, Status
 from referral.referrals.services import overdue_clause
 
+LARGEST = 15  # organisations and services shown by name; the rest are added up
+
 
 @dataclass
 class Table:
@@ -200,11 +202,11 @@ def _figures(scope, labels):
     statuses = {s: labels["statuses"][s] for s in Status if s != Status.entered_in_error}
     tables.append(_breakdown("referrals_status", labels["referrals_status"], by_status,
                              statuses, labels["referrals"]))
-    tables.append(_breakdown("referrals_organisation", labels["referrals_organisation"],
-                             by_organisation, {n: n for n in sorted(by_organisation)},
-                             labels["referrals"]))
-    tables.append(_breakdown("referrals_service", labels["referrals_service"], by_service,
-                             {n: n for n in sorted(by_service)}, labels["referrals"]))
+    for key, counts in (("referrals_organisation", by_organisation),
+                        ("referrals_service", by_service)):
+        counts = _largest(counts, labels["others"])
+        tables.append(_breakdown(key, labels[key], counts, {n: n for n in counts},
+                                 labels["referrals"]))
     tables.append(_breakdown("outcomes", labels["outcomes_title"], by_outcome,
                              labels["outcomes"], labels["referrals"]))
     tables.append(_breakdown("reasons", labels["reasons_title"], by_reason, labels["reasons"],
@@ -218,6 +220,16 @@ def _figures(scope, labels):
     if not scope.organisation_id:
         tables.append(_targets(scope, labels))
     return tables
+
+
+def _largest(counts, others):
+    """The LARGEST biggest counts, biggest first, and the rest added up under `others`: a
+    country has thousands of organisations, a page shows the ones that matter."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    largest = dict(ranked[:LARGEST])
+    if len(ranked) > LARGEST:
+        largest[others] = sum(n for _name, n in ranked[LARGEST:])
+    return largest
 
 
 def _share(part, whole):
@@ -271,10 +283,14 @@ def _matrix(scope, labels, domains, organisations):
         _referrals(scope, SignalDomain.domain_code, Referral.organisation_id, func.count())
         .join(SignalDomain, SignalDomain.signal_id == Referral.signal_id)
         .group_by(SignalDomain.domain_code, Referral.organisation_id)).all()
+    per_organisation = Counter()
+    for _code, organisation_id, n in rows:
+        per_organisation[organisations[organisation_id]] += n
+    names = list(_largest(per_organisation, labels["others"]))
     counts = Counter()
     for code, organisation_id, n in rows:
-        counts[(code, organisations[organisation_id])] += n
-    names = sorted({name for _code, name in counts})
+        name = organisations[organisation_id]
+        counts[(code, name if name in names else labels["others"])] += n
     table = Table("matrix", labels["matrix"], names, chart="heat")
     for code, label in domains.items():
         if any((code, name) in counts for name in names):

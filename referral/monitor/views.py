@@ -34,6 +34,7 @@ def labels():
         "trend": _("Per month, over two years"),
         "feedback_trend": _("Feedback per month: mean score for feeling heard"),
         "targets": _("The alliance's targets"),
+        "others": _("All others"),
         "signals": _("Signals"), "referrals": _("Referrals"), "children": _("Children"),
         "value": _("Value"), "parents": _("Parents"),
         "families_reached": _("Families reached"),

@@ -29,7 +29,7 @@ def test_figures_are_counted_once_per_period_for_every_process(make_app, allianc
     first = count_queries(app, client, path)
     before = _signals_by_source(client)
     assert count_queries(app, client, path) < first / 2  # read from the cache
-    assert "counted again every 10 minutes" in client.get(path).text
+    assert "elke 10 minuten opnieuw geteld" in client.get(path).text
 
     # More signals: the page keeps the counted figures, in this process and in another one.
     build(app, alliance["owner"].id, {}, {}, [("observation", ["food"], None, None)] * 6)

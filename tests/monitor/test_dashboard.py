@@ -58,6 +58,21 @@ def test_hand_counted_figures_appear_exactly(client, login, alliance):
     assert "Gezin 3" not in html and "gezien" not in html and "graag" not in html
 
 
+def test_a_country_of_organisations_shows_the_largest_and_adds_up_the_rest(
+        client, login, alliance, monkeypatch):
+    from referral.monitor import services
+
+    monkeypatch.setattr(services, "LARGEST", 1)
+    login(alliance["coordinator"])
+    html = client.get(f"/monitor/?year={YEAR}").text
+    assert _table(html, "referrals_organisation") == {
+        "Voedselbank": ["12"], "Alle andere": ["8"], "Totaal": ["20"]}
+    assert _table(html, "referrals_service") == {
+        "Voedselpakket": ["12"], "Alle andere": ["8"], "Totaal": ["20"]}
+    matrix = re.search(r'aria-labelledby="matrix-heading">(.*?)</section>', html, re.S).group(1)
+    assert "Alle andere" in matrix and "Jeugdfonds" not in matrix
+
+
 def test_the_export_has_the_same_figures(client, login, alliance, runner, tmp_path):
     login(alliance["coordinator"])
     response = client.get(f"/monitor/export.csv?year={YEAR}")
