@@ -80,7 +80,7 @@ BUDGETS = [
     ("coordinator", "/monitor/report", 28),
     ("coordinator", "/monitor/pledges", 5),
     ("coordinator", "/monitor/pledges/{organisation}", 6),
-    ("coordinator", "/referrals/stuck", 4),
+    ("coordinator", "/referrals/stuck", 5),
     ("coordinator", "/users", 3),
     ("coordinator", "/users/{colleague}/deactivate", 3),
     ("coordinator", "/directory/attention", 3),

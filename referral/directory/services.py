@@ -81,13 +81,16 @@ class Result:
 
 @dataclass
 class Page:
+    """One page of a long list: its rows, how many there are in all, which page."""
+
     results: list
     total: int
     page: int
+    size: int = PAGE_SIZE
 
     @property
     def pages(self):
-        return max(1, math.ceil(self.total / PAGE_SIZE))
+        return max(1, math.ceil(self.total / self.size))
 
 
 def search(*, domains=(), municipality=None, age=None, text="", everything=False, page=1):

@@ -12,6 +12,7 @@ from referral import audit, db, mail
 from referral.auth.models import Role, User
 from referral.cases.models import Consent, Family, Signal, SignalDomain
 from referral.directory.models import Organisation, ReferralRoute, Service, ServiceStatus
+from referral.directory.services import Page
 from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER, Refused
 from referral.referrals.models import (
@@ -140,16 +141,25 @@ def names(user_ids):
     return {u.id: u.name for u in db.session().exec(select(User).where(User.id.in_(ids)))}
 
 
-def stuck(today=None):
+STUCK_PAGE_SIZE = 100
+
+
+def stuck(today=None, *, page=1):
     """Referrals overdue beyond the escalation period, per partner organisation: which and
-    whose, never what they are about."""
-    return db.session().exec(
+    whose, never what they are about. One page of them: a country has thousands."""
+    session, size = db.session(), STUCK_PAGE_SIZE
+    overdue = overdue_clause(today, extra_days=current_app.config["ESCALATION_DAYS"])
+    total = session.exec(select(func.count()).select_from(Referral).where(overdue)).one()
+    page = min(max(1, page), max(1, -(-total // size)))
+    rows = session.exec(
         select(Referral.id, Referral.status, Referral.follow_up_on, Referral.owner_id,
                Organisation.name.label("organisation"), Service.name.label("service"))
         .join(Organisation, Organisation.id == Referral.organisation_id)
         .join(Service, Service.id == Referral.service_id)
-        .where(overdue_clause(today, extra_days=current_app.config["ESCALATION_DAYS"]))
-        .order_by(Organisation.name, Referral.follow_up_on)).all()
+        .where(overdue)
+        .order_by(Organisation.name, Referral.follow_up_on, Referral.id)
+        .offset((page - 1) * size).limit(size)).all()
+    return Page(rows, total, page, size)
 
 
 def colleagues(user):

@@ -76,12 +76,12 @@ def index():
 @login_required
 def stuck_list():
     policy.require("referrals.stuck")
-    rows = services.stuck()
-    owners = services.names(row.owner_id for row in rows)
+    page = services.stuck(page=request.args.get("page", 1, type=int))
+    owners = services.names(row.owner_id for row in page.results)
     groups = {}
-    for row in rows:
+    for row in page.results:
         groups.setdefault(row.organisation, []).append(row)
-    return render_template("referrals/stuck.html", groups=groups, owners=owners)
+    return render_template("referrals/stuck.html", groups=groups, owners=owners, page=page)
 
 
 def _search_filters(family, children):

@@ -1,5 +1,7 @@
 """Pages keep the same number of SQL queries as referrals, events and notes grow."""
 
+import re
+
 from sqlmodel import select
 
 from referral import db
@@ -52,3 +54,25 @@ def _all_stuck(app):
         for referral in db.session().exec(select(Referral)).all():
             referral.follow_up_on = referral.follow_up_on.replace(year=2020)
         db.commit()
+
+
+def test_the_stuck_list_comes_in_pages(app, client, login, world, monkeypatch):
+    from referral.referrals import services
+
+    for _ in range(2):
+        refer_again(app, world, world.inbox_service)
+    _all_stuck(app)
+    monkeypatch.setattr(services, "STUCK_PAGE_SIZE", 2)
+    login(world.coordinator)
+    first = client.get("/referrals/stuck").text
+    total = int(re.search(r"(\d+) vastgelopen verwijzingen", first).group(1))
+    pages = -(-total // 2)
+    assert total >= 3 and f"Pagina 1 van {pages}" in first
+    seen = set()
+    for page in range(1, pages + 1):
+        html = client.get(f"/referrals/stuck?page={page}").text
+        codes = re.findall(r"<code>([0-9a-f]{8})</code>", html)
+        assert 1 <= len(codes) <= 2 and not seen & set(codes)
+        seen |= set(codes)
+    assert len(seen) == total
+    assert f"Pagina {pages} van {pages}" in client.get("/referrals/stuck?page=999").text
