@@ -32,11 +32,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/bandit -q -r referral
 
+# The real pages under gunicorn at municipal and national scale; writes bench/report.md.
+# (bench/directory.py and bench/monitor.py still run on their own.)
 bench: install translations
-	$(VENV)/bin/python bench/directory.py
-	$(VENV)/bin/python bench/directory.py --database-url "$${REFERRAL_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/referral_bench}"
-	$(VENV)/bin/python bench/monitor.py
-	$(VENV)/bin/python bench/monitor.py --database-url "$${REFERRAL_BENCH_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/referral_bench}"
+	$(VENV)/bin/python bench/pages.py
 
 # Extract new strings from the code and templates into the catalogs (then translate nl).
 messages: install
