@@ -57,9 +57,11 @@ def lock(referral_id):
                              .execution_options(populate_existing=True)).first()
 
 
-def by_submission(form_token):
-    return db.session().exec(select(Referral).where(
-        Referral.submission_key.like(f"{form_token}:%"))).all()
+def by_submission(form_token, services):
+    """The referrals an earlier submission of this form made to these services (exact keys:
+    a LIKE on the prefix would read every referral in the country)."""
+    keys = [f"{form_token}:{service.id}" for service in services]
+    return db.session().exec(select(Referral).where(Referral.submission_key.in_(keys))).all()
 
 
 def overdue_clause(today=None, now=None, *, extra_days=0):
@@ -228,7 +230,7 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
     """One referral per service. Sent where the family consented, else kept as a draft.
     A form submitted twice finds the referrals of its first submission."""
     session = db.session()
-    existing = {r.service_id: r for r in by_submission(form_token)}
+    existing = {r.service_id: r for r in by_submission(form_token, services)}
     made = []
     for service in services:
         if service.id in existing:

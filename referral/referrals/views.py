@@ -119,7 +119,7 @@ def new(signal_id):
             db.commit()
         except IntegrityError:  # the same form, sent twice at once: the first one won
             db.session().rollback()
-            made = services.by_submission(form.form_token.data)
+            made = services.by_submission(form.form_token.data, chosen)
         _flash_outcome(made)
         return redirect(url_for("cases.family", family_id=family.id), code=303)
     page = directory.search(domains=[] if filters["everything"] else domains,
