@@ -214,7 +214,8 @@ class _Generator:
     def __init__(self, factor, progress):
         self.counts = plan(factor)
         self.progress = progress or (lambda n: None)
-        self.rng = random.Random(2026)  # nosec B311: fictional data, repeatable on purpose
+        # Fictional data, repeatable on purpose: not for secrets.
+        self.rng = random.Random(2026)  # nosec B311
         self.ring = keyring()
         self.session = db.session()
         self.now = db.utcnow()

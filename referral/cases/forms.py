@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from referral.cases.models import ConsentMethod, SignalSource, Urgency
-from referral.directory.forms import EMAIL, CheckboxesField
+from referral.directory.forms import EMAIL, CheckboxesField, LongSelect
 
 MAX_CHILDREN = 6
 
@@ -58,7 +58,8 @@ class FamilyForm(FlaskForm):
     postcode = StringField(_l("Postcode"), validators=[
         Optional(), Regexp(r"^\s*\d{4}\s*[A-Za-z]{2}\s*$",
                            message=_l("Enter a postcode like 1234 AB."))])
-    municipality = SelectField(_l("Municipality"), validators=[Optional()])
+    municipality = SelectField(_l("Municipality"), validators=[Optional()],
+                               widget=LongSelect())
     language = SelectField(_l("Preferred language"),
                            choices=[SelectChoice(k, v) for k, v in LANGUAGES.items()])
     children = FieldList(FormField(ChildForm), min_entries=3, max_entries=MAX_CHILDREN)

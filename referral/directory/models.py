@@ -7,7 +7,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from referral.db import id_field, time_field
@@ -96,7 +96,10 @@ class ServiceArea(SQLModel, table=True):
     """A municipality where a service is offered, by CBS code (GM0363) and name."""
 
     __tablename__ = "service_area"
-    __table_args__ = (UniqueConstraint("service_id", "municipality_code"),)
+    __table_args__ = (UniqueConstraint("service_id", "municipality_code"),
+                      # The search form's list of municipalities, read from the index alone.
+                      Index("ix_service_area_municipalities", "municipality_name",
+                            "municipality_code"))
 
     id: uuid.UUID = id_field()
     service_id: uuid.UUID = Field(foreign_key="service.id", index=True)

@@ -72,6 +72,9 @@ def test_pagination_keeps_the_filters(searcher, make_service):
     second = searcher.get("/directory/?domains=food&q=voedselhulp&page=2")
     assert len(service_ids(second.text)) == 3
     assert not service_ids(first.text) & service_ids(second.text)
+    past = searcher.get("/directory/?domains=food&q=voedselhulp&page=9")  # an old link
+    assert "23 aanbod gevonden" in past.text and "Pagina 2 van 2" in past.text
+    assert service_ids(past.text) == service_ids(second.text)
 
 
 @pytest.mark.parametrize(("query", "message"), [
