@@ -1,5 +1,6 @@
 """App-wide pages and rules: home, health, language, security headers, errors, session expiry."""
 
+import contextlib
 import time
 from urllib.parse import urlsplit
 
@@ -21,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import literal
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 from wtforms import HiddenField, SelectField
@@ -191,6 +192,11 @@ def _http_error(error):
 def _database_unavailable(error):
     current_app.logger.warning("database unavailable (request %s): %s", g.get("request_id"),
                                type(error).__name__)
+    with contextlib.suppress(SQLAlchemyError):  # the connection may be gone: nothing
+        db.session().rollback()                  # of this request was saved either way
+    # A failed statement expires every loaded object, the user too: reading their name for
+    # the menu would ask the database again. The outage page is shown without the menu.
+    g._login_user = current_app.login_manager.anonymous_user()
     return _error_page(503)
 
 
