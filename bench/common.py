@@ -13,8 +13,8 @@ def logged_in(app, email):
     return client
 
 
-def statements(app, client, path):
-    """The SQL statements the app runs to serve one GET of path."""
+def statements(app, client, path, *, method="GET", data=None, expect=200):
+    """The SQL statements the app runs to serve one request of path."""
     from sqlalchemy import event
 
     seen = []
@@ -25,7 +25,8 @@ def statements(app, client, path):
 
     event.listen(engine, "before_cursor_execute", track)
     try:
-        assert client.get(path).status_code == 200, path
+        response = client.open(path, method=method, data=data)
     finally:
         event.remove(engine, "before_cursor_execute", track)
+    assert response.status_code == expect, (path, response.status_code)
     return len(seen)

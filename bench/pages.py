@@ -27,7 +27,7 @@ from multiprocessing import Event, Process, Queue
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import logged_in  # noqa: E402
+from common import logged_in, statements  # noqa: E402
 from directory import free_port, fresh_postgres_database, percentile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -285,27 +285,13 @@ def jobs(ids):
 
 def count_statements(app, ids):
     """SQL statements per page, in-process with a test client (one request each)."""
-    from sqlalchemy import event
-
-    engine = app.extensions["referral.engine"]
     nurse, partner = logged_in(app, PROFESSIONAL), logged_in(app, PARTNER)
     coordinator = logged_in(app, COORDINATOR)
     family, signal_id = ids["families"][0], ids["signals"][0]
     referral_id, version = ids["requested"][0]
 
     def count(browser, method, path, data=None, expect=200):
-        seen = []
-
-        def track(*args):
-            seen.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", track)
-        try:
-            response = browser.open(path, method=method, data=data)
-        finally:
-            event.remove(engine, "before_cursor_execute", track)
-        assert response.status_code == expect, (path, response.status_code)
-        return len(seen)
+        return statements(app, browser, path, method=method, data=data, expect=expect)
 
     def token(browser, path, action, name="csrf_token"):
         return form_fields(browser.get(path).text, action)[name]
@@ -334,7 +320,7 @@ def count_statements(app, ids):
         "accepted-csrf_token": token(partner, page, action, "accepted-csrf_token"),
         "accepted-version": str(version)}, expect=303)
     counts["monitor"] = count(coordinator, "GET", "/monitor/")
-    engine.dispose()
+    app.extensions["referral.engine"].dispose()
     return counts
 
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import socket
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -224,8 +225,9 @@ def audit_entries(app, **filters):
         return db.session().exec(query).all()
 
 
-def count_queries(app, client, path):
-    """The number of SQL statements the app runs to serve one GET of path."""
+@contextmanager
+def counted_queries(app):
+    """The SQL statements the app runs inside the block, as a list that fills."""
     statements = []
     engine = app.extensions["referral.engine"]
 
@@ -234,9 +236,15 @@ def count_queries(app, client, path):
 
     sa.event.listen(engine, "before_cursor_execute", track)
     try:
-        response = client.get(path)
+        yield statements
     finally:
         sa.event.remove(engine, "before_cursor_execute", track)
+
+
+def count_queries(app, client, path):
+    """The number of SQL statements the app runs to serve one GET of path."""
+    with counted_queries(app) as statements:
+        response = client.get(path)
     assert response.status_code == 200, path
     return len(statements)
 

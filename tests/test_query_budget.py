@@ -10,7 +10,6 @@ import uuid
 from datetime import date
 
 import pyotp
-import sqlalchemy as sa
 from sqlmodel import select
 
 from referral import db
@@ -27,7 +26,7 @@ from referral.referrals.services import (
     default_follow_up,
     refer,
 )
-from tests.conftest import count_queries, csrf_token, post_form
+from tests.conftest import count_queries, counted_queries, csrf_token, post_form
 from tests.referrals.conftest import refer_again, world  # noqa: F401  (the small alliance)
 
 KEY = pyotp.random_base32()
@@ -204,17 +203,8 @@ def test_every_page_stays_within_its_budget(app, world, make_user, make_service)
 
 
 def _count_post(app, client, path, data):
-    statements = []
-    engine = app.extensions["referral.engine"]
-
-    def track(*args):
-        statements.append(args[2])
-
-    sa.event.listen(engine, "before_cursor_execute", track)
-    try:
+    with counted_queries(app) as statements:
         response = client.post(path, data=data)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", track)
     assert response.status_code == 303, response.text
     return len(statements), response
 
