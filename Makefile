@@ -30,6 +30,7 @@ test: install translations
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/bandit -q -r referral
 
 # The real pages under gunicorn at municipal and national scale; writes bench/report.md.

@@ -27,8 +27,7 @@ from flask.cli import AppGroup
 from sqlmodel import SQLModel
 
 from referral import audit, crypto, db
-from referral.audit.services import HEAD_FILE, verify
-from referral.cli import _fail, alembic_config
+from referral.audit.chain import HEAD_FILE, verify
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -36,6 +35,10 @@ DATABASE = {"sqlite": "database.sqlite", "postgresql": "database.pgdump"}
 SAMPLE = 5  # values per encrypted column decrypted after a restore
 
 backup_cli = AppGroup("backup", help="Back up and restore the database with its keys.")
+
+
+def _fail(message):
+    raise click.ClickException(str(message))
 
 
 def _kind(url):
@@ -242,7 +245,7 @@ def backup_restore(path, force, yes):
             _fail(f"The archive holds a {manifest.get('database')} database, but this "
                   f"instance uses {kind}; nothing was changed.")
         revision = manifest.get("alembic_revision")
-        scripts = ScriptDirectory.from_config(alembic_config())
+        scripts = ScriptDirectory.from_config(db.alembic_config())
         try:
             known = revision is None or scripts.get_revision(revision) is not None
         except CommandError:
@@ -300,7 +303,7 @@ def backup_restore(path, force, yes):
     if revision != scripts.get_current_head():
         from alembic import command
 
-        command.upgrade(alembic_config(), "head")
+        command.upgrade(db.alembic_config(), "head")
         click.echo(f"Upgraded the database from revision {revision} to the code's.")
     session = db.session()
     problem = verify(session, instance)

@@ -3,9 +3,12 @@
 import uuid
 from datetime import UTC, datetime
 
+from alembic.config import Config
 from flask import current_app, g
 from sqlalchemy import DateTime, create_engine, event
 from sqlmodel import Field, Session, SQLModel
+
+from referral import config
 
 # Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
 SQLModel.metadata.naming_convention = {
@@ -104,3 +107,12 @@ def commit():
     """Commit the current session (CLI commands; requests commit in after_request)."""
     if "db_session" in g:
         g.db_session.commit()
+
+
+def alembic_config():
+    cfg = Config()
+    cfg.set_main_option("script_location", str(config.PROJECT_ROOT / "migrations"))
+    # Date-prefixed revision files, so the folder reads in the order they were written.
+    cfg.set_main_option("file_template",
+                        "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    return cfg

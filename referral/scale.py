@@ -40,8 +40,13 @@ from referral.directory.models import (
 )
 from referral.directory.services import refresh_search_text
 from referral.feedback.models import FeedbackInvite, FeedbackResponse
-from referral.referrals.lifecycle import REASON_LABELS
-from referral.referrals.models import CLOSED, EventKind, Referral, ReferralEvent
+from referral.referrals.models import (
+    CLOSED,
+    REASON_LABELS,
+    EventKind,
+    Referral,
+    ReferralEvent,
+)
 from referral.referrals.models import Status as S
 
 SCALES = {"municipality": 0.1, "national": 1.0}

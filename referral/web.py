@@ -28,9 +28,10 @@ from werkzeug.exceptions import HTTPException
 from wtforms import HiddenField, SelectField
 from wtforms.validators import AnyOf, Length
 
-from referral import db
-from referral.auth import policy
+from referral import db, policy
 from referral.auth import services as auth_services
+from referral.auth.models import role_label
+from referral.errors import Denied
 
 bp = Blueprint("main", __name__)
 
@@ -74,7 +75,7 @@ def safe_next(target, default="main.home"):
 @bp.route("/")
 @login_required
 def home():
-    return render_template("main/home.html", can=policy.allowed, user=current_user,
+    return render_template("main/home.html", user=current_user,
                            training_valid=policy.training_valid(current_user))
 
 
@@ -110,27 +111,21 @@ def init_app(app):
     app.after_request(_security_headers)
     app.context_processor(_template_globals)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Denied, _denied)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(500, _server_error)
 
 
-ROLE_LABELS = {
-    "professional": _l("professional"),
-    "partner": _l("partner organisation"),
-    "bridge": _l("bridge worker"),
-    "coordinator": _l("coordinator"),
-    "privacy_officer": _l("privacy officer"),
-}
-
-
-def role_label(role):
-    return ROLE_LABELS.get(role, role)
+def _can(action, obj=None):
+    """Templates ask the policy, never a role or status string."""
+    return policy.allowed(current_user, action, obj)
 
 
 def _template_globals():
     if not has_request_context():  # mail rendered by a command: no page around it
         return {"role_label": role_label, "format_date": format_date}
     return {
+        "can": _can,
         "role_label": role_label,
         "get_locale": get_locale,
         "format_date": format_date,
@@ -187,6 +182,11 @@ def _http_error(error):
     if error.code is None or error.code < 400 or request.path.startswith("/static/"):
         return error
     return _error_page(error.code if error.code in ERROR_TEXT else 400)
+
+
+def _denied(error):
+    # The denial is in the access log already (policy.require wrote it).
+    return _error_page(404 if error.hidden else 403)
 
 
 def _database_unavailable(error):

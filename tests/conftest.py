@@ -17,7 +17,6 @@ from alembic import command
 from sqlmodel import select
 
 from referral import create_app, crypto, db
-from referral.cli import alembic_config
 from referral.directory.models import Organisation, Service
 from referral.directory.services import save_organisation, save_service
 
@@ -59,7 +58,7 @@ def template(tmp_path_factory):
         name, url = None, f"sqlite:///{instance / 'referral.sqlite'}"
     app = create_app(_config(instance, url))
     with app.app_context():
-        command.upgrade(alembic_config(), "head")
+        command.upgrade(db.alembic_config(), "head")
     app.extensions["referral.engine"].dispose()
     yield instance, name
     if name:

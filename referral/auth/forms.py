@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, StringField
+from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from referral.auth.services import PASSWORD_MAX
@@ -28,12 +28,3 @@ class PasswordChangeForm(FlaskForm):
     confirm = PasswordField(_l("New password again"), validators=[
         DataRequired(_l("Enter the new password again.")),
         EqualTo("new", _l("The two new passwords are not the same."))])
-
-
-class ConfirmForm(FlaskForm):
-    """A form with nothing but its CSRF token, for buttons that change something."""
-
-
-class DeactivateForm(FlaskForm):
-    confirm = BooleanField(_l("Yes, deactivate this account"),
-                           validators=[DataRequired(_l("Tick the box to confirm."))])

@@ -3,6 +3,7 @@ import uuid
 from datetime import date, datetime
 from typing import ClassVar
 
+from flask_babel import lazy_gettext as _l
 from sqlmodel import Field, SQLModel
 
 from referral.crypto import sealed
@@ -15,6 +16,19 @@ class Role(enum.StrEnum):
     bridge = "bridge"
     coordinator = "coordinator"
     privacy_officer = "privacy_officer"
+
+
+ROLE_LABELS = {
+    Role.professional: _l("professional"),
+    Role.partner: _l("partner organisation"),
+    Role.bridge: _l("bridge worker"),
+    Role.coordinator: _l("coordinator"),
+    Role.privacy_officer: _l("privacy officer"),
+}
+
+
+def role_label(role):
+    return ROLE_LABELS.get(role, role)
 
 
 class User(SQLModel, table=True):

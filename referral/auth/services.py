@@ -18,18 +18,11 @@ from sqlmodel import func, select
 from referral import audit, db, mail
 from referral.auth.models import LoginAttempt, Role, User
 from referral.crypto import keyring
+from referral.errors import Refused
 from referral.referrals.services import open_referrals_owned_by
 
 PASSWORD_MIN, PASSWORD_MAX = 12, 128
 hasher = PasswordHasher()
-
-
-class ServiceError(Exception):
-    """A rule said no; the message is for the person who asked, about `field` if named."""
-
-    def __init__(self, message, field=None):
-        super().__init__(message)
-        self.field = field
 
 
 @cache
@@ -82,19 +75,19 @@ def find_user(email):
 
 def create_user(*, email, name, role, password, organisation_id=None, trained_on=None,
                 language="nl", actor=None):
-    """Create an account; raises ServiceError with a message for the person."""
+    """Create an account; raises Refused with a message for the person."""
     email, name = email.strip(), " ".join(name.split())
     if not re.fullmatch(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
-        raise ServiceError(_l("Enter a valid email address."))
+        raise Refused(_l("Enter a valid email address."))
     if not 1 <= len(name) <= 120:
-        raise ServiceError(_l("Enter a name of at most 120 characters."))
+        raise Refused(_l("Enter a name of at most 120 characters."))
     if role not in Role.__members__:
-        raise ServiceError(_l("Unknown role."))
+        raise Refused(_l("Unknown role."))
     if find_user(email) is not None:
-        raise ServiceError(_l("There is already an account with this email address."))
+        raise Refused(_l("There is already an account with this email address."))
     problem = password_problem(password, email=email, name=name)
     if problem:
-        raise ServiceError(problem)
+        raise Refused(problem)
     user = User(email_index=email_index(email), role=role, organisation_id=organisation_id,
                 trained_on=trained_on, language=language, password_hash=hash_password(password))
     user.email, user.name = email, name
@@ -122,8 +115,8 @@ def is_throttled(email, address, *, index=None):
     )
 
 
-class Throttled(ServiceError):
-    pass
+class Throttled(Refused):
+    """Too many failed attempts: wait before trying again."""
 
 
 def authenticate(email, password, address):
@@ -230,10 +223,10 @@ def logout(user):
 
 def change_password(user, current, new):
     if not verify_password(user.password_hash, current):
-        raise ServiceError(_l("Your current password is not correct."), "current")
+        raise Refused(_l("Your current password is not correct."), "current")
     problem = password_problem(new, email=user.email, name=user.name)
     if problem:
-        raise ServiceError(problem)
+        raise Refused(problem)
     user.password_hash = hash_password(new)
     user.password_changed_at = db.utcnow()
     end_sessions(user)
@@ -248,7 +241,7 @@ def deactivate(user, *, actor=None):
     """End an account; refused while it owns open referrals (they are handed over first)."""
     open_referrals = open_referrals_owned_by(user.id)
     if open_referrals:
-        raise ServiceError(_l(
+        raise Refused(_l(
             "This account still owns %(num)d open referrals. Hand each over to a colleague "
             "first: %(ids)s.", num=len(open_referrals),
             ids=", ".join(str(r.id) for r in open_referrals)))

@@ -3,19 +3,20 @@ import uuid
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
-from referral import db
-from referral.auth import bp, policy, services
+from referral import db, policy
+from referral.auth import bp, services
 from referral.auth.forms import (
     CodeForm,
-    ConfirmForm,
-    DeactivateForm,
     LoginForm,
     PasswordChangeForm,
 )
 from referral.auth.models import User
 from referral.crypto import CryptoError, keyring
+from referral.errors import Refused
+from referral.forms import ButtonForm, ConfirmForm
 from referral.web import safe_next
 
 PENDING_SECONDS = 300
@@ -141,7 +142,7 @@ def enrol():
 @bp.post("/logout")
 @login_required
 def logout():
-    form = ConfirmForm()
+    form = ButtonForm()
     if form.validate_on_submit():
         services.logout(current_user._get_current_object())
         logout_user()
@@ -165,7 +166,7 @@ def password():
         user = current_user._get_current_object()
         try:
             services.change_password(user, form.current.data, form.new.data)
-        except services.ServiceError as exc:
+        except Refused as exc:
             getattr(form, exc.field or "new").errors.append(str(exc))
         else:
             logout_user()
@@ -178,7 +179,7 @@ def password():
 @bp.route("/users")
 @login_required
 def users():
-    policy.require("users.list")
+    policy.require(current_user, "users.list")
     return render_template("auth/users.html", users=services.all_users(),
                            training_valid=policy.training_valid)
 
@@ -187,15 +188,15 @@ def users():
 @login_required
 def deactivate(user_id):
     """Deactivate an account after a confirmation; refused while it owns open referrals."""
-    policy.require("users.deactivate", object_type="user", object_id=user_id)
+    policy.require(current_user, "users.deactivate", object_type="user", object_id=user_id)
     user = db.session().get(User, user_id)
     if user is None or not user.active:
         abort(404)
-    form = DeactivateForm()
+    form = ConfirmForm(label=_l("Yes, deactivate this account"))
     if form.validate_on_submit():
         try:
             services.deactivate(user, actor=current_user)
-        except services.ServiceError as refused:
+        except Refused as refused:
             form.form_errors.append(str(refused))
         else:
             flash(_("The account is deactivated and its sessions have ended."), "success")

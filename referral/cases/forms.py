@@ -15,18 +15,16 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from referral.cases.models import ConsentMethod, SignalSource, Urgency
-from referral.directory.forms import EMAIL, CheckboxesField, LongSelect
+from referral.cases.models import (
+    LANGUAGES,
+    METHOD_LABELS,
+    SOURCE_LABELS,
+    URGENCY_LABELS,
+)
+from referral.forms import EMAIL, CheckboxesField, LongSelect
 
 MAX_CHILDREN = 6
 
-URGENCY_LABELS = {Urgency.normal: _l("normal"), Urgency.soon: _l("soon"),
-                  Urgency.urgent: _l("urgent")}
-SOURCE_LABELS = {SignalSource.conversation: _l("a conversation"),
-                 SignalSource.observation: _l("something I saw"),
-                 SignalSource.family_asked: _l("the family asked for help")}
-LANGUAGES = {"nl": "Nederlands", "en": "English", "ar": "العربية", "tr": "Türkçe",
-             "pl": "Polski", "uk": "Українська"}
 
 
 class ChildForm(Form):
@@ -116,10 +114,6 @@ class SignalForm(FlaskForm):
                          choices=[SelectChoice(k, v) for k, v in SOURCE_LABELS.items()])
 
 
-METHOD_LABELS = {ConsentMethod.spoken: _l("spoken"), ConsentMethod.written: _l("written"),
-                 ConsentMethod.digital: _l("digital")}
-
-
 class ConsentForm(FlaskForm):
     organisation = SelectField(_l("Share with"), validators=[DataRequired()])
     scope = _text(_l("What may be shared"), 1000,
@@ -136,8 +130,3 @@ class ConsentForm(FlaskForm):
     def validate_given_on(self, field):
         if field.data and field.data > date.today():
             raise ValidationError(_l("The date cannot be in the future."))
-
-
-class WithdrawForm(FlaskForm):
-    confirm = BooleanField(_l("Yes, the family withdraws this consent"),
-                           validators=[DataRequired(_l("Tick the box to confirm."))])

@@ -2,6 +2,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
@@ -19,6 +20,15 @@ class SignalSource(enum.StrEnum):
     conversation = "conversation"
     observation = "observation"
     family_asked = "family_asked"
+
+
+URGENCY_LABELS = {Urgency.normal: _l("normal"), Urgency.soon: _l("soon"),
+                  Urgency.urgent: _l("urgent")}
+SOURCE_LABELS = {SignalSource.conversation: _l("a conversation"),
+                 SignalSource.observation: _l("something I saw"),
+                 SignalSource.family_asked: _l("the family asked for help")}
+LANGUAGES = {"nl": "Nederlands", "en": "English", "ar": "العربية", "tr": "Türkçe",
+             "pl": "Polski", "uk": "Українська"}
 
 
 def age_on(birth_date, day):
@@ -114,6 +124,10 @@ class ConsentMethod(enum.StrEnum):
     spoken = "spoken"
     written = "written"
     digital = "digital"
+
+
+METHOD_LABELS = {ConsentMethod.spoken: _l("spoken"), ConsentMethod.written: _l("written"),
+                 ConsentMethod.digital: _l("digital")}
 
 
 class Consent(SQLModel, table=True):

@@ -2,26 +2,29 @@ import uuid
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from referral import db
-from referral.auth import policy
+from referral import db, policy
+from referral.auth.queries import names as names_of
 from referral.cases import bp, services
 from referral.cases.forms import (
-    LANGUAGES,
-    METHOD_LABELS,
-    SOURCE_LABELS,
-    URGENCY_LABELS,
     ConsentForm,
     CorrectFamilyForm,
     FamilyForm,
     SignalForm,
-    WithdrawForm,
 )
-from referral.cases.models import Consent, Family
+from referral.cases.models import (
+    LANGUAGES,
+    METHOD_LABELS,
+    SOURCE_LABELS,
+    URGENCY_LABELS,
+    Consent,
+    Family,
+)
 from referral.directory import services as directory
-from referral.directory.forms import need_domain_choices
+from referral.forms import ConfirmForm, need_domain_choices
 from referral.referrals import services as referrals
 
 
@@ -36,7 +39,7 @@ def labels():
 def _family_or_404(family_id, action="family.view"):
     """The family, if this user may; others get 404 and a denied entry in the log."""
     family = db.session().get(Family, family_id)
-    policy.require(action, family, hide=True, object_type="family", object_id=family_id,
+    policy.require(current_user, action, family, hide=True, object_type="family", object_id=family_id,
                    family_id=family.id if family else None)
     if family is None:
         abort(404)
@@ -46,7 +49,7 @@ def _family_or_404(family_id, action="family.view"):
 @bp.route("/")
 @login_required
 def index():
-    policy.require("family.create")
+    policy.require(current_user, "family.create")
     families = services.families_of(current_user)
     return render_template("cases/index.html", families=families,
                            children=services.children_of([f.id for f in families]))
@@ -55,7 +58,7 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    policy.require("family.create")
+    policy.require(current_user, "family.create")
     form = FamilyForm()
     form.municipality.choices = [SelectChoice("", "—")] + [
         SelectChoice(code, name) for code, name in directory.municipalities()]
@@ -81,7 +84,7 @@ def new():
 def edit(family_id):
     """Rectification by the professional who works on the family."""
     family = db.session().get(Family, family_id)
-    policy.require("family.edit", family, hide=True, object_type="family",
+    policy.require(current_user, "family.edit", family, hide=True, object_type="family",
                    object_id=family_id, family_id=family_id,
                    attempted="update" if request.method == "POST" else "read")
     children = sorted(services.children_of([family.id]).get(family.id, []),
@@ -127,7 +130,7 @@ def family(family_id):
                            signals=signals, signal_domains=domains, domain_labels=labels,
                            consents=consents, organisations=organisations,
                            referrals=referrals.of_family(family.id), timeline=timeline,
-                           names=referrals.names(event.actor_id for event, _ in timeline),
+                           names=names_of(event.actor_id for event, _ in timeline),
                            may_signal=policy.allowed(current_user, "signal.create", family),
                            may_refer=policy.allowed(current_user, "referral.create", family))
 
@@ -188,7 +191,7 @@ def withdraw_consent(family_id, consent_id):
     consent = db.session().get(Consent, consent_id)
     if consent is None or consent.family_id != family.id or not consent.active:
         abort(404)
-    form = WithdrawForm()
+    form = ConfirmForm(label=_l("Yes, the family withdraws this consent"))
     if form.validate_on_submit():
         services.withdraw_consent(current_user, consent)
         referrals.consent_withdrawn(current_user, consent)

@@ -1,14 +1,11 @@
 import re
 
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -22,63 +19,16 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.widgets import CheckboxInput, ListWidget, Select
 
-from referral.directory.models import Capacity, ReferralRoute, ServiceStatus
-from referral.directory.services import need_domains
-
-
-class LongSelect(Select):
-    """A select of hundreds of options (a country's municipalities), rendered without
-    WTForms' per-option attribute handling, which made it a third of the search page's
-    time. The same HTML."""
-
-    @classmethod
-    def render_option(cls, choice, **kwargs):
-        if kwargs or choice.render_kw:
-            return super().render_option(choice, **kwargs)
-        selected = "selected " if choice.selected else ""
-        value, label = escape(choice.value), escape(choice.label or choice.value)
-        # Both values are escaped above; the rest is fixed text.
-        return Markup(f'<option {selected}value="{value}">{label}</option>')  # noqa: S704  # nosec B704
-
+from referral.directory.models import CAPACITY_LABELS, ROUTE_LABELS, STATUS_LABELS
+from referral.forms import EMAIL, CheckboxesField, LongSelect
 
 AREA_LINE = re.compile(r"^\s*(GM\d{4})\s+(\S.{0,118})$")
-# No quotes, brackets, commas or semicolons: a To header would read those differently.
-EMAIL = r"^[^@\s\"<>()\[\],;:\\]+@[^@\s\"<>()\[\],;:\\]+\.[^@\s\"<>()\[\],;:\\]+$"
 
-STATUS_LABELS = {
-    ServiceStatus.active: _l("active"),
-    ServiceStatus.inactive: _l("inactive"),
-    ServiceStatus.defunct: _l("stopped for good"),
-    ServiceStatus.temporarily_closed: _l("temporarily closed"),
-}
-CAPACITY_LABELS = {
-    Capacity.open: _l("open"),
-    Capacity.waiting_list: _l("waiting list"),
-    Capacity.closed: _l("closed for new referrals"),
-}
-ROUTE_LABELS = {
-    ReferralRoute.inbox: _l("in this tool"),
-    ReferralRoute.phone: _l("by phone"),
-    ReferralRoute.email: _l("by email"),
-    ReferralRoute.letter: _l("by letter"),
-}
-
-
-def need_domain_choices():
-    """The need domains as checkbox choices, labelled in the page's language."""
-    english = str(get_locale()) == "en"
-    return [SelectChoice(d.code, d.label_en if english else d.label_nl) for d in need_domains()]
 
 
 def _choices(labels):
     return [SelectChoice(str(value), label) for value, label in labels.items()]
-
-
-class CheckboxesField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class SearchForm(FlaskForm):
@@ -177,7 +127,3 @@ class MergeForm(FlaskForm):
                               "services and accounts move"),
                            validators=[DataRequired(_l("Tick the box to confirm."))])
 
-
-class ConfirmForm(FlaskForm):
-    confirm = BooleanField(_l("Yes, I am sure"),
-                           validators=[DataRequired(_l("Tick the box to confirm."))])

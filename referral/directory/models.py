@@ -7,6 +7,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -33,6 +34,25 @@ class ReferralRoute(enum.StrEnum):
     phone = "phone"
     email = "email"
     letter = "letter"
+
+
+STATUS_LABELS = {
+    ServiceStatus.active: _l("active"),
+    ServiceStatus.inactive: _l("inactive"),
+    ServiceStatus.defunct: _l("stopped for good"),
+    ServiceStatus.temporarily_closed: _l("temporarily closed"),
+}
+CAPACITY_LABELS = {
+    Capacity.open: _l("open"),
+    Capacity.waiting_list: _l("waiting list"),
+    Capacity.closed: _l("closed for new referrals"),
+}
+ROUTE_LABELS = {
+    ReferralRoute.inbox: _l("in this tool"),
+    ReferralRoute.phone: _l("by phone"),
+    ReferralRoute.email: _l("by email"),
+    ReferralRoute.letter: _l("by letter"),
+}
 
 
 class NeedDomain(SQLModel, table=True):

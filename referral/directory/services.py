@@ -20,6 +20,7 @@ from referral.directory.models import (
     ServiceLanguage,
     ServiceStatus,
 )
+from referral.monitor.models import Pledge, PledgeActivity
 
 PAGE_SIZE = 20
 STALE_AFTER = timedelta(days=365)
@@ -245,8 +246,6 @@ def deactivate_organisation(organisation, *, user):
 def merge_organisations(duplicate, into, *, user):
     """Move everything of the duplicate to `into` (services, accounts, families, consents,
     referrals, feedback, its pledge), then remove the duplicate."""
-    from referral.monitor.models import Pledge, PledgeActivity
-
     session = db.session()
     for result in services_of(duplicate.id):
         result.service.organisation_id = into.id

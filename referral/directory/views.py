@@ -5,21 +5,20 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from referral.auth import policy
+from referral import policy
 from referral.directory import bp, hsds, services
 from referral.directory.forms import (
     CAPACITY_LABELS,
     ROUTE_LABELS,
     STATUS_LABELS,
-    ConfirmForm,
     MergeForm,
     OrganisationForm,
     SearchForm,
     ServiceForm,
-    need_domain_choices,
     parse_languages,
 )
 from referral.directory.models import Organisation, Service
+from referral.forms import ConfirmForm, need_domain_choices
 
 
 def age_range(service):
@@ -48,7 +47,7 @@ def _domain_labels():
 @bp.route("/")
 @login_required
 def search():
-    policy.require("directory.search")
+    policy.require(current_user, "directory.search")
     form = SearchForm(request.args)
     form.domains.choices = need_domain_choices()
     form.municipality.choices = [SelectChoice("", _("All municipalities"))] + [
@@ -76,7 +75,7 @@ def _service_or_404(service_id):
 @bp.route("/services/<uuid:service_id>")
 @login_required
 def service(service_id):
-    policy.require("directory.search")
+    policy.require(current_user, "directory.search")
     result = _service_or_404(service_id)
     return render_template("directory/service.html", result=result,
                            domain_labels=_domain_labels(),
@@ -87,7 +86,7 @@ def service(service_id):
 @login_required
 def assure(service_id):
     result = _service_or_404(service_id)
-    policy.require("service.edit", result.service, object_type="service", object_id=service_id)
+    policy.require(current_user, "service.edit", result.service, object_type="service", object_id=service_id)
     services.assure(result.service, user=current_user)  # CSRFProtect checked the token
     flash(_("Thank you: the entry is marked as checked today."), "success")
     return redirect(url_for("directory.service", service_id=service_id))
@@ -126,7 +125,7 @@ def _service_form(service, organisation, result=None):
 @login_required
 def edit_service(service_id):
     result = _service_or_404(service_id)
-    policy.require("service.edit", result.service, object_type="service", object_id=service_id)
+    policy.require(current_user, "service.edit", result.service, object_type="service", object_id=service_id)
     return _service_form(result.service, result.organisation, result)
 
 
@@ -135,7 +134,7 @@ def edit_service(service_id):
 def new_service(organisation_id):
     organisation = _organisation_or_404(organisation_id)
     service = Service(organisation_id=organisation.id, name="")
-    policy.require("service.edit", service, object_type="organisation",
+    policy.require(current_user, "service.edit", service, object_type="organisation",
                    object_id=organisation_id)
     return _service_form(service, organisation)
 
@@ -150,7 +149,7 @@ def _organisation_or_404(organisation_id):
 @bp.route("/organisations/<uuid:organisation_id>")
 @login_required
 def organisation(organisation_id):
-    policy.require("directory.search")
+    policy.require(current_user, "directory.search")
     organisation = _organisation_or_404(organisation_id)
     probe = Service(organisation_id=organisation.id, name="")
     return render_template("directory/organisation.html", organisation=organisation,
@@ -164,7 +163,7 @@ def organisation(organisation_id):
 @bp.route("/organisations/<uuid:organisation_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_organisation(organisation_id=None):
-    policy.require("directory.manage", object_type="organisation", object_id=organisation_id)
+    policy.require(current_user, "directory.manage", object_type="organisation", object_id=organisation_id)
     organisation = _organisation_or_404(organisation_id) if organisation_id else None
     form = OrganisationForm(obj=organisation)
     if form.validate_on_submit():
@@ -185,7 +184,7 @@ def edit_organisation(organisation_id=None):
 @bp.route("/organisations/<uuid:organisation_id>/deactivate", methods=["GET", "POST"])
 @login_required
 def deactivate_organisation(organisation_id):
-    policy.require("directory.manage", object_type="organisation", object_id=organisation_id)
+    policy.require(current_user, "directory.manage", object_type="organisation", object_id=organisation_id)
     organisation = _organisation_or_404(organisation_id)
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -199,7 +198,7 @@ def deactivate_organisation(organisation_id):
 @bp.route("/organisations/<uuid:organisation_id>/merge", methods=["GET", "POST"])
 @login_required
 def merge_organisation(organisation_id):
-    policy.require("directory.manage", object_type="organisation", object_id=organisation_id)
+    policy.require(current_user, "directory.manage", object_type="organisation", object_id=organisation_id)
     duplicate = _organisation_or_404(organisation_id)
     form = MergeForm()
     form.into.choices = [SelectChoice(str(o.id), o.name) for o in services.organisations()
@@ -216,7 +215,7 @@ def merge_organisation(organisation_id):
 @bp.route("/organisations")
 @login_required
 def organisations():
-    policy.require("directory.search")
+    policy.require(current_user, "directory.search")
     return render_template("directory/organisations.html",
                            organisations=services.organisations(),
                            can_manage=policy.allowed(current_user, "directory.manage"))
@@ -225,7 +224,7 @@ def organisations():
 @bp.route("/export.zip")
 @login_required
 def export():
-    policy.require("directory.manage")
+    policy.require(current_user, "directory.manage")
     data = hsds.zip_bytes(hsds.write_files_for_download(user=current_user))
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": "attachment; filename=sociale-kaart-hsds-3.0.zip"})
@@ -234,5 +233,5 @@ def export():
 @bp.route("/attention")
 @login_required
 def attention():
-    policy.require("directory.manage")
+    policy.require(current_user, "directory.manage")
     return render_template("directory/attention.html", rows=services.needing_attention())

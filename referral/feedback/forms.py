@@ -4,8 +4,8 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
-from referral.directory.forms import CheckboxesField
 from referral.feedback import LANGUAGES
+from referral.forms import CheckboxesField
 
 PARENT_SCALE = [(1, _l("No, not at all")), (2, _l("Not really")), (3, _l("A little")),
                 (4, _l("Mostly")), (5, _l("Yes, completely"))]

@@ -10,8 +10,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
-from referral import db
-from referral.auth import policy
+from referral import db, policy
 from referral.auth.services import qr_svg
 from referral.cases.models import Family
 from referral.cases.services import children_of
@@ -110,7 +109,7 @@ def thanks():
 def invite(family_id):
     """Invite a parent and/or children; the cards with the links are shown once."""
     family = db.session().get(Family, family_id)
-    policy.require("feedback.invite", family, hide=True, object_type="family",
+    policy.require(current_user, "feedback.invite", family, hide=True, object_type="family",
                    object_id=family_id, family_id=family.id if family else None)
     referral = None
     if request.args.get("referral"):
@@ -168,7 +167,7 @@ def results():
         return render_template("feedback/results.html",
                                rows=services.invitations_of(current_user),
                                state=services.state)
-    policy.require("feedback.scores")
+    policy.require(current_user, "feedback.scores")
     return render_template("feedback/scores.html",
                            rows=services.service_scores(current_user.organisation_id),
                            threshold=services.THRESHOLD)

@@ -8,23 +8,71 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import delete, select
 
 from referral import db
 from referral.auth.models import Role, User
-from referral.auth.policy import training_valid
-from referral.cases.models import Child, Family, Signal, SignalDomain
+from referral.cases.models import SOURCE_LABELS, Child, Family, Signal, SignalDomain
 from referral.directory.models import NeedDomain, Organisation, Service
 from referral.feedback.models import FeedbackResponse
 from referral.monitor import pledges
 from referral.monitor.models import MonitorCache
 from referral.monitor.suppression import SMALL, Cell, cover, protect, rest_is_small, single, total
-from referral.referrals.models import OPEN, Referral, Status
+from referral.policy import training_valid
+from referral.referrals.models import (
+    OPEN,
+    OUTCOME_LABELS,
+    REASON_LABELS,
+    STATUS_LABELS,
+    Referral,
+    Status,
+)
 from referral.referrals.services import overdue_clause
 
 LARGEST = 15  # organisations and services shown by name; the rest are added up
+
+
+def labels():
+    """Every name the monitor shows, in the reader's language (also for exports)."""
+    return {
+        "lang": str(get_locale()),
+        "signals_domain": _("Signals per need domain"),
+        "signals_source": _("Signals per source"),
+        "age_bands": _("Children in the families reached, per age band"),
+        "referrals_status": _("Referrals per status"),
+        "referrals_organisation": _("Referrals per organisation"),
+        "referrals_service": _("Referrals per service"),
+        "outcomes_title": _("Outcome of completed referrals"),
+        "key_figures": _("Key figures"),
+        "matrix": _("Which need domains lead to which organisations"),
+        "feedback": _("Feedback scores (1 to 5)"),
+        "trend": _("Per month, over two years"),
+        "feedback_trend": _("Feedback per month: mean score for feeling heard"),
+        "targets": _("The alliance's targets"),
+        "others": _("All others"),
+        "signals": _("Signals"), "referrals": _("Referrals"), "children": _("Children"),
+        "value": _("Value"), "parents": _("Parents"),
+        "families_reached": _("Families reached"),
+        "share_need_met": _("Completed with the need met"),
+        "median_acceptance": _("Median days from request to acceptance"),
+        "median_completion": _("Median days from request to completion"),
+        "share_overdue": _("Open referrals that are overdue"),
+        "trained_in": _("Trained professionals: %(organisation)s"),
+        "active_bridges": _("Bridge workers who accompanied a family this year"),
+        "new_bridges": _("New bridge workers in the last three years (aim: 100)"),
+        "pledges_reported": _("Partners that reported on their pledge"),
+        "sources": {k: str(v) for k, v in SOURCE_LABELS.items()},
+        "statuses": {k: str(v) for k, v in STATUS_LABELS.items()},
+        "outcomes": {k: str(v) for k, v in OUTCOME_LABELS.items()},
+        "reasons_title": _("Why referrals were rejected or failed"),
+        "reasons": {k: str(v) for k, v in REASON_LABELS.items()},
+        "questions": {"heard": _("felt heard"), "useful": _("help was useful"),
+                      "easy": _("easy to get"), "better": _("things changed")},
+    }
 
 
 @dataclass

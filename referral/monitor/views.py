@@ -1,59 +1,16 @@
 from datetime import date
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from referral import audit
-from referral.auth import policy
-from referral.auth.forms import ConfirmForm
+from referral import audit, policy
 from referral.auth.models import Role
-from referral.cases.forms import SOURCE_LABELS
 from referral.directory import services as directory
+from referral.forms import ButtonForm
 from referral.monitor import bp, export, pledges, services
 from referral.monitor.charts import CHARTS
 from referral.monitor.forms import PROGRESS_LABELS, PledgeForm, ReportForm
-from referral.referrals.lifecycle import OUTCOME_LABELS, REASON_LABELS, STATUS_LABELS
-
-
-def labels():
-    """Every name the monitor shows, in the reader's language (also for exports)."""
-    return {
-        "lang": str(get_locale()),
-        "signals_domain": _("Signals per need domain"),
-        "signals_source": _("Signals per source"),
-        "age_bands": _("Children in the families reached, per age band"),
-        "referrals_status": _("Referrals per status"),
-        "referrals_organisation": _("Referrals per organisation"),
-        "referrals_service": _("Referrals per service"),
-        "outcomes_title": _("Outcome of completed referrals"),
-        "key_figures": _("Key figures"),
-        "matrix": _("Which need domains lead to which organisations"),
-        "feedback": _("Feedback scores (1 to 5)"),
-        "trend": _("Per month, over two years"),
-        "feedback_trend": _("Feedback per month: mean score for feeling heard"),
-        "targets": _("The alliance's targets"),
-        "others": _("All others"),
-        "signals": _("Signals"), "referrals": _("Referrals"), "children": _("Children"),
-        "value": _("Value"), "parents": _("Parents"),
-        "families_reached": _("Families reached"),
-        "share_need_met": _("Completed with the need met"),
-        "median_acceptance": _("Median days from request to acceptance"),
-        "median_completion": _("Median days from request to completion"),
-        "share_overdue": _("Open referrals that are overdue"),
-        "trained_in": _("Trained professionals: %(organisation)s"),
-        "active_bridges": _("Bridge workers who accompanied a family this year"),
-        "new_bridges": _("New bridge workers in the last three years (aim: 100)"),
-        "pledges_reported": _("Partners that reported on their pledge"),
-        "sources": {k: str(v) for k, v in SOURCE_LABELS.items()},
-        "statuses": {k: str(v) for k, v in STATUS_LABELS.items()},
-        "outcomes": {k: str(v) for k, v in OUTCOME_LABELS.items()},
-        "reasons_title": _("Why referrals were rejected or failed"),
-        "reasons": {k: str(v) for k, v in REASON_LABELS.items()},
-        "questions": {"heard": _("felt heard"), "useful": _("help was useful"),
-                      "easy": _("easy to get"), "better": _("things changed")},
-    }
 
 
 def _scope():
@@ -83,9 +40,9 @@ def report():
 
 
 def _page(template):
-    policy.require("monitor.view")
+    policy.require(current_user, "monitor.view")
     scope, years, municipalities = _scope()
-    tables, counted_at = services.cached_figures(scope, labels())
+    tables, counted_at = services.cached_figures(scope, services.labels())
     description = _("The same figures stand in the table below the chart.")
     charts = {t.key: CHARTS[t.chart](t, description) for t in tables if t.chart}
     audit.record("read", object_type="monitor", summary=f"monitor {scope.year}")
@@ -97,9 +54,9 @@ def _page(template):
 @bp.route("/export.csv")
 @login_required
 def export_csv():
-    policy.require("monitor.view")
+    policy.require(current_user, "monitor.view")
     scope, _years, _municipalities = _scope()
-    body = export.csv_text(services.cached_figures(scope, labels())[0])
+    body = export.csv_text(services.cached_figures(scope, services.labels())[0])
     audit.record("export", object_type="monitor", summary=f"monitor export {scope.year}")
     name = f"monitor-{scope.year}{'-' + scope.municipality if scope.municipality else ''}.csv"
     return Response(body, mimetype="text/csv; charset=utf-8",
@@ -117,14 +74,14 @@ def _year():
 @login_required
 def my_pledge():
     """The partner's own pledge on one page, with this year's report."""
-    policy.require("pledge.edit")
+    policy.require(current_user, "pledge.edit")
     return _pledge_page(current_user.organisation_id, editable=True)
 
 
 @bp.route("/pledges/<uuid:organisation_id>")
 @login_required
 def pledge(organisation_id):
-    policy.require("pledge.list")
+    policy.require(current_user, "pledge.list")
     return _pledge_page(organisation_id, editable=False)
 
 
@@ -143,7 +100,7 @@ def _pledge_page(organisation_id, *, editable):
 @bp.route("/pledge/edit", methods=["GET", "POST"])
 @login_required
 def edit_pledge():
-    policy.require("pledge.edit")
+    policy.require(current_user, "pledge.edit")
     organisation_id = current_user.organisation_id
     pledge_row, activities = pledges.pledge_of(organisation_id)
     form = PledgeForm()
@@ -162,7 +119,7 @@ def edit_pledge():
 @bp.route("/pledge/report", methods=["GET", "POST"])
 @login_required
 def report_pledge():
-    policy.require("pledge.edit")
+    policy.require(current_user, "pledge.edit")
     year = _year()
     pledge_row, activities = pledges.pledge_of(current_user.organisation_id)
     if pledge_row is None:
@@ -189,9 +146,9 @@ def report_pledge():
 @login_required
 def pledge_list():
     """Coordinators: who pledged what, who reported on the year; remind those who did not."""
-    policy.require("pledge.list")
+    policy.require(current_user, "pledge.list")
     year = _year()
-    form = ConfirmForm()
+    form = ButtonForm()
     if form.validate_on_submit():
         reminded = pledges.remind(current_user, year)
         flash(_("Reminders queued for %(num)d organisations.", num=reminded), "success")

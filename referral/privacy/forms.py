@@ -1,8 +1,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField, StringField
+from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import Length, Optional, Regexp
 
 UUID = r"^\s*[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\s*$"
 ACTION_LABELS = {"read": _l("read"), "create": _l("create"), "update": _l("change"),
@@ -37,8 +37,3 @@ class FindForm(_Query):
         Optional(), Regexp(r"^\s*\d{4}\s*[A-Za-z]{2}\s*$",
                            message=_l("Enter a postcode like 1234 AB."))])
     house_number = StringField(_l("House number"), validators=[Optional(), Length(max=12)])
-
-
-class EraseForm(FlaskForm):
-    confirm = BooleanField(_l("Yes, erase everything stored about this family"),
-                           validators=[DataRequired(_l("Tick the box to confirm."))])

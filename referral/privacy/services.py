@@ -11,7 +11,8 @@ from sqlmodel import delete, select
 
 from referral import audit, db
 from referral.audit.models import AuditEvent
-from referral.auth.models import LoginAttempt, User
+from referral.auth.models import LoginAttempt
+from referral.auth.queries import names as names_of
 from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
 from referral.cases.services import address_index
 from referral.crypto import context, keyring
@@ -96,18 +97,11 @@ def family_record(user, family):
 def accesses(family_id):
     """Who accessed a family's data when, oldest first (NEN 7513)."""
     events = _rows(AuditEvent, AuditEvent.family_id == family_id, order=AuditEvent.seq)
-    names = user_names(event.user_id for event in events)
+    names = names_of(event.user_id for event in events)
     return [{"at": _value(event.at), "user": names.get(event.user_id, ""),
              "role": event.role or "", "action": event.action,
              "object": event.object_type or "", "outcome": event.outcome}
             for event in events]
-
-
-def user_names(ids):
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    return {user.id: user.name for user in _rows(User, User.id.in_(ids))}
 
 
 def find_families(*, reference=None, postcode=None, house_number=None):

@@ -8,18 +8,20 @@ from datetime import UTC, datetime, time, timedelta
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func
 from sqlmodel import select
 
-from referral import audit, db
+from referral import audit, db, policy
 from referral.audit.models import AuditEvent
-from referral.auth import policy
+from referral.auth.queries import names as names_of
 from referral.auth.services import find_user
 from referral.cases.models import Family
 from referral.directory.models import Organisation, Service
+from referral.forms import ConfirmForm
 from referral.privacy import bp, register, services
-from referral.privacy.forms import ACTION_LABELS, EraseForm, FindForm, LogFilterForm
+from referral.privacy.forms import ACTION_LABELS, FindForm, LogFilterForm
 from referral.privacy.models import ErasureReceipt
 
 PAGE_SIZE = 50
@@ -27,7 +29,7 @@ PAGE_SIZE = 50
 
 def _officer(action="privacy.request", **about):
     """Only a privacy officer, and only after a two-factor login; a refusal is logged."""
-    policy.require(action, hide=True, **about)
+    policy.require(current_user, action, hide=True, **about)
     if not web_session.get("two_factor"):
         attempted = about.pop("attempted", None) or (
             "read" if request.method in ("GET", "HEAD") else "update")
@@ -79,7 +81,7 @@ def log():
                      object_id=employee.id if employee else None, family_id=family_id,
                      summary=f"access log read ({len(events)} entries)")
     return render_template("privacy/log.html", form=form, events=events, more=more, page=page,
-                           names=services.user_names(e.user_id for e in events),
+                           names=names_of(e.user_id for e in events),
                            actions=ACTION_LABELS)
 
 
@@ -116,7 +118,7 @@ def _names(record):
     staff = {row.get(column) for rows in record.values() for row in rows
              for column in ("created_by", "owner_id", "actor_id", "recorded_by", "from_id",
                             "to_id", "bridge_id", "withdrawn_by") if row.get(column)}
-    names.update({str(k): v for k, v in services.user_names(
+    names.update({str(k): v for k, v in names_of(
         uuid.UUID(s) for s in staff).items()})
     return names
 
@@ -147,7 +149,7 @@ def family_json(family_id):
 def erase(family_id):
     family = _family_or_404(family_id, attempted="delete" if request.method == "POST"
                             else "read")
-    form = EraseForm()
+    form = ConfirmForm(label=_l("Yes, erase everything stored about this family"))
     if form.validate_on_submit():
         receipt = services.erase(family.id, user=current_user, reason="request")
         flash(_("Everything stored about the family is erased."), "success")
@@ -168,7 +170,7 @@ def receipt(receipt_id):
     receipt = db.session().get(ErasureReceipt, receipt_id)
     if receipt is None:
         abort(404)
-    by = services.user_names([receipt.erased_by]).get(receipt.erased_by)
+    by = names_of([receipt.erased_by]).get(receipt.erased_by)
     return render_template("privacy/receipt.html", receipt=receipt, by=by,
                            counts=json.loads(receipt.counts), tables=register.REGISTER)
 
@@ -176,6 +178,6 @@ def receipt(receipt_id):
 @bp.route("/register", endpoint="register")
 @login_required
 def processing_register():
-    policy.require("privacy.register")
+    policy.require(current_user, "privacy.register")
     return render_template("privacy/register.html", entries=register.entries(),
                            tables=register.REGISTER, kinds=register.KIND_LABELS)

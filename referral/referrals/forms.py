@@ -14,8 +14,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from referral.directory.forms import CheckboxesField
-from referral.referrals.lifecycle import OUTCOME_LABELS, REASON_LABELS
+from referral.forms import CheckboxesField
+from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS
 
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 MAX_SERVICES = 5

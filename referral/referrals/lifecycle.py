@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
+from referral.errors import Refused
 from referral.referrals.models import Status as S
+from referral.referrals.models import status_label
 
 REFERRER, PARTNER = "referrer", "partner"
 
@@ -36,10 +38,6 @@ TRANSITIONS = (
 )
 
 
-class Refused(Exception):
-    """A change the lifecycle does not allow; the message says why, for the user."""
-
-
 def find(source, target, side):
     for transition in TRANSITIONS:
         if source in transition.sources and transition.target == target and side in transition.by:
@@ -68,19 +66,6 @@ def check(source, target, side, *, reason=None, outcome=None, has_consent=False)
     return transition
 
 
-STATUS_LABELS = {
-    S.draft: _l("draft"),
-    S.requested: _l("requested"),
-    S.accepted: _l("accepted"),
-    S.in_progress: _l("in progress"),
-    S.on_hold: _l("on hold"),
-    S.completed: _l("completed"),
-    S.failed: _l("failed"),
-    S.rejected: _l("rejected"),
-    S.cancelled: _l("cancelled"),
-    S.entered_in_error: _l("entered in error"),
-}
-
 # What the button for a step says, from the side that takes it.
 STEP_LABELS = {
     S.requested: _l("Send the referral"),
@@ -94,28 +79,9 @@ STEP_LABELS = {
     S.cancelled: _l("Cancel the referral"),
 }
 
-OUTCOME_LABELS = {
-    "need_met": _l("need met"),
-    "partly_met": _l("need partly met"),
-    "not_met": _l("need not met"),
-    "not_reached": _l("family could not be reached"),
-    "declined": _l("family declined"),
-}
 
 
-# Why a partner rejects a referral or reports it failed: plain categories for the monitor.
-REASON_LABELS = {
-    "not_eligible": _l("the family does not qualify"),
-    "no_capacity": _l("no room or a waiting list"),
-    "not_reachable": _l("the family could not be reached"),
-    "declined": _l("the family did not want it"),
-    "other": _l("another reason"),
-}
 COUNTED_REASONS = {S.rejected, S.failed}
-
-
-def status_label(status):
-    return STATUS_LABELS.get(status, status)
 
 
 def step_label(source, target):

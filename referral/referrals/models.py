@@ -2,6 +2,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, Index
 from sqlmodel import Field, SQLModel
 
@@ -28,6 +29,23 @@ FINAL = {Status.rejected, Status.cancelled, Status.entered_in_error}
 CLOSED = FINAL | {Status.completed, Status.failed}
 OPEN = set(Status) - CLOSED
 
+STATUS_LABELS = {
+    Status.draft: _l("draft"),
+    Status.requested: _l("requested"),
+    Status.accepted: _l("accepted"),
+    Status.in_progress: _l("in progress"),
+    Status.on_hold: _l("on hold"),
+    Status.completed: _l("completed"),
+    Status.failed: _l("failed"),
+    Status.rejected: _l("rejected"),
+    Status.cancelled: _l("cancelled"),
+    Status.entered_in_error: _l("entered in error"),
+}
+
+
+def status_label(status):
+    return STATUS_LABELS.get(status, status)
+
 
 class Outcome(enum.StrEnum):
     need_met = "need_met"
@@ -35,6 +53,24 @@ class Outcome(enum.StrEnum):
     not_met = "not_met"
     not_reached = "not_reached"
     declined = "declined"
+
+
+OUTCOME_LABELS = {
+    Outcome.need_met: _l("need met"),
+    Outcome.partly_met: _l("need partly met"),
+    Outcome.not_met: _l("need not met"),
+    Outcome.not_reached: _l("family could not be reached"),
+    Outcome.declined: _l("family declined"),
+}
+
+# Why a partner rejects a referral or reports it failed: plain categories for the monitor.
+REASON_LABELS = {
+    "not_eligible": _l("the family does not qualify"),
+    "no_capacity": _l("no room or a waiting list"),
+    "not_reachable": _l("the family could not be reached"),
+    "declined": _l("the family did not want it"),
+    "other": _l("another reason"),
+}
 
 
 class EventKind(enum.StrEnum):

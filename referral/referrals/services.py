@@ -13,11 +13,13 @@ from referral.auth.models import Role, User
 from referral.cases.models import Consent, Family, Signal, SignalDomain
 from referral.directory.models import Organisation, ReferralRoute, Service, ServiceStatus
 from referral.directory.services import Page
+from referral.errors import Refused
 from referral.referrals import lifecycle
-from referral.referrals.lifecycle import PARTNER, REFERRER, Refused
+from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import (
     CLOSED,
     OPEN,
+    REASON_LABELS,
     EventKind,
     Handover,
     Referral,
@@ -133,14 +135,6 @@ def family_timeline(family_id):
 def events_of(referral):
     return db.session().exec(select(ReferralEvent).where(
         ReferralEvent.referral_id == referral.id).order_by(ReferralEvent.at.desc())).all()
-
-
-def names(user_ids):
-    """Display names of users, in one query."""
-    ids = {i for i in user_ids if i}
-    if not ids:
-        return {}
-    return {u.id: u.name for u in db.session().exec(select(User).where(User.id.in_(ids)))}
 
 
 STUCK_PAGE_SIZE = 100
@@ -273,7 +267,7 @@ def change_status(user, referral, target, *, side, reason=None, outcome=None, ve
     if target in CLOSED:
         referral.closed_at = now
         referral.outcome = outcome if target == Status.completed else None
-    referral.reason_code = ((reason_code if reason_code in lifecycle.REASON_LABELS else "other")
+    referral.reason_code = ((reason_code if reason_code in REASON_LABELS else "other")
                             if target in lifecycle.COUNTED_REASONS else None)
     on_behalf = side == PARTNER and user.id == referral.owner_id
     _event(referral, user, EventKind.status, from_status=source, to_status=target,

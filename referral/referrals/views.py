@@ -6,14 +6,15 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from referral import audit, db
-from referral.auth import policy
+from referral import audit, db, policy
 from referral.auth.models import User
+from referral.auth.queries import names as names_of
 from referral.cases.models import Family, Signal, age_on
 from referral.cases.services import children_of
 from referral.directory import services as directory
-from referral.directory.forms import need_domain_choices
 from referral.directory.models import Service
+from referral.errors import Refused
+from referral.forms import need_domain_choices
 from referral.referrals import bp, lifecycle, services
 from referral.referrals.forms import (
     BridgeForm,
@@ -23,21 +24,27 @@ from referral.referrals.forms import (
     ReferForm,
     StatusForm,
 )
-from referral.referrals.lifecycle import PARTNER, REFERRER, Refused
-from referral.referrals.models import Handover, Referral, Status
+from referral.referrals.lifecycle import PARTNER, REFERRER
+from referral.referrals.models import (
+    OUTCOME_LABELS,
+    Handover,
+    Referral,
+    Status,
+    status_label,
+)
 
 
 @bp.app_context_processor
 def labels():
-    return {"referral_status": lifecycle.status_label,
-            "outcome_label": lambda v: lifecycle.OUTCOME_LABELS.get(v, v)}
+    return {"referral_status": status_label, "Status": Status,
+            "outcome_label": lambda v: OUTCOME_LABELS.get(v, v)}
 
 
 def _referral_or_404(referral_id, action="referral.view", *, for_update=False):
     """The referral, if this user may; others get 404 and a denied entry in the log."""
     referral = (services.lock(referral_id) if for_update
                 else db.session().get(Referral, referral_id))
-    policy.require(action, referral, hide=True, object_type="referral", object_id=referral_id,
+    policy.require(current_user, action, referral, hide=True, object_type="referral", object_id=referral_id,
                    family_id=referral.family_id if referral else None,
                    attempted="update" if request.method == "POST" else "read")
     return referral
@@ -75,9 +82,9 @@ def index():
 @bp.route("/stuck")
 @login_required
 def stuck_list():
-    policy.require("referrals.stuck")
+    policy.require(current_user, "referrals.stuck")
     page = services.stuck(page=request.args.get("page", 1, type=int))
-    owners = services.names(row.owner_id for row in page.results)
+    owners = names_of(row.owner_id for row in page.results)
     groups = {}
     for row in page.results:
         groups.setdefault(row.organisation, []).append(row)
@@ -100,7 +107,7 @@ def _search_filters(family, children):
 def new(signal_id):
     signal = db.session().get(Signal, signal_id)
     family = db.session().get(Family, signal.family_id) if signal else None
-    policy.require("referral.create", family, hide=True, object_type="signal",
+    policy.require(current_user, "referral.create", family, hide=True, object_type="signal",
                    object_id=signal_id, family_id=family.id if family else None)
     children = children_of([family.id]).get(family.id, [])
     filters = _search_filters(family, children)
@@ -184,7 +191,7 @@ def _render_show(referral, status_form=None, note_form=None):
     return render_template(
         "referrals/show.html", referral=referral, service=service, organisation=organisation,
         family=family, steps=steps, events=events, handover=handover,
-        names=services.names([e.actor_id for e in events] + [referral.owner_id,
+        names=names_of([e.actor_id for e in events] + [referral.owner_id,
                                                              referral.bridge_id]),
         content=policy.allowed(user, "referral.content", referral),
         owner_side=owner_side, partner_side=partner_side,
@@ -220,7 +227,7 @@ def change_status(referral_id, target):
         flash(str(refused), "error")
     else:
         flash(_("The referral is now: %(status)s.",
-                status=lifecycle.status_label(referral.status)), "success")
+                status=status_label(referral.status)), "success")
     return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
 
 
@@ -275,7 +282,7 @@ def handover(referral_id):
 def decide(handover_id):
     handover = db.session().get(Handover, handover_id)
     about = db.session().get(Referral, handover.referral_id) if handover else None
-    policy.require("handover.decide", handover, hide=True, object_type="handover",
+    policy.require(current_user, "handover.decide", handover, hide=True, object_type="handover",
                    object_id=handover_id, family_id=about.family_id if about else None)
     referral = services.lock(handover.referral_id)
     form = DecideForm()

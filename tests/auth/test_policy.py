@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from referral.auth import policy
+from referral import policy
 from referral.auth.models import Role, User
 from tests.conftest import audit_entries
 
@@ -47,7 +47,18 @@ EXPECTED = {
     "feedback.invite": set(),  # the families one works on: tests/feedback
     "feedback.own": {"professional"},
     "feedback.scores": set(),  # a partner with an organisation: tests/feedback
+    "users.create": set(),  # the command line only
+    "consent.record": set(),  # only the professional who works on the family: tests/cases
+    "referrals.remind": set(),  # the command line (cron) only
+    "monitor.export": {"coordinator", "partner"},
+    "privacy.retention": {"privacy_officer"},
+    "keys.rotate": set(),  # the command line only
 }
+
+# What the operator at the command line may run: administration, never a case.
+COMMAND_LINE = {"directory.manage", "users.create", "users.list", "users.deactivate",
+                "referrals.remind", "monitor.export", "privacy.retention", "keys.rotate",
+                "directory.search"}
 
 
 def _user(role, **fields):
@@ -64,6 +75,12 @@ def test_every_rule_is_in_the_matrix():
 def test_matrix(app, role, action):
     with app.app_context():
         assert policy.allowed(_user(role), action) == (role in EXPECTED[action])
+
+
+@pytest.mark.parametrize("action", sorted(EXPECTED))
+def test_the_command_line_runs_administration_only(app, action):
+    with app.app_context():
+        assert policy.allowed(policy.COMMAND_LINE, action) == (action in COMMAND_LINE)
 
 
 @pytest.mark.parametrize("action", sorted(EXPECTED))

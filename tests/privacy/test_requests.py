@@ -9,8 +9,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from referral import db
+from referral.audit.chain import verify
 from referral.audit.models import AuditEvent
-from referral.audit.services import verify
 from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
 from referral.mail import OutboxMessage
 from referral.referrals.models import Referral, ReferralEvent

@@ -10,8 +10,8 @@ from sqlalchemy import func
 from sqlmodel import delete, select
 
 from referral import db
+from referral.audit.chain import verify
 from referral.audit.models import AuditCheckpoint, AuditEvent
-from referral.audit.services import verify
 from referral.auth.models import LoginAttempt, User
 from referral.cases.models import Family, Signal
 from referral.cases.services import create_family, log_signal

@@ -2,8 +2,9 @@
 
 import pytest
 
+from referral.errors import Refused
 from referral.referrals import lifecycle
-from referral.referrals.lifecycle import PARTNER, REFERRER, Refused
+from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import Status as S
 
 # (from, to, by, needs) exactly as DESIGN.md has it.

@@ -25,7 +25,6 @@ from alembic import command
 from sqlmodel import select
 
 from referral import create_app, db
-from referral.cli import alembic_config
 from tests.conftest import PG_URL, _config, free_port
 from tests.referrals.conftest import world  # noqa: F401  (the small alliance)
 from tests.security.test_sessions import cheap_password_hashing  # noqa: F401  (autouse)
@@ -128,7 +127,7 @@ def pg_template(template):
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     app = create_app(_config(instance, pg_url(name)))
     with app.app_context():
-        command.upgrade(alembic_config(), "head")
+        command.upgrade(db.alembic_config(), "head")
     app.extensions["referral.engine"].dispose()
     yield instance, name
     with pg_admin().connect() as conn:
@@ -349,8 +348,8 @@ def on_every_worker(browser, server, path):
 
 def referral_records(app_config):
     """Each referral with what must be saved with it; and the audit chain's verdict."""
+    from referral.audit.chain import verify
     from referral.audit.models import AuditEvent
-    from referral.audit.services import verify
     from referral.mail import OutboxMessage
     from referral.referrals.models import Referral, ReferralEvent
 

@@ -13,7 +13,6 @@ from alembic import command
 from sqlmodel import select
 
 from referral import create_app, db
-from referral.cli import alembic_config
 from referral.referrals.models import EventKind, Referral, ReferralEvent
 from tests.conftest import PG_URL, _config
 from tests.referrals.conftest import refer_again
@@ -79,7 +78,7 @@ def sqlite_config(new_database, tmp_path):
     config = _config(instance, f"sqlite:///{instance / 'referral.sqlite'}")
     app = create_app(config)
     with app.app_context():
-        command.upgrade(alembic_config(), "head")
+        command.upgrade(db.alembic_config(), "head")
     app.extensions["referral.engine"].dispose()
     return config
 

@@ -1,18 +1,33 @@
-"""Who may do what: the one place every view and service asks."""
+"""Who may do what: the one place every operation, view and template asks."""
 
 from datetime import date
 
-from flask import abort, current_app, has_request_context, request
-from flask_login import current_user
+from flask import current_app, has_request_context, request
 
 from referral import audit
 from referral.auth.models import Role
-from referral.referrals.services import active_consent, owns_any, pending_handover_to
+from referral.errors import Denied
+from referral.policy.queries import active_consent, owns_any, pending_handover_to
+from referral.referrals.models import Status
+
+
+class CommandLine:
+    """The operator at the server's command line (cron, `flask --app referral …`): may run
+    the administrative operations, never read or change a case."""
+
+    id = None
+    role = None  # the access log records the command line as no user and no role
+    organisation_id = None
+    is_authenticated = True
+    is_active = True
+
+
+COMMAND_LINE = CommandLine()
 
 
 def training_valid(user, *, today=None):
     """A professional's training counts for TRAINING_VALID_YEARS after the recorded date."""
-    if user.trained_on is None:
+    if getattr(user, "trained_on", None) is None:
         return False
     today = today or date.today()
     years = current_app.config["TRAINING_VALID_YEARS"]
@@ -25,6 +40,10 @@ def training_valid(user, *, today=None):
 
 def _role(*roles):
     return lambda user, _obj: user.role in roles
+
+
+def _command_line_or(*roles):
+    return lambda user, _obj: user is COMMAND_LINE or user.role in roles
 
 
 def _edits_service(user, service):
@@ -53,7 +72,7 @@ def _partner_of(user, referral):
     return (user.role == Role.partner and referral is not None
             and user.organisation_id is not None
             and referral.organisation_id == user.organisation_id
-            and referral.by_inbox and referral.status != "draft")
+            and referral.by_inbox and referral.status != Status.draft)
 
 
 def _accompanies(user, referral):
@@ -78,14 +97,15 @@ def _sees_content(user, referral):
     if _owns(user, referral) or _is_handed(user, referral):
         return True
     return ((_partner_of(user, referral) or _accompanies(user, referral))
-            and referral.status != "entered-in-error"
+            and referral.status != Status.entered_in_error
             and active_consent(referral.family_id, referral.organisation_id) is not None)
 
 
 def _prints_letter(user, referral):
     """The letter carries the family's name and contact: only the owner, only while the
     family's consent for that organisation stands, never for a draft or a mistake."""
-    return (_owns(user, referral) and referral.status not in ("draft", "entered-in-error")
+    return (_owns(user, referral)
+            and referral.status not in (Status.draft, Status.entered_in_error)
             and active_consent(referral.family_id, referral.organisation_id) is not None)
 
 
@@ -104,15 +124,28 @@ def _may_log_signal(user, family):
     return family is None or _works_on(user, family)
 
 
+def _decides_handover(user, handover):
+    return (user.role == Role.professional and handover is not None
+            and handover.to_id == user.id and handover.decided_at is None)
+
+
+def _partner_with_organisation(user, _obj):
+    return user.role == Role.partner and bool(user.organisation_id)
+
+
 RULES = {
-    "account.manage": lambda user, _obj: True,
+    "account.manage": lambda user, _obj: user is not COMMAND_LINE,
     "directory.search": lambda user, _obj: True,  # directory data holds no personal data
-    "directory.manage": _role(Role.coordinator),
+    "directory.manage": _command_line_or(Role.coordinator),
     "service.edit": _edits_service,
-    "users.list": _role(Role.coordinator),
+    "users.create": _command_line_or(),
+    "users.list": _command_line_or(Role.coordinator),
+    "users.deactivate": _command_line_or(Role.coordinator),
     "family.create": _role(Role.professional),
     "family.view": _works_on,
+    "family.edit": _works_on,  # rectification
     "signal.create": _may_log_signal,
+    "consent.record": _works_on,
     "referral.create": _works_on,
     "referral.view": _sees_referral,
     "referral.content": _sees_content,
@@ -122,26 +155,24 @@ RULES = {
     "referral.note": _writes_notes,
     "referral.handover": _owns,
     "referral.bridge": _owns,
-    "handover.decide": lambda user, handover: (
-        user.role == Role.professional and handover is not None
-        and handover.to_id == user.id and handover.decided_at is None),
+    "handover.decide": _decides_handover,
     "referrals.mine": _role(Role.professional),
-    "referrals.inbox": lambda user, _obj: user.role == Role.partner and bool(
-        user.organisation_id),
+    "referrals.inbox": _partner_with_organisation,
     "referrals.accompany": _role(Role.bridge),
     "referrals.stuck": _role(Role.coordinator),
-    "users.deactivate": _role(Role.coordinator),
-    "pledge.edit": lambda user, _obj: user.role == Role.partner and bool(user.organisation_id),
+    "referrals.remind": _command_line_or(),
+    "pledge.edit": _partner_with_organisation,
     "pledge.list": _role(Role.coordinator),
     "feedback.invite": _works_on,
     "feedback.own": _role(Role.professional),
-    "feedback.scores": lambda user, _obj: user.role == Role.partner and bool(
-        user.organisation_id),
+    "feedback.scores": _partner_with_organisation,
     "monitor.view": _role(Role.coordinator, Role.partner),
+    "monitor.export": _command_line_or(Role.coordinator, Role.partner),
     "audit.read": _role(Role.privacy_officer),
     "privacy.request": _role(Role.privacy_officer),  # access requests and erasure
+    "privacy.retention": _command_line_or(Role.privacy_officer),
     "privacy.register": _role(*Role),
-    "family.edit": _works_on,  # rectification
+    "keys.rotate": _command_line_or(),
 }
 
 
@@ -151,17 +182,17 @@ def allowed(user, action, obj=None):
     return RULES[action](user, obj)
 
 
-def require(action, obj=None, *, user=None, hide=False, object_type=None, object_id=None,
+def require(user, action, obj=None, *, hide=False, object_type=None, object_id=None,
             family_id=None, attempted=None):
-    """Abort with 403 (or 404 where even existence is private) and log the denial as the
-    kind of access that was attempted: a read for GET, an update for a posted change, unless
-    the caller names it."""
-    user = user or current_user
+    """Raise Denied unless the user may, and log the denial as the kind of access that was
+    attempted: a read for GET, an update for a posted change or an operation outside a
+    request, unless the caller names it. `hide`: even the object's existence is private."""
     if allowed(user, action, obj):
         return
     if attempted is None:
-        safe = not has_request_context() or request.method in ("GET", "HEAD")
+        safe = has_request_context() and request.method in ("GET", "HEAD")
         attempted = "read" if safe else "update"
     audit.record(attempted, outcome="denied", object_type=object_type, object_id=object_id,
-                 family_id=family_id, summary=f"denied: {action}")
-    abort(404 if hide else 403)
+                 family_id=family_id, user=user if user and user.is_authenticated else None,
+                 summary=f"denied: {action}")
+    raise Denied(f"denied: {action}", hidden=hide)

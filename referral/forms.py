@@ -1,0 +1,58 @@
+"""Form pieces every feature shares: checkboxes, long selects, the need domains, a
+confirmation box and a bare button."""
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
+from wtforms import BooleanField, SelectMultipleField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired
+from wtforms.widgets import CheckboxInput, ListWidget, Select
+
+from referral.directory.services import need_domains
+
+# No quotes, brackets, commas or semicolons: a To header would read those differently.
+EMAIL = r"^[^@\s\"<>()\[\],;:\\]+@[^@\s\"<>()\[\],;:\\]+\.[^@\s\"<>()\[\],;:\\]+$"
+
+
+class LongSelect(Select):
+    """A select of hundreds of options (a country's municipalities), rendered without
+    WTForms' per-option attribute handling, which made it a third of the search page's
+    time. The same HTML."""
+
+    @classmethod
+    def render_option(cls, choice, **kwargs):
+        if kwargs or choice.render_kw:
+            return super().render_option(choice, **kwargs)
+        selected = "selected " if choice.selected else ""
+        value, label = escape(choice.value), escape(choice.label or choice.value)
+        # Both values are escaped above; the rest is fixed text.
+        return Markup(f'<option {selected}value="{value}">{label}</option>')  # noqa: S704  # nosec B704
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def need_domain_choices():
+    """The need domains as checkbox choices, labelled in the page's language."""
+    english = str(get_locale()) == "en"
+    return [SelectChoice(d.code, d.label_en if english else d.label_nl) for d in need_domains()]
+
+
+class ConfirmForm(FlaskForm):
+    """A box to tick before something that cannot be undone; `label` says what."""
+
+    confirm = BooleanField(_l("Yes, I am sure"),
+                           validators=[DataRequired(_l("Tick the box to confirm."))])
+
+    def __init__(self, *args, label=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if label is not None:
+            self.confirm.label.text = label
+
+
+class ButtonForm(FlaskForm):
+    """A form with nothing but its CSRF token, for buttons that change something."""

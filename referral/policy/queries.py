@@ -1,0 +1,25 @@
+"""The few facts about a case the access rules need, each one small query."""
+
+from sqlmodel import select
+
+from referral import db
+from referral.cases.models import Consent
+from referral.referrals.models import Handover, Referral
+
+
+def active_consent(family_id, organisation_id):
+    """The id of the family's standing consent for this organisation, or None."""
+    return db.session().exec(select(Consent.id).where(
+        Consent.family_id == family_id, Consent.organisation_id == organisation_id,
+        Consent.withdrawn_at.is_(None))).first()
+
+
+def owns_any(user_id, family_id):
+    return db.session().exec(select(Referral.id).where(
+        Referral.family_id == family_id, Referral.owner_id == user_id)).first() is not None
+
+
+def pending_handover_to(user_id, referral_id):
+    return db.session().exec(select(Handover).where(
+        Handover.referral_id == referral_id, Handover.to_id == user_id,
+        Handover.decided_at.is_(None))).first()
