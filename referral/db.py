@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from alembic.config import Config
 from flask import current_app, g
 from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy.orm import Mapper
 from sqlmodel import Field, Session, SQLModel
 
-from referral import config
+from referral import config, crypto
 
 # Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
 SQLModel.metadata.naming_convention = {
@@ -38,9 +39,20 @@ def time_field(**kwargs):
     return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
 
 
-def encrypted_field(*, nullable=False):
-    """A column holding a value sealed by referral.crypto (see `sealed`)."""
-    return Field(default=None, nullable=nullable, sa_column_kwargs={"info": {"encrypted": True}})
+def encrypted_field(*, nullable=False, plain=None):
+    """A column `x_enc` holding a value sealed by referral.crypto, and with it the property
+    `x` (or `plain`) that reads and writes it in plain text: declared once."""
+    info = {"encrypted": True, "plain": plain}
+    return Field(default=None, nullable=nullable, sa_column_kwargs={"info": info})
+
+
+@event.listens_for(Mapper, "instrument_class")
+def _plain_properties(mapper, cls):
+    """Give every encrypted column of a model its plain property (see encrypted_field)."""
+    for column in mapper.local_table.columns:
+        if column.info.get("encrypted"):
+            name = column.info["plain"] or column.name.removesuffix("_enc")
+            setattr(cls, name, crypto.sealed(column.name))
 
 
 def make_engine(url, *, busy_timeout_ms=10_000, lock_timeout_ms=10_000):

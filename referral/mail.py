@@ -15,7 +15,6 @@ from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel, select
 
 from referral import db
-from referral.crypto import sealed
 from referral.db import encrypted_field, id_field, time_field
 
 MAX_ATTEMPTS = 20
@@ -37,8 +36,6 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=200)
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
-
-    recipient = sealed("recipient_enc")
 
 
 def queue(recipient, template, *, language, dedupe_key=None, family_id=None, **context):

@@ -159,3 +159,19 @@ def test_retire_refused_while_a_value_uses_the_key(app, runner, marked, monkeypa
     assert len(keys) == 2  # resuming added no third key
     assert runner.invoke(args=["keys", "retire", old]).exit_code == 0
     assert _read(app, marked[MARKERS[1]], "name") == f"Anouk {MARKERS[0]}"
+
+
+def test_each_encrypted_column_is_declared_once_with_its_plain_property():
+    """`x_enc = encrypted_field()` alone gives the stored column and the property `x`."""
+    from sqlmodel import SQLModel
+
+    import referral.models  # noqa: F401  (every table)
+
+    classes = {mapper.local_table.name: mapper.class_
+               for mapper in SQLModel._sa_registry.mappers}
+    found = crypto.encrypted_columns(SQLModel.metadata)
+    assert len(found) >= 20
+    for table, column in found:
+        plain = column.info["plain"] or column.name.removesuffix("_enc")
+        attribute = getattr(classes[table.name], plain)
+        assert isinstance(attribute, property), (table.name, plain)

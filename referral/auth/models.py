@@ -6,7 +6,6 @@ from typing import ClassVar
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Field, SQLModel
 
-from referral.crypto import sealed
 from referral.db import encrypted_field, id_field, time_field
 
 
@@ -52,10 +51,6 @@ class User(SQLModel, table=True):
     totp_secret_enc: str | None = encrypted_field(nullable=True)
     totp_last_step: int | None = None
     created_at: datetime = time_field()
-
-    email = sealed("email_enc")
-    name = sealed("name_enc")
-    totp_secret = sealed("totp_secret_enc")
 
     # Flask-Login's interface, written out: UserMixin's is_active would ignore `active`.
     is_authenticated: ClassVar[bool] = True

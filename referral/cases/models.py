@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from referral.crypto import sealed
 from referral.db import encrypted_field, id_field, time_field
 
 
@@ -62,12 +61,6 @@ class Family(SQLModel, table=True):
     # Keyed hash of postcode and house number within the organisation, to warn of doubles.
     address_index: str | None = Field(default=None, max_length=64, index=True)
 
-    parent_names = sealed("parent_names_enc")
-    phone = sealed("phone_enc")
-    email = sealed("email_enc")
-    address = sealed("address_enc")
-    postcode = sealed("postcode_enc")
-
 
 class Child(SQLModel, table=True):
     __table_args__ = (Index("ix_child_monitor", "family_id", "age_band"),)  # age bands, fast
@@ -75,13 +68,10 @@ class Child(SQLModel, table=True):
     id: uuid.UUID = id_field()
     family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
     first_name_enc: str = encrypted_field()
-    birth_date_enc: str = encrypted_field()
+    birth_date_enc: str = encrypted_field(plain="birth_date_text")
     age_band: str = Field(max_length=5)
     # Keyed hash of first name and date of birth within the organisation.
     name_index: str = Field(max_length=64, index=True)
-
-    first_name = sealed("first_name_enc")
-    birth_date_text = sealed("birth_date_enc")
 
     @property
     def birth_date(self):
@@ -105,12 +95,6 @@ class Signal(SQLModel, table=True):
     strengths_enc: str | None = encrypted_field(nullable=True)
     parent_wishes_enc: str | None = encrypted_field(nullable=True)
     child_wishes_enc: str | None = encrypted_field(nullable=True)
-
-    observations = sealed("observations_enc")
-    stress_factors = sealed("stress_factors_enc")
-    strengths = sealed("strengths_enc")
-    parent_wishes = sealed("parent_wishes_enc")
-    child_wishes = sealed("child_wishes_enc")
 
 
 class SignalDomain(SQLModel, table=True):
@@ -147,9 +131,6 @@ class Consent(SQLModel, table=True):
     scope_enc: str = encrypted_field()  # what may be shared
     withdrawn_at: datetime | None = None
     withdrawn_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
-
-    given_by = sealed("given_by_enc")
-    scope = sealed("scope_enc")
 
     @property
     def active(self):

@@ -5,7 +5,6 @@ from datetime import datetime
 from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
-from referral.crypto import sealed
 from referral.db import encrypted_field, id_field, time_field
 
 
@@ -56,10 +55,6 @@ class FeedbackResponse(SQLModel, table=True):
     went_well_enc: str | None = encrypted_field(nullable=True)
     do_better_enc: str | None = encrypted_field(nullable=True)
     to_grown_ups_enc: str | None = encrypted_field(nullable=True)
-
-    went_well = sealed("went_well_enc")
-    do_better = sealed("do_better_enc")
-    to_grown_ups = sealed("to_grown_ups_enc")
 
 
 class FeedbackAttempt(SQLModel, table=True):

@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, Index
 from sqlmodel import Field, SQLModel
 
-from referral.crypto import sealed
 from referral.db import encrypted_field, id_field, time_field
 
 
@@ -125,8 +124,6 @@ class Referral(SQLModel, table=True):
     # What the partner needs to know: the only case content the partner sees.
     message_enc: str = encrypted_field()
 
-    message = sealed("message_enc")
-
 
 class ReferralEvent(SQLModel, table=True):
     """Every status change, note, reminder and handover of a referral, in order."""
@@ -145,8 +142,6 @@ class ReferralEvent(SQLModel, table=True):
     on_behalf: bool = False
     text_enc: str | None = encrypted_field(nullable=True)  # a reason or a note
 
-    text = sealed("text_enc")
-
 
 class Handover(SQLModel, table=True):
     """A proposal to move a referral to a colleague; effective only once accepted."""
@@ -160,4 +155,3 @@ class Handover(SQLModel, table=True):
     accepted: bool | None = None
     note_enc: str | None = encrypted_field(nullable=True)
 
-    note = sealed("note_enc")
