@@ -110,6 +110,7 @@ def test_healthz_and_readyz(client):
     assert client.get("/readyz").json == {"status": "ok"}
 
 
+@pytest.mark.own_database
 def test_readyz_reports_an_unreachable_database(make_app, tmp_path):
     app = make_app(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = app.test_client().get("/readyz")
