@@ -63,6 +63,9 @@ SEALED_LIMITS = {
 def town(request):
     return request.getfixturevalue("world")
 
+# Hypothesis tries every form and parameter with hundreds of values.
+pytestmark = pytest.mark.slow
+
 
 # Posting these a second time rightly changes nothing (the language is already chosen; a
 # referral has one pending handover at a time): the check that the longest values are

@@ -427,6 +427,7 @@ def find_page(shown, key):
     return shown[matches[0]]
 
 
+@pytest.mark.slow
 def test_payloads_come_back_escaped_on_every_page(app, town, make_user, make_service):
     flow = run_flow(app, town, make_user, make_service)
     flow.values.update({tag: payload(tag) for tag in ("q", "q2", "q3", "q4", "reflected",

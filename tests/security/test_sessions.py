@@ -515,6 +515,7 @@ def test_the_readiness_probe_answers_with_a_session_cookie(make_app, make_user):
     assert waited < 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", ["production", "development"])
 def test_every_page_carries_the_security_headers_and_cookie_flags(make_app, tour, env):
     """Production, as deployed, with everyone; development (the same headers, no HSTS, no
