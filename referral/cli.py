@@ -15,8 +15,12 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlmodel import SQLModel, select
 
-from referral import crypto, db
+from referral import crypto, db, policy
+from referral.auth import operations as accounts
+from referral.auth.queries import all_users, find_user
 from referral.backup import backup_cli
+from referral.directory.models import Organisation
+from referral.errors import Refused
 
 
 def _fail(message):
@@ -101,10 +105,6 @@ users_cli = AppGroup("users", help="Manage accounts.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(email, name, role, organisation_id, trained_on, language, password_stdin):
     """Create an account; the password is asked twice unless --password-stdin."""
-    from referral.auth.services import create_user
-    from referral.directory.models import Organisation
-    from referral.errors import Refused
-
     organisation = None
     if organisation_id:
         try:
@@ -118,10 +118,10 @@ def users_create(email, name, role, organisation_id, trained_on, language, passw
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create_user(email=email, name=name, role=role, password=password,
-                           organisation_id=organisation.id if organisation else None,
-                           trained_on=trained_on.date() if trained_on else None,
-                           language=language)
+        user = accounts.create_user(
+            policy.COMMAND_LINE, email=email, name=name, role=role, password=password,
+            organisation_id=organisation.id if organisation else None,
+            trained_on=trained_on.date() if trained_on else None, language=language)
     except Refused as exc:
         _fail(exc)
     db.commit()
@@ -131,8 +131,6 @@ def users_create(email, name, role, organisation_id, trained_on, language, passw
 @users_cli.command("list")
 def users_list():
     """List every account."""
-    from referral.auth.services import all_users
-
     for user in all_users():
         click.echo("\t".join([
             str(user.id), user.email, user.name, user.role,
@@ -145,14 +143,11 @@ def users_list():
 @click.argument("email")
 def users_deactivate(email):
     """Deactivate an account and end its sessions."""
-    from referral.auth.services import deactivate, find_user
-    from referral.errors import Refused
-
     user = find_user(email)
     if user is None:
         _fail("No account with this email address.")
     try:
-        deactivate(user)
+        accounts.deactivate(policy.COMMAND_LINE, user)
     except Refused as refused:
         _fail(str(refused))
     db.commit()

@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from alembic import command
 from sqlmodel import select
 
-from referral import create_app, crypto, db
+from referral import create_app, crypto, db, policy
 from referral.directory.models import Organisation, Service
 from referral.directory.services import save_organisation, save_service
 
@@ -136,7 +136,7 @@ class Person:
 @pytest.fixture
 def make_user(app):
     """Create an account and return its id, email and password."""
-    from referral.auth.services import create_user
+    from referral.auth.operations import create_user
 
     count = 0
 
@@ -156,8 +156,8 @@ def make_user(app):
                     session.add(org)
                     session.flush()
                 org_id = org.id
-            user = create_user(email=email, name=f"Test Persoon {count}", role=role,
-                               password=password, organisation_id=org_id,
+            user = create_user(policy.COMMAND_LINE, email=email, name=f"Test Persoon {count}",
+                               role=role, password=password, organisation_id=org_id,
                                trained_on=trained_on if role == "professional" else None)
             user.active = active
             if totp_secret:

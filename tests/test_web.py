@@ -131,7 +131,7 @@ def test_language_is_remembered_per_user(make_app, make_user):
 
 def test_language_switch_refuses_unknown_language(client):
     response = post_form(client, "/language", {"language": "xx", "next": "/login"}, page="/login")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert '<html lang="nl">' in client.get("/login").text
 
 

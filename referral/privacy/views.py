@@ -16,7 +16,7 @@ from sqlmodel import select
 from referral import audit, db, policy
 from referral.audit.models import AuditEvent
 from referral.auth.queries import names as names_of
-from referral.auth.services import find_user
+from referral.auth.queries import find_user
 from referral.cases.models import Family
 from referral.directory.models import Organisation, Service
 from referral.forms import ConfirmForm

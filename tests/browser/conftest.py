@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from werkzeug.serving import make_server
 
 from referral import db
-from referral.auth import services
+from referral.auth import credentials
 from referral.demo import PRIVACY_OFFICER, load, officer_key
 
 HERE = Path(__file__).parent
@@ -50,11 +50,11 @@ def browser():
 def cheap_password_hashing(monkeypatch):
     """Argon2 at its lowest cost: these tests are about pages, and the production cost
     (about 0.2 s a hash) for six demo accounts per test would double the suite's time."""
-    monkeypatch.setattr(services, "hasher",
+    monkeypatch.setattr(credentials, "hasher",
                         PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    services._dummy_hash.cache_clear()
+    credentials.dummy_hash.cache_clear()
     yield
-    services._dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
+    credentials.dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
 
 
 @pytest.fixture

@@ -16,5 +16,5 @@ def officer(make_user, client, login):
     response = login(person)
     assert response.headers["Location"].endswith("/login/code")
     response = post_form(client, "/login/code", {"code": pyotp.TOTP(KEY).now()})
-    assert response.status_code == 302, response.text
+    assert response.status_code == 303, response.text
     return person

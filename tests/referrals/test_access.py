@@ -16,7 +16,7 @@ from markupsafe import escape
 from sqlmodel import select
 
 from referral import db
-from referral.auth import services as auth_services
+from referral.auth import credentials
 from referral.auth.models import User
 from referral.cases.models import Consent
 from referral.cases.services import withdraw_consent
@@ -61,11 +61,11 @@ SHOWN = {
 def cheap_password_hashing(monkeypatch):
     """Argon2 at its lowest cost: a world of nine accounts for each of a hundred tests about
     pages would otherwise spend minutes hashing passwords."""
-    monkeypatch.setattr(auth_services, "hasher",
+    monkeypatch.setattr(credentials, "hasher",
                         PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    auth_services._dummy_hash.cache_clear()
+    credentials.dummy_hash.cache_clear()
     yield
-    auth_services._dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
+    credentials.dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
 
 
 def dutch(app, message, **values):

@@ -35,7 +35,7 @@ from flask import url_for
 from sqlmodel import select
 
 from referral import create_app, db
-from referral.auth import services as auth_services
+from referral.auth import credentials
 from referral.auth.models import User
 from referral.cases.models import Consent, Family
 from referral.cases.services import create_family
@@ -72,11 +72,11 @@ CSRF = object()  # stands for the client's CSRF token in a form
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch):
     """Argon2 at its lowest cost: ten accounts per world would otherwise take seconds."""
-    monkeypatch.setattr(auth_services, "hasher",
+    monkeypatch.setattr(credentials, "hasher",
                         PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    auth_services._dummy_hash.cache_clear()
+    credentials.dummy_hash.cache_clear()
     yield
-    auth_services._dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
+    credentials.dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
 
 
 # --- the objects -------------------------------------------------------------------------

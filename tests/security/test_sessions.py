@@ -21,8 +21,9 @@ from flask import url_for
 from sqlmodel import select
 
 from referral import db
-from referral.auth import services as auth_services
+from referral.auth import credentials
 from referral.auth.models import User
+from referral.auth.queries import find_user
 from referral.cases.models import Consent, Family
 from referral.cases.services import create_family
 from referral.directory.models import Service
@@ -40,11 +41,11 @@ CODE_REFUSED = "Deze code klopt niet of is al gebruikt"
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch):
     """Argon2 at its lowest cost: these tests log in dozens of times."""
-    monkeypatch.setattr(auth_services, "hasher",
+    monkeypatch.setattr(credentials, "hasher",
                         PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    auth_services._dummy_hash.cache_clear()
+    credentials.dummy_hash.cache_clear()
     yield
-    auth_services._dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
+    credentials.dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
 
 
 def _code(secret, step_offset=0):
@@ -62,7 +63,7 @@ def _sign_in(client, person, *, secret=None):
     if secret:
         assert response.headers.get("Location") == "/login/code", response.status_code
         response = post_form(client, "/login/code", {"code": _code(secret)})
-    assert response.status_code == 302 and response.headers["Location"] == "/", \
+    assert response.status_code == 303 and response.headers["Location"] == "/", \
         (person.role, response.status_code)
     return response
 
@@ -173,7 +174,7 @@ def test_a_two_factor_code_opens_one_session_in_any_process(make_app, make_user)
             assert refused.status_code == 200 and CODE_REFUSED in refused.text
             assert not _logged_in(attacker)
     with first.app_context():
-        assert auth_services.find_user(person.email).totp_last_step is not None
+        assert find_user(person.email).totp_last_step is not None
     assert len(audit_entries(first, summary="two-factor code refused")) == 4
 
 
