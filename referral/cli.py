@@ -21,6 +21,7 @@ from referral.auth.queries import all_users, find_user
 from referral.backup import backup_cli
 from referral.directory.models import Organisation
 from referral.errors import Refused
+from referral.privacy import operations as privacy
 
 
 def _fail(message):
@@ -426,14 +427,15 @@ retention_cli = AppGroup("retention", help="Erase what is kept longer than neede
 def retention_purge(dry_run, as_of):
     """Erase families and signals past their retention period, and old log entries (daily,
     from cron)."""
-    from referral.privacy import services
-
     now = as_of.replace(tzinfo=UTC) if as_of else None
-    counted = services.purge(now, dry_run=True)
+    counted = privacy.purge(policy.COMMAND_LINE, now=now, dry_run=True)
     if not dry_run:
         with click.progressbar(length=counted["families"] + counted["signals"],
                                label="Erasing", file=sys.stderr) as bar:
-            counted = services.purge(now, progress=bar.update)
+            # Committed in batches: a long purge never holds the access log's head for long.
+            counted = privacy.purge(policy.COMMAND_LINE, now=now, progress=bar.update,
+                                    commit=db.commit)
+        db.commit()
     verb = "Would erase" if dry_run else "Erased"
     click.echo(f"{verb}: {counted['families']} families, {counted['signals']} signals "
                f"without a referral, {counted['audit_entries']} access log entries, "

@@ -28,7 +28,7 @@ from referral.cases.models import Consent, Family
 from referral.cases.services import create_family
 from referral.directory.models import Service
 from referral.feedback import services as feedback_services
-from referral.privacy import services as privacy_services
+from referral.privacy import operations as privacy_operations
 from referral.referrals.models import Referral
 from tests.conftest import audit_entries, csrf_token, post_form
 from tests.referrals.conftest import world  # noqa: F401  (the fixture, for the page tour)
@@ -422,7 +422,7 @@ def tour(app, world, make_user):  # noqa: F811  (world: the fixture imported abo
                                                       language="nl")
         other = create_family(owner, parent_names="Anna de Vries",
                               children=[("Noor", date(2015, 5, 1))])
-        receipt = privacy_services.erase(other.id, user=session.get(User, officer.id)).id
+        receipt = privacy_operations.erase(session.get(User, officer.id), other).id
         consent = session.exec(select(Consent.id).where(
             Consent.family_id == world.family_id)).first()
         organisation = session.get(Service, world.inbox_service).organisation_id
