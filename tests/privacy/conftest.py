@@ -3,6 +3,11 @@
 import pyotp
 import pytest
 
+from tests.auth.conftest import (  # noqa: F401  (the operation matrix)
+    actors,
+    cheap_password_hashing,
+    nothing_written,
+)
 from tests.conftest import post_form
 from tests.referrals.conftest import world  # noqa: F401  (the same small alliance)
 
