@@ -34,7 +34,7 @@ OUTCOMES = ["need_met"] * 6 + ["partly_met"] * 2 + ["not_met", "not_reached", "d
 def populate(app, referrals, batch=5000):
     """Core inserts in batches; the sealed columns are sealed per row, bound to their ids."""
     from referral import db
-    from referral.auth.services import find_user
+    from referral.auth.queries import find_user
     from referral.cases.models import Child, Family, Signal, SignalDomain
     from referral.crypto import keyring
     from referral.directory.models import Service

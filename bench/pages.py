@@ -229,7 +229,7 @@ def world(app):
     from sqlalchemy import func, select, text
 
     from referral import db
-    from referral.auth.services import find_user
+    from referral.auth.queries import find_user
     from referral.cases.models import Family, Signal
     from referral.cases.services import families_of
     from referral.directory.models import Service

@@ -6,8 +6,9 @@ from datetime import date, timedelta
 import pyotp
 from sqlmodel import select
 
-from referral import db
-from referral.auth.services import create_user, find_user
+from referral import db, policy
+from referral.auth.operations import create_user
+from referral.auth.queries import find_user
 from referral.directory import demo_data
 from referral.directory.models import Organisation, Service
 from referral.directory.services import save_organisation, save_service
@@ -80,8 +81,9 @@ def load():
         if find_user(email) is None:
             # The trained demo professional took the training recently, so it never expires.
             trained_on = date.today() - timedelta(days=60) if trained else None
-            create_user(email=email, name=name, role=role, password=PASSWORD,
-                        organisation_id=organisations[org].id, trained_on=trained_on)
+            create_user(policy.COMMAND_LINE, email=email, name=name, role=role,
+                        password=PASSWORD, organisation_id=organisations[org].id,
+                        trained_on=trained_on)
     load_family(find_user(USERS[0][0]))
     return [(email, role) for email, _name, role, _org, _trained in USERS]
 

@@ -102,7 +102,8 @@ def send_pending(*, now=None, limit=200):
             _deliver(message)
         except (OSError, smtplib.SMTPException) as exc:
             message.attempts += 1
-            # Back off: 1, 2, 4 … minutes, at most an hour between tries.
+            # Back off: 2, 4, 8 … minutes after the first, second, third failure, at most
+            # an hour between tries.
             message.next_attempt_at = now + timedelta(minutes=min(2 ** message.attempts, 60))
             message.last_error = type(exc).__name__
             failed += 1

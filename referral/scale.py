@@ -24,8 +24,9 @@ from flask import current_app
 from sqlmodel import select
 
 from referral import audit, db
+from referral.auth.credentials import hash_password
 from referral.auth.models import Role, User
-from referral.auth.services import email_index, find_user, hash_password
+from referral.auth.queries import email_index, find_user
 from referral.cases.models import Child, Consent, Family, Signal, SignalDomain, age_band, age_on
 from referral.cases.services import address_index, child_index, normal_postcode
 from referral.crypto import keyring

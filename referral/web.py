@@ -29,7 +29,7 @@ from wtforms import HiddenField, SelectField
 from wtforms.validators import AnyOf, Length
 
 from referral import db, policy
-from referral.auth import services as auth_services
+from referral.auth import operations as auth_operations
 from referral.auth.models import role_label
 from referral.errors import Denied
 
@@ -101,7 +101,8 @@ def language():
     if form.validate_on_submit():
         session["language"] = form.language.data
         if current_user.is_authenticated:
-            auth_services.set_language(current_user._get_current_object(), form.language.data)
+            user = current_user._get_current_object()
+            auth_operations.set_language(user, user, language=form.language.data)
     return redirect(safe_next(form.next.data), code=303)
 
 

@@ -20,8 +20,8 @@ from alembic import command
 from argon2 import PasswordHasher
 from sqlmodel import select
 
-from referral import create_app, crypto, db
-from referral.auth import services as passwords
+from referral import create_app, crypto, db, policy
+from referral.auth import credentials as passwords
 from referral.directory.models import Organisation, Service
 from referral.directory.services import save_organisation, save_service
 
@@ -40,9 +40,9 @@ def _password_hashing(request, monkeypatch):
         yield
         return
     monkeypatch.setattr(passwords, "hasher", CHEAP_HASHER)
-    passwords._dummy_hash.cache_clear()
+    passwords.dummy_hash.cache_clear()
     yield
-    passwords._dummy_hash.cache_clear()  # never leave a cheap dummy hash to another test
+    passwords.dummy_hash.cache_clear()  # never leave a cheap dummy hash to another test
 
 
 def _admin_engine():
@@ -219,7 +219,7 @@ class Person:
 @pytest.fixture
 def make_user(app):
     """Create an account and return its id, email and password."""
-    from referral.auth.services import create_user
+    from referral.auth.operations import create_user
 
     count = 0
 
@@ -239,8 +239,8 @@ def make_user(app):
                     session.add(org)
                     session.flush()
                 org_id = org.id
-            user = create_user(email=email, name=f"Test Persoon {count}", role=role,
-                               password=password, organisation_id=org_id,
+            user = create_user(policy.COMMAND_LINE, email=email, name=f"Test Persoon {count}",
+                               role=role, password=password, organisation_id=org_id,
                                trained_on=trained_on if role == "professional" else None)
             user.active = active
             if totp_secret:

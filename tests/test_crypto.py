@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from referral import crypto, db
 from referral.auth.models import User
-from referral.auth.services import find_user
+from referral.auth.queries import find_user
 from tests.conftest import PG_URL
 
 MARKERS = ("Zwanenburg-Qwixote", "marker.qwixote@example.org")

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from referral import db, scale
 from referral.auth.models import Role, User
-from referral.auth.services import find_user
+from referral.auth.queries import find_user
 from referral.cases.models import Child, Family, Signal
 from referral.cases.services import find_duplicates
 from referral.demo import DEMO_NAMESPACE, PASSWORD, load

@@ -11,10 +11,10 @@ from sqlalchemy import event
 from sqlmodel import Session, delete, select
 
 from referral import db
-from referral.audit.models import GENESIS, AuditCheckpoint, AuditEvent, AuditHead
+from referral.audit.models import GENESIS, AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome
 
 ACTIONS = {"read", "create", "update", "delete", "search", "export", "print", "login", "logout"}
-OUTCOMES = {"success", "denied", "failure"}
+OUTCOMES = set(AuditOutcome)
 HEAD_FILE = "audit-head.log"
 CHAINED = ("seq", "at", "user_id", "role", "on_behalf_of", "family_id", "action",
            "object_type", "object_id", "address", "outcome", "summary", "request_id")

@@ -1,3 +1,4 @@
+import enum
 import uuid
 from datetime import datetime
 
@@ -6,6 +7,12 @@ from sqlmodel import Field, SQLModel
 from referral.db import time_field
 
 GENESIS = "0" * 64
+
+
+class AuditOutcome(enum.StrEnum):
+    success = "success"
+    denied = "denied"
+    failure = "failure"  # a wrong password or code
 
 
 class AuditEvent(SQLModel, table=True):
@@ -23,7 +30,7 @@ class AuditEvent(SQLModel, table=True):
     object_type: str | None = Field(default=None, max_length=40)
     object_id: str | None = Field(default=None, max_length=64)
     address: str | None = Field(default=None, max_length=64)
-    outcome: str = Field(max_length=20)
+    outcome: str = Field(max_length=20)  # an AuditOutcome
     summary: str = Field(default="", max_length=200)
     request_id: str | None = Field(default=None, max_length=32)
     prev_hash: str = Field(max_length=64)

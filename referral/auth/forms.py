@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from referral.auth.services import PASSWORD_MAX
+from referral.auth.credentials import PASSWORD_MAX
 
 
 class LoginForm(FlaskForm):

@@ -7,13 +7,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from referral import db, policy
-from referral.auth import bp, services
+from referral.auth import bp, operations
+from referral.auth.credentials import new_totp_secret, qr_svg, totp_uri
 from referral.auth.forms import (
     CodeForm,
     LoginForm,
     PasswordChangeForm,
 )
 from referral.auth.models import User
+from referral.auth.queries import all_users
 from referral.crypto import CryptoError, keyring
 from referral.errors import Refused
 from referral.forms import ButtonForm, ConfirmForm
@@ -42,6 +44,7 @@ def _pending_user():
 
 
 def _finish_login(user, *, two_factor=False):
+    """Start the session of a user who passed every step of a login (always after a POST)."""
     language, next_page = session.get("language"), session.get("next")
     session.clear()  # a fresh session at every login: nothing carried over from before
     login_user(user)
@@ -50,25 +53,30 @@ def _finish_login(user, *, two_factor=False):
     session["two_factor"] = two_factor  # the access log is read only after a code
     if language:  # chosen on the login page: the newest choice wins, also for next time
         session["language"] = language
-        services.set_language(user, language)
-    return redirect(safe_next(next_page))
+        operations.set_language(user, user, language=language)
+    return redirect(safe_next(next_page), code=303)
+
+
+def _leave_for(endpoint):
+    """Send away from a page that is not for now; after a POST with 303, so the browser
+    does not send the form again."""
+    return redirect(url_for(endpoint), code=303 if request.method == "POST" else 302)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
+        return _leave_for("main.home")
     form = LoginForm(next=request.args.get("next", "")[:500])
-    status = 200
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.email.data, form.password.data, request.remote_addr)
-        except services.Throttled as exc:
-            form.form_errors.append(str(exc))
+            user = operations.authenticate(email=form.email.data, password=form.password.data,
+                                           address=request.remote_addr)
+        except operations.Throttled as throttled:
+            form.form_errors.append(str(throttled))
             return render_template("auth/login.html", form=form), 429
-        if user is None:
-            form.form_errors.append(_("Email address or password is not correct."))
-            status = 200
+        except Refused as refused:
+            form.form_errors.append(str(refused))
         else:
             language = session.get("language")
             session.clear()
@@ -77,30 +85,30 @@ def login():
             if language:
                 session["language"] = language
             if user.totp_secret_enc:
-                return redirect(url_for("auth.two_factor"))
+                return redirect(url_for("auth.two_factor"), code=303)
             if current_app.config["REQUIRE_2FA"]:
-                return redirect(url_for("auth.enrol"))
+                return redirect(url_for("auth.enrol"), code=303)
             return _finish_login(user)
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form)
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
 def two_factor():
     user = _pending_user()
     if user is None or not user.totp_secret_enc:
-        return redirect(url_for("auth.login"))
+        return _leave_for("auth.login")
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            accepted = services.second_step(user, form.code.data, request.remote_addr)
-        except services.Throttled as exc:
+            operations.second_step(user, code=form.code.data, address=request.remote_addr)
+        except operations.Throttled as throttled:
             session.clear()  # the half-finished login ends: start again after the wait
-            form.form_errors.append(str(exc))
+            form.form_errors.append(str(throttled))
             return render_template("auth/two_factor.html", form=form), 429
-        if accepted:
+        except Refused as refused:
+            form.code.errors.append(str(refused))
+        else:
             return _finish_login(user, two_factor=True)
-        form.code.errors.append(_("This code is not correct or was used already. "
-                                  "Wait for the next code."))
     return render_template("auth/two_factor.html", form=form)
 
 
@@ -110,7 +118,7 @@ def enrol():
     user = (_pending_user() if not current_user.is_authenticated
             else current_user._get_current_object())
     if user is None:
-        return redirect(url_for("auth.login"))
+        return _leave_for("auth.login")
     context = f"totp-enrol/{user.id}"
     form = CodeForm()
     secret = None
@@ -120,7 +128,11 @@ def enrol():
         except CryptoError:
             secret = None
     if form.validate_on_submit() and secret:
-        if services.enrol_totp(user, secret, form.code.data):
+        try:
+            operations.enrol_two_factor(user, user, secret=secret, code=form.code.data)
+        except Refused as refused:
+            form.code.errors.append(str(refused))
+        else:
             session.pop("totp_enrol", None)
             if not current_user.is_authenticated:
                 return _finish_login(user, two_factor=True)
@@ -128,15 +140,12 @@ def enrol():
             login_user(user)
             session["two_factor"] = True
             flash(_("Two-factor login is on."), "success")
-            return redirect(url_for("auth.account"))
-        form.code.errors.append(_("This code is not correct. Scan the code again and "
-                                  "enter the newest six digits."))
+            return redirect(url_for("auth.account"), code=303)
     if secret is None:
-        secret = services.start_totp_enrolment()
+        secret = new_totp_secret()
         session["totp_enrol"] = keyring().seal(secret, context)
-    uri = services.totp_uri(secret, user.email)
     return render_template("auth/enrol.html", form=form, secret=secret,
-                           qr=services.qr_svg(uri))
+                           qr=qr_svg(totp_uri(secret, user.email)))
 
 
 @bp.post("/logout")
@@ -144,11 +153,12 @@ def enrol():
 def logout():
     form = ButtonForm()
     if form.validate_on_submit():
-        services.logout(current_user._get_current_object())
+        user = current_user._get_current_object()
+        operations.log_out(user, user)
         logout_user()
         session.clear()
         flash(_("You are logged out."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.login"), code=303)
 
 
 @bp.route("/account")
@@ -165,14 +175,15 @@ def password():
     if form.validate_on_submit():
         user = current_user._get_current_object()
         try:
-            services.change_password(user, form.current.data, form.new.data)
-        except Refused as exc:
-            getattr(form, exc.field or "new").errors.append(str(exc))
+            operations.change_password(user, user, current=form.current.data,
+                                       new=form.new.data)
+        except Refused as refused:
+            form[refused.field or "new"].errors.append(str(refused))
         else:
             logout_user()
             session.clear()
             flash(_("Your password is changed. Log in with your new password."), "success")
-            return redirect(url_for("auth.login"))
+            return redirect(url_for("auth.login"), code=303)
     return render_template("auth/password.html", form=form)
 
 
@@ -180,7 +191,7 @@ def password():
 @login_required
 def users():
     policy.require(current_user, "users.list")
-    return render_template("auth/users.html", users=services.all_users(),
+    return render_template("auth/users.html", users=all_users(),
                            training_valid=policy.training_valid)
 
 
@@ -195,7 +206,7 @@ def deactivate(user_id):
     form = ConfirmForm(label=_l("Yes, deactivate this account"))
     if form.validate_on_submit():
         try:
-            services.deactivate(user, actor=current_user)
+            operations.deactivate(current_user, user)
         except Refused as refused:
             form.form_errors.append(str(refused))
         else:

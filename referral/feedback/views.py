@@ -11,7 +11,7 @@ from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from referral import db, policy
-from referral.auth.services import qr_svg
+from referral.auth.credentials import qr_svg
 from referral.cases.models import Family
 from referral.cases.services import children_of
 from referral.feedback import LANGUAGES, RTL, bp, services

@@ -46,6 +46,11 @@ def _command_line_or(*roles):
     return lambda user, _obj: user is COMMAND_LINE or user.role in roles
 
 
+def _own_account(user, account):
+    """A person manages their own account, never another's; the command line has none."""
+    return user is not COMMAND_LINE and (account is None or account.id == user.id)
+
+
 def _edits_service(user, service):
     """Coordinators edit every entry; a partner only the services of their organisation."""
     if user.role == Role.coordinator:
@@ -134,7 +139,7 @@ def _partner_with_organisation(user, _obj):
 
 
 RULES = {
-    "account.manage": lambda user, _obj: user is not COMMAND_LINE,
+    "account.manage": _own_account,
     "directory.search": lambda user, _obj: True,  # directory data holds no personal data
     "directory.manage": _command_line_or(Role.coordinator),
     "service.edit": _edits_service,

@@ -1,9 +1,22 @@
+import enum
 import uuid
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlmodel import Field, SQLModel
 
 from referral.db import id_field, time_field
+
+
+class ErasureReason(enum.StrEnum):
+    request = "request"  # the family asked
+    retention = "retention"  # its retention period passed
+
+
+ERASURE_REASON_LABELS = {
+    ErasureReason.request: _l("at the family's request"),
+    ErasureReason.retention: _l("retention period passed"),
+}
 
 
 class ErasureReceipt(SQLModel, table=True):
@@ -16,5 +29,5 @@ class ErasureReceipt(SQLModel, table=True):
     erased_at: datetime = time_field(index=True)
     erased_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     family_ref: uuid.UUID = Field(index=True)
-    reason: str = Field(max_length=20)  # "request" or "retention"
+    reason: str = Field(max_length=20)  # an ErasureReason
     counts: str = Field(default="{}", max_length=2000)  # rows removed per table, as JSON

@@ -3,33 +3,27 @@ processing register. Everything but the register needs a two-factor login."""
 
 import json
 import uuid
-from datetime import UTC, datetime, time, timedelta
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import func
-from sqlmodel import select
 
 from referral import audit, db, policy
-from referral.audit.models import AuditEvent
+from referral.audit.models import AuditOutcome
 from referral.auth.queries import names as names_of
-from referral.auth.services import find_user
 from referral.cases.models import Family
-from referral.directory.models import Organisation, Service
 from referral.forms import ConfirmForm
-from referral.privacy import bp, register, services
+from referral.privacy import bp, operations, queries, register
 from referral.privacy.forms import ACTION_LABELS, FindForm, LogFilterForm
-from referral.privacy.models import ErasureReceipt
-
-PAGE_SIZE = 50
+from referral.privacy.models import ERASURE_REASON_LABELS, ErasureReceipt
 
 
 def _officer(action="privacy.request", **about):
     """Only a privacy officer, and only after a two-factor login; a refusal is logged."""
     policy.require(current_user, action, hide=True, **about)
+    # The operations ask the policy themselves; the two-factor login is the web session's.
     if not web_session.get("two_factor"):
         attempted = about.pop("attempted", None) or (
             "read" if request.method in ("GET", "HEAD") else "update")
@@ -42,11 +36,9 @@ def _officer(action="privacy.request", **about):
 @login_required
 def index():
     _officer("audit.read")
-    receipts = db.session().exec(select(ErasureReceipt).order_by(
-        ErasureReceipt.erased_at.desc()).limit(20)).all()
-    periods = {name: current_app.config[f"RETENTION_{name.upper()}_DAYS"]
-               for name in ("closed", "signal", "audit", "mail", "attempt")}
-    return render_template("privacy/index.html", receipts=receipts, periods=periods)
+    return render_template("privacy/index.html", receipts=queries.recent_receipts(),
+                           periods=queries.retention_days(),
+                           reasons=ERASURE_REASON_LABELS)
 
 
 @bp.route("/log")
@@ -58,31 +50,15 @@ def log():
     page = int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 100_000 else 1
     events, more = [], False
     if form.validate():
-        query, employee = select(AuditEvent), None
-        family_id = uuid.UUID(form.family.data.strip()) if form.family.data else None
-        if family_id:
-            query = query.where(AuditEvent.family_id == family_id)
-        if form.user.data:
-            employee = find_user(form.user.data)
-            query = query.where(AuditEvent.user_id == (employee.id if employee else None))
-        if form.action.data:
-            query = query.where(AuditEvent.action == form.action.data)
-        if form.start.data:
-            query = query.where(AuditEvent.at >= datetime.combine(form.start.data, time(),
-                                                                  UTC))
-        if form.end.data:
-            query = query.where(AuditEvent.at < datetime.combine(
-                form.end.data + timedelta(days=1), time(), UTC))
-        events = db.session().exec(query.order_by(AuditEvent.seq.desc())
-                                   .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
-        more, events = len(events) > PAGE_SIZE, events[:PAGE_SIZE]
-        # Reading the log is itself in the log, with the family it was about.
-        audit.record("read", object_type="audit_log",
-                     object_id=employee.id if employee else None, family_id=family_id,
-                     summary=f"access log read ({len(events)} entries)")
+        events, more = operations.read_access_log(
+            current_user,
+            family_id=uuid.UUID(form.family.data.strip()) if form.family.data else None,
+            employee_email=form.user.data, action=form.action.data, start=form.start.data,
+            end=form.end.data, page=page)
     return render_template("privacy/log.html", form=form, events=events, more=more, page=page,
+                           page_size=queries.LOG_PAGE_SIZE,
                            names=names_of(e.user_id for e in events),
-                           actions=ACTION_LABELS)
+                           actions=ACTION_LABELS, AuditOutcome=AuditOutcome)
 
 
 @bp.route("/families")
@@ -92,16 +68,15 @@ def find():
     form = FindForm(request.args)
     families, searched = [], any(request.args.get(k) for k in ("reference", "postcode"))
     if searched and form.validate():
-        families = services.find_families(reference=form.reference.data,
-                                          postcode=form.postcode.data,
-                                          house_number=form.house_number.data)
-        audit.record("search", object_type="family",
-                     summary=f"privacy: family looked up ({len(families)} found)")
+        families = operations.find_families(current_user, reference=form.reference.data,
+                                            postcode=form.postcode.data,
+                                            house_number=form.house_number.data)
     return render_template("privacy/find.html", form=form, families=families,
                            searched=searched)
 
 
-def _family_or_404(family_id, attempted="read"):
+def _family_for_officer_or_404(family_id, attempted="read"):
+    """The family, for a privacy officer after a two-factor login (anyone else: 404)."""
     _officer(object_type="family", object_id=family_id, family_id=family_id,
              attempted=attempted)
     family = db.session().get(Family, family_id)
@@ -110,35 +85,23 @@ def _family_or_404(family_id, attempted="read"):
     return family
 
 
-def _names(record):
-    """Readable names for the ids in a record: organisations, services and staff."""
-    session = db.session()
-    names = {str(k): v for k, v in session.exec(select(Organisation.id, Organisation.name))}
-    names.update({str(k): v for k, v in session.exec(select(Service.id, Service.name))})
-    staff = {row.get(column) for rows in record.values() for row in rows
-             for column in ("created_by", "owner_id", "actor_id", "recorded_by", "from_id",
-                            "to_id", "bridge_id", "withdrawn_by") if row.get(column)}
-    names.update({str(k): v for k, v in names_of(
-        uuid.UUID(s) for s in staff).items()})
-    return names
-
-
 @bp.route("/families/<uuid:family_id>")
 @login_required
 def family(family_id):
-    family = _family_or_404(family_id)
-    record = services.family_record(current_user, family)
+    family = _family_for_officer_or_404(family_id)
+    record = operations.export_family(current_user, family)
     described = {(e.table, e.column.removesuffix("_enc")): e.what for e in register.entries()}
     return render_template("privacy/family.html", family=family, record=record,
-                           described=described, names=_names(record), now=db.utcnow(),
-                           tables=register.REGISTER, actions=ACTION_LABELS)
+                           described=described, names=queries.record_names(record),
+                           now=db.utcnow(), tables=register.REGISTER, actions=ACTION_LABELS,
+                           AuditOutcome=AuditOutcome)
 
 
 @bp.route("/families/<uuid:family_id>.json")
 @login_required
 def family_json(family_id):
-    family = _family_or_404(family_id)
-    record = services.family_record(current_user, family)
+    family = _family_for_officer_or_404(family_id)
+    record = operations.export_family(current_user, family)
     body = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True)
     return Response(body, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="family-{family.id}.json"'})
@@ -147,19 +110,15 @@ def family_json(family_id):
 @bp.route("/families/<uuid:family_id>/erase", methods=["GET", "POST"])
 @login_required
 def erase(family_id):
-    family = _family_or_404(family_id, attempted="delete" if request.method == "POST"
-                            else "read")
+    family = _family_for_officer_or_404(family_id, attempted="delete" if request.method == "POST"
+                                        else "read")
     form = ConfirmForm(label=_l("Yes, erase everything stored about this family"))
     if form.validate_on_submit():
-        receipt = services.erase(family.id, user=current_user, reason="request")
+        receipt = operations.erase(current_user, family)
         flash(_("Everything stored about the family is erased."), "success")
-        return redirect(url_for("privacy.receipt", receipt_id=receipt.id))
-    session = db.session()
-    counts = {model.__tablename__: session.exec(
-        select(func.count()).select_from(model).where(*conditions)).one()
-        for model, conditions, _order in services.family_rows(family.id)}
+        return redirect(url_for("privacy.receipt", receipt_id=receipt.id), code=303)
     return render_template("privacy/erase.html", form=form, family=family,
-                           counts={k: n for k, n in counts.items() if n},
+                           counts=queries.family_counts(family.id),
                            tables=register.REGISTER), 200 if not form.errors else 400
 
 
@@ -172,7 +131,8 @@ def receipt(receipt_id):
         abort(404)
     by = names_of([receipt.erased_by]).get(receipt.erased_by)
     return render_template("privacy/receipt.html", receipt=receipt, by=by,
-                           counts=json.loads(receipt.counts), tables=register.REGISTER)
+                           counts=json.loads(receipt.counts), tables=register.REGISTER,
+                           reasons=ERASURE_REASON_LABELS)
 
 
 @bp.route("/register", endpoint="register")

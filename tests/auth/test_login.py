@@ -5,7 +5,8 @@ import time
 import pyotp
 import pytest
 
-from referral.auth import services
+from referral.auth import credentials
+from referral.auth.queries import find_user
 from tests.conftest import audit_entries, post_form
 
 
@@ -19,7 +20,7 @@ def test_login_page_is_dutch_by_default(client):
 def test_login_and_home_page(client, make_user, login):
     person = make_user("coordinator")
     response = login(person)
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.status_code == 303 and response.headers["Location"] == "/"
     home = client.get("/")
     assert "Test Persoon" in home.text
 
@@ -36,14 +37,14 @@ def test_wrong_password_and_unknown_email_look_the_same(client, make_user):
 
 def test_unknown_email_still_verifies_a_hash(client, monkeypatch):
     """Timing-safe: the password is checked against a dummy hash when the email is unknown."""
-    dummy, calls, real = services._dummy_hash(), [], services.hasher
+    dummy, calls, real = credentials.dummy_hash(), [], credentials.hasher
 
     class Spy:
         def verify(self, stored_hash, password):
             calls.append(stored_hash)
             return real.verify(stored_hash, password)
 
-    monkeypatch.setattr(services, "hasher", Spy())
+    monkeypatch.setattr(credentials, "hasher", Spy())
     post_form(client, "/login", {"email": "nobody@example.org", "password": "y" * 14})
     assert calls == [dummy]
 
@@ -53,9 +54,9 @@ def test_passwords_are_stored_as_argon2id_at_the_production_cost(app, make_user)
     """The cheap hasher of the other tests must never be what the app itself uses."""
     person = make_user()
     with app.app_context():
-        stored = services.find_user(person.email).password_hash
+        stored = find_user(person.email).password_hash
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored[:40]
-    assert services.verify_password(stored, person.password)
+    assert credentials.verify_password(stored, person.password)
 
 
 def test_every_attempt_is_audited(app, client, make_user, login):
@@ -160,7 +161,7 @@ def test_required_two_factor_makes_the_user_enrol(make_app, make_user):
     done = post_form(client, "/login/enrol", {"code": _code(secret)})
     assert done.headers["Location"] == "/"
     with app.app_context():
-        user = services.find_user(person.email)
+        user = find_user(person.email)
         assert user.totp_secret == secret and user.totp_last_step is not None
 
 

@@ -4,8 +4,9 @@ view shows the same figures without counting, and an erased family leaves them a
 from sqlmodel import select
 
 from referral import db
+from referral.auth.models import User
 from referral.cases.models import Family
-from referral.privacy.services import erase
+from referral.privacy.operations import erase
 from tests.conftest import count_queries, post_form
 from tests.monitor.conftest import YEAR, build
 from tests.monitor.test_dashboard import _table
@@ -42,13 +43,15 @@ def test_figures_are_counted_once_per_period_for_every_process(make_app, allianc
     assert _signals_by_source(client) == after  # the fresh count was shared
 
 
-def test_an_erased_family_leaves_the_cached_figures(make_app, alliance):
+def test_an_erased_family_leaves_the_cached_figures(make_app, alliance, make_user):
+    officer = make_user("privacy_officer")  # erasure is the privacy officer's
     app = make_app(MONITOR_CACHE_SECONDS=600)
     client = _coordinator(app, alliance)
     before = _signals_by_source(client)
     with app.app_context():
-        family = db.session().exec(select(Family)).first()
-        erase(family.id)
+        session = db.session()
+        family = session.exec(select(Family)).first()
+        erase(session.get(User, officer.id), family)
         db.commit()
     assert _signals_by_source(client) != before
 

@@ -3,6 +3,10 @@
 import pyotp
 import pytest
 
+from tests.auth.conftest import (  # noqa: F401  (the operation matrix)
+    actors,
+    nothing_written,
+)
 from tests.conftest import post_form
 from tests.referrals.conftest import world  # noqa: F401  (the same small alliance)
 
@@ -16,5 +20,5 @@ def officer(make_user, client, login):
     response = login(person)
     assert response.headers["Location"].endswith("/login/code")
     response = post_form(client, "/login/code", {"code": pyotp.TOTP(KEY).now()})
-    assert response.status_code == 302, response.text
+    assert response.status_code == 303, response.text
     return person

@@ -102,7 +102,7 @@ def test_erasure_asks_first_then_deletes_everywhere(client, world, officer, app)
     assert refused.status_code == 400 and "Vink het vakje aan" in refused.text
     assert _counts(app, world.family_id)["family"] == 1  # nothing half-done
     done = post_form(client, path, {"confirm": "y"})
-    assert done.status_code == 302
+    assert done.status_code == 303
     assert set(_counts(app, world.family_id).values()) == {0}
     receipt = client.get(done.headers["Location"])
     assert "Bewijs van verwijdering" in receipt.text and str(world.family_id) in receipt.text

@@ -9,14 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import delete, select
 
-from referral import db
+from referral import db, policy
 from referral.audit.chain import verify
 from referral.audit.models import AuditCheckpoint, AuditEvent
 from referral.auth.models import LoginAttempt, User
 from referral.cases.models import Family, Signal
 from referral.cases.services import create_family, log_signal
 from referral.mail import OutboxMessage
-from referral.privacy import services
+from referral.privacy import operations
 from referral.privacy.models import ErasureReceipt
 from referral.referrals.models import Referral, Status
 
@@ -53,7 +53,9 @@ def _exists(app, model, ident):
 
 def _purge(app, at, **options):
     with app.app_context():
-        return services.purge(at, **options)
+        summary = operations.purge(policy.COMMAND_LINE, now=at, **options)
+        db.commit()  # the operation flushes; its caller commits, as the command does
+        return summary
 
 
 def test_open_referrals_keep_a_family_however_long(app, world):

@@ -60,7 +60,7 @@ class Ctx:
         self.client.delete_cookie("referral_session")
         response = post_form(self.client, "/login",
                              {"email": person.email, "password": person.password})
-        assert response.status_code == 302, f"login of {person.email} failed"
+        assert response.status_code == 303, f"login of {person.email} failed"
         return response
 
     def code(self, secret):
@@ -79,7 +79,7 @@ class Ctx:
         person = self.make_user(role, totp_secret=secret, **kwargs)
         self.login(person)
         done = post_form(self.client, "/login/code", {"code": self.code(secret)})
-        assert done.status_code == 302 and done.headers["Location"] == "/", "2FA login failed"
+        assert done.status_code == 303 and done.headers["Location"] == "/", "2FA login failed"
         return person
 
     def run(self, function, *args, **kwargs):
@@ -602,7 +602,7 @@ def test_form_without_or_with_a_stale_token_is_refused(app, town, make_user, mak
     # A token from an earlier session: someone else was logged in on this browser, then left.
     ctx.login(town.stranger)
     stale = csrf_token(client, "/account")
-    assert post_form(client, "/logout", {}, page="/").status_code == 302
+    assert post_form(client, "/logout", {}, page="/").status_code == 303
     form = case.prepare(ctx)
     assert matched_rule(app, form.url) == case.rule
     token = csrf_token(client, form.page)  # the form as this session shows it

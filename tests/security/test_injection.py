@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from markupsafe import escape
 from sqlmodel import SQLModel, func, select
 
-from referral import db
+from referral import db, policy
 from referral.auth.models import User
-from referral.auth.services import create_user
+from referral.auth.operations import create_user
 from referral.cases.models import Child, Consent, Family, Signal
 from referral.directory.models import Organisation, Service
 from referral.feedback.models import FeedbackResponse
@@ -108,15 +108,15 @@ def _id(response):
 
 def _login(client, person):
     response = post_form(client, "/login", {"email": person.email, "password": person.password})
-    assert response.status_code == 302
+    assert response.status_code == 303
 
 
 def _user(app, name, role, organisation_id, email_address):
     """Names are set by the coordinator's command line (`flask users create`): the same
     service function, so a payload name is as it would be."""
     with app.app_context():
-        user = create_user(email=email_address, name=name, role=role, password=PASSWORD,
-                           organisation_id=organisation_id,
+        user = create_user(policy.COMMAND_LINE, email=email_address, name=name, role=role,
+                           password=PASSWORD, organisation_id=organisation_id,
                            trained_on=date.today() if role == "professional" else None)
         db.commit()
         return Person(user.id, email_address, PASSWORD, role)

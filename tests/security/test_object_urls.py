@@ -40,7 +40,7 @@ from referral.cases.services import create_family
 from referral.directory.models import Organisation, Service
 from referral.feedback import services as feedback_services
 from referral.monitor import pledges
-from referral.privacy import services as privacy_services
+from referral.privacy import operations as privacy_operations
 from referral.referrals import services as referral_services
 from referral.referrals.models import Referral
 from tests.conftest import audit_entries, csrf_token, post_form, raw_connection
@@ -120,7 +120,7 @@ def make_objects(app, world, make_user):
         session = db.session()
         other = create_family(session.get(User, world.stranger.id), parent_names="Anna de Vries",
                               children=[("Noor", date(2015, 5, 1))])
-        receipt = privacy_services.erase(other.id, user=session.get(User, officer.id)).id
+        receipt = privacy_operations.erase(session.get(User, officer.id), other).id
         owner = session.get(User, world.owner.id)
         family = session.get(Family, world.family_id)
         inbox, letter = (session.get(Referral, world.inbox_referral),

@@ -20,13 +20,13 @@ from flask import url_for
 from sqlmodel import select
 
 from referral import db
-from referral.auth import services as auth_services
 from referral.auth.models import User
+from referral.auth.queries import find_user
 from referral.cases.models import Consent, Family
 from referral.cases.services import create_family
 from referral.directory.models import Service
 from referral.feedback import services as feedback_services
-from referral.privacy import services as privacy_services
+from referral.privacy import operations as privacy_operations
 from referral.referrals.models import Referral
 from tests.conftest import audit_entries, csrf_token, post_form
 from tests.referrals.conftest import world  # noqa: F401  (the fixture, for the page tour)
@@ -52,7 +52,7 @@ def _sign_in(client, person, *, secret=None):
     if secret:
         assert response.headers.get("Location") == "/login/code", response.status_code
         response = post_form(client, "/login/code", {"code": _code(secret)})
-    assert response.status_code == 302 and response.headers["Location"] == "/", \
+    assert response.status_code == 303 and response.headers["Location"] == "/", \
         (person.role, response.status_code)
     return response
 
@@ -163,7 +163,7 @@ def test_a_two_factor_code_opens_one_session_in_any_process(make_app, make_user)
             assert refused.status_code == 200 and CODE_REFUSED in refused.text
             assert not _logged_in(attacker)
     with first.app_context():
-        assert auth_services.find_user(person.email).totp_last_step is not None
+        assert find_user(person.email).totp_last_step is not None
     assert len(audit_entries(first, summary="two-factor code refused")) == 4
 
 
@@ -411,7 +411,7 @@ def tour(app, world, make_user):  # noqa: F811  (world: the fixture imported abo
                                                       language="nl")
         other = create_family(owner, parent_names="Anna de Vries",
                               children=[("Noor", date(2015, 5, 1))])
-        receipt = privacy_services.erase(other.id, user=session.get(User, officer.id)).id
+        receipt = privacy_operations.erase(session.get(User, officer.id), other).id
         consent = session.exec(select(Consent.id).where(
             Consent.family_id == world.family_id)).first()
         organisation = session.get(Service, world.inbox_service).organisation_id

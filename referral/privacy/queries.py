@@ -1,26 +1,26 @@
-"""A family's rights and the retention of its data: everything stored about it (an access
-request), erasure everywhere, and the daily purge of what is kept too long."""
+"""Reading what is stored about a family, the access log, and what is due for erasure."""
 
-import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import exists, func, or_
-from sqlmodel import delete, select
+from sqlmodel import select
 
-from referral import audit, db
+from referral import db
 from referral.audit.models import AuditEvent
-from referral.auth.models import LoginAttempt
 from referral.auth.queries import names as names_of
 from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
 from referral.cases.services import address_index
 from referral.crypto import context, keyring
-from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
+from referral.directory.models import Organisation, Service
+from referral.feedback.models import FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
-from referral.monitor import services as monitor
 from referral.privacy.models import ErasureReceipt
 from referral.referrals.models import OPEN, Handover, Referral, ReferralEvent
+
+LOG_PAGE_SIZE = 50
+RETENTION = ("closed", "signal", "audit", "mail", "attempt")
 
 # Never part of an export: keyed hashes and tokens say nothing to the family and would help
 # an attacker.
@@ -78,19 +78,25 @@ def family_rows(family_id):
     ]
 
 
-def family_record(user, family):
-    """Everything stored about a family, decrypted, with who accessed it: for an access
-    request. Audited as an export."""
+def family_counts(family_id):
+    """How many rows of each table belong to the family: what an erasure would delete."""
+    session = db.session()
+    counts = {model.__tablename__: session.exec(
+        select(func.count()).select_from(model).where(*conditions)).one()
+        for model, conditions, _order in family_rows(family_id)}
+    return {table: n for table, n in counts.items() if n}
+
+
+def family_record(family_id):
+    """Everything stored about a family, decrypted, with who accessed it."""
     record = {}
-    for model, conditions, order in reversed(family_rows(family.id)):
+    for model, conditions, order in reversed(family_rows(family_id)):
         rows = [dump(row) for row in _rows(model, *conditions, order=order)]
         if model is OutboxMessage:  # the messages went to staff: their addresses are theirs
             for row in rows:
                 row.pop("recipient", None)
         record[model.__tablename__] = rows
-    record["accesses"] = accesses(family.id)
-    audit.record("export", object_type="family", object_id=family.id, family_id=family.id,
-                 user=user, summary="access request: everything stored, decrypted")
+    record["accesses"] = accesses(family_id)
     return record
 
 
@@ -102,6 +108,19 @@ def accesses(family_id):
              "role": event.role or "", "action": event.action,
              "object": event.object_type or "", "outcome": event.outcome}
             for event in events]
+
+
+def record_names(record):
+    """Readable names for the ids in a record: organisations, services and staff."""
+    session = db.session()
+    names = {str(k): v for k, v in session.exec(select(Organisation.id, Organisation.name))}
+    names.update({str(k): v for k, v in session.exec(select(Service.id, Service.name))})
+    staff = {row.get(column) for rows in record.values() for row in rows
+             for column in ("created_by", "owner_id", "actor_id", "recorded_by", "from_id",
+                            "to_id", "bridge_id", "withdrawn_by") if row.get(column)}
+    names.update({str(k): v for k, v in names_of(
+        uuid.UUID(s) for s in staff).items()})
+    return names
 
 
 def find_families(*, reference=None, postcode=None, house_number=None):
@@ -121,45 +140,46 @@ def find_families(*, reference=None, postcode=None, house_number=None):
     return []
 
 
-def erase(family_id, *, user=None, reason="request"):
-    """Delete a family's data everywhere (children, signals, consents, referrals and their
-    events, handovers, feedback, queued mail); the access log keeps its entries under the
-    family's random id, which names nobody once the family is gone. Returns a receipt."""
-    session = db.session()
-    counts = {}
-    for model, conditions, _order in family_rows(family_id):
-        result = session.exec(delete(model).where(*conditions))
-        if result.rowcount:
-            counts[model.__tablename__] = result.rowcount
-    monitor.forget_figures()
-    receipt = ErasureReceipt(erased_by=user.id if user else None, family_ref=family_id,
-                             reason=reason, counts=json.dumps(counts, sort_keys=True))
-    session.add(receipt)
-    audit.record("delete", object_type="family", object_id=family_id, family_id=family_id,
-                 user=user, summary=f"family erased ({reason})")
-    session.flush()
-    return receipt
+def log_entries(*, family_id=None, by_user=False, user_id=None, action=None, start=None,
+                end=None, page=1):
+    """One page of the access log, newest first, and whether there are older entries.
+    `by_user`: only the entries of `user_id` (None: those of no account)."""
+    query = select(AuditEvent)
+    if family_id:
+        query = query.where(AuditEvent.family_id == family_id)
+    if by_user:
+        query = query.where(AuditEvent.user_id == user_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if start:
+        query = query.where(AuditEvent.at >= datetime.combine(start, time(), UTC))
+    if end:
+        query = query.where(AuditEvent.at < datetime.combine(end + timedelta(days=1), time(),
+                                                             UTC))
+    events = db.session().exec(query.order_by(AuditEvent.seq.desc())
+                               .offset((page - 1) * LOG_PAGE_SIZE)
+                               .limit(LOG_PAGE_SIZE + 1)).all()
+    return events[:LOG_PAGE_SIZE], len(events) > LOG_PAGE_SIZE
 
 
-def _erase_signal(signal_id, family_id):
-    session = db.session()
-    session.exec(delete(SignalDomain).where(SignalDomain.signal_id == signal_id))
-    session.exec(delete(Signal).where(Signal.id == signal_id))
-    audit.record("delete", object_type="signal", object_id=signal_id, family_id=family_id,
-                 summary="signal without a referral erased (retention)")
+def recent_receipts(limit=20):
+    return db.session().exec(select(ErasureReceipt).order_by(
+        ErasureReceipt.erased_at.desc()).limit(limit)).all()
 
 
 # --- retention ---------------------------------------------------------------------------
 
+def retention_days():
+    """How long each kind of data is kept, in days, as configured."""
+    return {name: current_app.config[f"RETENTION_{name.upper()}_DAYS"] for name in RETENTION}
+
+
 def cutoffs(now):
-    config = current_app.config
-    return {name: now - timedelta(days=config[f"RETENTION_{name.upper()}_DAYS"])
-            for name in ("closed", "signal", "audit", "mail", "attempt")}
+    return {name: now - timedelta(days=days) for name, days in retention_days().items()}
 
 
 def due(now):
     """(family ids, (signal id, family id) pairs) whose retention period has passed.
-
     A family goes when nothing of it is recent: no open referral, none closed within the
     closed-case period, no signal within the signal period. A signal that never led to a
     referral goes after the (shorter) signal period."""
@@ -178,44 +198,3 @@ def due(now):
         Signal.created_at < cut["signal"],
         ~exists().where(Referral.signal_id == Signal.id))).all()
     return families, [(s, f) for s, f in lone if f not in gone]
-
-
-def _old(model, column, before, *conditions):
-    return select(func.count()).select_from(model).where(column < before, *conditions)
-
-
-def purge(now=None, *, dry_run=False, progress=None):
-    """Erase what is kept too long; with dry_run, only count it. Returns {what: count}."""
-    now = now or db.utcnow()
-    cut = cutoffs(now)
-    session = db.session()
-    families, signals = due(now)
-    sent_long_ago = [OutboxMessage.sent_at.is_not(None)]
-    small = {
-        "login_attempts": (LoginAttempt, LoginAttempt.at, cut["attempt"], []),
-        "feedback_attempts": (FeedbackAttempt, FeedbackAttempt.at, cut["attempt"], []),
-        "mail_sent": (OutboxMessage, OutboxMessage.created_at, cut["mail"], sent_long_ago),
-    }
-    summary = {"families": len(families), "signals": len(signals),
-               "audit_entries": session.exec(_old(AuditEvent, AuditEvent.at,
-                                                  cut["audit"])).one()}
-    summary.update({name: session.exec(_old(*spec[:3], *spec[3])).one()
-                    for name, spec in small.items()})
-    if dry_run:
-        return summary
-    for n, family_id in enumerate(families, 1):
-        erase(family_id, reason="retention")
-        if n % 100 == 0:
-            db.commit()
-        if progress:
-            progress(1)
-    for signal_id, family_id in signals:
-        _erase_signal(signal_id, family_id)
-        if progress:
-            progress(1)
-    for model, column, before, conditions in small.values():
-        session.exec(delete(model).where(column < before, *conditions))
-    db.commit()
-    audit.remove_before(session, cut["audit"])
-    db.commit()
-    return summary
