@@ -26,8 +26,18 @@ from sqlmodel import select
 from referral import audit, db
 from referral.auth.models import Role, User
 from referral.auth.services import email_index, find_user, hash_password
-from referral.cases.models import Child, Consent, Family, Signal, SignalDomain, age_band, age_on
-from referral.cases.services import address_index, child_index, normal_postcode
+from referral.cases.models import (
+    Child,
+    Consent,
+    Family,
+    Signal,
+    SignalDomain,
+    address_index,
+    age_band,
+    age_on,
+    child_index,
+    normal_postcode,
+)
 from referral.crypto import keyring
 from referral.directory import demo_data
 from referral.directory.models import (

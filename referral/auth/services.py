@@ -19,7 +19,7 @@ from referral import audit, db, mail
 from referral.auth.models import LoginAttempt, Role, User
 from referral.crypto import keyring
 from referral.errors import Refused
-from referral.referrals.services import open_referrals_owned_by
+from referral.referrals.queries import open_referrals_owned_by
 
 PASSWORD_MIN, PASSWORD_MAX = 12, 128
 hasher = PasswordHasher()

@@ -13,8 +13,7 @@ from referral import audit, db
 from referral.audit.models import AuditEvent
 from referral.auth.models import LoginAttempt
 from referral.auth.queries import names as names_of
-from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
-from referral.cases.services import address_index
+from referral.cases.models import Child, Consent, Family, Signal, SignalDomain, address_index
 from referral.crypto import context, keyring
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage

@@ -10,10 +10,11 @@ import pytest
 from referral import db
 from referral.auth.models import User
 from referral.cases.models import Family, Signal
-from referral.cases.services import create_family, log_signal, record_consent
+from referral.cases.operations import create_family, log_signal, record_consent
 from referral.directory.models import Service
 from referral.referrals.models import Referral
-from referral.referrals.services import default_follow_up, refer
+from referral.referrals.operations import refer
+from referral.referrals.queries import default_follow_up
 
 SECRET_MESSAGE = "Moeder Zeynep vraagt een voedselpakket, bel 06-12345678"
 

@@ -22,13 +22,14 @@ from referral import db
 from referral.auth import services as auth_services
 from referral.auth.models import User
 from referral.cases.models import Family
-from referral.cases.services import children_of, create_family, record_consent
+from referral.cases.operations import create_family, record_consent
+from referral.cases.queries import children_of
 from referral.directory.models import Organisation
 from referral.directory.services import save_organisation
-from referral.feedback import services as feedback_services
+from referral.feedback import operations as feedback_operations
 from referral.monitor import pledges
 from referral.referrals.models import Referral
-from referral.referrals.services import propose_handover
+from referral.referrals.operations import propose_handover
 from tests.conftest import csrf_token, post_form
 from tests.referrals.conftest import World, world  # noqa: F401  (the shared fixture)
 
@@ -127,7 +128,7 @@ class Ctx:
             session = db.session()
             family = session.get(Family, self.world.family_id)
             kid = children_of([family.id])[family.id][0] if child else None
-            _invitation, token = feedback_services.invite(
+            _invitation, token = feedback_operations.invite(
                 session.get(User, self.world.owner.id), family, child=kid,
                 referral=session.get(Referral, self.world.inbox_referral))
             return token
