@@ -70,8 +70,7 @@ def _child_fields(child, organisation_id, first_name, birth_date, today=None):
     child.name_index = child_index(organisation_id, first_name, birth_date)
 
 
-def new_child(family_id, organisation_id, *, first_name, birth_date, today=None,
-              id=None):
+def new_child(family_id, organisation_id, *, first_name, birth_date, today=None, id=None):
     """A child with name and date of birth sealed, its age band on `today` and its hash."""
     child = Child(**_given(id=id), family_id=family_id, age_band="", name_index="")
     _child_fields(child, organisation_id, first_name, birth_date, today)

@@ -474,11 +474,16 @@ def _status(ctx):
 def _decide(ctx):
     def make():
         session = db.session()
-        return propose_handover(session.get(User, ctx.world.owner.id),
-                                session.get(Referral, ctx.world.letter_referral),
-                                session.get(User, ctx.world.colleague.id), "Ik ga met verlof").id
-    handover = ctx.run(make)
-    ctx.login(ctx.world.colleague)
+        referral = session.get(Referral, ctx.world.letter_referral)
+        # Only the owner hands over: whoever owns it now (a handover accepted before moved
+        # it) asks the other of the two.
+        owner, other = ((ctx.world.owner, ctx.world.colleague)
+                        if referral.owner_id == ctx.world.owner.id
+                        else (ctx.world.colleague, ctx.world.owner))
+        return propose_handover(session.get(User, owner.id), referral,
+                                session.get(User, other.id), "Ik ga met verlof").id, other
+    handover, other = ctx.run(make)
+    ctx.login(other)
     return Form(f"/referrals/handovers/{handover}", {"accept": "Accepteren"},
                 page=f"/referrals/{ctx.world.letter_referral}")
 
