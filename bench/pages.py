@@ -231,10 +231,10 @@ def world(app):
     from referral import db
     from referral.auth.queries import find_user
     from referral.cases.models import Family, Signal
-    from referral.cases.services import families_of
+    from referral.cases.queries import families_of
     from referral.directory.models import Service
+    from referral.policy.queries import active_consent
     from referral.referrals.models import Referral, Status
-    from referral.referrals.services import active_consent
 
     with app.app_context():
         session = db.session()

@@ -285,9 +285,10 @@ reminders_cli = AppGroup("reminders", help="Reminders about overdue referrals.")
 def reminders_send():
     """Mail owners about overdue referrals and the coordinators about stuck ones (for cron,
     daily); a second run on the same day sends nothing twice. The outbox sends them."""
-    from referral.referrals.services import send_reminders
+    from referral.policy import COMMAND_LINE
+    from referral.referrals.operations import send_reminders
 
-    reminders, escalations = send_reminders()
+    reminders, escalations = send_reminders(COMMAND_LINE)
     db.commit()
     click.echo(f"Queued reminders for {reminders} owners and stuck-referral notices for "
                f"{escalations} coordinators; 'flask --app referral mail send' sends them.")

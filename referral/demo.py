@@ -9,9 +9,14 @@ from sqlmodel import select
 from referral import db, policy
 from referral.auth.operations import create_user
 from referral.auth.queries import find_user
+from referral.cases.models import Signal
+from referral.cases.operations import create_family, log_signal, record_consent
+from referral.cases.queries import families_of
 from referral.directory import demo_data
 from referral.directory.models import Organisation, Service
 from referral.directory.services import save_organisation, save_service
+from referral.referrals.operations import refer
+from referral.referrals.queries import default_follow_up
 
 # Demo rows get ids derived from their names, so loading twice finds what is there.
 DEMO_NAMESPACE = uuid.UUID("6f1d3c1e-2b7a-4c55-9d7e-0a1b2c3d4e5f")
@@ -99,9 +104,7 @@ def officer_key():
 
 
 def load_family(nurse):
-    """One fictional family with a signal, for the trained demo professional."""
-    from referral.cases.services import create_family, families_of, log_signal
-
+    """One fictional family with a signal, made by the trained demo professional."""
     if families_of(nurse):
         return
     family = create_family(nurse, parent_names="Sanne de Vries (demo)", phone="06-00000000",
@@ -119,10 +122,6 @@ def load_family(nurse):
 
 def _refer_demo(nurse, family):
     """Consent for the food bank and a referral in its inbox, for the demo partner."""
-    from referral.cases.models import Signal
-    from referral.cases.services import record_consent
-    from referral.referrals.services import default_follow_up, refer
-
     session = db.session()
     signal = session.exec(select(Signal).where(Signal.family_id == family.id)).first()
     food_bank = session.exec(select(Organisation).where(

@@ -27,8 +27,18 @@ from referral import audit, db
 from referral.auth.credentials import hash_password
 from referral.auth.models import Role, User
 from referral.auth.queries import email_index, find_user
-from referral.cases.models import Child, Consent, Family, Signal, SignalDomain, age_band, age_on
-from referral.cases.services import address_index, child_index, normal_postcode
+from referral.cases.models import (
+    Child,
+    Consent,
+    Family,
+    Signal,
+    SignalDomain,
+    address_index,
+    age_band,
+    age_on,
+    child_index,
+    normal_postcode,
+)
 from referral.crypto import keyring
 from referral.directory import demo_data
 from referral.directory.models import (

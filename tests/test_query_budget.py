@@ -16,17 +16,12 @@ from sqlmodel import select
 from referral import db
 from referral.auth.models import User
 from referral.cases.models import Family
-from referral.cases.services import create_family, log_signal, record_consent
+from referral.cases.operations import create_family, log_signal, record_consent
 from referral.directory.models import Organisation, Service
-from referral.feedback import services as feedback
+from referral.feedback import operations as feedback
 from referral.referrals.models import Referral
-from referral.referrals.services import (
-    add_note,
-    assign_bridge,
-    change_status,
-    default_follow_up,
-    refer,
-)
+from referral.referrals.operations import add_note, assign_bridge, change_status, refer
+from referral.referrals.queries import default_follow_up
 from tests.conftest import count_queries, counted_queries, csrf_token, post_form
 from tests.referrals.conftest import refer_again, world  # noqa: F401  (the small alliance)
 
@@ -128,7 +123,7 @@ def _grow(app, world):  # noqa: F811
             [made] = refer(nurse, family, signal, [service], message="graag",
                            follow_up_on=default_follow_up(), send=True,
                            form_token=str(uuid.uuid4()))
-            change_status(partner, made, "accepted", side="partner")
+            change_status(partner, made, "accepted")
             add_note(partner, made, "We hebben gebeld.")
             assign_bridge(nurse, made, bridge, family_agreed=True)
         assign_bridge(nurse, session.get(Referral, world.inbox_referral), bridge,

@@ -14,7 +14,7 @@ from referral import db, scale
 from referral.auth.models import Role, User
 from referral.auth.queries import find_user
 from referral.cases.models import Child, Family, Signal
-from referral.cases.services import find_duplicates
+from referral.cases.queries import find_duplicates
 from referral.demo import DEMO_NAMESPACE, PASSWORD, load
 from referral.directory.models import Organisation, Service
 from referral.feedback.models import FeedbackResponse

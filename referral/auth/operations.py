@@ -15,8 +15,9 @@ from referral.auth.credentials import (
     verify_password,
 )
 from referral.auth.models import LoginAttempt, Role, User
-from referral.auth.queries import email_index, find_user, is_throttled, open_referrals_owned_by
+from referral.auth.queries import email_index, find_user, is_throttled
 from referral.errors import Refused
+from referral.referrals.queries import open_referrals_owned_by
 
 
 class Throttled(Refused):

@@ -1,5 +1,5 @@
-"""Reading accounts: names, a user by email, the list of users, the open referrals an
-account owns, and the recent failed logins that throttle the next."""
+"""Reading accounts: names, a user by email, the list of users, and the recent failed logins
+that throttle the next."""
 
 from datetime import timedelta
 
@@ -9,7 +9,6 @@ from sqlmodel import func, select
 from referral import db
 from referral.auth.models import LoginAttempt, User
 from referral.crypto import keyring
-from referral.referrals.models import OPEN, Referral
 
 
 def names(user_ids):
@@ -30,11 +29,6 @@ def find_user(email):
 
 def all_users():
     return db.session().exec(select(User).order_by(User.role, User.created_at)).all()
-
-
-def open_referrals_owned_by(user_id):
-    return db.session().exec(select(Referral).where(
-        Referral.owner_id == user_id, Referral.status.in_([s.value for s in OPEN]))).all()
 
 
 def _recent_failures(column, value, since):

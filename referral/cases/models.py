@@ -1,4 +1,5 @@
 import enum
+import re
 import uuid
 from datetime import date, datetime
 
@@ -6,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+from referral.crypto import keyring
 from referral.db import encrypted_field, id_field, time_field
 
 
@@ -41,6 +43,25 @@ def age_band(birth_date, today=None):
         if age <= upper:
             return band
     return "18+"
+
+
+POSTCODE = re.compile(r"^\s*(\d{4})\s*([A-Za-z]{2})\s*$")
+
+
+def normal_postcode(text):
+    match = POSTCODE.match(text or "")
+    return f"{match.group(1)}{match.group(2).upper()}" if match else None
+
+
+# The keyed hashes beside encrypted values, for exact-match lookups within an organisation.
+
+def child_index(organisation_id, first_name, birth_date):
+    return keyring().blind_index(f"child/{organisation_id}", f"{first_name}|{birth_date}")
+
+
+def address_index(organisation_id, postcode, house_number):
+    return keyring().blind_index(f"address/{organisation_id}",
+                                 f"{normal_postcode(postcode)}|{house_number}")
 
 
 class Family(SQLModel, table=True):

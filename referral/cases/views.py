@@ -1,14 +1,16 @@
 import uuid
+from itertools import zip_longest
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from wtforms import FieldList
 from wtforms.fields.choices import SelectChoice
 
 from referral import db, policy
 from referral.auth.queries import names as names_of
-from referral.cases import bp, services
+from referral.cases import bp, operations, queries
 from referral.cases.forms import (
     ConsentForm,
     CorrectFamilyForm,
@@ -24,8 +26,9 @@ from referral.cases.models import (
     Family,
 )
 from referral.directory import services as directory
+from referral.errors import Refused
 from referral.forms import ConfirmForm, need_domain_choices
-from referral.referrals import services as referrals
+from referral.referrals import queries as referrals
 
 
 @bp.app_context_processor
@@ -36,23 +39,32 @@ def labels():
             "method_label": lambda v: METHOD_LABELS.get(v, v)}
 
 
-def _family_or_404(family_id, action="family.view"):
-    """The family, if this user may; others get 404 and a denied entry in the log."""
+def _family_for(action, family_id):
+    """The family, if this user may take this action on it; others get 404 and a denied
+    entry in the log."""
     family = db.session().get(Family, family_id)
-    policy.require(current_user, action, family, hide=True, object_type="family", object_id=family_id,
-                   family_id=family.id if family else None)
+    policy.require(current_user, action, family, hide=True, object_type="family",
+                   object_id=family_id, family_id=family.id if family else None)
     if family is None:
         abort(404)
     return family
+
+
+def _error(form, refused):
+    """A refusal shown at its field, or above the form (also for a list of fields)."""
+    if refused.field in form and not isinstance(form[refused.field], FieldList):
+        form[refused.field].errors = [*form[refused.field].errors, str(refused)]
+    else:
+        form.form_errors.append(str(refused))
 
 
 @bp.route("/")
 @login_required
 def index():
     policy.require(current_user, "family.create")
-    families = services.families_of(current_user)
+    families = queries.families_of(current_user)
     return render_template("cases/index.html", families=families,
-                           children=services.children_of([f.id for f in families]))
+                           children=queries.children_of([f.id for f in families]))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -66,15 +78,20 @@ def new():
     if form.validate_on_submit():
         fields = dict(children=form.child_list(), postcode=form.postcode.data or None,
                       house_number=form.house_number.data or None)
-        duplicates = services.find_duplicates(current_user, **fields)
+        duplicates = queries.find_duplicates(current_user, **fields)
         if not duplicates or form.confirm_new.data:
-            family = services.create_family(
-                current_user, parent_names=form.parent_names.data,
-                phone=form.phone.data or None, email=form.email.data or None,
-                street=form.street.data or None, municipality_code=form.municipality.data or None,
-                language=form.language.data, **fields)
-            flash(_("The family is saved."), "success")
-            return redirect(url_for("cases.family", family_id=family.id))
+            try:
+                family = operations.create_family(
+                    current_user, parent_names=form.parent_names.data,
+                    phone=form.phone.data or None, email=form.email.data or None,
+                    street=form.street.data or None,
+                    municipality_code=form.municipality.data or None,
+                    language=form.language.data, **fields)
+            except Refused as refused:
+                _error(form, refused)
+            else:
+                flash(_("The family is saved."), "success")
+                return redirect(url_for("cases.family", family_id=family.id), code=303)
     mine = [f for f in duplicates if policy.allowed(current_user, "family.view", f)]
     return render_template("cases/new.html", form=form, duplicates=duplicates, mine=mine)
 
@@ -87,9 +104,9 @@ def edit(family_id):
     policy.require(current_user, "family.edit", family, hide=True, object_type="family",
                    object_id=family_id, family_id=family_id,
                    attempted="update" if request.method == "POST" else "read")
-    children = sorted(services.children_of([family.id]).get(family.id, []),
+    children = sorted(queries.children_of([family.id]).get(family.id, []),
                       key=lambda child: child.first_name)
-    street, house_number = services.split_address(family.address)
+    street, house_number = queries.split_address(family.address)
     form = CorrectFamilyForm(data=None if request.method == "POST" else {
         "parent_names": family.parent_names, "phone": family.phone, "email": family.email,
         "street": street, "house_number": house_number, "postcode": family.postcode,
@@ -98,20 +115,26 @@ def edit(family_id):
                      for c in children]})
     form.municipality.choices = [SelectChoice("", "—")] + [
         SelectChoice(code, name) for code, name in directory.municipalities()]
-    if form.validate_on_submit() and len(form.children.entries) == len(children):
-        changed = services.correct_family(
-            current_user, family, children, parent_names=form.parent_names.data,
-            phone=form.phone.data or None, email=form.email.data or None,
-            street=form.street.data or None, house_number=form.house_number.data or None,
-            postcode=form.postcode.data or None,
-            municipality_code=form.municipality.data or None, language=form.language.data,
-            corrected_children=[(e.form.first_name.data.strip(), e.form.birth_date.data)
-                                for e in form.children.entries])
-        flash(_("The corrections are saved.") if changed else _("Nothing was changed."),
-              "success")
-        return redirect(url_for("cases.family", family_id=family.id))
-    if form.is_submitted() and not form.errors:
-        form.form_errors.append(_("Give every child's first name and date of birth."))
+    if form.validate_on_submit():
+        # Each entry of the form is the child shown in its place (ids never leave the page).
+        corrected = [(child.id if child else None,
+                      entry.form.first_name.data.strip() if entry else None,
+                      entry.form.birth_date.data if entry else None)
+                     for child, entry in zip_longest(children, form.children.entries)]
+        try:
+            changed = operations.correct_family(
+                current_user, family, parent_names=form.parent_names.data,
+                phone=form.phone.data or None, email=form.email.data or None,
+                street=form.street.data or None, house_number=form.house_number.data or None,
+                postcode=form.postcode.data or None,
+                municipality_code=form.municipality.data or None, language=form.language.data,
+                children=corrected)
+        except Refused as refused:
+            _error(form, refused)
+        else:
+            flash(_("The corrections are saved.") if changed else _("Nothing was changed."),
+                  "success")
+            return redirect(url_for("cases.family", family_id=family.id), code=303)
     status = 400 if form.is_submitted() else 200
     return render_template("cases/edit.html", form=form, family=family,
                            children=children), status
@@ -120,10 +143,10 @@ def edit(family_id):
 @bp.route("/<uuid:family_id>")
 @login_required
 def family(family_id):
-    family = _family_or_404(family_id)
-    children, signals, domains = services.read_family(current_user, family)
+    family = _family_for("family.view", family_id)
+    children, signals, domains = queries.read_family(current_user, family)
     labels = {choice.value: choice.label for choice in need_domain_choices()}
-    consents = services.consents_of(family)
+    consents = queries.consents_of(family)
     organisations = directory.organisation_names(c.organisation_id for c in consents)
     timeline = referrals.family_timeline(family.id)
     return render_template("cases/family.html", family=family, children=children,
@@ -138,29 +161,33 @@ def family(family_id):
 @bp.route("/<uuid:family_id>/signals/new", methods=["GET", "POST"])
 @login_required
 def new_signal(family_id):
-    family = _family_or_404(family_id)
+    family = _family_for("family.view", family_id)
     if not policy.allowed(current_user, "signal.create", family):
         return render_template("cases/not_trained.html", family=family), 403
     form = SignalForm()
     form.domains.choices = need_domain_choices()
     if form.validate_on_submit():
-        services.log_signal(current_user, family, domains=form.domains.data,
-                            observations=form.observations.data, source=form.source.data,
-                            urgency=form.urgency.data,
-                            stress_factors=form.stress_factors.data or None,
-                            strengths=form.strengths.data or None,
-                            parent_wishes=form.parent_wishes.data or None,
-                            child_wishes=form.child_wishes.data or None)
-        flash(_("The signal is saved."), "success")
-        return redirect(url_for("cases.family", family_id=family.id))
+        try:
+            operations.log_signal(current_user, family, domains=form.domains.data,
+                                  observations=form.observations.data, source=form.source.data,
+                                  urgency=form.urgency.data,
+                                  stress_factors=form.stress_factors.data or None,
+                                  strengths=form.strengths.data or None,
+                                  parent_wishes=form.parent_wishes.data or None,
+                                  child_wishes=form.child_wishes.data or None)
+        except Refused as refused:
+            _error(form, refused)
+        else:
+            flash(_("The signal is saved."), "success")
+            return redirect(url_for("cases.family", family_id=family.id), code=303)
     return render_template("cases/signal_form.html", form=form, family=family)
 
 
 @bp.route("/<uuid:family_id>/consents/new", methods=["GET", "POST"])
 @login_required
 def new_consent(family_id):
-    family = _family_or_404(family_id)
-    children = services.children_of([family.id]).get(family.id, [])
+    family = _family_for("family.view", family_id)
+    children = queries.children_of([family.id]).get(family.id, [])
     form = ConsentForm()
     form.organisation.choices = [SelectChoice(str(o.id), o.name)
                                  for o in directory.organisations() if o.active]
@@ -168,35 +195,36 @@ def new_consent(family_id):
         SelectChoice(str(c.id), c.first_name) for c in children]
     if form.validate_on_submit():
         child = next((c for c in children if str(c.id) == form.child.data), None)
-        problem = services.consent_problem(child, parent_agreed=form.parent_agreed.data,
-                                           child_agreed=form.child_agreed.data,
-                                           given_on=form.given_on.data)
-        if problem:
-            form.form_errors.append(str(problem))
-        else:
-            services.record_consent(
+        try:
+            operations.record_consent(
                 current_user, family, organisation_id=uuid.UUID(form.organisation.data),
                 given_by=form.given_by.data, scope=form.scope.data, method=form.method.data,
                 given_on=form.given_on.data, child=child,
                 parent_agreed=form.parent_agreed.data, child_agreed=form.child_agreed.data)
+        except Refused as refused:
+            _error(form, refused)
+        else:
             flash(_("The consent is recorded."), "success")
-            return redirect(url_for("cases.family", family_id=family.id))
+            return redirect(url_for("cases.family", family_id=family.id), code=303)
     return render_template("cases/consent_form.html", form=form, family=family)
 
 
 @bp.route("/<uuid:family_id>/consents/<uuid:consent_id>/withdraw", methods=["GET", "POST"])
 @login_required
 def withdraw_consent(family_id, consent_id):
-    family = _family_or_404(family_id)
+    family = _family_for("family.view", family_id)
     consent = db.session().get(Consent, consent_id)
     if consent is None or consent.family_id != family.id or not consent.active:
         abort(404)
     form = ConfirmForm(label=_l("Yes, the family withdraws this consent"))
     if form.validate_on_submit():
-        services.withdraw_consent(current_user, consent)
-        referrals.consent_withdrawn(current_user, consent)
-        flash(_("The consent is withdrawn: nothing more is shared under it."), "success")
-        return redirect(url_for("cases.family", family_id=family.id))
+        try:
+            operations.withdraw_consent(current_user, consent)
+        except Refused as refused:
+            flash(str(refused), "error")
+        else:
+            flash(_("The consent is withdrawn: nothing more is shared under it."), "success")
+        return redirect(url_for("cases.family", family_id=family.id), code=303)
     organisation = directory.get_organisation(consent.organisation_id)
     return render_template("cases/withdraw.html", form=form, family=family, consent=consent,
                            organisation=organisation)

@@ -13,8 +13,9 @@ from wtforms.fields.choices import SelectChoice
 from referral import db, policy
 from referral.auth.credentials import qr_svg
 from referral.cases.models import Family
-from referral.cases.services import children_of
-from referral.feedback import LANGUAGES, RTL, bp, services
+from referral.cases.queries import children_of
+from referral.errors import Refused
+from referral.feedback import LANGUAGES, RTL, bp, operations, queries
 from referral.feedback.forms import FACES, FORMS, InviteForm, LanguageChoiceForm
 from referral.feedback.models import FeedbackInvite
 from referral.referrals.models import Referral
@@ -39,7 +40,7 @@ def _public(template, status=200, **context):
 def open_link(token):
     """Exchange the token for a short-lived cookie, then leave it out of the address."""
     _speak(session.get("feedback_language"))
-    status, invitation = services.open_link(token, request.remote_addr)
+    status, invitation = operations.open_link(token, request.remote_addr)
     if status == "throttled":
         return _public("feedback/closed.html", 429, reason="throttled")
     if status == "unknown":
@@ -81,16 +82,19 @@ def answer():
     _speak(session.get("feedback_language") or (invitation and invitation.language))
     if invitation is None:
         return _public("feedback/closed.html", reason="session")
-    status = services.state(invitation)
+    status = queries.state(invitation)
     if status != "ok":
         return _public("feedback/closed.html", reason=status)
     form = FORMS[invitation.form]()
     if form.validate_on_submit():
-        services.submit(invitation, language=g.feedback_language,
-                        scores={name: form[name].data for name in services.SCORES
-                                if name in form},
-                        texts={name: form[name].data for name in services.TEXTS
-                               if name in form})
+        try:
+            operations.submit(invitation, language=g.feedback_language,
+                              scores={name: form[name].data for name in queries.SCORES
+                                      if name in form},
+                              texts={name: form[name].data for name in queries.TEXTS
+                                     if name in form})
+        except Refused:  # used or expired since the page was opened
+            return _public("feedback/closed.html", reason=queries.state(invitation))
         return redirect(url_for("feedback.thanks"), code=303)
     return _public("feedback/form.html", form=form, faces=FACES,
                    child=invitation.form != "parent")
@@ -115,9 +119,9 @@ def invite(family_id):
     if request.args.get("referral"):
         referral = db.session().get(Referral, _uuid(request.args["referral"]))
         if referral is None or referral.family_id != family.id:
-            abort(404)
+            abort(404)  # the link names no referral of this family (the operation refuses it)
     children = [c for c in children_of([family.id]).get(family.id, [])
-                if services.form_for(c) is not None]
+                if queries.form_for(c) is not None]
     form = InviteForm()
     form.whom.choices = [SelectChoice("parent", _("a parent or guardian"))] + [
         SelectChoice(str(c.id), c.first_name) for c in children]
@@ -125,13 +129,18 @@ def invite(family_id):
         form.language.data = family.language if family.language in LANGUAGES else "nl"
     if form.validate_on_submit():
         cards = []
-        for whom in form.whom.data:
-            child = next((c for c in children if str(c.id) == whom), None)
-            invitation, token = services.invite(current_user, family, child=child,
-                                                referral=referral,
-                                                language=form.language.data)
-            cards.append(_card(invitation, token, child))
-        return render_template("feedback/cards.html", cards=cards, family=family)
+        try:
+            for whom in form.whom.data:
+                child = next((c for c in children if str(c.id) == whom), None)
+                invitation, token = operations.invite(current_user, family, child=child,
+                                                      referral=referral,
+                                                      language=form.language.data)
+                cards.append(_card(invitation, token, child))
+        except Refused as refused:
+            db.session().rollback()  # none of the invitations, rather than some
+            form.form_errors.append(str(refused))
+        else:
+            return render_template("feedback/cards.html", cards=cards, family=family)
     return render_template("feedback/new.html", form=form, family=family, referral=referral)
 
 
@@ -165,9 +174,9 @@ def results():
     where enough people answered."""
     if policy.allowed(current_user, "feedback.own"):
         return render_template("feedback/results.html",
-                               rows=services.invitations_of(current_user),
-                               state=services.state)
+                               rows=queries.invitations_of(current_user),
+                               state=queries.state)
     policy.require(current_user, "feedback.scores")
     return render_template("feedback/scores.html",
-                           rows=services.service_scores(current_user.organisation_id),
-                           threshold=services.THRESHOLD)
+                           rows=queries.service_scores(current_user.organisation_id),
+                           threshold=queries.THRESHOLD)

@@ -31,7 +31,7 @@ from referral.referrals.models import (
     Referral,
     Status,
 )
-from referral.referrals.services import overdue_clause
+from referral.referrals.queries import overdue_clause
 
 LARGEST = 15  # organisations and services shown by name; the rest are added up
 

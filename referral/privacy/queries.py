@@ -10,8 +10,7 @@ from sqlmodel import select
 from referral import db
 from referral.audit.models import AuditEvent
 from referral.auth.queries import names as names_of
-from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
-from referral.cases.services import address_index
+from referral.cases.models import Child, Consent, Family, Signal, SignalDomain, address_index
 from referral.crypto import context, keyring
 from referral.directory.models import Organisation, Service
 from referral.feedback.models import FeedbackInvite, FeedbackResponse

@@ -16,9 +16,9 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from referral.forms import CheckboxesField
 from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS
+from referral.referrals.operations import MAX_SERVICES
 
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-MAX_SERVICES = 5
 
 
 class ReferForm(FlaskForm):

@@ -10,12 +10,13 @@ from referral import audit, db, policy
 from referral.auth.models import User
 from referral.auth.queries import names as names_of
 from referral.cases.models import Family, Signal, age_on
-from referral.cases.services import children_of
+from referral.cases.queries import children_of
 from referral.directory import services as directory
 from referral.directory.models import Service
 from referral.errors import Refused
 from referral.forms import need_domain_choices
-from referral.referrals import bp, lifecycle, services
+from referral.policy.queries import pending_handover_to
+from referral.referrals import bp, lifecycle, operations, queries
 from referral.referrals.forms import (
     BridgeForm,
     DecideForm,
@@ -42,7 +43,7 @@ def labels():
 
 def _referral_or_404(referral_id, action="referral.view", *, for_update=False):
     """The referral, if this user may; others get 404 and a denied entry in the log."""
-    referral = (services.lock(referral_id) if for_update
+    referral = (queries.lock(referral_id) if for_update
                 else db.session().get(Referral, referral_id))
     policy.require(current_user, action, referral, hide=True, object_type="referral", object_id=referral_id,
                    family_id=referral.family_id if referral else None,
@@ -57,23 +58,15 @@ def index():
     families, the coordinator's stuck list."""
     user = current_user
     if policy.allowed(user, "referrals.mine"):
-        rows, counts = services.mine(user)
+        rows, counts = queries.mine(user)
         return render_template("referrals/mine.html", rows=rows, counts=counts,
-                               handovers=services.handovers_for(user),
+                               handovers=queries.handovers_for(user),
                                statuses=list(Status))
     if policy.allowed(user, "referrals.inbox"):
-        rows = services.inbox(user)
-        groups = {"new": [], "active": [], "waiting": [], "closed": []}
-        for row in rows:
-            status = row[0].status
-            key = ("new" if status == Status.requested else
-                   "active" if status in (Status.accepted, Status.in_progress) else
-                   "waiting" if status == Status.on_hold else "closed")
-            groups[key].append(row)
-        return render_template("referrals/inbox.html", groups=groups)
+        return render_template("referrals/inbox.html", groups=queries.inbox_groups(user))
     if policy.allowed(user, "referrals.accompany"):
         return render_template("referrals/accompany.html",
-                               rows=services.accompanied_by(user))
+                               rows=queries.accompanied_by(user))
     if policy.allowed(user, "referrals.stuck"):
         return redirect(url_for("referrals.stuck_list"))
     abort(403)
@@ -83,12 +76,10 @@ def index():
 @login_required
 def stuck_list():
     policy.require(current_user, "referrals.stuck")
-    page = services.stuck(page=request.args.get("page", 1, type=int))
+    page = queries.stuck(page=request.args.get("page", 1, type=int))
     owners = names_of(row.owner_id for row in page.results)
-    groups = {}
-    for row in page.results:
-        groups.setdefault(row.organisation, []).append(row)
-    return render_template("referrals/stuck.html", groups=groups, owners=owners, page=page)
+    return render_template("referrals/stuck.html", groups=queries.by_organisation(page.results),
+                           owners=owners, page=page)
 
 
 def _search_filters(family, children):
@@ -111,24 +102,32 @@ def new(signal_id):
                    object_id=signal_id, family_id=family.id if family else None)
     children = children_of([family.id]).get(family.id, [])
     filters = _search_filters(family, children)
-    domains = services.signal_domains(signal.id)
+    domains = queries.signal_domains(signal.id)
     form = ReferForm()
     if request.method == "GET":
         form.form_token.data = str(uuid.uuid4())
-        form.follow_up_on.data = services.default_follow_up()
+        form.follow_up_on.data = queries.default_follow_up()
     chosen = _chosen_services(form.services.raw_data if request.method == "POST" else [])
     form.services.choices = [SelectChoice(str(s.id), s.name) for s in chosen]
     if form.validate_on_submit():
         try:
-            made = services.refer(current_user, family, signal, chosen,
-                                  message=form.message.data, follow_up_on=form.follow_up_on.data,
-                                  send=form.send.data, form_token=form.form_token.data)
+            made = operations.refer(current_user, family, signal, chosen,
+                                    message=form.message.data,
+                                    follow_up_on=form.follow_up_on.data, send=form.send.data,
+                                    form_token=form.form_token.data)
             db.commit()
         except IntegrityError:  # the same form, sent twice at once: the first one won
             db.session().rollback()
-            made = services.by_submission(form.form_token.data, chosen)
-        _flash_outcome(made)
-        return redirect(url_for("cases.family", family_id=family.id), code=303)
+            made = queries.by_submission(form.form_token.data, chosen)
+        except Refused as refused:
+            made = None
+            if refused.field in form:
+                form[refused.field].errors = [*form[refused.field].errors, str(refused)]
+            else:
+                form.form_errors.append(str(refused))
+        if made is not None:
+            _flash_outcome(made)
+            return redirect(url_for("cases.family", family_id=family.id), code=303)
     page = directory.search(domains=[] if filters["everything"] else domains,
                             municipality=filters["municipality"] or None, age=filters["age"],
                             text=filters["text"])
@@ -145,7 +144,7 @@ def _chosen_services(raw_ids):
             ids.append(uuid.UUID(raw))
         except ValueError:
             continue
-    return services.active_services(ids)
+    return queries.active_services(ids)
 
 
 def _flash_outcome(made):
@@ -185,8 +184,8 @@ def _render_show(referral, status_form=None, note_form=None):
             else StatusForm(prefix=transition.target, formdata=None)
         form.version.data = referral.version
         steps.append((transition, form))
-    events = services.events_of(referral)
-    handover = services.pending_handover_to(user.id, referral.id)
+    events = queries.events_of(referral)
+    handover = pending_handover_to(user.id, referral.id)
     family = db.session().get(Family, referral.family_id) if owner_side else None
     return render_template(
         "referrals/show.html", referral=referral, service=service, organisation=organisation,
@@ -198,7 +197,7 @@ def _render_show(referral, status_form=None, note_form=None):
         on_behalf=owner_side and not referral.by_inbox,
         may_note=policy.allowed(user, "referral.note", referral),
         may_print=not referral.by_inbox and policy.allowed(user, "referral.letter", referral),
-        overdue=services.is_overdue(referral), note_form=note_form or NoteForm(),
+        overdue=queries.is_overdue(referral), note_form=note_form or NoteForm(),
         decide_form=DecideForm() if handover else None,
         step_label=lifecycle.step_label)
 
@@ -211,18 +210,17 @@ def change_status(referral_id, target):
         abort(404)
     form = StatusForm(prefix=target)
     form.target.data = target
-    side = (REFERRER if lifecycle.find(referral.status, target, REFERRER)
-            and policy.allowed(current_user, "referral.as_referrer", referral) else PARTNER)
-    if side == PARTNER and not policy.allowed(current_user, "referral.as_partner", referral):
+    # A step that is not theirs is refused before the form is looked at (the operation
+    # refuses it too, with the same message).
+    if queries.side_for(current_user, referral, target) is None:
         flash(_("This step is not yours to take."), "error")
         return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
     if not form.validate():
         return _render_show(referral, status_form=form), 400
     try:
-        services.change_status(current_user, referral, target, side=side,
-                               reason=form.reason.data, outcome=form.outcome.data or None,
-                               version=form.version.data,
-                               reason_code=form.reason_code.data or None)
+        operations.change_status(current_user, referral, target, reason=form.reason.data,
+                                 outcome=form.outcome.data or None, version=form.version.data,
+                                 reason_code=form.reason_code.data or None)
     except Refused as refused:
         flash(str(refused), "error")
     else:
@@ -238,8 +236,12 @@ def add_note(referral_id):
     form = NoteForm()
     if not form.validate():
         return _render_show(referral, note_form=form), 400
-    services.add_note(current_user, referral, form.text.data)
-    flash(_("The note is saved."), "success")
+    try:
+        operations.add_note(current_user, referral, form.text.data)
+    except Refused as refused:
+        flash(str(refused), "error")
+    else:
+        flash(_("The note is saved."), "success")
     return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
 
 
@@ -263,11 +265,11 @@ def handover(referral_id):
                                 for_update=request.method == "POST")
     form = HandoverForm()
     form.colleague.choices = [SelectChoice("", "—")] + [
-        SelectChoice(str(u.id), u.name) for u in services.colleagues(current_user)]
+        SelectChoice(str(u.id), u.name) for u in queries.colleagues(current_user)]
     if form.validate_on_submit():
         colleague = db.session().get(User, uuid.UUID(form.colleague.data))
         try:
-            services.propose_handover(current_user, referral, colleague, form.note.data)
+            operations.propose_handover(current_user, referral, colleague, form.note.data)
         except Refused as refused:
             form.form_errors.append(str(refused))
         else:
@@ -284,10 +286,9 @@ def decide(handover_id):
     about = db.session().get(Referral, handover.referral_id) if handover else None
     policy.require(current_user, "handover.decide", handover, hide=True, object_type="handover",
                    object_id=handover_id, family_id=about.family_id if about else None)
-    referral = services.lock(handover.referral_id)
     form = DecideForm()
     if form.validate_on_submit():
-        services.decide_handover(current_user, handover, referral, accept=form.accept.data)
+        referral = operations.decide_handover(current_user, handover, accept=form.accept.data)
         if form.accept.data:
             flash(_("You are now accountable for this referral."), "success")
             return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
@@ -302,12 +303,12 @@ def bridge(referral_id):
                                 for_update=request.method == "POST")
     form = BridgeForm()
     form.bridge.choices = [SelectChoice("", "—")] + [
-        SelectChoice(str(u.id), u.name) for u in services.bridge_workers()]
+        SelectChoice(str(u.id), u.name) for u in queries.bridge_workers()]
     if form.validate_on_submit():
         worker = db.session().get(User, uuid.UUID(form.bridge.data))
         try:
-            services.assign_bridge(current_user, referral, worker,
-                                   family_agreed=form.family_agreed.data)
+            operations.assign_bridge(current_user, referral, worker,
+                                     family_agreed=form.family_agreed.data)
         except Refused as refused:
             form.form_errors.append(str(refused))
         else:

@@ -8,8 +8,9 @@ from datetime import date, timedelta
 import pytest
 
 from referral import db
+from referral.policy import COMMAND_LINE
 from referral.referrals.models import Referral
-from referral.referrals.services import send_reminders
+from referral.referrals.operations import send_reminders
 from tests.browser.test_pages import assert_accessible, log_in
 
 WORDS = {
@@ -117,7 +118,7 @@ def test_refer_follow_and_close_the_loop(app, new_page, language):
 
     age(app, letter_referral, days=15)  # two weeks and a day later, the daily cron job
     with app.app_context():
-        assert send_reminders() == (1, 0)
+        assert send_reminders(COMMAND_LINE) == (1, 0)
         db.commit()
     nurse.goto(letter_referral)
     assert words["reminder"] in nurse.inner_text("main")
@@ -141,7 +142,7 @@ def test_refer_follow_and_close_the_loop(app, new_page, language):
 
     age(app, letter_referral, days=30)  # still overdue two weeks after that
     with app.app_context():
-        assert send_reminders()[1] == 1  # the coordinators hear of it
+        assert send_reminders(COMMAND_LINE)[1] == 1  # the coordinators hear of it
         db.commit()
     coordinator = new_page(locale="nl-NL")
     log_in(coordinator, "coordinator@demo.example")

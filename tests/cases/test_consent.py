@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from referral import db
 from referral.cases.models import Child, Consent
-from referral.cases.services import consent_problem
+from referral.cases.operations import consent_problem
 from tests.conftest import audit_entries, post_form
 
 
@@ -73,7 +73,7 @@ def test_record_and_withdraw_consent(app, client, family_url):
     refused = post_form(client, f"{family_url}/consents/new", data)
     assert "het kind én een ouder" in refused.text
     saved = post_form(client, f"{family_url}/consents/new", {**data, "child_agreed": "y"})
-    assert saved.status_code == 302
+    assert saved.status_code == 303
     page = client.get(family_url).text
     assert "Jeugdfonds" in page and "Naam en sportwens" in page and "gegeven" in page
     with app.app_context():
@@ -82,7 +82,7 @@ def test_record_and_withdraw_consent(app, client, family_url):
     assert "Vink het vakje aan" in post_form(client, withdraw, {}).text
     with app.app_context():
         assert db.session().get(Consent, consent.id).active
-    assert post_form(client, withdraw, {"confirm": "y"}).status_code == 302
+    assert post_form(client, withdraw, {"confirm": "y"}).status_code == 303
     with app.app_context():
         assert not db.session().get(Consent, consent.id).active
     assert "ingetrokken op" in client.get(family_url).text

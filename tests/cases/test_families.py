@@ -37,7 +37,7 @@ def _count(app, model):
 
 def test_create_family_and_read_its_page(app, client, nurse):
     response = _create(client)
-    assert response.status_code == 302
+    assert response.status_code == 303
     page = client.get(response.headers["Location"])
     assert MARKERS[0] in page.text and MARKERS[1] in page.text and "Bram" in page.text
     assert page.headers["Cache-Control"] == "no-store"
@@ -77,7 +77,7 @@ def test_duplicate_warning_within_the_organisation(app, client, nurse, make_user
                                       "", "children-1-birth_date": ""})
     assert "Dit gezin is misschien al bekend" in same_address.text
     anyway = _create(client, confirm_new="y")
-    assert anyway.status_code == 302 and _count(app, Family) == 2
+    assert anyway.status_code == 303 and _count(app, Family) == 2
 
 
 def test_no_warning_across_organisations(app, make_app, make_user, nurse, client):
@@ -85,7 +85,7 @@ def test_no_warning_across_organisations(app, make_app, make_user, nurse, client
     other = make_app().test_client()
     person = make_user("professional", organisation="School Zuid")
     post_form(other, "/login", {"email": person.email, "password": person.password})
-    assert _create(other).status_code == 302
+    assert _create(other).status_code == 303
     assert _count(app, Family) == 2
 
 
@@ -114,7 +114,7 @@ def test_signal_with_its_wishes(app, client, nurse):
         "domains": ["food", "sport_culture"], "observations": "Vaak geen ontbijt.",
         "strengths": "Moeder is zeer betrokken.", "parent_wishes": "Hulp bij sportclub.",
         "child_wishes": "Wil op voetbal.", "urgency": "soon", "source": "family_asked"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     page = client.get(family_url).text
     for text in ("Vaak geen ontbijt.", "Moeder is zeer betrokken.", "Wil op voetbal.",
                  "Voeding", "Sport en cultuur", "binnenkort", "het gezin vroeg om hulp"):

@@ -10,7 +10,7 @@ from sqlmodel import select
 from referral import db
 from referral.auth.models import User
 from referral.cases.models import Child, Family
-from referral.feedback import services
+from referral.feedback import operations
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.referrals.models import Referral
 from tests.conftest import audit_entries, csrf_token, post_form
@@ -187,8 +187,8 @@ def _responses(app, world, n, score):
         owner, family = session.get(User, world.owner.id), session.get(Family, world.family_id)
         referral = session.get(Referral, world.inbox_referral)
         for _ in range(n):
-            invitation, _token = services.invite(owner, family, referral=referral)
-            services.submit(invitation, language="nl", scores={"heard": score, "useful": score},
+            invitation, _token = operations.invite(owner, family, referral=referral)
+            operations.submit(invitation, language="nl", scores={"heard": score, "useful": score},
                             texts={"went_well": SECRET})
         db.commit()
 

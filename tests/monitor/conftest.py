@@ -7,9 +7,10 @@ import pytest
 
 from referral import db
 from referral.auth.models import User
-from referral.cases.services import create_family, log_signal, record_consent
+from referral.cases.operations import create_family, log_signal, record_consent
 from referral.directory.models import Service
-from referral.referrals.services import change_status, default_follow_up, refer
+from referral.referrals.operations import change_status, refer
+from referral.referrals.queries import default_follow_up
 
 YEAR = date.today().year
 # source, need domains, service, what happens: 21 signals, 20 referrals.
@@ -62,13 +63,12 @@ def build(app, owner_id, partner_ids, services, plan, municipality="GM0363"):
                                form_token=str(uuid.uuid4()))
             partner = partners[service_name]
             if status in ("accepted", "completed"):
-                change_status(partner, referral, "accepted", side="partner")
+                change_status(partner, referral, "accepted")
             if status == "completed":
-                change_status(partner, referral, "in-progress", side="partner")
-                change_status(partner, referral, "completed", side="partner",
-                              outcome="need_met")
+                change_status(partner, referral, "in-progress")
+                change_status(partner, referral, "completed", outcome="need_met")
             if status == "rejected":
-                change_status(partner, referral, "rejected", side="partner", reason="vol")
+                change_status(partner, referral, "rejected", reason="vol")
         db.commit()
 
 

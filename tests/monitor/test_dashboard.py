@@ -12,9 +12,9 @@ from sqlmodel import select
 from referral import db
 from referral.auth.models import User
 from referral.cases.models import Family
-from referral.feedback import services as feedback
+from referral.feedback import operations as feedback
 from referral.referrals.models import Referral
-from referral.referrals.services import assign_bridge
+from referral.referrals.operations import assign_bridge
 from tests.conftest import count_queries
 from tests.monitor.conftest import YEAR, build
 

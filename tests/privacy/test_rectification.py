@@ -44,7 +44,7 @@ def test_the_owner_corrects_the_family(client, world, login, app, caplog):
     page = client.get(f"/families/{world.family_id}/edit")
     assert page.status_code == 200 and 'value="Zeynep Yilmaz"' in page.text
     response = post_form(client, f"/families/{world.family_id}/edit", FORM)
-    assert response.status_code == 302
+    assert response.status_code == 303
     family_page = client.get(f"/families/{world.family_id}").text
     assert NEW_NAME in family_page and "06-99999999" in family_page
     assert "Zeynep Yilmaz" not in family_page.split("<h1>")[1].split("</h1>")[0]

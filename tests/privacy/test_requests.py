@@ -140,7 +140,7 @@ def test_the_log_filters_by_family_employee_action_and_period(client, world, off
 def test_find_a_family_by_reference_or_address(client, world, officer, app):
     with app.app_context():
         from referral.auth.models import User
-        from referral.cases.services import create_family
+        from referral.cases.operations import create_family
         nurse = db.session().get(User, world.stranger.id)
         create_family(nurse, parent_names="Familie Adres", postcode="1234 ab",
                       house_number="7", street="Dorpsstraat", children=[])

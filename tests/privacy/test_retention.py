@@ -14,7 +14,7 @@ from referral.audit.chain import verify
 from referral.audit.models import AuditCheckpoint, AuditEvent
 from referral.auth.models import LoginAttempt, User
 from referral.cases.models import Family, Signal
-from referral.cases.services import create_family, log_signal
+from referral.cases.operations import create_family, log_signal
 from referral.mail import OutboxMessage
 from referral.privacy import operations
 from referral.privacy.models import ErasureReceipt

@@ -17,10 +17,10 @@ from sqlmodel import select
 from referral import db
 from referral.auth.models import User
 from referral.cases.models import Consent
-from referral.cases.services import withdraw_consent
+from referral.cases.operations import withdraw_consent
 from referral.directory.models import Service
 from referral.referrals.models import Handover, Referral, ReferralEvent, Status
-from referral.referrals.services import assign_bridge, consent_withdrawn
+from referral.referrals.operations import assign_bridge
 from tests.conftest import audit_entries, csrf_token, post_form
 from tests.referrals.conftest import SECRET_MESSAGE, load, refer_again
 
@@ -339,7 +339,7 @@ def _withdraw_on_the_page(app, world, service_id):
     consent = consent_id(app, world, service_id)
     response = post_form(client, f"/families/{world.family_id}/consents/{consent}/withdraw",
                          {"confirm": "y"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert urlsplit(response.headers["Location"]).path == f"/families/{world.family_id}"
 
 
@@ -348,8 +348,7 @@ def _withdraw_by_the_services(app, world, service_id):
     with app.app_context():
         session = db.session()
         owner, consent = session.get(User, world.owner.id), session.get(Consent, consent)
-        withdraw_consent(owner, consent)
-        consent_withdrawn(owner, consent)
+        withdraw_consent(owner, consent)  # and tells the referrals' partners and owners
         db.commit()
 
 

@@ -7,7 +7,7 @@ from sqlmodel import select
 from referral import db
 from referral.auth.models import User
 from referral.referrals.models import Referral
-from referral.referrals.services import add_note, change_status
+from referral.referrals.operations import add_note, change_status
 from tests.conftest import count_queries
 from tests.referrals.conftest import refer_again
 
@@ -20,7 +20,7 @@ def _grow(app, world, n):
             session = db.session()
             partner = session.get(User, world.partner.id)
             referral = session.get(Referral, referral_id)
-            change_status(partner, referral, "accepted", side="partner")
+            change_status(partner, referral, "accepted")
             add_note(partner, referral, "We hebben gebeld.")
             db.commit()
 
@@ -57,12 +57,12 @@ def _all_stuck(app):
 
 
 def test_the_stuck_list_comes_in_pages(app, client, login, world, monkeypatch):
-    from referral.referrals import services
+    from referral.referrals import queries
 
     for _ in range(2):
         refer_again(app, world, world.inbox_service)
     _all_stuck(app)
-    monkeypatch.setattr(services, "STUCK_PAGE_SIZE", 2)
+    monkeypatch.setattr(queries, "STUCK_PAGE_SIZE", 2)
     login(world.coordinator)
     first = client.get("/referrals/stuck").text
     total = int(re.search(r"(\d+) vastgelopen verwijzingen", first).group(1))

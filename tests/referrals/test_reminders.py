@@ -16,9 +16,11 @@ from sqlmodel import select
 from referral import db
 from referral.auth.models import User
 from referral.mail import OutboxMessage, send_pending
+from referral.policy import COMMAND_LINE
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import Referral, ReferralEvent
-from referral.referrals.services import change_status, is_overdue, send_reminders
+from referral.referrals.operations import change_status, send_reminders
+from referral.referrals.queries import is_overdue
 from tests.conftest import post_form
 from tests.referrals.conftest import load
 from tests.referrals.test_access import PRIVATE, age, browser, dutch
@@ -37,7 +39,7 @@ def mail_app(make_app, smtp):
 def on_day(app, days):
     """Run the daily reminders as if it were `days` days after the referrals were made."""
     with app.app_context():
-        counts = send_reminders(today=date.today() + timedelta(days=days),
+        counts = send_reminders(COMMAND_LINE, today=date.today() + timedelta(days=days),
                                 now=db.utcnow() + timedelta(days=days))
         db.commit()
     return counts
@@ -90,8 +92,8 @@ def close(app, world, referral_id, steps):
         session = db.session()
         owner = session.get(User, world.owner.id)
         referral = session.get(Referral, referral_id)
-        for target, side, fields in steps:
-            change_status(owner, referral, target, side=side, **fields)
+        for target, _side, fields in steps:  # the side is the operation's to derive
+            change_status(owner, referral, target, **fields)
         db.commit()
 
 

@@ -20,13 +20,14 @@ from sqlmodel import SQLModel, select
 from referral import db
 from referral.auth.models import User
 from referral.cases.models import Family
-from referral.cases.services import children_of, create_family, record_consent
+from referral.cases.operations import create_family, record_consent
+from referral.cases.queries import children_of
 from referral.directory.models import Organisation
 from referral.directory.services import save_organisation
-from referral.feedback import services as feedback_services
+from referral.feedback import operations as feedback_operations
 from referral.monitor import pledges
 from referral.referrals.models import Referral
-from referral.referrals.services import propose_handover
+from referral.referrals.operations import propose_handover
 from tests.conftest import csrf_token, post_form, raw_connection
 from tests.referrals.conftest import World, world  # noqa: F401  (the shared fixture)
 
@@ -119,7 +120,7 @@ class Ctx:
             session = db.session()
             family = session.get(Family, self.world.family_id)
             kid = children_of([family.id])[family.id][0] if child else None
-            _invitation, token = feedback_services.invite(
+            _invitation, token = feedback_operations.invite(
                 session.get(User, self.world.owner.id), family, child=kid,
                 referral=session.get(Referral, self.world.inbox_referral))
             return token
@@ -465,11 +466,16 @@ def _status(ctx):
 def _decide(ctx):
     def make():
         session = db.session()
-        return propose_handover(session.get(User, ctx.world.owner.id),
-                                session.get(Referral, ctx.world.letter_referral),
-                                session.get(User, ctx.world.colleague.id), "Ik ga met verlof").id
-    handover = ctx.run(make)
-    ctx.login(ctx.world.colleague)
+        referral = session.get(Referral, ctx.world.letter_referral)
+        # Only the owner hands over: whoever owns it now (a handover accepted before moved
+        # it) asks the other of the two.
+        owner, other = ((ctx.world.owner, ctx.world.colleague)
+                        if referral.owner_id == ctx.world.owner.id
+                        else (ctx.world.colleague, ctx.world.owner))
+        return propose_handover(session.get(User, owner.id), referral,
+                                session.get(User, other.id), "Ik ga met verlof").id, other
+    handover, other = ctx.run(make)
+    ctx.login(other)
     return Form(f"/referrals/handovers/{handover}", {"accept": "Accepteren"},
                 page=f"/referrals/{ctx.world.letter_referral}")
 

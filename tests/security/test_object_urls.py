@@ -36,12 +36,13 @@ from sqlmodel import select
 from referral import create_app, db
 from referral.auth.models import User
 from referral.cases.models import Consent, Family
-from referral.cases.services import create_family
+from referral.cases.operations import create_family
 from referral.directory.models import Organisation, Service
-from referral.feedback import services as feedback_services
+from referral.feedback import operations as feedback_operations
 from referral.monitor import pledges
 from referral.privacy import operations as privacy_operations
-from referral.referrals import services as referral_services
+from referral.referrals import operations as referral_operations
+from referral.referrals import queries as referral_queries
 from referral.referrals.models import Referral
 from tests.conftest import audit_entries, csrf_token, post_form, raw_connection
 from tests.referrals.conftest import SECRET_MESSAGE, World, refer_again
@@ -125,11 +126,11 @@ def make_objects(app, world, make_user):
         family = session.get(Family, world.family_id)
         inbox, letter = (session.get(Referral, world.inbox_referral),
                          session.get(Referral, world.letter_referral))
-        referral_services.add_note(owner, inbox, NOTE)
-        handover = referral_services.propose_handover(
+        referral_operations.add_note(owner, inbox, NOTE)
+        handover = referral_operations.propose_handover(
             owner, letter, session.get(User, world.colleague.id), HANDOVER_NOTE)
-        _invitation, token = feedback_services.invite(owner, family, referral=inbox,
-                                                     language="nl")
+        _invitation, token = feedback_operations.invite(owner, family, referral=inbox,
+                                                       language="nl")
         service = session.get(Service, world.inbox_service)
         service.assured_date = date(2020, 1, 1)  # so that checking it again is a change
         session.add(service)
@@ -145,7 +146,7 @@ def make_objects(app, world, make_user):
         db.commit()
         objects = Objects(
             world, officer, receipt, consent, draft, handover.id, token,
-            service.organisation_id, jeugdfonds, sport, referral_services.default_follow_up(),
+            service.organisation_id, jeugdfonds, sport, referral_queries.default_follow_up(),
             session.get(User, world.colleague.id).name,
             {r.id: r.version for r in session.exec(select(Referral)).all()})
     return objects

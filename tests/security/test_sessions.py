@@ -23,9 +23,9 @@ from referral import db
 from referral.auth.models import User
 from referral.auth.queries import find_user
 from referral.cases.models import Consent, Family
-from referral.cases.services import create_family
+from referral.cases.operations import create_family
 from referral.directory.models import Service
-from referral.feedback import services as feedback_services
+from referral.feedback import operations as feedback_operations
 from referral.privacy import operations as privacy_operations
 from referral.referrals.models import Referral
 from tests.conftest import audit_entries, csrf_token, post_form
@@ -407,8 +407,8 @@ def tour(app, world, make_user):  # noqa: F811  (world: the fixture imported abo
         owner = session.get(User, world.owner.id)
         family = session.get(Family, world.family_id)
         inbox = session.get(Referral, world.inbox_referral)
-        _invitation, token = feedback_services.invite(owner, family, referral=inbox,
-                                                      language="nl")
+        _invitation, token = feedback_operations.invite(owner, family, referral=inbox,
+                                                        language="nl")
         other = create_family(owner, parent_names="Anna de Vries",
                               children=[("Noor", date(2015, 5, 1))])
         receipt = privacy_operations.erase(session.get(User, officer.id), other).id

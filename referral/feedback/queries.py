@@ -1,15 +1,15 @@
-"""Invitations with one-time links, the answers, and what each role may see of them."""
+"""Reads of feedback: which form fits, the state of a link, guessing, and what each role may
+see of the answers."""
 
 import hashlib
-import secrets
 from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import func
 from sqlmodel import select
 
-from referral import audit, db
-from referral.cases.models import Family, age_on
+from referral import db
+from referral.cases.models import age_on
 from referral.directory.models import Service
 from referral.feedback.models import (
     FeedbackAttempt,
@@ -17,7 +17,6 @@ from referral.feedback.models import (
     FeedbackInvite,
     FeedbackResponse,
 )
-from referral.referrals.models import Referral
 
 # Below this many answers, nobody but the owner sees a figure (DESIGN.md: cells under 5).
 THRESHOLD = 5
@@ -42,23 +41,6 @@ def form_for(child, today=None):
     return None
 
 
-def invite(user, family, *, child=None, referral=None, language=None):
-    """A new invitation and its token; the token is shown once and only its hash is kept."""
-    token = secrets.token_urlsafe(24)  # 192 random bits
-    days = current_app.config["FEEDBACK_VALID_DAYS"]
-    invitation = FeedbackInvite(
-        token_hash=token_hash(token), family_id=family.id,
-        referral_id=referral.id if referral else None, child_id=child.id if child else None,
-        created_by=user.id, expires_at=db.utcnow() + timedelta(days=days),
-        form=form_for(child), language=language or family.language)
-    db.session().add(invitation)
-    db.session().flush()
-    audit.record("create", object_type="feedback_invite", object_id=invitation.id,
-                 family_id=family.id, user=user,
-                 summary=f"feedback invitation ({invitation.form})")
-    return invitation, token
-
-
 def is_guessing(address):
     config = current_app.config
     since = db.utcnow() - timedelta(minutes=config["FEEDBACK_THROTTLE_MINUTES"])
@@ -67,43 +49,15 @@ def is_guessing(address):
     return failures >= config["FEEDBACK_MAX_FAILURES"]
 
 
-def open_link(token, address):
-    """("ok" | "unknown" | "expired" | "used" | "throttled", the invitation or None)."""
-    if is_guessing(address):
-        return "throttled", None
-    invitation = db.session().exec(select(FeedbackInvite).where(
+def by_token(token):
+    return db.session().exec(select(FeedbackInvite).where(
         FeedbackInvite.token_hash == token_hash(token[:200]))).first()
-    if invitation is None:
-        db.session().add(FeedbackAttempt(address=address or "-"))
-        return "unknown", None
-    return state(invitation), invitation
 
 
 def state(invitation):
     if invitation.used_at is not None:
         return "used"
     return "expired" if db.aware(invitation.expires_at) <= db.utcnow() else "ok"
-
-
-def submit(invitation, *, language, scores, texts):
-    """Store the answers once; the invitation is used from now on."""
-    referral = (db.session().get(Referral, invitation.referral_id)
-                if invitation.referral_id else None)
-    municipality = db.session().exec(select(Family.municipality_code).where(
-        Family.id == invitation.family_id)).first()
-    response = FeedbackResponse(
-        invite_id=invitation.id, form=invitation.form, language=language,
-        service_id=referral.service_id if referral else None,
-        organisation_id=referral.organisation_id if referral else None,
-        municipality_code=municipality,
-        **{name: scores.get(name) for name in SCORES})
-    db.session().add(response)
-    db.session().flush()  # the id binds the encrypted texts to this row
-    for name in TEXTS:
-        setattr(response, name, (texts.get(name) or "").strip() or None)
-    invitation.used_at = response.submitted_at
-    db.session().add_all([response, invitation])
-    return response
 
 
 def invitations_of(user):

@@ -1,24 +1,26 @@
-"""Refer, change status, write notes, hand over, remind: each change is an event, an audit
-entry and, where someone must know, a mail in the outbox, all in one transaction."""
+"""Refer, change status, write notes, hand over, ask a bridge worker, remind: each change
+asks the policy, keeps the lifecycle, and writes its event, audit entry and, where someone
+must know, a mail in the outbox, all in the caller's transaction (flushed, never committed).
+
+The row builders `new_referral` and `new_event` make those rows the one way, without adding
+them: the operations use them, and so can the generator of scaled demo data."""
 
 from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_
 from sqlmodel import select
 
-from referral import audit, db, mail
+from referral import audit, db, mail, policy
 from referral.auth.models import Role, User
-from referral.cases.models import Consent, Family, Signal, SignalDomain
+from referral.cases.models import Family
 from referral.directory.models import Organisation, ReferralRoute, Service, ServiceStatus
-from referral.directory.services import Page
 from referral.errors import Refused
+from referral.policy.queries import active_consent
 from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import (
     CLOSED,
-    OPEN,
     REASON_LABELS,
     EventKind,
     Handover,
@@ -26,162 +28,40 @@ from referral.referrals.models import (
     ReferralEvent,
     Status,
 )
+from referral.referrals.queries import by_submission, lock, overdue_clause, side_for
+
+MAX_SERVICES = 5  # services referred to at once, from one signal
+STALE = _l("This referral changed while you were looking at it. Look at it again, then retry.")
 
 
-def default_follow_up(today=None):
-    return (today or date.today()) + timedelta(days=current_app.config["FOLLOW_UP_DAYS"])
+def _given(**values):
+    """The values given, so that a model's own defaults (a new id, now) fill the rest."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
-# --- reading -----------------------------------------------------------------------------
+# --- row builders --------------------------------------------------------------------------
 
-def active_consent(family_id, organisation_id):
-    return db.session().exec(select(Consent.id).where(
-        Consent.family_id == family_id, Consent.organisation_id == organisation_id,
-        Consent.withdrawn_at.is_(None))).first()
-
-
-def owns_any(user_id, family_id):
-    return db.session().exec(select(Referral.id).where(
-        Referral.family_id == family_id, Referral.owner_id == user_id)).first() is not None
-
-
-def pending_handover_to(user_id, referral_id):
-    return db.session().exec(select(Handover).where(
-        Handover.referral_id == referral_id, Handover.to_id == user_id,
-        Handover.decided_at.is_(None))).first()
+def new_referral(*, family_id, signal_id, service_id, organisation_id, by_inbox, owner_id,
+                 message, follow_up_on, form_token, status=None, created_at=None, id=None):
+    """A referral with its message sealed, owned by who made it, not yet added."""
+    referral = Referral(**_given(id=id, status=status, created_at=created_at,
+                                 last_activity_at=created_at),
+                        family_id=family_id, signal_id=signal_id, service_id=service_id,
+                        organisation_id=organisation_id, owner_id=owner_id,
+                        created_by=owner_id, follow_up_on=follow_up_on, by_inbox=by_inbox,
+                        submission_key=f"{form_token}:{service_id}")
+    referral.message = message
+    return referral
 
 
-def lock(referral_id):
-    """The referral, locked for a change (SQLite holds its write lock already), as it is in
-    the database now, even if this request had read it before."""
-    return db.session().exec(select(Referral).where(Referral.id == referral_id)
-                             .with_for_update()
-                             .execution_options(populate_existing=True)).first()
-
-
-def by_submission(form_token, services):
-    """The referrals an earlier submission of this form made to these services (exact keys:
-    a LIKE on the prefix would read every referral in the country)."""
-    keys = [f"{form_token}:{service.id}" for service in services]
-    return db.session().exec(select(Referral).where(Referral.submission_key.in_(keys))).all()
-
-
-def overdue_clause(today=None, now=None, *, extra_days=0):
-    """Open, and past the follow-up date or quiet for longer than the quiet period."""
-    today, now = today or date.today(), now or db.utcnow()
-    quiet = timedelta(days=current_app.config["QUIET_DAYS"] + extra_days)
-    return and_(Referral.status.in_([s.value for s in OPEN]),
-                or_(Referral.follow_up_on < today - timedelta(days=extra_days),
-                    Referral.last_activity_at < now - quiet))
-
-
-def is_overdue(referral, today=None, now=None):
-    today, now = today or date.today(), now or db.utcnow()
-    quiet = timedelta(days=current_app.config["QUIET_DAYS"])
-    return referral.status in OPEN and (referral.follow_up_on < today
-                                        or db.aware(referral.last_activity_at) < now - quiet)
-
-
-def mine(user, today=None):
-    """The owner's referrals, overdue first, then by follow-up date; with counts per status."""
-    session = db.session()
-    overdue = overdue_clause(today)
-    rows = session.exec(
-        select(Referral, Service.name, Family, overdue)
-        .join(Service, Service.id == Referral.service_id)
-        .join(Family, Family.id == Referral.family_id)
-        .where(Referral.owner_id == user.id)
-        .order_by(case((overdue, 0), else_=1), case((Referral.status.in_(
-            [s.value for s in CLOSED]), 1), else_=0), Referral.follow_up_on,
-            Referral.created_at)).all()
-    counts = dict(session.exec(select(Referral.status, func.count()).where(
-        Referral.owner_id == user.id).group_by(Referral.status)).all())
-    return rows, counts
-
-
-def inbox(user):
-    """What was sent to the partner's organisation through the tool (never drafts)."""
-    return db.session().exec(
-        select(Referral, Service.name, Signal.urgency)
-        .join(Service, Service.id == Referral.service_id)
-        .join(Signal, Signal.id == Referral.signal_id)
-        .where(Referral.organisation_id == user.organisation_id, Referral.by_inbox,
-               Referral.status != Status.draft)
-        .order_by(Referral.created_at.desc())).all()
-
-
-def accompanied_by(user):
-    return db.session().exec(
-        select(Referral, Service.name).join(Service, Service.id == Referral.service_id)
-        .where(Referral.bridge_id == user.id).order_by(Referral.created_at.desc())).all()
-
-
-def of_family(family_id):
-    return db.session().exec(
-        select(Referral, Service.name).join(Service, Service.id == Referral.service_id)
-        .where(Referral.family_id == family_id).order_by(Referral.created_at.desc())).all()
-
-
-def family_timeline(family_id):
-    """Every event of the family's referrals, newest first, with the service name."""
-    return db.session().exec(
-        select(ReferralEvent, Service.name)
-        .join(Referral, Referral.id == ReferralEvent.referral_id)
-        .join(Service, Service.id == Referral.service_id)
-        .where(Referral.family_id == family_id)
-        .order_by(ReferralEvent.at.desc())).all()
-
-
-def events_of(referral):
-    return db.session().exec(select(ReferralEvent).where(
-        ReferralEvent.referral_id == referral.id).order_by(ReferralEvent.at.desc())).all()
-
-
-STUCK_PAGE_SIZE = 100
-
-
-def stuck(today=None, *, page=1):
-    """Referrals overdue beyond the escalation period, per partner organisation: which and
-    whose, never what they are about. One page of them: a country has thousands."""
-    session, size = db.session(), STUCK_PAGE_SIZE
-    overdue = overdue_clause(today, extra_days=current_app.config["ESCALATION_DAYS"])
-    total = session.exec(select(func.count()).select_from(Referral).where(overdue)).one()
-    page = min(max(1, page), max(1, -(-total // size)))
-    rows = session.exec(
-        select(Referral.id, Referral.status, Referral.follow_up_on, Referral.owner_id,
-               Organisation.name.label("organisation"), Service.name.label("service"))
-        .join(Organisation, Organisation.id == Referral.organisation_id)
-        .join(Service, Service.id == Referral.service_id)
-        .where(overdue)
-        .order_by(Organisation.name, Referral.follow_up_on, Referral.id)
-        .offset((page - 1) * size).limit(size)).all()
-    return Page(rows, total, page, size)
-
-
-def colleagues(user):
-    """Active professionals of the user's organisation who could take a referral over."""
-    if user.organisation_id is None:
-        return []
-    return db.session().exec(select(User).where(
-        User.organisation_id == user.organisation_id, User.role == Role.professional,
-        User.active, User.id != user.id)).all()
-
-
-def bridge_workers():
-    return db.session().exec(select(User).where(User.role == Role.bridge, User.active)).all()
-
-
-def open_referrals_owned_by(user_id):
-    return db.session().exec(select(Referral).where(
-        Referral.owner_id == user_id, Referral.status.in_([s.value for s in OPEN]))).all()
-
-
-def handovers_for(user):
-    return db.session().exec(
-        select(Handover, Referral, Service.name)
-        .join(Referral, Referral.id == Handover.referral_id)
-        .join(Service, Service.id == Referral.service_id)
-        .where(Handover.to_id == user.id, Handover.decided_at.is_(None))).all()
+def new_event(referral_id, actor_id, kind, *, text=None, from_status=None, to_status=None,
+              outcome=None, on_behalf=False, at=None, id=None):
+    """An event of a referral's timeline, its reason or note sealed, not yet added."""
+    event = ReferralEvent(**_given(id=id, at=at), referral_id=referral_id, actor_id=actor_id,
+                          kind=kind, from_status=from_status, to_status=to_status,
+                          outcome=outcome, on_behalf=on_behalf)
+    event.text = text or None
+    return event
 
 
 # --- notifications -----------------------------------------------------------------------
@@ -209,10 +89,8 @@ def _tell_user(user_id, template, referral):
 
 # --- changes -----------------------------------------------------------------------------
 
-def _event(referral, user, kind, *, text=None, on_behalf=False, activity=True, **fields):
-    event = ReferralEvent(referral_id=referral.id, actor_id=user.id if user else None,
-                          kind=kind, on_behalf=on_behalf, **fields)
-    event.text = text or None
+def _event(referral, user, kind, *, activity=True, **fields):
+    event = new_event(referral.id, user.id if user else None, kind, **fields)
     db.session().add(event)
     if activity:
         referral.last_activity_at = event.at
@@ -220,9 +98,39 @@ def _event(referral, user, kind, *, text=None, on_behalf=False, activity=True, *
     return event
 
 
+def _require_referral(user, action, referral):
+    policy.require(user, action, referral, hide=True, object_type="referral",
+                   object_id=referral.id if referral else None,
+                   family_id=referral.family_id if referral else None)
+
+
+def _locked(referral):
+    """The referral locked for this change; gone meanwhile: the form was stale."""
+    current = lock(referral.id) if referral is not None else None
+    if referral is not None and current is None:
+        raise Refused(STALE)
+    return current
+
+
 def refer(user, family, signal, services, *, message, follow_up_on, send, form_token):
     """One referral per service. Sent where the family consented, else kept as a draft.
     A form submitted twice finds the referrals of its first submission."""
+    policy.require(user, "referral.create", family, hide=True, object_type="signal",
+                   object_id=signal.id if signal else None,
+                   family_id=family.id if family else None)
+    if signal is None or signal.family_id != family.id:
+        raise Refused(_l("This does not belong to this family."))
+    if not services or any(s.status != ServiceStatus.active for s in services):
+        raise Refused(_l("Choose at least one service."), field="services")
+    if len(services) > MAX_SERVICES:
+        raise Refused(_l("Choose at most %(num)d services at once.", num=MAX_SERVICES),
+                      field="services")
+    if not (message or "").strip():
+        raise Refused(_l("Write what the partner needs to know."), field="message")
+    if follow_up_on is None or not (
+            date.today() <= follow_up_on <= date.today() + timedelta(days=366)):
+        raise Refused(_l("Choose a follow-up date within the coming year."),
+                      field="follow_up_on")
     session = db.session()
     existing = {r.service_id: r for r in by_submission(form_token, services)}
     made = []
@@ -230,31 +138,44 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
         if service.id in existing:
             made.append(existing[service.id])
             continue
-        referral = Referral(family_id=family.id, signal_id=signal.id, service_id=service.id,
-                            organisation_id=service.organisation_id, owner_id=user.id,
-                            created_by=user.id, follow_up_on=follow_up_on,
-                            by_inbox=service.referral_route == ReferralRoute.inbox,
-                            submission_key=f"{form_token}:{service.id}")
-        referral.message = message
+        referral = new_referral(family_id=family.id, signal_id=signal.id,
+                                service_id=service.id, organisation_id=service.organisation_id,
+                                by_inbox=service.referral_route == ReferralRoute.inbox,
+                                owner_id=user.id, message=message, follow_up_on=follow_up_on,
+                                form_token=form_token)
         session.add(referral)
         session.flush()
         _event(referral, user, EventKind.created, to_status=Status.draft)
         audit.record("create", object_type="referral", object_id=referral.id,
                      family_id=family.id, user=user, summary="referral created")
         if send and active_consent(family.id, referral.organisation_id):
-            change_status(user, referral, Status.requested, side=REFERRER)
+            # Made in this transaction by its owner: nobody else can hold it, and the
+            # consent was just read.
+            _move(user, referral, Status.requested, REFERRER, has_consent=True)
         made.append(referral)
     session.flush()
     return made
 
 
-def change_status(user, referral, target, *, side, reason=None, outcome=None, version=None,
+def change_status(user, referral, target, *, reason=None, outcome=None, version=None,
                   reason_code=None):
-    """Move the referral along the lifecycle, or raise Refused with a message."""
+    """Move the referral along the lifecycle from the side that is the user's, or raise
+    Refused with a message."""
+    referral = _locked(referral)
+    _require_referral(user, "referral.view", referral)
+    side = side_for(user, referral, target)
+    if side is None:
+        raise Refused(_l("This step is not yours to take."))
     if version is not None and version != referral.version:
-        raise Refused(_l("This referral changed while you were looking at it. "
-                         "Look at it again, then retry."))
+        raise Refused(STALE)
     has_consent = bool(active_consent(referral.family_id, referral.organisation_id))
+    _move(user, referral, target, side, reason=reason, outcome=outcome,
+          reason_code=reason_code, has_consent=has_consent)
+    return referral
+
+
+def _move(user, referral, target, side, *, reason=None, outcome=None, reason_code=None,
+          has_consent):
     lifecycle.check(referral.status, target, side, reason=reason, outcome=outcome,
                     has_consent=has_consent)
     source, now = referral.status, db.utcnow()
@@ -284,6 +205,11 @@ def change_status(user, referral, target, *, side, reason=None, outcome=None, ve
 
 
 def add_note(user, referral, text):
+    """A note on the timeline, from the owner, the partner or the bridge worker."""
+    referral = _locked(referral)
+    _require_referral(user, "referral.note", referral)
+    if not (text or "").strip():
+        raise Refused(_l("Write the note."), field="text")
     event = _event(referral, user, EventKind.note, text=text)
     audit.record("create", object_type="note", object_id=event.id,
                  family_id=referral.family_id, user=user, summary="note on a referral")
@@ -294,7 +220,10 @@ def add_note(user, referral, text):
     return event
 
 
-def propose_handover(user, referral, colleague, note):
+def propose_handover(user, referral, colleague, note=None):
+    """Ask a colleague to take the referral over; the owner stays accountable until then."""
+    referral = _locked(referral)
+    _require_referral(user, "referral.handover", referral)
     if db.session().exec(select(Handover.id).where(
             Handover.referral_id == referral.id, Handover.decided_at.is_(None))).first():
         raise Refused(_l("A handover of this referral is already waiting for an answer."))
@@ -311,8 +240,14 @@ def propose_handover(user, referral, colleague, note):
     return handover
 
 
-def decide_handover(user, handover, referral, *, accept):
-    """The colleague answers; only an accepted handover moves accountability."""
+def decide_handover(user, handover, *, accept):
+    """The colleague answers; only an accepted handover moves accountability. Returns the
+    referral."""
+    about = db.session().get(Referral, handover.referral_id) if handover else None
+    policy.require(user, "handover.decide", handover, hide=True, object_type="handover",
+                   object_id=handover.id if handover else None,
+                   family_id=about.family_id if about else None)
+    referral = _locked(about)
     handover.decided_at, handover.accepted = db.utcnow(), accept
     db.session().add(handover)
     if accept:
@@ -323,9 +258,13 @@ def decide_handover(user, handover, referral, *, accept):
                  family_id=referral.family_id, user=user,
                  summary="handover accepted" if accept else "handover declined")
     _tell_user(handover.from_id, "referral_changed", referral)
+    return referral
 
 
 def assign_bridge(user, referral, bridge, *, family_agreed):
+    """Ask a bridge worker to accompany the family, with the family's consent."""
+    referral = _locked(referral)
+    _require_referral(user, "referral.bridge", referral)
     if not family_agreed:
         raise Refused(_l("A bridge worker can only join with the family's consent."))
     if bridge is None or bridge.role != Role.bridge or not bridge.active:
@@ -338,7 +277,13 @@ def assign_bridge(user, referral, bridge, *, family_agreed):
 
 
 def consent_withdrawn(user, consent):
-    """Sharing stops at once: the partner and the owner of each referral it covered are told."""
+    """The referrals' side of a withdrawn consent (cases.operations.withdraw_consent): each
+    referral it covered gets an event, and its partner and owner are told."""
+    family = db.session().get(Family, consent.family_id)
+    policy.require(user, "consent.record", family, hide=True, object_type="consent",
+                   object_id=consent.id, family_id=consent.family_id)
+    if consent.active:
+        raise Refused(_l("Withdraw the consent first."))
     referrals = db.session().exec(select(Referral).where(
         Referral.family_id == consent.family_id,
         Referral.organisation_id == consent.organisation_id)).all()
@@ -350,10 +295,11 @@ def consent_withdrawn(user, consent):
             _tell_user(referral.owner_id, "consent_withdrawn", referral)
 
 
-def send_reminders(today=None, now=None):
+def send_reminders(user, *, today=None, now=None):
     """Mail each owner about their overdue referrals, and the coordinators about referrals
     still overdue after the escalation period. Once a day: a second run sends nothing.
-    Returns (reminders, escalations) queued."""
+    Returns (reminders, escalations) queued. For the command line (cron)."""
+    policy.require(user, "referrals.remind")
     today, now = today or date.today(), now or db.utcnow()
     session = db.session()
     overdue = session.exec(select(Referral).where(overdue_clause(today, now))
@@ -387,19 +333,6 @@ def send_reminders(today=None, now=None):
         if escalations:
             for referral in stuck_ones:
                 _event(referral, None, EventKind.escalation, activity=False, at=now)
-    audit.record("update", object_type="referral",
+    audit.record("update", object_type="referral", user=user,
                  summary=f"reminders: {reminders} owners, {escalations} coordinators")
     return reminders, escalations
-
-
-def signal_domains(signal_id):
-    return list(db.session().exec(select(SignalDomain.domain_code).where(
-        SignalDomain.signal_id == signal_id)).all())
-
-
-def active_services(ids):
-    """The services among these ids that take referrals now, in one query."""
-    if not ids:
-        return []
-    return db.session().exec(select(Service).where(
-        Service.id.in_(ids), Service.status == ServiceStatus.active)).all()

@@ -1,0 +1,75 @@
+"""Reads of families, children, signals and consent; reading a family is in the access log."""
+
+from sqlalchemy import or_
+from sqlmodel import select
+
+from referral import audit, db
+from referral.cases.models import (
+    Child,
+    Consent,
+    Family,
+    Signal,
+    SignalDomain,
+    address_index,
+    child_index,
+)
+from referral.referrals.models import Referral
+
+
+def find_duplicates(user, *, children, postcode=None, house_number=None):
+    """Families of the user's organisation with a same child or the same address."""
+    session = db.session()
+    org = user.organisation_id
+    by_child = select(Child.family_id).where(Child.name_index.in_(
+        [child_index(org, name, born) for name, born in children] or [""]))
+    conditions = [Family.id.in_(by_child)]
+    if postcode and house_number:
+        conditions.append(Family.address_index == address_index(org, postcode, house_number))
+    return session.exec(select(Family).where(Family.organisation_id == org,
+                                             or_(*conditions))).all()
+
+
+def split_address(address):
+    """(street, house number) from the stored "street number" (for the correction form)."""
+    street, _space, number = (address or "").rpartition(" ")
+    if street and number[:1].isdigit():
+        return street, number
+    return address or "", ""
+
+
+def families_of(user):
+    """The families this professional works on (created, or owns a referral of), newest
+    first."""
+    owned = select(Referral.family_id).where(Referral.owner_id == user.id)
+    return db.session().exec(select(Family).where(or_(Family.created_by == user.id,
+                                                      Family.id.in_(owned)))
+                             .order_by(Family.created_at.desc())).all()
+
+
+def children_of(family_ids):
+    """Children per family id, in one query."""
+    children = {}
+    if family_ids:
+        for child in db.session().exec(select(Child).where(Child.family_id.in_(family_ids))):
+            children.setdefault(child.family_id, []).append(child)
+    return children
+
+
+def read_family(user, family):
+    """The family page's content: children and signals (with their domains); audited."""
+    session = db.session()
+    signals = session.exec(select(Signal).where(Signal.family_id == family.id)
+                           .order_by(Signal.created_at.desc())).all()
+    domains = {}
+    if signals:
+        for link in session.exec(select(SignalDomain).where(
+                SignalDomain.signal_id.in_([s.id for s in signals]))):
+            domains.setdefault(link.signal_id, []).append(link.domain_code)
+    audit.record("read", object_type="family", object_id=family.id, family_id=family.id,
+                 user=user, summary="family page read")
+    return children_of([family.id]).get(family.id, []), signals, domains
+
+
+def consents_of(family):
+    return db.session().exec(select(Consent).where(Consent.family_id == family.id)
+                             .order_by(Consent.recorded_at.desc())).all()

@@ -1,0 +1,124 @@
+"""Invitations with one-time links and the families' answers. Inviting asks the policy; an
+answer needs no account: the invitation is the credential, good once and for a while.
+
+The row builders `new_invitation` and `new_response` make those rows the one way, without
+adding them: the operations use them, and so can the generator of scaled demo data."""
+
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlmodel import select
+
+from referral import audit, db, policy
+from referral.cases.models import Family
+from referral.errors import Refused
+from referral.feedback import LANGUAGES
+from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
+from referral.feedback.queries import (
+    SCORES,
+    TEXTS,
+    by_token,
+    form_for,
+    is_guessing,
+    state,
+    token_hash,
+)
+from referral.referrals.models import Referral
+
+
+def _given(**values):
+    """The values given, so that a model's own defaults (a new id, now) fill the rest."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+# --- row builders --------------------------------------------------------------------------
+
+def new_invitation(family_id, created_by, *, token, form, language, expires_at,
+                   referral_id=None, child_id=None, created_at=None, id=None):
+    """An invitation that keeps only the hash of its token, not yet added."""
+    return FeedbackInvite(**_given(id=id, created_at=created_at), token_hash=token_hash(token),
+                          family_id=family_id, referral_id=referral_id, child_id=child_id,
+                          created_by=created_by, expires_at=expires_at, form=form,
+                          language=language)
+
+
+def new_response(invitation, *, language, scores, texts, service_id=None,
+                 organisation_id=None, municipality_code=None, submitted_at=None, id=None):
+    """The answers to an invitation: scores plain, free text sealed; not yet added."""
+    response = FeedbackResponse(
+        **_given(id=id, submitted_at=submitted_at), invite_id=invitation.id,
+        form=invitation.form, language=language, service_id=service_id,
+        organisation_id=organisation_id, municipality_code=municipality_code,
+        **{name: scores.get(name) for name in SCORES})
+    for name in TEXTS:
+        setattr(response, name, (texts.get(name) or "").strip() or None)
+    return response
+
+
+# --- operations ----------------------------------------------------------------------------
+
+def invite(user, family, *, child=None, referral=None, language=None):
+    """A new invitation for a parent or a child of the family, about one of its referrals
+    if given, and its token; the token is shown once and only its hash is kept."""
+    policy.require(user, "feedback.invite", family, hide=True, object_type="family",
+                   object_id=family.id if family else None,
+                   family_id=family.id if family else None)
+    for part in (child, referral):
+        if part is not None and part.family_id != family.id:
+            raise Refused(_l("This does not belong to this family."))
+    form = form_for(child)
+    if form is None:
+        raise Refused(_l("Only children of 8 to 17 get a form of their own."), field="whom")
+    language = language or family.language
+    if language not in LANGUAGES:
+        raise Refused(_l("Choose one of the options offered."), field="language")
+    token = secrets.token_urlsafe(24)  # 192 random bits
+    days = current_app.config["FEEDBACK_VALID_DAYS"]
+    invitation = new_invitation(family.id, user.id, token=token, form=form, language=language,
+                                expires_at=db.utcnow() + timedelta(days=days),
+                                referral_id=referral.id if referral else None,
+                                child_id=child.id if child else None)
+    db.session().add(invitation)
+    db.session().flush()
+    audit.record("create", object_type="feedback_invite", object_id=invitation.id,
+                 family_id=family.id, user=user,
+                 summary=f"feedback invitation ({invitation.form})")
+    return invitation, token
+
+
+def open_link(token, address):
+    """("ok" | "unknown" | "expired" | "used" | "throttled", the invitation or None); a link
+    that does not work counts against the address, so guessing is limited."""
+    if is_guessing(address):
+        return "throttled", None
+    invitation = by_token(token)
+    if invitation is None:
+        db.session().add(FeedbackAttempt(address=address or "-"))
+        db.session().flush()
+        return "unknown", None
+    return state(invitation), invitation
+
+
+def submit(invitation, *, language, scores, texts):
+    """Store the answers once; the invitation is used from now on."""
+    status = state(invitation)
+    if status == "used":
+        raise Refused(_l("You already answered"))
+    if status == "expired":
+        raise Refused(_l("This link has expired"))
+    referral = (db.session().get(Referral, invitation.referral_id)
+                if invitation.referral_id else None)
+    municipality = db.session().exec(select(Family.municipality_code).where(
+        Family.id == invitation.family_id)).first()
+    response = new_response(
+        invitation, language=language if language in LANGUAGES else invitation.language,
+        scores={name: value for name, value in scores.items() if value in range(1, 6)},
+        texts=texts, service_id=referral.service_id if referral else None,
+        organisation_id=referral.organisation_id if referral else None,
+        municipality_code=municipality)
+    invitation.used_at = response.submitted_at
+    db.session().add_all([response, invitation])
+    db.session().flush()
+    return response
