@@ -18,7 +18,7 @@ from referral.cases.services import address_index
 from referral.crypto import context, keyring
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
-from referral.monitor import services as monitor
+from referral.monitor import operations as monitor
 from referral.privacy.models import ErasureReceipt
 from referral.referrals.models import OPEN, Handover, Referral, ReferralEvent
 

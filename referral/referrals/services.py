@@ -12,7 +12,7 @@ from referral import audit, db, mail
 from referral.auth.models import Role, User
 from referral.cases.models import Consent, Family, Signal, SignalDomain
 from referral.directory.models import Organisation, ReferralRoute, Service, ServiceStatus
-from referral.directory.services import Page
+from referral.directory.queries import Page
 from referral.errors import Refused
 from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER

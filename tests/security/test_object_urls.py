@@ -41,7 +41,7 @@ from referral.cases.models import Consent, Family
 from referral.cases.services import create_family
 from referral.directory.models import Organisation, Service
 from referral.feedback import services as feedback_services
-from referral.monitor import pledges
+from referral.monitor.operations import save_pledge
 from referral.privacy import services as privacy_services
 from referral.referrals import services as referral_services
 from referral.referrals.models import Referral
@@ -144,9 +144,9 @@ def make_objects(app, world, make_user):
         service = session.get(Service, world.inbox_service)
         service.assured_date = date(2020, 1, 1)  # so that checking it again is a change
         session.add(service)
-        pledges.save(session.get(User, world.partner.id), service.organisation_id,
-                     [{"what": PLEDGE_WHAT, "for_whom": "gezinnen", "target": "40",
-                       "due": date(date.today().year, 12, 31)}], None)
+        save_pledge(session.get(User, world.partner.id),
+                    activities=[{"what": PLEDGE_WHAT, "for_whom": "gezinnen", "target": "40",
+                                 "due": date(date.today().year, 12, 31)}])
         jeugdfonds = session.exec(select(Organisation.id).where(
             Organisation.name == "Jeugdfonds")).one()
         sport = session.exec(select(Service.id).where(Service.name == "Sportfonds")).one()
