@@ -10,6 +10,7 @@ from referral.auth.models import User
 from referral.cases.services import create_family, log_signal, record_consent
 from referral.directory.models import Service
 from referral.referrals.services import change_status, default_follow_up, refer
+from tests.directory.conftest import actors  # noqa: F401  (the shared fixture)
 
 YEAR = date.today().year
 # source, need domains, service, what happens: 21 signals, 20 referrals.
