@@ -1,5 +1,6 @@
 # make run: install, create instance/ with keys and database, load demo data, serve.
 # make test: the whole suite (browser tests need Debian's chromium; CI=true requires them).
+# Parts while you work: .venv/bin/pytest tests/cases -m "not browser and not slow" -n 2
 VENV ?= .venv
 PYTHON ?= python3
 FLASK := $(VENV)/bin/flask --app referral
@@ -25,8 +26,11 @@ run: install translations
 	@echo "Serving on http://$(HOST):$(PORT) — log in with one of the demo logins above."
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
+# The suite: everything but the failure tests in parallel processes (pytest-xdist), then the
+# failure tests on their own, since they restart the PostgreSQL server under everyone's feet.
 test: install translations
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto -m "not reliability"
+	$(VENV)/bin/pytest -m reliability
 
 lint: install
 	$(VENV)/bin/ruff check .

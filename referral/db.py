@@ -111,7 +111,10 @@ def engine():
 def session():
     """The session of this request or command; committed by the caller's edge, not here."""
     if "db_session" not in g:
-        g.db_session = Session(engine(), expire_on_commit=False)
+        # Bound to a connection already in a transaction (the test suite does that), each
+        # session works in a savepoint of it; bound to the engine, this changes nothing.
+        g.db_session = Session(engine(), expire_on_commit=False,
+                               join_transaction_mode="create_savepoint")
     return g.db_session
 
 

@@ -102,7 +102,7 @@ def language():
         session["language"] = form.language.data
         if current_user.is_authenticated:
             auth_services.set_language(current_user._get_current_object(), form.language.data)
-    return redirect(safe_next(form.next.data))
+    return redirect(safe_next(form.next.data), code=303)
 
 
 def init_app(app):

@@ -1,4 +1,7 @@
-"""Fixtures: a migrated template database copied fresh for every test, on SQLite or PostgreSQL."""
+"""Fixtures: one migrated database per test process, and each test inside a transaction that
+is rolled back at its end; a fresh copy of the database only for the tests that need their own
+(marker `own_database`: other processes, raw files, migrations, concurrency). On SQLite, or on
+PostgreSQL when REFERRAL_TEST_DATABASE_URL is set."""
 
 import json
 import os
@@ -14,9 +17,11 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from alembic import command
+from argon2 import PasswordHasher
 from sqlmodel import select
 
 from referral import create_app, crypto, db
+from referral.auth import services as passwords
 from referral.directory.models import Organisation
 from referral.directory.operations import create_organisation, create_service
 from referral.policy import COMMAND_LINE
@@ -25,6 +30,20 @@ PG_URL = os.environ.get("REFERRAL_TEST_DATABASE_URL")
 PASSWORD = "lange-zin-als-wachtwoord"
 AMSTERDAM = ("GM0363", "Amsterdam")
 RECENTLY = date.today() - timedelta(days=30)
+# Argon2 at its lowest cost: the production cost (about 0.3 s a hash) made most of the
+# suite's time. Tests about hashing itself are marked `real_hasher`.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _password_hashing(request, monkeypatch):
+    if request.node.get_closest_marker("real_hasher"):
+        yield
+        return
+    monkeypatch.setattr(passwords, "hasher", CHEAP_HASHER)
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._dummy_hash.cache_clear()  # never leave a cheap dummy hash to another test
 
 
 def _admin_engine():
@@ -36,6 +55,22 @@ def _admin_engine():
 
 def _pg_url(name):
     return sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _create_database(template=None):
+    """A new PostgreSQL database (a copy of `template`, if given): its name."""
+    # The worker's name in it, so parallel workers (pytest-xdist) can tell theirs apart.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"referral_{worker}_{uuid.uuid4().hex[:10]}"
+    with _admin_engine().connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"'
+                             + (f' TEMPLATE "{template}"' if template else ""))
+    return name
+
+
+def _drop_database(name):
+    with _admin_engine().connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _config(instance, url, **extra):
@@ -51,9 +86,7 @@ def template(tmp_path_factory):
     instance.mkdir()
     crypto.write_private(instance / "keys.json", json.dumps(crypto.new_key_material()))
     if PG_URL:
-        name = f"referral_tmpl_{uuid.uuid4().hex[:8]}"
-        with _admin_engine().connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        name = _create_database()
         url = _pg_url(name)
     else:
         name, url = None, f"sqlite:///{instance / 'referral.sqlite'}"
@@ -63,8 +96,26 @@ def template(tmp_path_factory):
     app.extensions["referral.engine"].dispose()
     yield instance, name
     if name:
-        with _admin_engine().connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def shared_database(template, tmp_path_factory):
+    """This process's copy of the template that every test shares, each in a transaction of
+    its own: its URL and an engine."""
+    source, template_name = template
+    if template_name:
+        name = _create_database(template_name)
+        url = _pg_url(name)
+    else:
+        folder = tmp_path_factory.mktemp("shared")
+        shutil.copy(source / "referral.sqlite", folder / "referral.sqlite")
+        name, url = None, f"sqlite:///{folder / 'referral.sqlite'}"
+    engine = db.make_engine(url)
+    yield url, engine
+    engine.dispose()
+    if name:
+        _drop_database(name)
 
 
 @pytest.fixture
@@ -78,42 +129,74 @@ def new_database(template, tmp_path):
         shutil.copytree(source, instance)
         if not template_name:
             return instance, f"sqlite:///{instance / 'referral.sqlite'}"
-        name = f"referral_t_{uuid.uuid4().hex[:10]}"
-        with _admin_engine().connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        name = _create_database(template_name)
         made.append(name)
         return instance, _pg_url(name)
 
     yield make
     for name in made:
-        with _admin_engine().connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(name)
 
 
 @pytest.fixture
-def app_config(new_database):
-    """The configuration of a fresh copy of the template: instance folder and database."""
-    return _config(*new_database())
+def connection(request, shared_database):
+    """The shared database, inside a transaction that is rolled back after the test; None for
+    a test with a database of its own."""
+    if request.node.get_closest_marker("own_database"):
+        yield None
+        return
+    _url, engine = shared_database
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
 
 
 @pytest.fixture
-def make_app(app_config):
-    """Build apps on this test's database (several, like several worker processes)."""
+def app_config(request, connection, new_database, shared_database, template, tmp_path):
+    """The configuration of this test's app: its own instance folder (keys, the access log's
+    head file) and the shared database, or a fresh copy of its own."""
+    if connection is None:
+        return _config(*new_database())
+    instance = tmp_path / "instance"
+    shutil.copytree(template[0], instance, ignore=shutil.ignore_patterns("referral.sqlite*"))
+    return _config(instance, shared_database[0])
+
+
+@pytest.fixture
+def make_app(app_config, connection):
+    """Build apps on this test's database (several, like several worker processes). On the
+    shared database every session of the app joins the test's transaction (db.session makes
+    a savepoint for each request or command), so nothing outlives the test."""
     apps = []
 
     def make(**overrides):
         app = create_app({**app_config, **overrides})
+        if connection is not None and app.config["DATABASE_URL"] == app_config["DATABASE_URL"]:
+            app.extensions["referral.engine"].dispose()
+            app.extensions["referral.engine"] = connection
         apps.append(app)
         return app
 
     yield make
     for app in apps:
-        app.extensions["referral.engine"].dispose()
+        if app.extensions["referral.engine"] is not connection:
+            app.extensions["referral.engine"].dispose()
 
 
 @pytest.fixture
 def app(make_app):
     return make_app()
+
+
+@pytest.fixture(scope="session")
+def bare_app(tmp_path_factory):
+    """An app that never touches a database, for pure table tests (rules, lifecycle, labels):
+    built once for the whole session."""
+    instance = tmp_path_factory.mktemp("bare")
+    crypto.write_private(instance / "keys.json", json.dumps(crypto.new_key_material()))
+    return create_app(_config(instance, "sqlite://"))
 
 
 @pytest.fixture
@@ -226,13 +309,32 @@ def audit_entries(app, **filters):
 
 
 @contextmanager
+def raw_connection(app):
+    """A connection to the app's database, past the app's sessions, that sees what the app
+    committed: the test's own on the shared database (in a savepoint), else a new one."""
+    bind = app.extensions["referral.engine"]
+    if isinstance(bind, sa.Connection):
+        with bind.begin_nested():
+            yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+# The test suite runs each request in a savepoint of the test's transaction: those statements
+# are not the page's own.
+SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+@contextmanager
 def counted_queries(app):
     """The SQL statements the app runs inside the block, as a list that fills."""
     statements = []
     engine = app.extensions["referral.engine"]
 
     def track(*args):
-        statements.append(args[2])
+        if not args[2].startswith(SAVEPOINTS):
+            statements.append(args[2])
 
     sa.event.listen(engine, "before_cursor_execute", track)
     try:

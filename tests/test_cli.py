@@ -22,6 +22,7 @@ def test_every_command_has_help(runner, command):
     assert result.exit_code == 0 and "Usage:" in result.output
 
 
+@pytest.mark.own_database
 def test_init_creates_private_keys_and_changes_nothing_the_second_time(tmp_path, app_config):
     instance = tmp_path / "fresh"
     app = create_app({**app_config, "INSTANCE_PATH": str(instance),
@@ -40,11 +41,13 @@ def test_init_creates_private_keys_and_changes_nothing_the_second_time(tmp_path,
     app.extensions["referral.engine"].dispose()
 
 
+@pytest.mark.own_database
 def test_db_check_passes_and_current_is_head(runner):
     check = runner.invoke(args=["db", "check"])
     assert check.exit_code == 0 and "agree" in check.output, check.output
 
 
+@pytest.mark.own_database
 def test_migrations_go_down_and_up_again(runner):
     assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0

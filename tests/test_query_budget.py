@@ -10,6 +10,7 @@ import uuid
 from datetime import date
 
 import pyotp
+import pytest
 from sqlmodel import select
 
 from referral import db
@@ -172,6 +173,7 @@ def _family_link(app, world, client):  # noqa: F811
     assert client.get(f"/f/{token}").status_code == 303
 
 
+@pytest.mark.slow
 def test_every_page_stays_within_its_budget(app, world, make_user, make_service):  # noqa: F811
     _grow(app, world)
     for n in range(3):

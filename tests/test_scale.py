@@ -23,6 +23,9 @@ from referral.referrals.models import CLOSED, Referral, ReferralEvent, Status
 
 FACTOR = 0.002
 
+# Generates a municipality of data.
+pytestmark = pytest.mark.slow
+
 
 def _count(model, *where):
     return db.session().exec(select(func.count()).select_from(model).where(*where)).one()

@@ -110,6 +110,7 @@ def test_healthz_and_readyz(client):
     assert client.get("/readyz").json == {"status": "ok"}
 
 
+@pytest.mark.own_database
 def test_readyz_reports_an_unreachable_database(make_app, tmp_path):
     app = make_app(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = app.test_client().get("/readyz")
@@ -131,7 +132,7 @@ def test_language_is_remembered_per_user(make_app, make_user):
 
 def test_language_switch_refuses_unknown_language(client):
     response = post_form(client, "/language", {"language": "xx", "next": "/login"}, page="/login")
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert '<html lang="nl">' in client.get("/login").text
 
 

@@ -78,6 +78,7 @@ def test_cut_off_tail_shows_even_with_the_head_rewritten(app, runner):
     assert code == 1 and "entries after 3 were removed (entry 5 was recorded)" in output
 
 
+@pytest.mark.own_database
 def test_concurrent_writers_keep_one_chain(app, runner):
     errors = []
 

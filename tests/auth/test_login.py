@@ -48,6 +48,16 @@ def test_unknown_email_still_verifies_a_hash(client, monkeypatch):
     assert calls == [dummy]
 
 
+@pytest.mark.real_hasher
+def test_passwords_are_stored_as_argon2id_at_the_production_cost(app, make_user):
+    """The cheap hasher of the other tests must never be what the app itself uses."""
+    person = make_user()
+    with app.app_context():
+        stored = services.find_user(person.email).password_hash
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored[:40]
+    assert services.verify_password(stored, person.password)
+
+
 def test_every_attempt_is_audited(app, client, make_user, login):
     person = make_user()
     post_form(client, "/login", {"email": person.email, "password": "wrong-wrong-wrong"})

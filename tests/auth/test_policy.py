@@ -72,20 +72,20 @@ def test_every_rule_is_in_the_matrix():
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", sorted(EXPECTED))
-def test_matrix(app, role, action):
-    with app.app_context():
+def test_matrix(bare_app, role, action):
+    with bare_app.app_context():
         assert policy.allowed(_user(role), action) == (role in EXPECTED[action])
 
 
 @pytest.mark.parametrize("action", sorted(EXPECTED))
-def test_the_command_line_runs_administration_only(app, action):
-    with app.app_context():
+def test_the_command_line_runs_administration_only(bare_app, action):
+    with bare_app.app_context():
         assert policy.allowed(policy.COMMAND_LINE, action) == (action in COMMAND_LINE)
 
 
 @pytest.mark.parametrize("action", sorted(EXPECTED))
-def test_inactive_or_anonymous_may_do_nothing(app, action):
-    with app.app_context():
+def test_inactive_or_anonymous_may_do_nothing(bare_app, action):
+    with bare_app.app_context():
         assert not policy.allowed(_user("coordinator", active=False), action)
         assert not policy.allowed(None, action)
 
@@ -97,9 +97,9 @@ def test_inactive_or_anonymous_may_do_nothing(app, action):
     (date(2023, 6, 1), date(2026, 6, 1), False),  # three years later it has expired
     (date(2024, 2, 29), date(2027, 2, 28), False),
 ])
-def test_training_validity(app, trained_on, today, may):
+def test_training_validity(bare_app, trained_on, today, may):
     user = User(email_index="x", password_hash="x", role="professional", trained_on=trained_on)
-    with app.app_context():
+    with bare_app.app_context():
         assert policy.training_valid(user, today=today) is may
 
 

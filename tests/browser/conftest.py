@@ -8,11 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from werkzeug.serving import make_server
 
 from referral import db
-from referral.auth import services
 from referral.demo import PRIVACY_OFFICER, load, officer_key
 
 HERE = Path(__file__).parent
@@ -28,6 +26,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.browser)
+            # The live server answers from several threads, each with its own connection.
+            item.add_marker(pytest.mark.own_database)
 
 
 @pytest.fixture(scope="session")
@@ -46,19 +46,9 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def cheap_password_hashing(monkeypatch):
-    """Argon2 at its lowest cost: these tests are about pages, and the production cost
-    (about 0.2 s a hash) for six demo accounts per test would double the suite's time."""
-    monkeypatch.setattr(services, "hasher",
-                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    services._dummy_hash.cache_clear()
-    yield
-    services._dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
-
 
 @pytest.fixture
-def live_server(browser, app, cheap_password_hashing):
+def live_server(browser, app):
     """The app with its demo data, served on a free loopback port; its base URL."""
     # `browser` first, so a missing Chromium skips before a database is built.
     with app.app_context():

@@ -37,6 +37,7 @@ def _raw_database(app):
                          for row in conn.exec_driver_sql(f'SELECT * FROM "{table}"'))
 
 
+@pytest.mark.own_database
 def test_the_owner_corrects_the_family(client, world, login, app, caplog):
     caplog.set_level(logging.DEBUG)
     login(world.owner)

@@ -10,13 +10,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from argon2 import PasswordHasher
 from flask_babel import force_locale, gettext
 from markupsafe import escape
 from sqlmodel import select
 
 from referral import db
-from referral.auth import services as auth_services
 from referral.auth.models import User
 from referral.cases.models import Consent
 from referral.cases.services import withdraw_consent
@@ -56,16 +54,6 @@ SHOWN = {
     "letter": ("Zeynep Yilmaz", SECRET_MESSAGE),
 }
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """Argon2 at its lowest cost: a world of nine accounts for each of a hundred tests about
-    pages would otherwise spend minutes hashing passwords."""
-    monkeypatch.setattr(auth_services, "hasher",
-                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    auth_services._dummy_hash.cache_clear()
-    yield
-    auth_services._dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
 
 
 def dutch(app, message, **values):

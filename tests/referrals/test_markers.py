@@ -36,6 +36,7 @@ def raw_database(app):
         engine.dispose()
 
 
+@pytest.mark.own_database
 def test_markers_stay_out_of_database_logs_and_mail(mail_app, smtp, make_user, make_service,
                                                     caplog):
     app = mail_app

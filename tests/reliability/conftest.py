@@ -27,9 +27,19 @@ from sqlmodel import select
 from referral import create_app, db
 from tests.conftest import PG_URL, _config, free_port
 from tests.referrals.conftest import world  # noqa: F401  (the small alliance)
-from tests.security.test_sessions import cheap_password_hashing  # noqa: F401  (autouse)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items):
+    # This hook sees every collected test, not only this folder's: mark only ours. They run
+    # real processes against a database of their own, and restart the PostgreSQL server: run
+    # them apart from the rest (make test does).
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.reliability)
+            item.add_marker(pytest.mark.own_database)
 # The PostgreSQL server is tested directly, also when the suite runs on SQLite.
 PG_ADMIN_URL = PG_URL or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_CLUSTER = ["15", "main"]

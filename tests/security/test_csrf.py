@@ -15,11 +15,9 @@ from datetime import date, timedelta
 
 import pyotp
 import pytest
-from argon2 import PasswordHasher
 from sqlmodel import SQLModel, select
 
 from referral import db
-from referral.auth import services as auth_services
 from referral.auth.models import User
 from referral.cases.models import Family
 from referral.cases.services import children_of, create_family, record_consent
@@ -30,10 +28,9 @@ from referral.monitor.operations import save_pledge
 from referral.policy import COMMAND_LINE
 from referral.referrals.models import Referral
 from referral.referrals.services import propose_handover
-from tests.conftest import csrf_token, post_form
+from tests.conftest import csrf_token, post_form, raw_connection
 from tests.referrals.conftest import World, world  # noqa: F401  (the shared fixture)
 
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 NUMBERS = itertools.count(1)  # unique names across every Ctx of a test
 
 
@@ -42,11 +39,6 @@ def town(request):
     """The world of tests/referrals (`world`, imported above for pytest, by another name)."""
     return request.getfixturevalue("world")
 
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch):
-    """Argon2 at its real cost makes every login slow; these tests are not about hashing."""
-    monkeypatch.setattr(auth_services, "hasher", FAST_HASHER)
 
 
 # --- the session a form is posted in ------------------------------------------------------
@@ -560,8 +552,7 @@ AUDIT_TABLES = {"audit_event", "audit_head", "audit_checkpoint"}
 
 def snapshot(app, *, skip=()):
     """Every row of every table (as text), read on a connection of its own."""
-    engine = app.extensions["referral.engine"]
-    with engine.connect() as connection:
+    with raw_connection(app) as connection:
         return {table.name: sorted(repr(tuple(row)) for row in
                                    connection.execute(table.select()))
                 for table in SQLModel.metadata.sorted_tables if table.name not in skip}

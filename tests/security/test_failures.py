@@ -22,8 +22,7 @@ from referral.cases.models import Family
 from referral.cases.services import create_family
 from referral.directory.models import Service
 from referral.mail import send_pending
-from tests.conftest import AMSTERDAM, csrf_token, post_form
-from tests.security.test_sessions import cheap_password_hashing  # noqa: F401  (autouse)
+from tests.conftest import AMSTERDAM, csrf_token, post_form, raw_connection
 
 UNREACHABLE_PG = "postgresql+psycopg://nobody@127.0.0.1:1/none"
 
@@ -107,14 +106,14 @@ def _set_parent_names(app, family_id, value):
     """Write straight into the database, past the application: what an attacker with
     database access, a broken restore or a disk error does."""
     table = Family.__table__
-    with app.extensions["referral.engine"].begin() as conn:
+    with raw_connection(app) as conn:
         conn.execute(sa.update(table).where(table.c.id == family_id)
                      .values(parent_names_enc=value))
 
 
 def _stored(app, family_id):
     table = Family.__table__
-    with app.extensions["referral.engine"].connect() as conn:
+    with raw_connection(app) as conn:
         return conn.execute(sa.select(table.c.parent_names_enc)
                             .where(table.c.id == family_id)).scalar_one()
 
@@ -217,6 +216,7 @@ FAILURES = {"decryption": _decryption, "keyring-without-the-key": _keyring,
             "database-down": _database_down}
 
 
+@pytest.mark.own_database
 @pytest.mark.parametrize("failure", list(FAILURES))
 def test_the_request_number_on_the_error_page_finds_the_details_in_the_log(
         make_app, app, family, caplog, failure):
@@ -248,6 +248,7 @@ OUTAGES = {"postgresql-unreachable": lambda tmp_path: UNREACHABLE_PG,
            "sqlite-file-vanished": _vanished_sqlite}
 
 
+@pytest.mark.own_database
 @pytest.mark.parametrize("who", ["logging-in", "logged-in"])
 @pytest.mark.parametrize("outage", list(OUTAGES))
 def test_a_database_outage_gives_the_generic_error_page(
@@ -299,6 +300,7 @@ def _form_value(page, name):
     return re.search(rf'name="{name}"[^>]*value="([^"]+)"', page).group(1)
 
 
+@pytest.mark.own_database
 def test_no_log_line_of_a_whole_flow_holds_personal_data(make_app, make_user, make_service,
                                                           smtp, caplog):
     """Everything logged at DEBUG (the app, SQLAlchemy with its parameters, the mail) while a

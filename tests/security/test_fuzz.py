@@ -26,13 +26,12 @@ from referral.auth.models import User
 from referral.cases.models import Child, Consent, Family, Signal
 from referral.feedback.models import FeedbackResponse
 from referral.referrals.models import Handover, Referral, ReferralEvent
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, raw_connection
 from tests.security.test_csrf import (  # noqa: F401  (fixtures: hashing, the world)
     AUDIT_TABLES,
     FORMS,
     _report_pledge,
     changed_tables,
-    fast_password_hashing,
     make_ctx,
     snapshot,
     world,
@@ -63,6 +62,9 @@ SEALED_LIMITS = {
 @pytest.fixture
 def town(request):
     return request.getfixturevalue("world")
+
+# Hypothesis tries every form and parameter with hundreds of values.
+pytestmark = pytest.mark.slow
 
 
 # Posting these a second time rightly changes nothing (the language is already chosen; a
@@ -143,8 +145,7 @@ def over_limit(app, *, blank=True):
     encrypted ones by the limit of the form that writes them (blank=False: not counting
     values of only white space)."""
     found = []
-    engine = app.extensions["referral.engine"]
-    with engine.connect() as connection:
+    with raw_connection(app) as connection:
         for table in SQLModel.metadata.sorted_tables:
             columns = [c for c in table.columns if getattr(c.type, "length", None)]
             if not columns:

@@ -30,12 +30,10 @@ from urllib.parse import urlsplit
 import pyotp
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from flask import url_for
 from sqlmodel import select
 
 from referral import create_app, db
-from referral.auth import services as auth_services
 from referral.auth.models import User
 from referral.cases.models import Consent, Family
 from referral.cases.services import create_family
@@ -45,7 +43,7 @@ from referral.monitor.operations import save_pledge
 from referral.privacy import services as privacy_services
 from referral.referrals import services as referral_services
 from referral.referrals.models import Referral
-from tests.conftest import audit_entries, csrf_token, post_form
+from tests.conftest import audit_entries, csrf_token, post_form, raw_connection
 from tests.referrals.conftest import SECRET_MESSAGE, World, refer_again
 
 NOTE = "Vader belt donderdag terug over de schuldhulp."
@@ -68,15 +66,6 @@ CHANGES = {"create", "update", "delete"}  # how a refused POST is logged
 
 CSRF = object()  # stands for the client's CSRF token in a form
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """Argon2 at its lowest cost: ten accounts per world would otherwise take seconds."""
-    monkeypatch.setattr(auth_services, "hasher",
-                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    auth_services._dummy_hash.cache_clear()
-    yield
-    auth_services._dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
 
 
 # --- the objects -------------------------------------------------------------------------
@@ -384,13 +373,13 @@ def browser(app, person):
 
 
 def _tables(app):
-    return sorted(set(sa.inspect(app.extensions["referral.engine"]).get_table_names())
-                  - LOG_TABLES)
+    with raw_connection(app) as conn:
+        return sorted(set(sa.inspect(conn).get_table_names()) - LOG_TABLES)
 
 
 def snapshot(app, tables):
     """Every row of every table but the access log."""
-    with app.extensions["referral.engine"].connect() as conn:
+    with raw_connection(app) as conn:
         return {name: sorted(repr(tuple(row)) for row in conn.execute(
             sa.text(f'SELECT * FROM "{name}"'))) for name in tables}
 

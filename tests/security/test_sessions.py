@@ -16,7 +16,6 @@ from urllib.parse import urljoin, urlsplit
 
 import pyotp
 import pytest
-from argon2 import PasswordHasher
 from flask import url_for
 from sqlmodel import select
 
@@ -36,15 +35,6 @@ COOKIE = "referral_session"
 THROTTLED = "Te veel mislukte pogingen"
 CODE_REFUSED = "Deze code klopt niet of is al gebruikt"
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """Argon2 at its lowest cost: these tests log in dozens of times."""
-    monkeypatch.setattr(auth_services, "hasher",
-                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    auth_services._dummy_hash.cache_clear()
-    yield
-    auth_services._dummy_hash.cache_clear()  # never leave a cheap dummy hash to other tests
 
 
 def _code(secret, step_offset=0):
@@ -525,6 +515,7 @@ def test_the_readiness_probe_answers_with_a_session_cookie(make_app, make_user):
     assert waited < 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", ["production", "development"])
 def test_every_page_carries_the_security_headers_and_cookie_flags(make_app, tour, env):
     """Production, as deployed, with everyone; development (the same headers, no HSTS, no
