@@ -52,8 +52,8 @@ def populate(app, services=5000, municipalities=350):
         ServiceArea,
         ServiceDomain,
         ServiceLanguage,
+        fold,
     )
-    from referral.directory.services import fold
 
     rng = random.Random(7)
     codes = ["GM0363", "GM0500"] + [f"GM{n:04d}" for n in range(1000, 1000 + municipalities - 2)]

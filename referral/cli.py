@@ -212,11 +212,13 @@ directory_cli = AppGroup("directory", help="Exchange the directory as Open Refer
 @click.argument("path", type=click.Path(exists=True))
 def directory_import(path):
     """Import an HSDS 3.0 package (folder or zip of CSVs) or JSON form; upsert by HSDS id."""
-    from referral.directory.hsds import HsdsError, import_source
+    from referral.directory.operations import import_hsds
+    from referral.errors import Refused
+    from referral.policy import COMMAND_LINE
 
     try:
-        report = import_source(path)
-    except HsdsError as exc:
+        report = import_hsds(COMMAND_LINE, path)
+    except Refused as exc:
         _fail(f"Nothing was imported. {exc}")
     db.commit()
     for line in report.lines():
@@ -228,8 +230,10 @@ def directory_import(path):
 def directory_export(path):
     """Write the directory as an HSDS 3.0 package: a folder, or a zip if PATH ends in .zip."""
     from referral.directory.hsds import write_package
+    from referral.directory.queries import hsds_export
+    from referral.policy import COMMAND_LINE
 
-    files = write_package(path)
+    files = write_package(path, hsds_export(COMMAND_LINE))
     db.commit()
     click.echo(f"Wrote {len(files)} files to {path}.")
 
@@ -249,8 +253,10 @@ def directory_terms():
 @click.argument("domain")
 def directory_map_term(term_id, domain):
     """Map an imported taxonomy term to a need domain (money, food, clothing, …)."""
-    from referral.directory.hsds import map_term
     from referral.directory.models import NeedDomain, TaxonomyTerm
+    from referral.directory.operations import map_term
+    from referral.errors import Refused
+    from referral.policy import COMMAND_LINE
 
     try:
         term = db.session().get(TaxonomyTerm, uuid.UUID(term_id))
@@ -261,7 +267,10 @@ def directory_map_term(term_id, domain):
     if db.session().get(NeedDomain, domain) is None:
         codes = ", ".join(db.session().exec(select(NeedDomain.code)).all())
         _fail(f"Unknown need domain {domain!r}; choose one of: {codes}.")
-    map_term(term, domain)
+    try:
+        map_term(COMMAND_LINE, term, domain=domain)
+    except Refused as refused:
+        _fail(str(refused))
     db.commit()
     click.echo(f"Mapped {term.name!r} to {domain}.")
 
@@ -307,16 +316,16 @@ def monitor_export(year, municipality, path, language):
     """Write the monitor of a year as CSV (small numbers hidden as on the page)."""
     from flask_babel import force_locale
 
-    from referral import audit
-    from referral.directory.services import municipalities
-    from referral.monitor import export, services
+    from referral.directory.queries import municipalities
+    from referral.monitor.queries import export_csv
+    from referral.policy import COMMAND_LINE
 
     if municipality and municipality not in dict(municipalities()):
         _fail(f"Unknown municipality {municipality!r}: use a CBS code from the directory.")
     with current_app.test_request_context(), force_locale(language):
-        tables = services.figures(services.Scope(year, municipality), services.labels())
-    Path(path).write_text(export.csv_text(tables), encoding="utf-8")
-    audit.record("export", object_type="monitor", summary=f"monitor export {year} (CLI)")
+        tables, body = export_csv(COMMAND_LINE, year=year, municipality=municipality,
+                                  fresh=True)
+    Path(path).write_text(body, encoding="utf-8")
     db.commit()
     click.echo(f"Wrote {len(tables)} tables of the {year} monitor to {path}.")
 
@@ -328,12 +337,13 @@ def monitor_refresh(year):
     nobody then waits for the count)."""
     from flask_babel import force_locale
 
-    from referral.monitor import services
+    from referral.monitor.operations import recount_figures
+    from referral.policy import COMMAND_LINE
 
     year = year or date.today().year
     for language in current_app.config["LANGUAGES"]:
         with current_app.test_request_context(), force_locale(language):
-            services.cached_figures(services.Scope(year), services.labels(), force=True)
+            recount_figures(COMMAND_LINE, year=year)
         db.commit()
     click.echo(f"Counted the {year} monitor in {', '.join(current_app.config['LANGUAGES'])}.")
 

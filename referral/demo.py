@@ -14,7 +14,7 @@ from referral.cases.operations import create_family, log_signal, record_consent
 from referral.cases.queries import families_of
 from referral.directory import demo_data
 from referral.directory.models import Organisation, Service
-from referral.directory.services import save_organisation, save_service
+from referral.directory.operations import create_organisation, create_service
 from referral.referrals.operations import refer
 from referral.referrals.queries import default_follow_up
 
@@ -46,11 +46,14 @@ USERS = [
 
 
 def _organisation(name, **fields):
+    """The organisation of this name, added through the directory's operation if missing (as
+    the command line: the demo users belong to these organisations, so they come later)."""
     session = db.session()
     organisation = session.exec(select(Organisation).where(Organisation.name == name)).first()
     if organisation is None:
-        organisation = Organisation(id=uuid.uuid5(DEMO_NAMESPACE, name), name=name, **fields)
-        save_organisation(organisation, user=None, created=True)
+        organisation = create_organisation(policy.COMMAND_LINE, name=name,
+                                           organisation_id=uuid.uuid5(DEMO_NAMESPACE, name),
+                                           **fields)
     return organisation
 
 
@@ -66,16 +69,15 @@ def load_directory():
         service_id = uuid.uuid5(DEMO_NAMESPACE, f"{organisation.name}/{name}")
         if session.get(Service, service_id) is not None:
             continue
-        service = Service(
-            id=service_id, organisation_id=organisation.id, name=name, description=description,
+        create_service(
+            policy.COMMAND_LINE, organisation, service_id=service_id, name=name,
+            description=description, domains=domains, areas=list(areas), languages=["nl"],
             minimum_age=low, maximum_age=high, referral_route=route, capacity=capacity,
             waiting_weeks=weeks, income_limit_percent=income, professional_applies=applies,
             phone=organisation.phone, url=organisation.website,
             assured_date=today - timedelta(days=checked_days_ago),
             eligibility_description=(f"Inkomen tot {income}% van het sociaal minimum."
                                      if income else None))
-        save_service(service, organisation, domains=domains, areas=list(areas),
-                     languages=["nl"], user=None, created=True)
 
 
 def load():

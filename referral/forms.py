@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.widgets import CheckboxInput, ListWidget, Select
 
-from referral.directory.services import need_domains
+from referral.directory.queries import need_domains
 
 # No quotes, brackets, commas or semicolons: a To header would read those differently.
 EMAIL = r"^[^@\s\"<>()\[\],;:\\]+@[^@\s\"<>()\[\],;:\\]+\.[^@\s\"<>()\[\],;:\\]+$"

@@ -48,8 +48,8 @@ from referral.directory.models import (
     ServiceArea,
     ServiceDomain,
     ServiceLanguage,
+    refresh_search_text,
 )
-from referral.directory.services import refresh_search_text
 from referral.feedback.models import FeedbackInvite, FeedbackResponse
 from referral.referrals.models import (
     CLOSED,

@@ -22,8 +22,8 @@ from sqlmodel import select
 
 from referral import create_app, crypto, db, policy
 from referral.auth import credentials as passwords
-from referral.directory.models import Organisation, Service
-from referral.directory.services import save_organisation, save_service
+from referral.directory.models import Organisation
+from referral.directory.operations import create_organisation, create_service
 
 PG_URL = os.environ.get("REFERRAL_TEST_DATABASE_URL")
 PASSWORD = "lange-zin-als-wachtwoord"
@@ -253,7 +253,8 @@ def make_user(app):
 
 @pytest.fixture
 def make_service(app):
-    """Create a service (and its organisation) through the service layer; return its id."""
+    """Create a service (and its organisation) through the directory's operations, as the
+    command line; return its id."""
 
     def make(name, *, organisation="Stichting Voorbeeld", domains=("food",), areas=(AMSTERDAM,),
              description="Hulp voor gezinnen.", checked=None, **fields):
@@ -262,11 +263,10 @@ def make_service(app):
             org = session.exec(select(Organisation).where(Organisation.name == organisation)
                                ).first()
             if org is None:
-                org = save_organisation(Organisation(name=organisation), user=None, created=True)
-            service = Service(name=name, description=description, organisation_id=org.id,
-                              assured_date=checked or date.today(), **fields)
-            save_service(service, org, domains=list(domains), areas=list(areas),
-                         languages=["nl"], user=None, created=True)
+                org = create_organisation(policy.COMMAND_LINE, name=organisation)
+            service = create_service(policy.COMMAND_LINE, org, name=name, description=description,
+                                     domains=list(domains), areas=list(areas), languages=["nl"],
+                                     assured_date=checked or date.today(), **fields)
             db.commit()
             return service.id
 

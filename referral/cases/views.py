@@ -25,7 +25,7 @@ from referral.cases.models import (
     Consent,
     Family,
 )
-from referral.directory import services as directory
+from referral.directory import queries as directory
 from referral.errors import Refused
 from referral.forms import ConfirmForm, need_domain_choices
 from referral.referrals import queries as referrals

@@ -1,7 +1,9 @@
 """Exchange the directory as Open Referral HSDS 3.0: the tabular package and the JSON forms.
 
 Import reads everything first and checks it; only then does it write, so a malformed file
-saves nothing. Ids are HSDS ids, so importing twice changes nothing.
+saves nothing. Ids are HSDS ids, so importing twice changes nothing. The import and the
+export are the directory's operations and queries; this module reads, checks and writes
+the format.
 """
 
 import csv
@@ -30,8 +32,9 @@ from referral.directory.models import (
     ServiceStatus,
     ServiceTerm,
     TaxonomyTerm,
+    refresh_search_text,
 )
-from referral.directory.services import refresh_search_text
+from referral.errors import Refused
 
 DOMAIN_TAXONOMY = "referral-need-domains"
 AREA_EXTENT_TYPE = "cbs_municipality"
@@ -61,8 +64,9 @@ REQUIRED = {
 }
 
 
-class HsdsError(Exception):
-    """A file that cannot be imported; names the file, the line and the column."""
+class HsdsError(Refused):
+    """A file that cannot be imported; names the file, the line and the column (for the
+    operator at the command line, in English like the format's own names)."""
 
     def __init__(self, file, problem, *, line=None, column=None):
         where = ", ".join(filter(None, [file, line and f"line {line}",
@@ -412,7 +416,8 @@ def _replace(service_id, model, wanted, report, kind):
     (report.updated if current else report.created)[kind] += 1
 
 
-def apply(plan, report, *, user=None):
+def apply(plan, report, *, user):
+    """Write a checked plan (for operations.import_hsds, which asks the policy first)."""
     session = db.session()
     for values in plan.organisations.values():
         _upsert(Organisation, values, report, "organisations")
@@ -446,27 +451,6 @@ def apply(plan, report, *, user=None):
     audit.record("create", object_type="directory", user=user,
                  summary=f"HSDS import: {sum(report.created.values())} created, "
                          f"{sum(report.updated.values())} updated")
-
-
-def map_term(term, domain_code, *, user=None):
-    """Treat an imported taxonomy term as a need domain: its services get that domain."""
-    session = db.session()
-    term.need_domain_code = domain_code
-    session.add(term)
-    linked = session.exec(select(ServiceTerm.service_id).where(ServiceTerm.term_id == term.id))
-    for service_id in linked.all():
-        if session.get(ServiceDomain, (service_id, domain_code)) is None:
-            session.add(ServiceDomain(service_id=service_id, domain_code=domain_code))
-    session.flush()
-    audit.record("update", object_type="taxonomy_term", object_id=term.id, user=user,
-                 summary=f"taxonomy term mapped to need domain {domain_code}")
-
-
-def import_source(path, *, user=None):
-    """Import an HSDS source; raises HsdsError (and writes nothing) when it is malformed."""
-    report = Report()
-    apply(check(read_source(path), report), report, user=user)
-    return report
 
 
 # ---- exporting -------------------------------------------------------------------------
@@ -566,15 +550,8 @@ def package_files(tables):
     return files
 
 
-def write_files_for_download(*, user=None):
-    files = package_files(export_tables())
-    audit.record("export", object_type="directory", user=user, summary="HSDS export")
-    return files
-
-
-def write_package(path, *, user=None):
-    """Write the package to a folder, or to a zip file when the path ends in .zip."""
-    files = write_files_for_download(user=user)
+def write_package(path, files):
+    """Write the package's files to a folder, or to a zip file when the path ends in .zip."""
     path = Path(path)
     if path.suffix == ".zip":
         path.write_bytes(zip_bytes(files))

@@ -4,6 +4,7 @@ Directory data describes organisations and their services, never families: it is
 """
 
 import enum
+import unicodedata
 import uuid
 from datetime import date, datetime
 
@@ -53,6 +54,24 @@ ROUTE_LABELS = {
     ReferralRoute.email: _l("by email"),
     ReferralRoute.letter: _l("by letter"),
 }
+
+
+def fold(text):
+    """Lower case without accents, control characters or extra spaces: "Café  Noël" ->
+    "cafe noel". (PostgreSQL refuses a NUL byte in a query's text.)"""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    plain = "".join(" " if unicodedata.category(c) == "Cc" else c for c in decomposed
+                    if not unicodedata.combining(c))
+    return " ".join(plain.casefold().split())
+
+
+def refresh_search_text(service, organisation):
+    """Fill the service's folded search columns from its texts and its organisation's names."""
+    service.search_name = fold(f"{service.name} {service.alternate_name or ''}")[:500]
+    service.search_text = fold(" ".join(filter(None, [
+        service.name, service.alternate_name, service.description,
+        service.eligibility_description, organisation.name, organisation.alternate_name,
+    ])))[:9000]
 
 
 class NeedDomain(SQLModel, table=True):

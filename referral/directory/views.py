@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from referral import policy
-from referral.directory import bp, hsds, services
+from referral.directory import bp, hsds, operations, queries
 from referral.directory.forms import (
     CAPACITY_LABELS,
     ROUTE_LABELS,
@@ -17,7 +17,14 @@ from referral.directory.forms import (
     ServiceForm,
     parse_languages,
 )
-from referral.directory.models import Organisation, Service
+from referral.directory.models import (
+    Capacity,
+    Organisation,
+    ReferralRoute,
+    Service,
+    ServiceStatus,
+)
+from referral.errors import Refused
 from referral.forms import ConfirmForm, need_domain_choices
 
 
@@ -37,7 +44,8 @@ def labels():
     return {"status_label": lambda v: STATUS_LABELS.get(v, v),
             "capacity_label": lambda v: CAPACITY_LABELS.get(v, v),
             "route_label": lambda v: ROUTE_LABELS.get(v, v),
-            "age_range": age_range}
+            "age_range": age_range,
+            "ServiceStatus": ServiceStatus, "Capacity": Capacity, "ReferralRoute": ReferralRoute}
 
 
 def _domain_labels():
@@ -51,14 +59,14 @@ def search():
     form = SearchForm(request.args)
     form.domains.choices = need_domain_choices()
     form.municipality.choices = [SelectChoice("", _("All municipalities"))] + [
-        SelectChoice(code, name) for code, name in services.municipalities()]
+        SelectChoice(code, name) for code, name in queries.municipalities()]
     page = None
     if form.validate():
-        page = services.search(domains=form.domains.data or (),
-                               municipality=form.municipality.data or None,
-                               age=form.age.data, text=form.q.data or "",
-                               everything=form.everything.data,
-                               page=request.args.get("page", 1, type=int))
+        page = queries.search(domains=form.domains.data or (),
+                              municipality=form.municipality.data or None,
+                              age=form.age.data, text=form.q.data or "",
+                              everything=form.everything.data,
+                              page=request.args.get("page", 1, type=int))
     args = request.args.to_dict(flat=False)
     args.pop("page", None)
     return render_template("directory/search.html", form=form, page=page, query_args=args,
@@ -66,7 +74,7 @@ def search():
 
 
 def _service_or_404(service_id):
-    result = services.get_service(service_id)
+    result = queries.get_service(service_id)
     if result is None:
         abort(404)
     return result
@@ -86,21 +94,26 @@ def service(service_id):
 @login_required
 def assure(service_id):
     result = _service_or_404(service_id)
-    policy.require(current_user, "service.edit", result.service, object_type="service", object_id=service_id)
-    services.assure(result.service, user=current_user)  # CSRFProtect checked the token
+    operations.assure_service(current_user, result.service)  # CSRFProtect checked the token
     flash(_("Thank you: the entry is marked as checked today."), "success")
-    return redirect(url_for("directory.service", service_id=service_id))
+    return redirect(url_for("directory.service", service_id=service_id), code=303)
 
 
-def _fill(form, record):
-    """Copy the form's fields that are columns of the record; empty text becomes None."""
-    for field in form:
-        if field.name in type(record).model_fields and field.name != "id":
-            value = field.data
-            setattr(record, field.name, None if value == "" else value)
+def _columns(form, model):
+    """The form's fields that are columns of the model; empty text becomes None."""
+    return {field.name: None if field.data == "" else field.data for field in form
+            if field.name in model.model_fields and field.name != "id"}
 
 
-def _service_form(service, organisation, result=None):
+def _refused(form, refused):
+    """Show an operation's refusal beside its field, or above the form."""
+    if refused.field in form:
+        form[refused.field].errors.append(str(refused))
+    else:
+        form.form_errors.append(str(refused))
+
+
+def _service_form(organisation, result=None):
     """Show the service form, or save it and go to the service; for a new or an existing one."""
     form = ServiceForm(obj=result.service if result else None)
     form.domains.choices = need_domain_choices()
@@ -110,13 +123,18 @@ def _service_form(service, organisation, result=None):
                                     for a in result.areas if a.municipality_code)
         form.languages.data = ", ".join(language.code for language in result.languages)
     if form.validate_on_submit():
-        _fill(form, service)
-        services.save_service(service, organisation, domains=form.domains.data,
-                              areas=form.parsed_areas(),
-                              languages=parse_languages(form.languages.data),
-                              user=current_user, created=result is None)
-        flash(_("The service is saved."), "success")
-        return redirect(url_for("directory.service", service_id=service.id))
+        entry = dict(_columns(form, Service), domains=form.domains.data,
+                     areas=form.parsed_areas(), languages=parse_languages(form.languages.data))
+        try:
+            if result is None:
+                service = operations.create_service(current_user, organisation, **entry)
+            else:
+                service = operations.edit_service(current_user, result.service, **entry)
+        except Refused as refused:
+            _refused(form, refused)
+        else:
+            flash(_("The service is saved."), "success")
+            return redirect(url_for("directory.service", service_id=service.id), code=303)
     return render_template("directory/service_form.html", form=form, result=result,
                            organisation=organisation)
 
@@ -126,7 +144,7 @@ def _service_form(service, organisation, result=None):
 def edit_service(service_id):
     result = _service_or_404(service_id)
     policy.require(current_user, "service.edit", result.service, object_type="service", object_id=service_id)
-    return _service_form(result.service, result.organisation, result)
+    return _service_form(result.organisation, result)
 
 
 @bp.route("/organisations/<uuid:organisation_id>/services/new", methods=["GET", "POST"])
@@ -136,11 +154,11 @@ def new_service(organisation_id):
     service = Service(organisation_id=organisation.id, name="")
     policy.require(current_user, "service.edit", service, object_type="organisation",
                    object_id=organisation_id)
-    return _service_form(service, organisation)
+    return _service_form(organisation)
 
 
 def _organisation_or_404(organisation_id):
-    organisation = services.get_organisation(organisation_id)
+    organisation = queries.get_organisation(organisation_id)
     if organisation is None:
         abort(404)
     return organisation
@@ -153,7 +171,7 @@ def organisation(organisation_id):
     organisation = _organisation_or_404(organisation_id)
     probe = Service(organisation_id=organisation.id, name="")
     return render_template("directory/organisation.html", organisation=organisation,
-                           results=services.services_of(organisation.id),
+                           results=queries.services_of(organisation.id),
                            domain_labels=_domain_labels(),
                            can_edit=policy.allowed(current_user, "service.edit", probe),
                            can_manage=policy.allowed(current_user, "directory.manage"))
@@ -167,16 +185,19 @@ def edit_organisation(organisation_id=None):
     organisation = _organisation_or_404(organisation_id) if organisation_id else None
     form = OrganisationForm(obj=organisation)
     if form.validate_on_submit():
-        taken = services.organisation_named(form.name.data)
-        if taken is not None and taken is not organisation:
-            form.name.errors.append(_("There is already an organisation with this name."))
+        try:
+            if organisation is None:
+                organisation = operations.create_organisation(
+                    current_user, **_columns(form, Organisation))
+            else:
+                operations.edit_organisation(current_user, organisation,
+                                             **_columns(form, Organisation))
+        except Refused as refused:
+            _refused(form, refused)
         else:
-            created = organisation is None
-            organisation = organisation or Organisation(name=form.name.data)
-            _fill(form, organisation)
-            services.save_organisation(organisation, user=current_user, created=created)
             flash(_("The organisation is saved."), "success")
-            return redirect(url_for("directory.organisation", organisation_id=organisation.id))
+            return redirect(url_for("directory.organisation", organisation_id=organisation.id),
+                            code=303)
     return render_template("directory/organisation_form.html", form=form,
                            organisation=organisation)
 
@@ -188,11 +209,12 @@ def deactivate_organisation(organisation_id):
     organisation = _organisation_or_404(organisation_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        services.deactivate_organisation(organisation, user=current_user)
+        operations.deactivate_organisation(current_user, organisation)
         flash(_("The organisation and its services no longer show in the search."), "success")
-        return redirect(url_for("directory.organisation", organisation_id=organisation.id))
+        return redirect(url_for("directory.organisation", organisation_id=organisation.id),
+                        code=303)
     return render_template("directory/deactivate.html", form=form, organisation=organisation,
-                           count=len(services.services_of(organisation.id)))
+                           count=len(queries.services_of(organisation.id)))
 
 
 @bp.route("/organisations/<uuid:organisation_id>/merge", methods=["GET", "POST"])
@@ -201,15 +223,20 @@ def merge_organisation(organisation_id):
     policy.require(current_user, "directory.manage", object_type="organisation", object_id=organisation_id)
     duplicate = _organisation_or_404(organisation_id)
     form = MergeForm()
-    form.into.choices = [SelectChoice(str(o.id), o.name) for o in services.organisations()
+    form.into.choices = [SelectChoice(str(o.id), o.name) for o in queries.organisations()
                          if o.id != duplicate.id]
     if form.validate_on_submit():
         into = _organisation_or_404(uuid.UUID(form.into.data))
-        services.merge_organisations(duplicate, into, user=current_user)
-        flash(_("The organisations are merged."), "success")
-        return redirect(url_for("directory.organisation", organisation_id=into.id))
+        try:
+            operations.merge_organisations(current_user, duplicate, into=into)
+        except Refused as refused:
+            _refused(form, refused)
+        else:
+            flash(_("The organisations are merged."), "success")
+            return redirect(url_for("directory.organisation", organisation_id=into.id),
+                            code=303)
     return render_template("directory/merge.html", form=form, organisation=duplicate,
-                           count=len(services.services_of(duplicate.id)))
+                           count=len(queries.services_of(duplicate.id)))
 
 
 @bp.route("/organisations")
@@ -217,15 +244,14 @@ def merge_organisation(organisation_id):
 def organisations():
     policy.require(current_user, "directory.search")
     return render_template("directory/organisations.html",
-                           organisations=services.organisations(),
+                           organisations=queries.organisations(),
                            can_manage=policy.allowed(current_user, "directory.manage"))
 
 
 @bp.route("/export.zip")
 @login_required
 def export():
-    policy.require(current_user, "directory.manage")
-    data = hsds.zip_bytes(hsds.write_files_for_download(user=current_user))
+    data = hsds.zip_bytes(queries.hsds_export(current_user))
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": "attachment; filename=sociale-kaart-hsds-3.0.zip"})
 
@@ -234,4 +260,4 @@ def export():
 @login_required
 def attention():
     policy.require(current_user, "directory.manage")
-    return render_template("directory/attention.html", rows=services.needing_attention())
+    return render_template("directory/attention.html", rows=queries.needing_attention())

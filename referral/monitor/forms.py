@@ -4,9 +4,7 @@ from wtforms import DateField, FieldList, Form, FormField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
-MAX_ACTIVITIES = 8
-
-PROGRESS_LABELS = {"done": _l("done"), "partly": _l("partly done"), "not": _l("not done")}
+from referral.monitor.models import MAX_ACTIVITIES, PROGRESS_LABELS
 
 
 class ActivityForm(Form):
@@ -36,7 +34,7 @@ class PledgeForm(FlaskForm):
 
 class ReportEntryForm(Form):
     progress = SelectField(_l("Progress"), validators=[Optional()], choices=[
-        SelectChoice("", "—")] + [SelectChoice(k, v) for k, v in PROGRESS_LABELS.items()])
+        SelectChoice("", "—")] + [SelectChoice(str(k), v) for k, v in PROGRESS_LABELS.items()])
     text = TextAreaField(_l("In a few words"), validators=[Optional(), Length(max=500)])
 
 

@@ -2,16 +2,23 @@ import enum
 import uuid
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from referral.db import id_field, time_field
+
+MAX_ACTIVITIES = 8  # a pledge fits on one page
 
 
 class Progress(enum.StrEnum):
     done = "done"
     partly = "partly"
     not_done = "not"
+
+
+PROGRESS_LABELS = {Progress.done: _l("done"), Progress.partly: _l("partly done"),
+                   Progress.not_done: _l("not done")}
 
 
 class Pledge(SQLModel, table=True):
@@ -60,4 +67,4 @@ class MonitorCache(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=200)  # year/municipality/organisation/lang
     computed_at: datetime = time_field()
-    tables: str  # JSON (see services.cached_figures)
+    tables: str  # JSON (see queries.cached_figures)

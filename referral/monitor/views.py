@@ -4,26 +4,21 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from referral import audit, policy
-from referral.auth.models import Role
-from referral.directory import services as directory
+from referral import policy
+from referral.directory import queries as directory
+from referral.errors import Refused
 from referral.forms import ButtonForm
-from referral.monitor import bp, export, pledges, services
+from referral.monitor import bp, operations, queries
 from referral.monitor.charts import CHARTS
-from referral.monitor.forms import PROGRESS_LABELS, PledgeForm, ReportForm
+from referral.monitor.forms import PledgeForm, ReportForm
+from referral.monitor.models import PROGRESS_LABELS
 
 
-def _scope():
-    """The chosen year and municipality; a partner always sees only their organisation."""
-    years = services.years()
+def _period():
+    """The year and municipality asked for in the address, as the data has them."""
     year = request.args.get("year", "")
-    year = int(year) if year.isascii() and year.isdigit() and int(year) in years else years[0]
-    municipalities = dict(directory.municipalities())
-    municipality = request.args.get("municipality") or None
-    if municipality not in municipalities:
-        municipality = None
-    organisation = current_user.organisation_id if current_user.role == Role.partner else None
-    return services.Scope(year, municipality, organisation), years, municipalities
+    year = int(year) if year.isascii() and year.isdigit() else None
+    return queries.period(year, request.args.get("municipality") or None)
 
 
 @bp.route("/")
@@ -40,12 +35,11 @@ def report():
 
 
 def _page(template):
-    policy.require(current_user, "monitor.view")
-    scope, years, municipalities = _scope()
-    tables, counted_at = services.cached_figures(scope, services.labels())
+    year, municipality, years, municipalities = _period()
+    scope, tables, counted_at = queries.dashboard(current_user, year=year,
+                                                  municipality=municipality)
     description = _("The same figures stand in the table below the chart.")
     charts = {t.key: CHARTS[t.chart](t, description) for t in tables if t.chart}
-    audit.record("read", object_type="monitor", summary=f"monitor {scope.year}")
     return render_template(template, tables=tables, charts=charts, scope=scope, years=years,
                            municipalities=municipalities, today=date.today(),
                            counted_at=counted_at)
@@ -54,11 +48,9 @@ def _page(template):
 @bp.route("/export.csv")
 @login_required
 def export_csv():
-    policy.require(current_user, "monitor.view")
-    scope, _years, _municipalities = _scope()
-    body = export.csv_text(services.cached_figures(scope, services.labels())[0])
-    audit.record("export", object_type="monitor", summary=f"monitor export {scope.year}")
-    name = f"monitor-{scope.year}{'-' + scope.municipality if scope.municipality else ''}.csv"
+    year, municipality, _years, _municipalities = _period()
+    _tables, body = queries.export_csv(current_user, year=year, municipality=municipality)
+    name = f"monitor-{year}{'-' + municipality if municipality else ''}.csv"
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -90,8 +82,8 @@ def _pledge_page(organisation_id, *, editable):
     if organisation is None:
         abort(404)
     year = _year()
-    pledge_row, activities = pledges.pledge_of(organisation_id)
-    reports = pledges.reports_of(pledge_row, year) if pledge_row else {}
+    pledge_row, activities = queries.pledge_of(organisation_id)
+    reports = queries.reports_of(pledge_row, year) if pledge_row else {}
     return render_template("monitor/pledge.html", organisation=organisation,
                            pledge=pledge_row, activities=activities, reports=reports,
                            year=year, editable=editable, progress=PROGRESS_LABELS)
@@ -101,18 +93,21 @@ def _pledge_page(organisation_id, *, editable):
 @login_required
 def edit_pledge():
     policy.require(current_user, "pledge.edit")
-    organisation_id = current_user.organisation_id
-    pledge_row, activities = pledges.pledge_of(organisation_id)
+    pledge_row, activities = queries.pledge_of(current_user.organisation_id)
     form = PledgeForm()
     if request.method == "GET":
         for entry, activity in zip(form.activities, activities, strict=False):
             entry.form.process(None, obj=activity)
         form.new_partner.data = pledge_row.new_partner if pledge_row else None
     if form.validate_on_submit():
-        pledges.save(current_user, organisation_id, form.activity_list(),
-                     form.new_partner.data)
-        flash(_("Your pledge is saved."), "success")
-        return redirect(url_for("monitor.my_pledge"), code=303)
+        try:
+            operations.save_pledge(current_user, activities=form.activity_list(),
+                                   new_partner=form.new_partner.data)
+        except Refused as refused:
+            form.form_errors.append(str(refused))
+        else:
+            flash(_("Your pledge is saved."), "success")
+            return redirect(url_for("monitor.my_pledge"), code=303)
     return render_template("monitor/pledge_form.html", form=form)
 
 
@@ -121,23 +116,27 @@ def edit_pledge():
 def report_pledge():
     policy.require(current_user, "pledge.edit")
     year = _year()
-    pledge_row, activities = pledges.pledge_of(current_user.organisation_id)
+    pledge_row, activities = queries.pledge_of(current_user.organisation_id)
     if pledge_row is None:
         flash(_("Describe your pledge first."), "warning")
         return redirect(url_for("monitor.edit_pledge"), code=303)
     form = ReportForm()
-    current = pledges.reports_of(pledge_row, year)
+    current = queries.reports_of(pledge_row, year)
     if request.method == "GET":
         for activity in activities:
             done = current.get(activity.id)
             form.entries.append_entry({"progress": done.progress if done else "",
                                        "text": done.text if done else ""})
     if form.validate_on_submit():
-        pledges.report(current_user, pledge_row, year, {
-            activity.id: (entry.progress.data, entry.text.data)
-            for activity, entry in zip(activities, form.entries, strict=False)})
-        flash(_("Your report on %(year)d is saved.", year=year), "success")
-        return redirect(url_for("monitor.my_pledge", year=year), code=303)
+        try:
+            operations.report_pledge(current_user, year=year, entries={
+                activity.id: (entry.progress.data, entry.text.data)
+                for activity, entry in zip(activities, form.entries, strict=False)})
+        except Refused as refused:
+            form.form_errors.append(str(refused))
+        else:
+            flash(_("Your report on %(year)d is saved.", year=year), "success")
+            return redirect(url_for("monitor.my_pledge", year=year), code=303)
     return render_template("monitor/pledge_report.html", form=form, year=year,
                            entries=list(zip(activities, form.entries, strict=False)))
 
@@ -150,8 +149,8 @@ def pledge_list():
     year = _year()
     form = ButtonForm()
     if form.validate_on_submit():
-        reminded = pledges.remind(current_user, year)
+        reminded = operations.remind_pledges(current_user, year=year)
         flash(_("Reminders queued for %(num)d organisations.", num=reminded), "success")
         return redirect(url_for("monitor.pledge_list", year=year), code=303)
-    return render_template("monitor/pledges.html", rows=pledges.overview(year), year=year,
+    return render_template("monitor/pledges.html", rows=queries.overview(year), year=year,
                            form=form)

@@ -52,8 +52,9 @@ def _own_account(user, account):
 
 
 def _edits_service(user, service):
-    """Coordinators edit every entry; a partner only the services of their organisation."""
-    if user.role == Role.coordinator:
+    """The command line (an import, the demo) and coordinators edit every entry; a partner
+    only the services of their organisation."""
+    if user is COMMAND_LINE or user.role == Role.coordinator:
         return True
     return (user.role == Role.partner and service is not None
             and user.organisation_id is not None

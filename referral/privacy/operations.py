@@ -14,7 +14,7 @@ from referral.auth.queries import find_user
 from referral.cases.models import Signal, SignalDomain
 from referral.feedback.models import FeedbackAttempt
 from referral.mail import OutboxMessage
-from referral.monitor import services as monitor
+from referral.monitor import operations as monitor
 from referral.privacy import queries
 from referral.privacy.models import ErasureReason, ErasureReceipt
 

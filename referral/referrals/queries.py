@@ -11,7 +11,7 @@ from referral import db, policy
 from referral.auth.models import Role, User
 from referral.cases.models import Family, Signal, SignalDomain
 from referral.directory.models import Organisation, Service, ServiceStatus
-from referral.directory.services import Page
+from referral.directory.queries import Page
 from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import CLOSED, OPEN, Handover, Referral, ReferralEvent, Status

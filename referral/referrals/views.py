@@ -11,7 +11,7 @@ from referral.auth.models import User
 from referral.auth.queries import names as names_of
 from referral.cases.models import Family, Signal, age_on
 from referral.cases.queries import children_of
-from referral.directory import services as directory
+from referral.directory import queries as directory
 from referral.directory.models import Service
 from referral.errors import Refused
 from referral.forms import need_domain_choices

@@ -58,7 +58,7 @@ EXPECTED = {
 # What the operator at the command line may run: administration, never a case.
 COMMAND_LINE = {"directory.manage", "users.create", "users.list", "users.deactivate",
                 "referrals.remind", "monitor.export", "privacy.retention", "keys.rotate",
-                "directory.search"}
+                "directory.search", "service.edit"}
 
 
 def _user(role, **fields):

@@ -47,7 +47,7 @@ def test_who_may_confirm_still_correct(app, client, make_user, login, old_servic
     response = client.post(f"{page}/assure",
                            data={"csrf_token": _token(client, "/directory/")})
     if may:
-        assert response.status_code == 302
+        assert response.status_code == 303
         assert _service(app, old_service).assured_date == date.today()
         assert "Klopt nog" in client.get(page).text
     else:
@@ -74,7 +74,7 @@ def test_partner_edits_own_service(app, client, make_user, login, old_service):
         "capacity": "waiting_list", "waiting_weeks": "3", "status": "active",
         "languages": "nl, en", "email": "info@voedselbank.example",
     })
-    assert response.status_code == 302
+    assert response.status_code == 303
     service = _service(app, old_service)
     assert (service.name, service.capacity, service.waiting_weeks) == \
         ("Voedselpakket plus", "waiting_list", 3)
@@ -130,7 +130,7 @@ def test_partner_adds_a_service_to_own_organisation_only(app, client, make_user,
         "name": "Kerstpakket", "description": "Een pakket in december.", "domains": ["food"],
         "areas": "GM0363 Amsterdam", "referral_route": "inbox", "capacity": "open",
         "status": "active"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     with app.app_context():
         assert db.session().exec(select(Service).where(Service.name == "Kerstpakket")).first()
     post_form(client, "/logout", {}, page="/")
@@ -142,7 +142,7 @@ def test_coordinator_creates_an_organisation_and_a_duplicate_name_is_refused(app
                                                                              make_user, login):
     login(make_user("coordinator"))
     data = {"name": "Stichting Leergeld", "website": "https://leergeld.example"}
-    assert post_form(client, "/directory/organisations/new", data).status_code == 302
+    assert post_form(client, "/directory/organisations/new", data).status_code == 303
     again = post_form(client, "/directory/organisations/new", data)
     assert again.status_code == 200 and "Er is al een organisatie met deze naam" in again.text
     with app.app_context():
@@ -170,7 +170,7 @@ def test_deactivation_asks_for_confirmation(app, client, make_user, login, old_s
     unconfirmed = post_form(client, path, {})
     assert unconfirmed.status_code == 200 and "Vink het vakje aan" in unconfirmed.text
     assert _organisation(app, "Voedselbank").active
-    assert post_form(client, path, {"confirm": "y"}).status_code == 302
+    assert post_form(client, path, {"confirm": "y"}).status_code == 303
     assert not _organisation(app, "Voedselbank").active
     assert _service(app, old_service).status == "inactive"
 
@@ -185,7 +185,7 @@ def test_merge_moves_services_and_accounts(app, client, make_user, login, make_s
     path = f"/directory/organisations/{duplicate}/merge"
     assert post_form(client, path, {"into": str(into)}).status_code == 200  # not confirmed
     assert _organisation(app, "Voedselbank Zuid") is not None
-    assert post_form(client, path, {"into": str(into), "confirm": "y"}).status_code == 302
+    assert post_form(client, path, {"into": str(into), "confirm": "y"}).status_code == 303
     assert _organisation(app, "Voedselbank Zuid") is None
     assert _service(app, duplicate_service).organisation_id == into
     with app.app_context():

@@ -11,6 +11,7 @@ from referral.cases.operations import create_family, log_signal, record_consent
 from referral.directory.models import Service
 from referral.referrals.operations import change_status, refer
 from referral.referrals.queries import default_follow_up
+from tests.directory.conftest import actors  # noqa: F401  (the shared fixture)
 
 YEAR = date.today().year
 # source, need domains, service, what happens: 21 signals, 20 referrals.

@@ -60,9 +60,9 @@ def test_hand_counted_figures_appear_exactly(client, login, alliance):
 
 def test_a_country_of_organisations_shows_the_largest_and_adds_up_the_rest(
         client, login, alliance, monkeypatch):
-    from referral.monitor import services
+    from referral.monitor import queries
 
-    monkeypatch.setattr(services, "LARGEST", 1)
+    monkeypatch.setattr(queries, "LARGEST", 1)
     login(alliance["coordinator"])
     html = client.get(f"/monitor/?year={YEAR}").text
     assert _table(html, "referrals_organisation") == {

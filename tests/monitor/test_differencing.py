@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from referral import db
 from referral.directory.models import Service
-from referral.monitor import services
+from referral.monitor import queries
 from referral.monitor.suppression import SMALL
 from tests.monitor.conftest import PLAN, YEAR, build
 from tests.monitor.test_dashboard import _table
@@ -25,9 +25,9 @@ def _shown(cell):
 @given(counts, counts)
 def test_no_small_rest_between_a_municipality_and_all(here, elsewhere):
     whole = {code: here.get(code, 0) + elsewhere.get(code, 0) for code in LABELS}
-    mine = services._breakdown("k", "t", here, LABELS, "n")
-    wide = services._breakdown("k", "t", whole, LABELS, "n")
-    services._guard([mine], [wide])
+    mine = queries._breakdown("k", "t", here, LABELS, "n")
+    wide = queries._breakdown("k", "t", whole, LABELS, "n")
+    queries._guard([mine], [wide])
     pairs = [(_shown(cells[0]), _shown(other[0]))
              for (_label, cells), (_same, other) in zip(mine.rows, wide.rows, strict=True)]
     pairs.append((_shown(mine.total), _shown(wide.total)))

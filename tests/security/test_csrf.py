@@ -17,15 +17,15 @@ import pyotp
 import pytest
 from sqlmodel import SQLModel, select
 
-from referral import db
+from referral import db, policy
 from referral.auth.models import User
 from referral.cases.models import Family
 from referral.cases.operations import create_family, record_consent
 from referral.cases.queries import children_of
 from referral.directory.models import Organisation
-from referral.directory.services import save_organisation
+from referral.directory.operations import create_organisation
 from referral.feedback import operations as feedback_operations
-from referral.monitor import pledges
+from referral.monitor.operations import save_pledge
 from referral.referrals.models import Referral
 from referral.referrals.operations import propose_handover
 from tests.conftest import csrf_token, post_form, raw_connection
@@ -103,7 +103,7 @@ class Ctx:
         name = name or f"Stichting Wegwerp {self.unique()}"
 
         def make():
-            return save_organisation(Organisation(name=name), user=None, created=True).id
+            return create_organisation(policy.COMMAND_LINE, name=name).id
         return self.run(make)
 
     def new_family(self):
@@ -420,8 +420,8 @@ def _report_pledge(ctx):
 
     def make():
         user = db.session().get(User, ctx.world.other_partner.id)
-        pledges.save(user, user.organisation_id, [
-            {"what": "Sportcontributies", "for_whom": "", "target": "", "due": None}], None)
+        save_pledge(user, activities=[
+            {"what": "Sportcontributies", "for_whom": "", "target": "", "due": None}])
     ctx.run(make)
     return Form("/monitor/pledge/report", {"entries-0-progress": "done",
                                            "entries-0-text": "Alles gehaald"},

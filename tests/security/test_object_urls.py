@@ -39,7 +39,7 @@ from referral.cases.models import Consent, Family
 from referral.cases.operations import create_family
 from referral.directory.models import Organisation, Service
 from referral.feedback import operations as feedback_operations
-from referral.monitor import pledges
+from referral.monitor.operations import save_pledge
 from referral.privacy import operations as privacy_operations
 from referral.referrals import operations as referral_operations
 from referral.referrals import queries as referral_queries
@@ -134,9 +134,9 @@ def make_objects(app, world, make_user):
         service = session.get(Service, world.inbox_service)
         service.assured_date = date(2020, 1, 1)  # so that checking it again is a change
         session.add(service)
-        pledges.save(session.get(User, world.partner.id), service.organisation_id,
-                     [{"what": PLEDGE_WHAT, "for_whom": "gezinnen", "target": "40",
-                       "due": date(date.today().year, 12, 31)}], None)
+        save_pledge(session.get(User, world.partner.id),
+                    activities=[{"what": PLEDGE_WHAT, "for_whom": "gezinnen", "target": "40",
+                                 "due": date(date.today().year, 12, 31)}])
         jeugdfonds = session.exec(select(Organisation.id).where(
             Organisation.name == "Jeugdfonds")).one()
         sport = session.exec(select(Service.id).where(Service.name == "Sportfonds")).one()

@@ -1,14 +1,15 @@
-"""Search and keep the directory: services flush and audit; the request commits."""
+"""Read the directory: the search, a service or organisation with its details, the entries
+that need attention, the HSDS export."""
 
 import math
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, literal, or_, update
-from sqlmodel import SQLModel, select
+from sqlalchemy import case, func, literal, or_
+from sqlmodel import select
 
-from referral import audit, db
+from referral import audit, db, policy
+from referral.directory import hsds
 from referral.directory.models import (
     Capacity,
     NeedDomain,
@@ -19,34 +20,17 @@ from referral.directory.models import (
     ServiceDomain,
     ServiceLanguage,
     ServiceStatus,
+    fold,
 )
-from referral.monitor.models import Pledge, PledgeActivity
 
 PAGE_SIZE = 20
 STALE_AFTER = timedelta(days=365)
 MAX_WORDS = 8
 
 
-def fold(text):
-    """Lower case without accents, control characters or extra spaces: "Café  Noël" ->
-    "cafe noel". (PostgreSQL refuses a NUL byte in a query's text.)"""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    plain = "".join(" " if unicodedata.category(c) == "Cc" else c for c in decomposed
-                    if not unicodedata.combining(c))
-    return " ".join(plain.casefold().split())
-
-
 def _like(word):
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def refresh_search_text(service, organisation):
-    service.search_name = fold(f"{service.name} {service.alternate_name or ''}")[:500]
-    service.search_text = fold(" ".join(filter(None, [
-        service.name, service.alternate_name, service.description,
-        service.eligibility_description, organisation.name, organisation.alternate_name,
-    ])))[:9000]
 
 
 def is_stale(service, today=None):
@@ -186,92 +170,6 @@ def services_of(organisation_id):
     return _with_details(rows)
 
 
-def assure(service, *, user):
-    """The partner confirms the entry is still correct."""
-    service.assured_date = date.today()
-    db.session().add(service)
-    audit.record("update", object_type="service", object_id=service.id, user=user,
-                 summary="service confirmed still correct")
-
-
-def save_service(service, organisation, *, domains, areas, languages, user, created=False):
-    """Store a service with its domains, areas (code, name) and language codes."""
-    session = db.session()
-    service.organisation_id = organisation.id
-    service.last_modified = db.utcnow()
-    refresh_search_text(service, organisation)
-    session.add(service)
-    session.flush()
-    _replace_links(service.id, domains, areas, languages)
-    audit.record("create" if created else "update", object_type="service",
-                 object_id=service.id, user=user,
-                 summary="service created" if created else "service changed")
-    return service
-
-
-def _replace_links(service_id, domains, areas, languages):
-    session = db.session()
-    for model in (ServiceDomain, ServiceArea, ServiceLanguage):
-        for row in session.exec(select(model).where(model.service_id == service_id)):
-            session.delete(row)
-    session.flush()
-    session.add_all(ServiceDomain(service_id=service_id, domain_code=code) for code in domains)
-    session.add_all(ServiceArea(service_id=service_id, municipality_code=code,
-                                municipality_name=name) for code, name in areas)
-    session.add_all(ServiceLanguage(service_id=service_id, code=code) for code in languages)
-    session.flush()
-
-
-def save_organisation(organisation, *, user, created=False):
-    organisation.last_modified = db.utcnow()
-    db.session().add(organisation)
-    db.session().flush()
-    for result in services_of(organisation.id):  # the organisation's name is searchable
-        refresh_search_text(result.service, organisation)
-    audit.record("create" if created else "update", object_type="organisation",
-                 object_id=organisation.id, user=user,
-                 summary="organisation created" if created else "organisation changed")
-    return organisation
-
-
-def deactivate_organisation(organisation, *, user):
-    """Take an organisation and its services out of the search; nothing is deleted."""
-    organisation.active = False
-    for result in services_of(organisation.id):
-        result.service.status = ServiceStatus.inactive
-        db.session().add(result.service)
-    save_organisation(organisation, user=user)
-
-
-def merge_organisations(duplicate, into, *, user):
-    """Move everything of the duplicate to `into` (services, accounts, families, consents,
-    referrals, feedback, its pledge), then remove the duplicate."""
-    session = db.session()
-    for result in services_of(duplicate.id):
-        result.service.organisation_id = into.id
-        refresh_search_text(result.service, into)
-        session.add(result.service)
-    session.flush()
-    theirs = session.exec(select(Pledge).where(Pledge.organisation_id == duplicate.id)).first()
-    ours = session.exec(select(Pledge).where(Pledge.organisation_id == into.id)).first()
-    if theirs and ours:  # one pledge per organisation: the activities join ours
-        session.exec(update(PledgeActivity).where(PledgeActivity.pledge_id == theirs.id)
-                     .values(pledge_id=ours.id))
-        session.delete(theirs)
-        session.flush()
-    # Every other row that points at the duplicate now points at `into`.
-    for table in SQLModel.metadata.sorted_tables:
-        for column in table.columns:
-            if any(fk.column.table.name == "organisation" for fk in column.foreign_keys):
-                session.exec(update(table).where(column == duplicate.id)
-                             .values({column.name: into.id}))
-    session.flush()
-    session.delete(duplicate)
-    session.flush()
-    audit.record("delete", object_type="organisation", object_id=duplicate.id, user=user,
-                 summary=f"organisation merged into {into.id}")
-
-
 def needing_attention(today=None):
     """Active services that are stale, have no area, or no way to reach them."""
     today = today or date.today()
@@ -286,3 +184,12 @@ def needing_attention(today=None):
     return [(service, organisation, {"stale": bool(s), "no_area": bool(a),
                                      "no_contact": bool(c)})
             for service, organisation, s, a, c in rows]
+
+
+def hsds_export(user):
+    """The directory as the files of an HSDS 3.0 tabular package ({name: bytes}), for those
+    who manage it; the export is in the access log."""
+    policy.require(user, "directory.manage")
+    files = hsds.package_files(hsds.export_tables())
+    audit.record("export", object_type="directory", user=user, summary="HSDS export")
+    return files

@@ -1,5 +1,6 @@
 """The monitor's figures: counted in SQL on plain columns, never decrypting anything, and
-protected against small numbers (see suppression.py) before anyone sees them."""
+protected against small numbers (see suppression.py) before anyone sees them. Also the
+pledges as they stand."""
 
 import json
 import statistics
@@ -12,17 +13,23 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import delete, select
+from sqlmodel import select
 
-from referral import db
+from referral import audit, db, policy
 from referral.auth.models import Role, User
 from referral.cases.models import SOURCE_LABELS, Child, Family, Signal, SignalDomain
+from referral.directory import queries as directory
 from referral.directory.models import NeedDomain, Organisation, Service
 from referral.feedback.models import FeedbackResponse
-from referral.monitor import pledges
-from referral.monitor.models import MonitorCache
+from referral.monitor import export
+from referral.monitor.models import (
+    MonitorCache,
+    Pledge,
+    PledgeActivity,
+    PledgeReport,
+)
 from referral.monitor.suppression import SMALL, Cell, cover, protect, rest_is_small, single, total
-from referral.policy import training_valid
+from referral.policy import COMMAND_LINE, training_valid
 from referral.referrals.models import (
     OPEN,
     OUTCOME_LABELS,
@@ -148,7 +155,8 @@ def figures(scope, labels):
 
 def cached_figures(scope, labels, *, now=None, force=False):
     """`figures`, counted at most once per MONITOR_CACHE_SECONDS for each scope and
-    language and shared by every app process. Returns (tables, when they were counted)."""
+    language and shared by every app process. Returns (tables, when they were counted).
+    (Storing the count is this read's memory, not a change of anything it counts.)"""
     now = now or datetime.now(UTC)
     key = f"{scope.year}/{scope.municipality or '-'}/{scope.organisation_id or '-'}/" \
           f"{labels['lang']}"
@@ -174,11 +182,6 @@ def _table(data):
     return Table(data["key"], data["title"], data["columns"],
                  [(label, [_cell(c) for c in cells]) for label, cells in data["rows"]],
                  data["chart"], _cell(data["total"]))
-
-
-def forget_figures():
-    """Count again on the next view (after an erasure: its family must leave the figures)."""
-    db.session().exec(delete(MonitorCache))
 
 
 def _guard(tables, whole):
@@ -455,7 +458,7 @@ def _targets(scope, labels):
         table.rows.append((labels["trained_in"] % {"organisation": organisation}, [single(n)]))
     table.rows.append((labels["active_bridges"], [single(accompanying)]))
     table.rows.append((labels["new_bridges"], [single(len(new_bridges))]))
-    table.rows.append((labels["pledges_reported"], [single(pledges.reported_count(scope.year))]))
+    table.rows.append((labels["pledges_reported"], [single(reported_count(scope.year))]))
     return table
 
 
@@ -463,3 +466,84 @@ def years():
     first = db.session().exec(select(func.min(Referral.created_at))).one()
     start = first.year if first else date.today().year
     return list(range(date.today().year, start - 1, -1))
+
+
+# ---- what a user may see ---------------------------------------------------------------
+
+def period(year=None, municipality=None):
+    """The year and municipality to count: those asked for if the data has them, else the
+    newest year and all municipalities. Returns (year, municipality, years, municipalities)."""
+    choices = years()
+    municipalities = dict(directory.municipalities())
+    return (year if year in choices else choices[0],
+            municipality if municipality in municipalities else None, choices, municipalities)
+
+
+def scope_of(user, year, municipality=None):
+    """A partner sees only their own organisation's figures; the others the alliance's."""
+    organisation = user.organisation_id if user.role == Role.partner else None
+    return Scope(year, municipality, organisation)
+
+
+def dashboard(user, *, year, municipality=None):
+    """The monitor's tables as this user may see them, and when they were counted."""
+    policy.require(user, "monitor.view")
+    scope = scope_of(user, year, municipality)
+    tables, counted_at = cached_figures(scope, labels())
+    audit.record("read", object_type="monitor", user=user, summary=f"monitor {scope.year}")
+    return scope, tables, counted_at
+
+
+def export_csv(user, *, year, municipality=None, fresh=False):
+    """The monitor as this user may see it, as one CSV (hidden figures stay hidden); `fresh`
+    counts now rather than reading the shared count. Returns (tables, the CSV text)."""
+    policy.require(user, "monitor.export")
+    scope = scope_of(user, year, municipality)
+    tables = (figures(scope, labels()) if fresh
+              else cached_figures(scope, labels())[0])
+    audit.record("export", object_type="monitor", user=user,
+                 summary=f"monitor export {year}" + (" (CLI)" if user is COMMAND_LINE else ""))
+    return tables, export.csv_text(tables)
+
+
+# ---- pledges -----------------------------------------------------------------------------
+
+def pledge_of(organisation_id):
+    """The organisation's pledge and its activities in order (None and [] if none yet)."""
+    pledge = db.session().exec(select(Pledge).where(
+        Pledge.organisation_id == organisation_id)).first()
+    if pledge is None:
+        return None, []
+    return pledge, activities_of(pledge)
+
+
+def activities_of(pledge):
+    return db.session().exec(select(PledgeActivity).where(
+        PledgeActivity.pledge_id == pledge.id).order_by(PledgeActivity.position)).all()
+
+
+def reports_of(pledge, year):
+    return {r.activity_id: r for r in db.session().exec(
+        select(PledgeReport).join(PledgeActivity).where(
+            PledgeActivity.pledge_id == pledge.id, PledgeReport.year == year))}
+
+
+def overview(year):
+    """Every active organisation: its pledge (or None), the number of activities, and
+    whether it reported on the year."""
+    session = db.session()
+    counts = dict(session.exec(select(PledgeActivity.pledge_id, func.count())
+                               .group_by(PledgeActivity.pledge_id)).all())
+    reported = set(session.exec(
+        select(PledgeActivity.pledge_id).join(PledgeReport).where(PledgeReport.year == year)
+        .distinct()).all())
+    rows = session.exec(select(Organisation, Pledge).join(
+        Pledge, Pledge.organisation_id == Organisation.id, isouter=True)
+        .where(Organisation.active).order_by(Organisation.name)).all()
+    return [(organisation, pledge, counts.get(pledge.id, 0) if pledge else 0,
+             bool(pledge and pledge.id in reported)) for organisation, pledge in rows]
+
+
+def reported_count(year):
+    return db.session().exec(select(func.count(func.distinct(PledgeActivity.pledge_id)))
+                             .join(PledgeReport).where(PledgeReport.year == year)).one()
