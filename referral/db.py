@@ -35,6 +35,12 @@ def id_field():
     return Field(default_factory=uuid.uuid4, primary_key=True)
 
 
+def given(**values):
+    """The values given, so that a model's own defaults (a new id, now) fill the rest: for
+    row builders that take an optional id or time."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def time_field(**kwargs):
     return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
 

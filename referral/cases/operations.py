@@ -35,11 +35,6 @@ NOT_THIS_FAMILY = _l("This does not belong to this family.")
 NOT_OFFERED = _l("Choose one of the options offered.")
 
 
-def _given(**values):
-    """The values given, so that a model's own defaults (a new id, now) fill the rest."""
-    return {name: value for name, value in values.items() if value is not None}
-
-
 # --- row builders --------------------------------------------------------------------------
 
 def _address(organisation_id, street, house_number, postcode):
@@ -54,7 +49,7 @@ def new_family(organisation_id, created_by, *, parent_names, phone=None, email=N
                street=None, house_number=None, postcode=None, municipality_code=None,
                language="nl", created_at=None, id=None):
     """A family with its identifying data sealed and its address hash, not yet added."""
-    family = Family(**_given(id=id, created_at=created_at), organisation_id=organisation_id,
+    family = Family(**db.given(id=id, created_at=created_at), organisation_id=organisation_id,
                     created_by=created_by, municipality_code=municipality_code,
                     language=language)
     family.parent_names = parent_names
@@ -72,7 +67,7 @@ def _child_fields(child, organisation_id, first_name, birth_date, today=None):
 
 def new_child(family_id, organisation_id, *, first_name, birth_date, today=None, id=None):
     """A child with name and date of birth sealed, its age band on `today` and its hash."""
-    child = Child(**_given(id=id), family_id=family_id, age_band="", name_index="")
+    child = Child(**db.given(id=id), family_id=family_id, age_band="", name_index="")
     _child_fields(child, organisation_id, first_name, birth_date, today)
     return child
 
@@ -80,7 +75,7 @@ def new_child(family_id, organisation_id, *, first_name, birth_date, today=None,
 def new_signal(family_id, created_by, *, source, observations, urgency=Urgency.normal,
                stress_factors=None, strengths=None, parent_wishes=None, child_wishes=None,
                created_at=None, id=None):
-    signal = Signal(**_given(id=id, created_at=created_at), family_id=family_id,
+    signal = Signal(**db.given(id=id, created_at=created_at), family_id=family_id,
                     created_by=created_by, source=source, urgency=urgency)
     signal.observations = observations
     signal.stress_factors, signal.strengths = stress_factors, strengths
@@ -95,7 +90,7 @@ def new_signal_domains(signal_id, codes):
 def new_consent(family_id, organisation_id, recorded_by, *, given_by, scope, method, given_on,
                 child_id=None, parent_agreed=False, child_agreed=False, recorded_at=None,
                 id=None):
-    consent = Consent(**_given(id=id, recorded_at=recorded_at), family_id=family_id,
+    consent = Consent(**db.given(id=id, recorded_at=recorded_at), family_id=family_id,
                       child_id=child_id, organisation_id=organisation_id,
                       recorded_by=recorded_by, method=method, given_on=given_on,
                       parent_agreed=parent_agreed, child_agreed=child_agreed)

@@ -27,18 +27,12 @@ from referral.feedback.queries import (
 )
 from referral.referrals.models import Referral
 
-
-def _given(**values):
-    """The values given, so that a model's own defaults (a new id, now) fill the rest."""
-    return {name: value for name, value in values.items() if value is not None}
-
-
 # --- row builders --------------------------------------------------------------------------
 
 def new_invitation(family_id, created_by, *, token, form, language, expires_at,
                    referral_id=None, child_id=None, created_at=None, id=None):
     """An invitation that keeps only the hash of its token, not yet added."""
-    return FeedbackInvite(**_given(id=id, created_at=created_at), token_hash=token_hash(token),
+    return FeedbackInvite(**db.given(id=id, created_at=created_at), token_hash=token_hash(token),
                           family_id=family_id, referral_id=referral_id, child_id=child_id,
                           created_by=created_by, expires_at=expires_at, form=form,
                           language=language)
@@ -48,7 +42,7 @@ def new_response(invitation, *, language, scores, texts, service_id=None,
                  organisation_id=None, municipality_code=None, submitted_at=None, id=None):
     """The answers to an invitation: scores plain, free text sealed; not yet added."""
     response = FeedbackResponse(
-        **_given(id=id, submitted_at=submitted_at), invite_id=invitation.id,
+        **db.given(id=id, submitted_at=submitted_at), invite_id=invitation.id,
         form=invitation.form, language=language, service_id=service_id,
         organisation_id=organisation_id, municipality_code=municipality_code,
         **{name: scores.get(name) for name in SCORES})

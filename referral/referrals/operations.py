@@ -34,17 +34,12 @@ MAX_SERVICES = 5  # services referred to at once, from one signal
 STALE = _l("This referral changed while you were looking at it. Look at it again, then retry.")
 
 
-def _given(**values):
-    """The values given, so that a model's own defaults (a new id, now) fill the rest."""
-    return {name: value for name, value in values.items() if value is not None}
-
-
 # --- row builders --------------------------------------------------------------------------
 
 def new_referral(*, family_id, signal_id, service_id, organisation_id, by_inbox, owner_id,
                  message, follow_up_on, form_token, status=None, created_at=None, id=None):
     """A referral with its message sealed, owned by who made it, not yet added."""
-    referral = Referral(**_given(id=id, status=status, created_at=created_at,
+    referral = Referral(**db.given(id=id, status=status, created_at=created_at,
                                  last_activity_at=created_at),
                         family_id=family_id, signal_id=signal_id, service_id=service_id,
                         organisation_id=organisation_id, owner_id=owner_id,
@@ -57,7 +52,7 @@ def new_referral(*, family_id, signal_id, service_id, organisation_id, by_inbox,
 def new_event(referral_id, actor_id, kind, *, text=None, from_status=None, to_status=None,
               outcome=None, on_behalf=False, at=None, id=None):
     """An event of a referral's timeline, its reason or note sealed, not yet added."""
-    event = ReferralEvent(**_given(id=id, at=at), referral_id=referral_id, actor_id=actor_id,
+    event = ReferralEvent(**db.given(id=id, at=at), referral_id=referral_id, actor_id=actor_id,
                           kind=kind, from_status=from_status, to_status=to_status,
                           outcome=outcome, on_behalf=on_behalf)
     event.text = text or None
