@@ -22,8 +22,11 @@ from sqlmodel import select
 
 from referral import create_app, crypto, db, policy
 from referral.auth import credentials as passwords
+from referral.auth.models import User
 from referral.directory.models import Organisation
 from referral.directory.operations import create_organisation, create_service
+from tests.matrix import ROLE_PEOPLE
+from tests.world import build_world
 
 PG_URL = os.environ.get("REFERRAL_TEST_DATABASE_URL")
 PASSWORD = "lange-zin-als-wachtwoord"
@@ -272,6 +275,68 @@ def make_service(app):
 
     return make
 
+# --- the people and the small alliance most tests share -------------------------------------
+
+@pytest.fixture
+def world(app, make_user, make_service):
+    """The small alliance of tests/world.py: a family referred to an inbox and a letter
+    service, and everyone who might look at it."""
+    return build_world(app, make_user, make_service)
+
+
+@pytest.fixture
+def actors(world, make_user):
+    """A function from an actor's name (tests/matrix.py: ROLE_ACTORS) to the actor, loaded in
+    the current app context."""
+    ids = {name: getattr(world, name).id for name in ROLE_PEOPLE | {"colleague"}}
+    ids["inactive_coordinator"] = make_user("coordinator", organisation="Alliantie",
+                                            active=False).id
+    ids["inactive_officer"] = make_user("privacy_officer", organisation="Alliantie",
+                                        active=False).id
+
+    def get(name):
+        if name == "command_line":
+            return policy.COMMAND_LINE
+        return db.session().get(User, ids[name])
+
+    return get
+
+
+@dataclass
+class Staff:
+    """Someone of every role, and one service of each of the two partners' organisations."""
+
+    professional: object
+    partner: object  # staff of Voedselbank, whose service it is
+    other_partner: object  # staff of Jeugdfonds, another organisation
+    bridge: object
+    coordinator: object
+    privacy: object
+    service: uuid.UUID  # Voedselbank's
+    other_service: uuid.UUID  # Jeugdfonds's
+
+    def user(self, name):
+        """The acting user by name, loaded in this session; "command_line" for the CLI."""
+        if name == "command_line":
+            return policy.COMMAND_LINE
+        return db.session().get(User, getattr(self, name).id)
+
+
+@pytest.fixture
+def staff(make_user, make_service):
+    """Someone of every role, and a service of each of two partners' organisations."""
+    return Staff(
+        professional=make_user("professional", organisation="JGZ Noord"),
+        partner=make_user("partner", organisation="Voedselbank"),
+        other_partner=make_user("partner", organisation="Jeugdfonds"),
+        bridge=make_user("bridge", organisation="Ervaringsdeskundigen"),
+        coordinator=make_user("coordinator", organisation="Alliantie"),
+        privacy=make_user("privacy_officer", organisation="Alliantie"),
+        service=make_service("Voedselpakket", organisation="Voedselbank",
+                             referral_route="inbox"),
+        other_service=make_service("Sportfonds", organisation="Jeugdfonds",
+                                   domains=("sport_culture",), referral_route="inbox"))
+
 
 def csrf_token(client, path):
     """The CSRF token of the form on the page at path."""
@@ -286,6 +351,13 @@ def post_form(client, path, data, *, page=None, **kwargs):
     token = csrf_token(client, page or path)
     return client.post(path, data={"csrf_token": token, **data}, **kwargs)
 
+
+
+def browser(app, person):
+    """A client of its own, logged in as this person."""
+    client = app.test_client()
+    post_form(client, "/login", {"email": person.email, "password": person.password})
+    return client
 
 @pytest.fixture
 def login(client):

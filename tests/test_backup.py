@@ -13,7 +13,6 @@ from sqlmodel import select
 from referral import crypto, db
 from referral.auth.models import User
 from tests.conftest import post_form
-from tests.referrals.conftest import world  # noqa: F401  (a family with a referral)
 
 # A backup reads the database with a program or connection of its own, and a restore needs a
 # database to replace.

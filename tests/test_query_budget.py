@@ -23,7 +23,7 @@ from referral.referrals.models import Referral
 from referral.referrals.operations import add_note, assign_bridge, change_status, refer
 from referral.referrals.queries import default_follow_up
 from tests.conftest import count_queries, counted_queries, csrf_token, post_form
-from tests.referrals.conftest import refer_again, world  # noqa: F401  (the small alliance)
+from tests.world import refer_again
 
 KEY = pyotp.random_base32()
 YEAR = date.today().year

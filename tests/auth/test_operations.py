@@ -13,8 +13,10 @@ from referral.auth.models import LoginAttempt, User
 from referral.auth.queries import find_user
 from referral.errors import Denied, Refused
 from referral.mail import OutboxMessage
-from tests.auth.conftest import ACTORS, PEOPLE
 from tests.conftest import PASSWORD
+from tests.matrix import ROLE_ACTORS as ACTORS
+from tests.matrix import ROLE_PEOPLE as PEOPLE
+from tests.matrix import nothing_written
 
 NEW_PASSWORD = "een-heel-nieuw-wachtwoord"
 SECRET = pyotp.random_base32()
@@ -103,7 +105,7 @@ def _account(actors, actor, whose):
 
 @pytest.mark.parametrize("who", ACTORS)
 @pytest.mark.parametrize("name", OPERATIONS)
-def test_every_operation_as_every_actor(app, actors, nothing_written, name, who):
+def test_every_operation_as_every_actor(app, actors, name, who):
     call, proof, allowed, whose = OPERATIONS[name]
     with app.app_context():
         actor = actors(who)
@@ -118,7 +120,7 @@ def test_every_operation_as_every_actor(app, actors, nothing_written, name, who)
 
 @pytest.mark.parametrize("who", sorted(PEOPLE))
 @pytest.mark.parametrize("name", [name for name, spec in OPERATIONS.items() if spec[3] == "own"])
-def test_nobody_manages_another_persons_account(app, actors, nothing_written, name, who):
+def test_nobody_manages_another_persons_account(app, actors, name, who):
     call = OPERATIONS[name][0]
     with app.app_context(), nothing_written(Denied):
         call(actors(who), actors("colleague"))
@@ -143,7 +145,7 @@ RULE_REFUSALS = [
 
 
 @pytest.mark.parametrize(("name", "data", "message", "field"), RULE_REFUSALS)
-def test_the_rules_refuse_with_a_message_and_change_nothing(app, actors, nothing_written,
+def test_the_rules_refuse_with_a_message_and_change_nothing(app, actors,
                                                             name, data, message, field):
     with app.app_context():
         owner = actors("owner")
@@ -173,7 +175,7 @@ def test_the_rules_refuse_with_a_message_and_change_nothing(app, actors, nothing
 
 
 @pytest.mark.parametrize("who", ["coordinator", "command_line"])
-def test_an_account_with_open_referrals_is_not_deactivated(app, actors, nothing_written, who):
+def test_an_account_with_open_referrals_is_not_deactivated(app, actors, who):
     with app.app_context(), nothing_written(Refused) as refused:
         operations.deactivate(actors(who), actors("owner"))
     assert "still owns 2 open referrals" in str(refused.value)

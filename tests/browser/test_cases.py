@@ -1,6 +1,6 @@
 """A nurse adds a family and logs a signal, in a real browser."""
 
-from tests.browser.test_pages import assert_accessible, log_in
+from tests.browser.pages import assert_accessible, log_in
 
 
 def test_nurse_adds_a_family_and_logs_a_signal(page):

@@ -1,6 +1,6 @@
 """The directory in a real browser: search on a phone, a service page, and keeping it current."""
 
-from tests.browser.test_pages import assert_accessible, log_in, no_sideways_scrolling, path_of
+from tests.browser.pages import assert_accessible, log_in, no_sideways_scrolling, path_of
 
 
 def test_nurse_searches_on_a_phone(new_page):

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser.test_pages import assert_accessible, log_in
+from tests.browser.pages import assert_accessible, log_in
 
 WORDS = {"nl": {"question": "Voelde u zich gehoord?", "child": "Luisterden de grote mensen",
                 "thanks": "Dank je wel!"},

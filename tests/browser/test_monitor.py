@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.browser.test_pages import assert_accessible, log_in
-from tests.browser.test_referrals import speak, submit
+from tests.browser.pages import assert_accessible, log_in, speak, submit
 
 
 @pytest.mark.parametrize("language", ["nl", "en"])

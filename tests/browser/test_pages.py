@@ -2,46 +2,13 @@
 
 from urllib.parse import urldefrag, urlsplit
 
-import pyotp
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
-from referral.demo import PASSWORD, USERS
-from tests.browser.conftest import DEMO_KEYS
+from referral.demo import USERS
+from tests.browser.pages import assert_accessible, log_in, no_sideways_scrolling, path_of
 
-axe = Axe()
 # Pages every logged-in role can open, besides the links on its home page.
 ACCOUNT_PAGES = ["/account", "/account/password", "/login/enrol"]
-
-
-def assert_accessible(page):
-    """Fail listing every serious or critical axe violation on the page as it is now."""
-    violations = axe.run(page).response["violations"]
-    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-    report = "\n".join(f"- {v['id']} ({v['impact']}): {v['help']}; nodes: "
-                       f"{[node['target'] for node in v['nodes']]}" for v in serious)
-    assert not serious, f"axe on {page.url}:\n{report}"
-
-
-def log_in(page, email, password=PASSWORD):
-    """Log in through the real form, like a person would (with a code where one is set)."""
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    with page.expect_navigation():
-        page.click("main form button[type=submit]")
-    if path_of(page) == "/login/code":
-        page.fill("#code", pyotp.TOTP(DEMO_KEYS[email]).now())
-        with page.expect_navigation():
-            page.click("main form button[type=submit]")
-
-
-def path_of(page):
-    return urlsplit(page.url).path
-
-
-def no_sideways_scrolling(page):
-    return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
 
 
 def test_login_page_is_dutch_and_accessible(page):

@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.test_pages import assert_accessible, log_in
-from tests.browser.test_referrals import speak, submit
+from tests.browser.pages import assert_accessible, log_in, speak, submit
 
 WORDS = {
     "nl": {"correct": "Gegevens van het gezin verbeteren", "everything": "Alles wat over",

@@ -11,7 +11,7 @@ from referral import db
 from referral.policy import COMMAND_LINE
 from referral.referrals.models import Referral
 from referral.referrals.operations import send_reminders
-from tests.browser.test_pages import assert_accessible, log_in
+from tests.browser.pages import assert_accessible, log_in, speak, submit
 
 WORDS = {
     "nl": {"requested": "aangevraagd", "completed": "afgerond", "need_met": "hulpvraag beantwoord",
@@ -30,19 +30,6 @@ def age(app, referral_path, *, days):
         referral.follow_up_on = date.today() + timedelta(days=14 - days)
         referral.last_activity_at = db.utcnow() - timedelta(days=days)
         db.commit()
-
-
-def speak(page, language):
-    """Choose the language in the header, as a person would (it is kept for the account)."""
-    page.select_option("#language-select", language)
-    with page.expect_navigation():
-        page.click("form.language button")
-
-
-def submit(page, selector="main form button[type=submit]"):
-    with page.expect_navigation():
-        page.click(selector)
-    assert_accessible(page)
 
 
 @pytest.mark.parametrize("language", ["nl", "en"])

@@ -23,7 +23,8 @@ from referral.directory.models import Organisation, Service
 from referral.errors import Denied
 from referral.mail import OutboxMessage
 from referral.referrals.models import ReferralEvent
-from tests.referrals.conftest import ACTORS, accompany, actor_id, attempt, denials, snapshot
+from tests.matrix import WORLD_ACTORS as ACTORS
+from tests.matrix import accompany, actor_id, attempt, denials, snapshot
 
 
 def _born(years_ago):

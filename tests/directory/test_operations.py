@@ -25,7 +25,8 @@ from referral.directory.models import (
 )
 from referral.errors import Denied, Refused
 from referral.policy import COMMAND_LINE
-from tests.directory.conftest import ACTORS, last_entry, stored_rows
+from tests.matrix import STAFF_ACTORS as ACTORS
+from tests.matrix import last_entry, stored
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "hsds-3.0"
 MANAGERS = {"coordinator", "command_line"}
@@ -46,28 +47,28 @@ def _entry(name="Kerstpakket", **fields):
             "areas": [("GM0363", "Amsterdam")], "languages": ["nl"], **fields}
 
 
-def _term(actors):
+def _term(staff):
     """An imported taxonomy term that Voedselbank's service carries, not mapped yet (and
     Voedselbank's service as never checked, so that confirming it is a change)."""
-    _service(actors.service).assured_date = None
+    _service(staff.service).assured_date = None
     term = TaxonomyTerm(code="x-parenting", name="Opvoeden", taxonomy="elders")
     db.session().add(term)
     db.session().flush()
-    db.session().add(ServiceTerm(service_id=actors.service, term_id=term.id))
+    db.session().add(ServiceTerm(service_id=staff.service, term_id=term.id))
     db.session().flush()
     return term
 
 
-def _mapped(actors):
-    return db.session().get(ServiceDomain, (actors.service, "stress_parenting")) is not None
+def _mapped(staff):
+    return db.session().get(ServiceDomain, (staff.service, "stress_parenting")) is not None
 
 
 @dataclass
 class Case:
-    call: Callable  # (user, actors, term) -> result
-    may: set  # the actors allowed
+    call: Callable  # (user, staff, term) -> result
+    may: set  # the people allowed
     rule: str
-    done: Callable  # (actors, result) -> bool: the change is there
+    done: Callable  # (staff, result) -> bool: the change is there
 
 
 CASES = {
@@ -126,40 +127,40 @@ CASES = {
 
 @pytest.mark.parametrize("actor", ACTORS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_every_operation_as_every_role(app, actors, name, actor):
+def test_every_operation_as_every_role(app, staff, name, actor):
     case = CASES[name]
     with app.app_context():
-        user = actors.user(actor)
-        term = _term(actors)
-        before = stored_rows()
+        user = staff.user(actor)
+        term = _term(staff)
+        before = stored()
         if actor in case.may:
-            made = case.call(user, actors, term)
-            assert case.done(actors, made)
+            made = case.call(user, staff, term)
+            assert case.done(staff, made)
         else:
             with pytest.raises(Denied):
-                case.call(user, actors, term)
-            assert stored_rows() == before
+                case.call(user, staff, term)
+            assert stored() == before
             denial = last_entry()
             assert (denial.outcome, denial.summary) == ("denied", f"denied: {case.rule}")
             assert denial.user_id == user.id
 
 
-def test_a_partner_adds_and_edits_the_services_of_their_own_organisation_only(app, actors):
+def test_a_partner_adds_and_edits_the_services_of_their_own_organisation_only(app, staff):
     with app.app_context():
-        other = actors.user("other_partner")
+        other = staff.user("other_partner")
         made = operations.create_service(other, _organisation("Jeugdfonds"), **_entry())
         operations.edit_service(other, made, **_entry("Kerstpakket groot"))
         operations.assure_service(other, made)
         assert _service(made.id).name == "Kerstpakket groot"
-        before = stored_rows()
+        before = stored()
         for call in (lambda: operations.create_service(other, _organisation("Voedselbank"),
                                                        **_entry()),
-                     lambda: operations.edit_service(other, _service(actors.service),
+                     lambda: operations.edit_service(other, _service(staff.service),
                                                      **_entry()),
-                     lambda: operations.assure_service(other, _service(actors.service))):
+                     lambda: operations.assure_service(other, _service(staff.service))):
             with pytest.raises(Denied):
                 call()
-        assert stored_rows() == before
+        assert stored() == before
 
 
 @pytest.mark.parametrize(("call", "field", "message"), [
@@ -201,35 +202,35 @@ def test_a_partner_adds_and_edits_the_services_of_their_own_organisation_only(ap
     (lambda a, term: operations.map_term(COMMAND_LINE, term, domain="astrology"), "domain",
      "Choose one of the listed options."),
 ])
-def test_the_rules_of_an_entry_hold_for_every_caller(app, actors, call, field, message):
+def test_the_rules_of_an_entry_hold_for_every_caller(app, staff, call, field, message):
     with app.app_context():
-        term = _term(actors)
-        before = stored_rows()
+        term = _term(staff)
+        before = stored()
         with pytest.raises(Refused) as refused:
-            call(actors, term)
+            call(staff, term)
         assert not isinstance(refused.value, Denied)
         assert (refused.value.field, str(refused.value)) == (field, message)
-        assert stored_rows() == before
+        assert stored() == before
 
 
-def test_a_malformed_import_is_refused_and_writes_nothing(app, actors, tmp_path):
+def test_a_malformed_import_is_refused_and_writes_nothing(app, staff, tmp_path):
     folder = tmp_path / "broken"
     shutil.copytree(EXAMPLES / "csv", folder)
     services = folder / "services.csv"
     services.write_text(services.read_text().replace(",active,", ",maybe,", 1))
     with app.app_context():
-        before = stored_rows()
+        before = stored()
         with pytest.raises(HsdsError) as refused:
-            operations.import_hsds(actors.user("coordinator"), folder)
+            operations.import_hsds(staff.user("coordinator"), folder)
         assert isinstance(refused.value, Refused)
         assert "services.csv, line 2, column status" in str(refused.value)
-        assert stored_rows() == before
+        assert stored() == before
 
 
 @pytest.mark.parametrize("actor", ACTORS)
-def test_only_who_manages_the_directory_exports_it(app, actors, actor):
+def test_only_who_manages_the_directory_exports_it(app, staff, actor):
     with app.app_context():
-        user = actors.user(actor)
+        user = staff.user(actor)
         if actor in MANAGERS:
             files = queries.hsds_export(user)
             assert b"Voedselpakket" in files["services.csv"]

@@ -16,7 +16,8 @@ from referral.errors import Denied, Refused
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.feedback.operations import invite, open_link, submit
 from referral.referrals.models import Referral
-from tests.referrals.conftest import ACTORS, accompany, actor_id, attempt, denials, snapshot
+from tests.matrix import WORLD_ACTORS as ACTORS
+from tests.matrix import accompany, actor_id, attempt, denials, snapshot
 
 
 def _family(world):

@@ -1,5 +1,6 @@
 """A small alliance with a data set counted by hand, for the monitor's tests."""
 
+import re
 import uuid
 from datetime import date
 
@@ -11,7 +12,6 @@ from referral.cases.operations import create_family, log_signal, record_consent
 from referral.directory.models import Service
 from referral.referrals.operations import change_status, refer
 from referral.referrals.queries import default_follow_up
-from tests.directory.conftest import actors  # noqa: F401  (the shared fixture)
 
 YEAR = date.today().year
 # source, need domains, service, what happens: 21 signals, 20 referrals.
@@ -73,3 +73,14 @@ def build(app, owner_id, partner_ids, services, plan, municipality="GM0363"):
         db.commit()
 
 
+def table_of(html, key):
+    """The rows of one figure's table on the page: {row label: [cells]}."""
+    section = re.search(rf'<section class="figure" aria-labelledby="{key}-heading">(.*?)'
+                        r"</section>", html, re.S).group(1)
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", section, re.S):
+        head = re.search(r'<th scope="row">(.*?)</th>', row, re.S)
+        if head:
+            rows[head.group(1).strip()] = [c.strip() for c in re.findall(r"<td>(.*?)</td>", row,
+                                                                          re.S)]
+    return rows

@@ -8,8 +8,7 @@ from referral.auth.models import User
 from referral.cases.models import Family
 from referral.privacy.operations import erase
 from tests.conftest import count_queries, post_form
-from tests.monitor.conftest import YEAR, build
-from tests.monitor.test_dashboard import _table
+from tests.monitor.conftest import YEAR, build, table_of
 
 
 def _coordinator(app, alliance):
@@ -20,7 +19,7 @@ def _coordinator(app, alliance):
 
 
 def _signals_by_source(client):
-    return _table(client.get(f"/monitor/?year={YEAR}").text, "signals_source")
+    return table_of(client.get(f"/monitor/?year={YEAR}").text, "signals_source")
 
 
 def test_figures_are_counted_once_per_period_for_every_process(make_app, alliance):

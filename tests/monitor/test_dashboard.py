@@ -16,45 +16,32 @@ from referral.feedback import operations as feedback
 from referral.referrals.models import Referral
 from referral.referrals.operations import assign_bridge
 from tests.conftest import count_queries
-from tests.monitor.conftest import YEAR, build
-
-
-def _table(html, key):
-    """The rows of one figure's table on the page: {row label: [cells]}."""
-    section = re.search(rf'<section class="figure" aria-labelledby="{key}-heading">(.*?)'
-                        r"</section>", html, re.S).group(1)
-    rows = {}
-    for row in re.findall(r"<tr>(.*?)</tr>", section, re.S):
-        head = re.search(r'<th scope="row">(.*?)</th>', row, re.S)
-        if head:
-            rows[head.group(1).strip()] = [c.strip() for c in re.findall(r"<td>(.*?)</td>", row,
-                                                                          re.S)]
-    return rows
+from tests.monitor.conftest import YEAR, build, table_of
 
 
 def test_hand_counted_figures_appear_exactly(client, login, alliance):
     login(alliance["coordinator"])
     html = client.get(f"/monitor/?year={YEAR}").text
-    assert _table(html, "signals_source") == {
+    assert table_of(html, "signals_source") == {
         "een gesprek": ["10"], "iets wat ik zag": ["6"], "het gezin vroeg om hulp": ["5"],
         "Totaal": ["21"]}
-    domains = _table(html, "signals_domain")
+    domains = table_of(html, "signals_domain")
     # food 11, money 6, housing 8, seven domains 0: the zeros hide the smallest shown (money).
     assert domains["Voeding"] == ["11"] and domains["Wonen"] == ["8"]
     assert domains["Geld en schulden"] == ["•"] and domains["Kleding"] == ["&lt; 5"]
     assert domains["Totaal"] == ["25"]
-    statuses = _table(html, "referrals_status")
+    statuses = table_of(html, "referrals_status")
     assert statuses["aangevraagd"] == ["6"] and statuses["afgerond"] == ["6"]
     assert statuses["afgewezen"] == ["&lt; 5"] and statuses["aangenomen"] == ["•"]
     assert statuses["Totaal"] == ["20"]
-    assert _table(html, "reasons")["een andere reden"] == ["&lt; 5"]  # three, no category
-    assert _table(html, "referrals_organisation") == {
+    assert table_of(html, "reasons")["een andere reden"] == ["&lt; 5"]  # three, no category
+    assert table_of(html, "referrals_organisation") == {
         "Voedselbank": ["12"], "Jeugdfonds": ["8"], "Totaal": ["20"]}
-    key = _table(html, "key")
+    key = table_of(html, "key")
     assert key["Gezinnen bereikt"] == ["21"]
     assert key["Afgerond met de hulpvraag beantwoord"] == ["•"]  # 6 of 6: none failed
-    assert _table(html, "age_bands")["4-11"] == ["•"]  # the other bands are 0: all hidden
-    assert _table(html, "age_bands")["Totaal"] == ["21"]
+    assert table_of(html, "age_bands")["4-11"] == ["•"]  # the other bands are 0: all hidden
+    assert table_of(html, "age_bands")["Totaal"] == ["21"]
     assert "Gezin 3" not in html and "gezien" not in html and "graag" not in html
 
 
@@ -65,9 +52,9 @@ def test_a_country_of_organisations_shows_the_largest_and_adds_up_the_rest(
     monkeypatch.setattr(queries, "LARGEST", 1)
     login(alliance["coordinator"])
     html = client.get(f"/monitor/?year={YEAR}").text
-    assert _table(html, "referrals_organisation") == {
+    assert table_of(html, "referrals_organisation") == {
         "Voedselbank": ["12"], "Alle andere": ["8"], "Totaal": ["20"]}
-    assert _table(html, "referrals_service") == {
+    assert table_of(html, "referrals_service") == {
         "Voedselpakket": ["12"], "Alle andere": ["8"], "Totaal": ["20"]}
     matrix = re.search(r'aria-labelledby="matrix-heading">(.*?)</section>', html, re.S).group(1)
     assert "Alle andere" in matrix and "Jeugdfonds" not in matrix
@@ -93,8 +80,8 @@ def test_the_export_has_the_same_figures(client, login, alliance, runner, tmp_pa
 def test_a_partner_sees_only_their_organisation(client, login, alliance):
     login(alliance["sport"])
     html = client.get(f"/monitor/?year={YEAR}").text
-    assert _table(html, "referrals_organisation") == {"Jeugdfonds": ["8"], "Totaal": ["8"]}
-    statuses = _table(html, "referrals_status")
+    assert table_of(html, "referrals_organisation") == {"Jeugdfonds": ["8"], "Totaal": ["8"]}
+    statuses = table_of(html, "referrals_status")
     assert statuses["aangenomen"] == ["•"] and statuses["afgewezen"] == ["&lt; 5"]
     assert "Voedselpakket" not in html and "targets-heading" not in html
 
@@ -137,14 +124,14 @@ def test_feedback_scores_from_five_answers(app, client, login, alliance):
 
     answer(4, 4)
     login(alliance["coordinator"])
-    rows = _table(client.get(f"/monitor/?year={YEAR}").text, "feedback")
+    rows = table_of(client.get(f"/monitor/?year={YEAR}").text, "feedback")
     assert rows["voelde zich gehoord"] == ["&lt; 5", "&lt; 5"]
     answer(1, 5)
     html = client.get(f"/monitor/?year={YEAR}").text
-    assert _table(html, "feedback")["voelde zich gehoord"] == ["4.2", "&lt; 5"]
+    assert table_of(html, "feedback")["voelde zich gehoord"] == ["4.2", "&lt; 5"]
     month = f"{YEAR}-{date.today().month:02d}"
-    assert _table(html, "feedback_trend")[month] == ["4.2"]  # five answers this month
-    earlier = _table(html, "feedback_trend")[f"{YEAR - 1}-01"]
+    assert table_of(html, "feedback_trend")[month] == ["4.2"]  # five answers this month
+    earlier = table_of(html, "feedback_trend")[f"{YEAR - 1}-01"]
     assert earlier == ["&lt; 5"]
 
 
@@ -168,7 +155,7 @@ def test_printable_report_has_the_same_figures(client, login, alliance):
     login(alliance["coordinator"])
     report = client.get(f"/monitor/report?year={YEAR}").text
     assert "Monitorrapport" in report and "<svg" in report
-    assert _table(report, "signals_source") == _table(
+    assert table_of(report, "signals_source") == table_of(
         client.get(f"/monitor/?year={YEAR}").text, "signals_source")
 
 
@@ -184,6 +171,6 @@ def test_bridge_workers_count_when_they_accompany_a_family(app, client, login, a
             assign_bridge(owner, referral, session.get(User, bridge), family_agreed=True)
         db.commit()
     login(alliance["coordinator"])
-    targets = _table(client.get(f"/monitor/?year={YEAR}").text, "targets")
+    targets = table_of(client.get(f"/monitor/?year={YEAR}").text, "targets")
     assert targets["Brugfunctionarissen die dit jaar een gezin begeleidden"] == ["6"]
     assert targets["Nieuwe brugfunctionarissen in de laatste drie jaar (doel: 100)"] == ["7"]

@@ -11,8 +11,7 @@ from referral import db
 from referral.directory.models import Service
 from referral.monitor import queries
 from referral.monitor.suppression import SMALL
-from tests.monitor.conftest import PLAN, YEAR, build
-from tests.monitor.test_dashboard import _table
+from tests.monitor.conftest import PLAN, YEAR, build, table_of
 
 LABELS = {code: code.upper() for code in "abcdef"}
 counts = st.dictionaries(st.sampled_from(sorted(LABELS)), st.integers(0, 30), min_size=1)
@@ -60,7 +59,7 @@ def test_the_pages_of_a_municipality_and_of_all_differ_by_none_or_many(app, clie
     for code in ("GM0363", "GM0344"):
         here = client.get(f"/monitor/?year={YEAR}&municipality={code}").text
         for key in re.findall(r'aria-labelledby="([a-z_]+)-heading"', here):
-            theirs, mine = _table(everywhere, key), _table(here, key)
+            theirs, mine = table_of(everywhere, key), table_of(here, key)
             for label, cells in mine.items():
                 for cell, other in zip(cells, theirs.get(label, []), strict=False):
                     if cell.isdigit() and other.isdigit():
@@ -69,7 +68,7 @@ def test_the_pages_of_a_municipality_and_of_all_differ_by_none_or_many(app, clie
                             int(other) - int(cell) >= SMALL, (code, key, label, cell, other)
     assert compared > 20  # the pages were really compared, not two empty pages
     # Utrecht holds all but four of the signals: its total cannot be shown beside 25.
-    utrecht = _table(client.get(f"/monitor/?year={YEAR}&municipality=GM0363").text,
+    utrecht = table_of(client.get(f"/monitor/?year={YEAR}&municipality=GM0363").text,
                      "signals_source")
     assert utrecht["Totaal"] == ["•"]
     assert len(PLAN) == 21

@@ -16,7 +16,8 @@ from referral.errors import Denied, Refused
 from referral.mail import OutboxMessage
 from referral.monitor import operations, queries
 from referral.monitor.models import MAX_ACTIVITIES, MonitorCache, Pledge, PledgeReport
-from tests.directory.conftest import ACTORS, last_entry, stored_rows
+from tests.matrix import STAFF_ACTORS as ACTORS
+from tests.matrix import last_entry, stored
 
 YEAR = date.today().year
 PARTNERS = {"partner", "other_partner"}  # each for their own organisation's pledge
@@ -33,11 +34,11 @@ def _activity(what="Gratis sportkennismaking"):
             "due": date(YEAR, 12, 31)}
 
 
-def _pledges(actors):
+def _pledges(staff):
     """A pledge of each partner's organisation, made by its partner; Voedselbank's first
     activity."""
     for name in ("partner", "other_partner"):
-        operations.save_pledge(actors.user(name), activities=[_activity(), _activity("Les")])
+        operations.save_pledge(staff.user(name), activities=[_activity(), _activity("Les")])
     pledge, activities = queries.pledge_of(_organisation_id("Voedselbank"))
     return activities[0]
 
@@ -97,27 +98,27 @@ CASES = {
 
 @pytest.mark.parametrize("actor", ACTORS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_every_operation_as_every_role(app, actors, name, actor):
+def test_every_operation_as_every_role(app, staff, name, actor):
     case = CASES[name]
     with app.app_context():
-        user = actors.user(actor)
-        activity = _pledges(actors)
-        before = stored_rows()
+        user = staff.user(actor)
+        activity = _pledges(staff)
+        before = stored()
         if actor in case.may:
             assert case.done(user, case.call(user, activity))
         else:
             with pytest.raises(Denied):
                 case.call(user, activity)
-            assert stored_rows() == before
+            assert stored() == before
             denial = last_entry()
             assert (denial.outcome, denial.summary) == ("denied", f"denied: {case.rule}")
             assert denial.user_id == user.id
 
 
 @pytest.mark.parametrize("actor", ACTORS)
-def test_a_partner_counts_only_their_own_organisation(app, actors, actor):
+def test_a_partner_counts_only_their_own_organisation(app, staff, actor):
     with app.app_context():
-        user = actors.user(actor)
+        user = staff.user(actor)
         scope = queries.scope_of(user, YEAR, "GM0363")
         own = {"partner": _organisation_id("Voedselbank"),
                "other_partner": _organisation_id("Jeugdfonds")}
@@ -127,15 +128,15 @@ def test_a_partner_counts_only_their_own_organisation(app, actors, actor):
             assert queries.dashboard(user, year=YEAR)[0].organisation_id == own.get(actor)
 
 
-def test_a_partner_reports_only_on_their_own_pledge(app, actors):
+def test_a_partner_reports_only_on_their_own_pledge(app, staff):
     with app.app_context():
-        theirs = _pledges(actors)  # Voedselbank's
-        other = actors.user("other_partner")
-        before = stored_rows()
+        theirs = _pledges(staff)  # Voedselbank's
+        other = staff.user("other_partner")
+        before = stored()
         with pytest.raises(Refused) as refused:
             operations.report_pledge(other, year=YEAR, entries={theirs.id: ("done", "")})
         assert str(refused.value) == "This activity is not part of your pledge."
-        assert stored_rows() == before
+        assert stored() == before
 
 
 ENOUGH = [_activity(f"Activiteit {n}") for n in range(MAX_ACTIVITIES + 1)]
@@ -154,30 +155,30 @@ ENOUGH = [_activity(f"Activiteit {n}") for n in range(MAX_ACTIVITIES + 1)]
     (lambda user, activity: operations.report_pledge(user, year=YEAR, entries={
         activity.id: ("maybe", "")}), "Choose one of the listed options."),
 ])
-def test_the_rules_of_a_pledge_hold_for_every_caller(app, actors, call, message):
+def test_the_rules_of_a_pledge_hold_for_every_caller(app, staff, call, message):
     with app.app_context():
-        activity = _pledges(actors)
-        before = stored_rows()
+        activity = _pledges(staff)
+        before = stored()
         with pytest.raises(Refused) as refused:
-            call(actors.user("partner"), activity)
+            call(staff.user("partner"), activity)
         assert not isinstance(refused.value, Denied)
         assert str(refused.value) == message
-        assert stored_rows() == before
+        assert stored() == before
 
 
-def test_no_report_before_a_pledge(app, actors):
+def test_no_report_before_a_pledge(app, staff):
     with app.app_context():
-        before = stored_rows()
+        before = stored()
         with pytest.raises(Refused) as refused:
-            operations.report_pledge(actors.user("partner"), year=YEAR, entries={})
+            operations.report_pledge(staff.user("partner"), year=YEAR, entries={})
         assert str(refused.value) == "Describe your pledge first."
-        assert stored_rows() == before
+        assert stored() == before
         assert db.session().exec(select(Pledge)).first() is None
 
 
-def test_forgetting_the_figures_empties_the_shared_count(app, actors):
+def test_forgetting_the_figures_empties_the_shared_count(app, staff):
     with app.app_context():
-        operations.recount_figures(actors.user("command_line"), year=YEAR)
+        operations.recount_figures(staff.user("command_line"), year=YEAR)
         assert db.session().exec(select(MonitorCache)).first() is not None
         operations.forget_figures()
         assert db.session().exec(select(MonitorCache)).first() is None

@@ -1,14 +1,9 @@
-"""A privacy officer who logs in with a two-factor code, beside the referral tests' world."""
+"""A privacy officer who logs in with a two-factor code."""
 
 import pyotp
 import pytest
 
-from tests.auth.conftest import (  # noqa: F401  (the operation matrix)
-    actors,
-    nothing_written,
-)
 from tests.conftest import post_form
-from tests.referrals.conftest import world  # noqa: F401  (the same small alliance)
 
 KEY = pyotp.random_base32()
 

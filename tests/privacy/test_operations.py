@@ -14,7 +14,8 @@ from referral.audit.models import AuditEvent
 from referral.cases.models import Family
 from referral.errors import Denied, Refused
 from referral.privacy import operations
-from tests.auth.conftest import ACTORS
+from tests.matrix import ROLE_ACTORS as ACTORS
+from tests.matrix import nothing_written
 
 OFFICER = {"privacy"}
 RETENTION = {"privacy", "command_line"}
@@ -89,7 +90,7 @@ OPERATIONS = {
 
 @pytest.mark.parametrize("who", ACTORS)
 @pytest.mark.parametrize("name", OPERATIONS)
-def test_every_operation_as_every_actor(app, world, actors, nothing_written, name, who):
+def test_every_operation_as_every_actor(app, world, actors, name, who):
     call, allowed = OPERATIONS[name]
     with app.app_context():
         actor = actors(who)
@@ -126,7 +127,7 @@ def _key_file(app):
     ("newest", "is the newest key: rotate first."),
     ("unknown", "There is no key"),
 ])
-def test_a_key_is_retired_only_when_it_is_old_and_unused(app, nothing_written, key, message):
+def test_a_key_is_retired_only_when_it_is_old_and_unused(app, key, message):
     with app.app_context():
         key_id = crypto.keyring().newest if key == "newest" else "k-unknown"
         before = _key_file(app)
@@ -135,7 +136,7 @@ def test_a_key_is_retired_only_when_it_is_old_and_unused(app, nothing_written, k
         assert message in str(refused.value) and _key_file(app) == before
 
 
-def test_a_key_in_use_is_not_retired(app, world, nothing_written):
+def test_a_key_in_use_is_not_retired(app, world):
     with app.app_context():
         old = crypto.keyring().newest
         keys.start_rotation(policy.COMMAND_LINE)  # a new key; no value uses it yet
@@ -145,7 +146,7 @@ def test_a_key_in_use_is_not_retired(app, world, nothing_written):
         assert "values still use key" in str(refused.value) and _key_file(app) == before
 
 
-def test_keys_from_the_environment_are_changed_there(make_app, nothing_written):
+def test_keys_from_the_environment_are_changed_there(make_app):
     app = make_app()
     material = json.loads(_key_file(app))
     app = make_app(ENCRYPTION_KEYS=material["encryption_keys"], INDEX_KEY=material["index_key"])

@@ -15,7 +15,7 @@ from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
 from referral.mail import OutboxMessage
 from referral.referrals.models import Referral, ReferralEvent
 from tests.conftest import audit_entries, post_form
-from tests.referrals.conftest import SECRET_MESSAGE
+from tests.world import SECRET_MESSAGE
 
 FAMILY_TABLES = (Family, Child, Signal, SignalDomain, Consent, Referral, ReferralEvent)
 

@@ -6,12 +6,9 @@ the login page), never its content, and the denial is in the access log.
 
 import re
 import uuid
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from flask_babel import force_locale, gettext
-from markupsafe import escape
 from sqlmodel import select
 
 from referral import db
@@ -21,12 +18,13 @@ from referral.cases.operations import withdraw_consent
 from referral.directory.models import Service
 from referral.referrals.models import Handover, Referral, ReferralEvent, Status
 from referral.referrals.operations import assign_bridge
-from tests.conftest import audit_entries, csrf_token, post_form
-from tests.referrals.conftest import SECRET_MESSAGE, load, refer_again
+from tests.conftest import audit_entries, browser, csrf_token, post_form
+from tests.world import PRIVATE, SECRET_MESSAGE, age, dutch, load, refer_again
 
 # What only the owner, and with consent the partner and bridge worker, may ever read.
-PRIVATE = ("Zeynep", "Yilmaz", "Elif", "06-12345678", "honger", SECRET_MESSAGE)
+
 NOTE = "Vader belt donderdag terug over de aanvraag."
+
 
 ROLES = ("owner", "colleague", "stranger", "partner", "other_partner", "letter_partner",
          "bridge", "bridge_assigned", "coordinator", "privacy", "logged_out")
@@ -55,14 +53,6 @@ SHOWN = {
 }
 
 
-
-def dutch(app, message, **values):
-    """A message as the (Dutch-speaking) users see it on a page; values are msgids too."""
-    with app.test_request_context(), force_locale("nl"):
-        values = {name: gettext(value) for name, value in values.items()}
-        return str(escape(gettext(message, **values)))
-
-
 def consent_id(app, world, service_id):
     """The family's consent for the organisation of this service."""
     with app.app_context():
@@ -83,13 +73,6 @@ def assign_the_bridge(app, world):
         db.commit()
 
 
-def browser(app, person):
-    """A client of its own, logged in as this person."""
-    client = app.test_client()
-    post_form(client, "/login", {"email": person.email, "password": person.password})
-    return client
-
-
 def step(client, referral_id, target, *, token=None, **fields):
     """Post a status step as the step's form on the referral page would (prefixed fields)."""
     token = token or csrf_token(client, "/account")
@@ -103,19 +86,6 @@ def events(app, referral_id, kind=None):
         if kind:
             query = query.where(ReferralEvent.kind == kind)
         return db.session().exec(query).all()
-
-
-def age(app, referral_id, days):
-    """Move a referral `days` into the past, as if it had been made then."""
-    shift = timedelta(days=days)
-    with app.app_context():
-        referral = db.session().get(Referral, referral_id)
-        referral.created_at -= shift
-        referral.requested_at -= shift
-        referral.last_activity_at -= shift
-        referral.follow_up_on -= shift
-        db.session().add(referral)
-        db.commit()
 
 
 def assert_nothing_private(text):

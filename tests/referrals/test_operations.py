@@ -26,15 +26,9 @@ from referral.referrals.operations import (
     send_reminders,
 )
 from referral.referrals.queries import default_follow_up
-from tests.referrals.conftest import (
-    ACTORS,
-    accompany,
-    actor_id,
-    attempt,
-    denials,
-    refer_again,
-    snapshot,
-)
+from tests.matrix import WORLD_ACTORS as ACTORS
+from tests.matrix import accompany, actor_id, attempt, denials, snapshot
+from tests.world import refer_again
 
 NOT_YOURS = "This step is not yours to take."
 

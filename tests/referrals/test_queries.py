@@ -9,7 +9,7 @@ from referral.auth.models import User
 from referral.referrals.models import Referral
 from referral.referrals.operations import add_note, change_status
 from tests.conftest import count_queries
-from tests.referrals.conftest import refer_again
+from tests.world import refer_again
 
 
 def _grow(app, world, n):

@@ -11,7 +11,7 @@ from referral import db
 from referral.mail import OutboxMessage, send_pending
 from referral.referrals.models import Referral, ReferralEvent
 from tests.conftest import audit_entries, csrf_token, post_form
-from tests.referrals.conftest import SECRET_MESSAGE, load, refer_again
+from tests.world import SECRET_MESSAGE, load, refer_again
 
 
 def step(client, referral_id, target, **fields):

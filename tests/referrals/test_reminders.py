@@ -21,9 +21,8 @@ from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import Referral, ReferralEvent
 from referral.referrals.operations import change_status, send_reminders
 from referral.referrals.queries import is_overdue
-from tests.conftest import post_form
-from tests.referrals.conftest import load
-from tests.referrals.test_access import PRIVATE, age, browser, dutch
+from tests.conftest import browser, post_form
+from tests.world import PRIVATE, age, dutch, load
 
 LINK = "http://127.0.0.1:5000/referrals/"  # PUBLIC_URL: the command line has no request
 STUCK_LINK = "http://127.0.0.1:5000/referrals/stuck"

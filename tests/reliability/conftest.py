@@ -26,7 +26,6 @@ from sqlmodel import select
 
 from referral import create_app, db
 from tests.conftest import PG_URL, _config, free_port
-from tests.referrals.conftest import world  # noqa: F401  (the small alliance)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HERE = Path(__file__).parent

@@ -15,8 +15,8 @@ from sqlmodel import select
 from referral import create_app, db
 from referral.referrals.models import EventKind, Referral, ReferralEvent
 from tests.conftest import PG_URL, _config
-from tests.referrals.conftest import refer_again
 from tests.reliability.conftest import Browser, backends
+from tests.world import refer_again
 
 BUSY = "De dienst is druk of niet bereikbaar"
 SAVED = "De notitie is bewaard."

@@ -1,3 +1,7 @@
-"""The referral tests' small alliance, for the security tests too."""
+import pytest
 
-from tests.referrals.conftest import world  # noqa: F401  (the same small alliance)
+
+@pytest.fixture
+def town(world):
+    """The world of tests/world.py, by the name the security tests give it."""
+    return world

@@ -27,14 +27,13 @@ from referral.cases.models import Child, Consent, Family, Signal
 from referral.feedback.models import FeedbackResponse
 from referral.referrals.models import Handover, Referral, ReferralEvent
 from tests.conftest import csrf_token, raw_connection
-from tests.security.test_csrf import (  # noqa: F401  (fixtures: hashing, the world)
+from tests.security.forms import (
     AUDIT_TABLES,
     FORMS,
     _report_pledge,
     changed_tables,
     make_ctx,
     snapshot,
-    world,
 )
 
 MAX = 1024 * 1024  # MAX_CONTENT_LENGTH
@@ -58,10 +57,6 @@ SEALED_LIMITS = {
     FeedbackResponse: {"went_well": 2000, "do_better": 2000, "to_grown_ups": 2000},
     User: {"name": 120, "email": 254},
 }
-
-@pytest.fixture
-def town(request):
-    return request.getfixturevalue("world")
 
 # Hypothesis tries every form and parameter with hundreds of values.
 pytestmark = pytest.mark.slow

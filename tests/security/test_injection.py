@@ -30,9 +30,8 @@ from referral.mail import send_pending
 from referral.monitor.models import Pledge, PledgeActivity, PledgeReport
 from referral.referrals.models import Handover, Referral, ReferralEvent
 from tests.conftest import PASSWORD, Person, csrf_token, post_form, raw_connection
-from tests.security.test_csrf import (  # noqa: F401  (fixtures: hashing, the world)
+from tests.security.forms import (
     make_ctx,
-    world,
 )
 
 SCRIPT = "<script>alert(1)</script>"
@@ -60,11 +59,6 @@ def email(tag):  # an address the form accepts: no spaces, quotes or brackets, o
 
 def url(tag):  # the form accepts any path after an http(s) host
     return f"https://x.nl/{IMG.replace(' ', '/')}{SCRIPT}#{tag}#"
-
-
-@pytest.fixture
-def town(request):
-    return request.getfixturevalue("world")
 
 
 @pytest.fixture

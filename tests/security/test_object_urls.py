@@ -45,7 +45,7 @@ from referral.referrals import operations as referral_operations
 from referral.referrals import queries as referral_queries
 from referral.referrals.models import Referral
 from tests.conftest import audit_entries, csrf_token, post_form, raw_connection
-from tests.referrals.conftest import SECRET_MESSAGE, World, refer_again
+from tests.world import SECRET_MESSAGE, World, refer_again
 
 NOTE = "Vader belt donderdag terug over de schuldhulp."
 HANDOVER_NOTE = "Let op: moeder werkt in de nachtdienst."

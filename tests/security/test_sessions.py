@@ -29,7 +29,6 @@ from referral.feedback import operations as feedback_operations
 from referral.privacy import operations as privacy_operations
 from referral.referrals.models import Referral
 from tests.conftest import audit_entries, csrf_token, post_form
-from tests.referrals.conftest import world  # noqa: F401  (the fixture, for the page tour)
 
 COOKIE = "referral_session"
 THROTTLED = "Te veel mislukte pogingen"

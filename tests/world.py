@@ -1,28 +1,26 @@
-"""A small alliance with one family referred to two services: one with an inbox in the tool,
-one by letter. Everyone who might look at it has an account."""
+"""The small alliance most tests share: one family referred to two services, one with an
+inbox in the tool and one by letter, and everyone who might look at it has an account. The
+`world` fixture (tests/conftest.py) builds it."""
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-import pytest
-from flask_babel import force_locale
-from sqlmodel import func, select
+from flask_babel import force_locale, gettext
+from markupsafe import escape
 
-from referral import db, policy
-from referral.audit.models import AuditEvent
+from referral import db
 from referral.auth.models import User
-from referral.cases.models import Child, Consent, Family, Signal
+from referral.cases.models import Family, Signal
 from referral.cases.operations import create_family, log_signal, record_consent
 from referral.directory.models import Service
-from referral.errors import Refused
-from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
-from referral.mail import OutboxMessage
-from referral.referrals.models import Handover, Referral, ReferralEvent
-from referral.referrals.operations import assign_bridge, refer
+from referral.referrals.models import Referral
+from referral.referrals.operations import refer
 from referral.referrals.queries import default_follow_up
 
 SECRET_MESSAGE = "Moeder Zeynep vraagt een voedselpakket, bel 06-12345678"
+# Everything about the family that only those who work on it may see.
+PRIVATE = ("Zeynep", "Yilmaz", "Elif", "06-12345678", "honger", SECRET_MESSAGE)
 
 
 @dataclass
@@ -61,8 +59,8 @@ def load(app, referral_id):
         return db.session().get(Referral, referral_id)
 
 
-@pytest.fixture
-def world(app, make_user, make_service):
+def build_world(app, make_user, make_service):
+    """Make the world's accounts, services, family, signal, consents and two referrals."""
     owner = make_user("professional", organisation="JGZ Noord")
     colleague = make_user("professional", organisation="JGZ Noord")
     stranger = make_user("professional", organisation="Basisschool Zuid")
@@ -103,74 +101,21 @@ def world(app, make_user, make_service):
                  ids[2], ids[3])
 
 
-# --- calling operations directly, as each person of the world ------------------------------
-
-# Everyone of the world, the bridge worker once asked to accompany the inbox referral, and
-# the operator at the command line.
-ACTORS = ("owner", "colleague", "stranger", "partner", "other_partner", "letter_partner",
-          "bridge", "bridge_assigned", "coordinator", "privacy", "command_line")
-TABLES = (Family, Child, Signal, Consent, Referral, ReferralEvent, Handover, OutboxMessage,
-          FeedbackInvite, FeedbackResponse, FeedbackAttempt)
+def dutch(app, message, **values):
+    """A message as the (Dutch-speaking) users see it on a page; values are msgids too."""
+    with app.test_request_context(), force_locale("nl"):
+        values = {name: gettext(value) for name, value in values.items()}
+        return str(escape(gettext(message, **values)))
 
 
-def acting(world, who):
-    """The user object of this actor, in the current session."""
-    if who == "command_line":
-        return policy.COMMAND_LINE
-    return db.session().get(User, getattr(world, who.removesuffix("_assigned")).id)
-
-
-def actor_id(world, who):
-    return None if who == "command_line" else getattr(world, who.removesuffix("_assigned")).id
-
-
-def snapshot(app):
-    """Every row an operation could write, and the state of every referral and consent;
-    the access log apart from its denials."""
+def age(app, referral_id, days):
+    """Move a referral `days` into the past, as if it had been made then."""
+    shift = timedelta(days=days)
     with app.app_context():
-        session = db.session()
-        counts = {model.__tablename__: session.exec(
-            select(func.count()).select_from(model)).one() for model in TABLES}
-        counts["audit"] = session.exec(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.outcome != "denied")).one()
-        referrals = session.exec(select(
-            Referral.id, Referral.status, Referral.version, Referral.owner_id,
-            Referral.bridge_id, Referral.last_activity_at).order_by(Referral.id)).all()
-        consents = session.exec(select(Consent.id, Consent.withdrawn_at)
-                                .order_by(Consent.id)).all()
-        families = session.exec(select(Family.id, Family.parent_names_enc)
-                                .order_by(Family.id)).all()
-        return counts, [tuple(r) for r in referrals], [tuple(c) for c in consents], [
-            tuple(f) for f in families]
-
-
-def denials(app):
-    with app.app_context():
-        return db.session().exec(select(AuditEvent).where(AuditEvent.outcome == "denied")
-                                 .order_by(AuditEvent.seq)).all()
-
-
-def attempt(app, world, who, operation, context=None):
-    """Call operation(user, world, context) as this actor, outside any request, and commit
-    as a request does, refused or not. Returns the refusal (its message in English) or
-    None."""
-    with app.app_context():
-        try:
-            operation(acting(world, who), world, context)
-        except Refused as refused:
-            db.commit()  # a refused request is committed too: nothing may be pending
-            with app.test_request_context(), force_locale("en"):
-                refused.english = str(refused)
-            return refused
-        db.commit()
-        return None
-
-
-def accompany(app, world):
-    """The owner asks the bridge worker to accompany the family on the inbox referral."""
-    with app.app_context():
-        session = db.session()
-        assign_bridge(session.get(User, world.owner.id),
-                      session.get(Referral, world.inbox_referral),
-                      session.get(User, world.bridge.id), family_agreed=True)
+        referral = db.session().get(Referral, referral_id)
+        referral.created_at -= shift
+        referral.requested_at -= shift
+        referral.last_activity_at -= shift
+        referral.follow_up_on -= shift
+        db.session().add(referral)
         db.commit()

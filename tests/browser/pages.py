@@ -1,0 +1,55 @@
+"""What every browser test does: log in through the real form, choose a language, submit a
+form, and have axe look at the page."""
+
+from urllib.parse import urlsplit
+
+import pyotp
+from axe_playwright_python.sync_playwright import Axe
+
+from referral.demo import PASSWORD
+from tests.browser.conftest import DEMO_KEYS
+
+axe = Axe()
+
+
+def assert_accessible(page):
+    """Fail listing every serious or critical axe violation on the page as it is now."""
+    violations = axe.run(page).response["violations"]
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    report = "\n".join(f"- {v['id']} ({v['impact']}): {v['help']}; nodes: "
+                       f"{[node['target'] for node in v['nodes']]}" for v in serious)
+    assert not serious, f"axe on {page.url}:\n{report}"
+
+
+def log_in(page, email, password=PASSWORD):
+    """Log in through the real form, like a person would (with a code where one is set)."""
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    if path_of(page) == "/login/code":
+        page.fill("#code", pyotp.TOTP(DEMO_KEYS[email]).now())
+        with page.expect_navigation():
+            page.click("main form button[type=submit]")
+
+
+def path_of(page):
+    return urlsplit(page.url).path
+
+
+def no_sideways_scrolling(page):
+    return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+def speak(page, language):
+    """Choose the language in the header, as a person would (it is kept for the account)."""
+    page.select_option("#language-select", language)
+    with page.expect_navigation():
+        page.click("form.language button")
+
+
+def submit(page, selector="main form button[type=submit]"):
+    with page.expect_navigation():
+        page.click(selector)
+    assert_accessible(page)
