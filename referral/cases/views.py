@@ -24,6 +24,7 @@ from referral.cases.models import (
     URGENCY_LABELS,
     Consent,
     Family,
+    Urgency,
 )
 from referral.directory import queries as directory
 from referral.errors import Refused
@@ -36,7 +37,7 @@ def labels():
     return {"urgency_label": lambda v: URGENCY_LABELS.get(v, v),
             "source_label": lambda v: SOURCE_LABELS.get(v, v),
             "language_name": lambda v: LANGUAGES.get(v, v),
-            "method_label": lambda v: METHOD_LABELS.get(v, v)}
+            "method_label": lambda v: METHOD_LABELS.get(v, v), "Urgency": Urgency}
 
 
 def _family_for(action, family_id):

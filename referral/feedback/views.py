@@ -17,7 +17,7 @@ from referral.cases.queries import children_of
 from referral.errors import Refused
 from referral.feedback import LANGUAGES, RTL, bp, operations, queries
 from referral.feedback.forms import FACES, FORMS, InviteForm, LanguageChoiceForm
-from referral.feedback.models import FeedbackInvite
+from referral.feedback.models import FeedbackForm, FeedbackInvite
 from referral.referrals.models import Referral
 
 SESSION_KEY = "feedback"
@@ -175,7 +175,7 @@ def results():
     if policy.allowed(current_user, "feedback.own"):
         return render_template("feedback/results.html",
                                rows=queries.invitations_of(current_user),
-                               state=queries.state)
+                               state=queries.state, FeedbackForm=FeedbackForm)
     policy.require(current_user, "feedback.scores")
     return render_template("feedback/scores.html",
                            rows=queries.service_scores(current_user.organisation_id),

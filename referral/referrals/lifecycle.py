@@ -1,5 +1,6 @@
 """The referral lifecycle of DESIGN.md: the one table every status change goes through."""
 
+import enum
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -11,12 +12,20 @@ from referral.referrals.models import status_label
 REFERRER, PARTNER = "referrer", "partner"
 
 
+class Needs(enum.StrEnum):
+    """What a step needs besides the right person."""
+
+    consent = "consent"
+    reason = "reason"
+    outcome = "outcome"
+
+
 @dataclass(frozen=True)
 class Transition:
     sources: frozenset
     target: str
     by: frozenset  # REFERRER and/or PARTNER
-    needs: str | None = None  # "consent", "reason" or "outcome"
+    needs: str | None = None  # a Needs
 
 
 def _t(sources, target, by, needs=None):
@@ -24,17 +33,17 @@ def _t(sources, target, by, needs=None):
 
 
 TRANSITIONS = (
-    _t({S.draft}, S.requested, {REFERRER}, "consent"),
+    _t({S.draft}, S.requested, {REFERRER}, Needs.consent),
     _t({S.draft, S.requested}, S.entered_in_error, {REFERRER}),
     _t({S.requested}, S.accepted, {PARTNER}),
-    _t({S.requested}, S.rejected, {PARTNER}, "reason"),
+    _t({S.requested}, S.rejected, {PARTNER}, Needs.reason),
     _t({S.accepted, S.on_hold}, S.in_progress, {PARTNER}),
-    _t({S.accepted, S.in_progress}, S.on_hold, {PARTNER}, "reason"),
-    _t({S.in_progress}, S.completed, {PARTNER}, "outcome"),
-    _t({S.accepted, S.in_progress, S.on_hold}, S.failed, {PARTNER}, "reason"),
+    _t({S.accepted, S.in_progress}, S.on_hold, {PARTNER}, Needs.reason),
+    _t({S.in_progress}, S.completed, {PARTNER}, Needs.outcome),
+    _t({S.accepted, S.in_progress, S.on_hold}, S.failed, {PARTNER}, Needs.reason),
     _t({S.draft, S.requested, S.accepted, S.in_progress, S.on_hold}, S.cancelled,
-       {REFERRER, PARTNER}, "reason"),
-    _t({S.completed, S.failed}, S.requested, {REFERRER}, "reason"),  # reopen
+       {REFERRER, PARTNER}, Needs.reason),
+    _t({S.completed, S.failed}, S.requested, {REFERRER}, Needs.reason),  # reopen
 )
 
 
@@ -56,12 +65,12 @@ def check(source, target, side, *, reason=None, outcome=None, has_consent=False)
     if transition is None:
         raise Refused(_l("This step is not possible now: the referral is %(status)s.",
                          status=status_label(source)))
-    if transition.needs == "consent" and not has_consent:
+    if transition.needs == Needs.consent and not has_consent:
         raise Refused(_l("Record the family's consent for this organisation first; "
                          "until then the referral stays a draft."))
-    if transition.needs == "reason" and not (reason or "").strip():
+    if transition.needs == Needs.reason and not (reason or "").strip():
         raise Refused(_l("Give a reason for this step."))
-    if transition.needs == "outcome" and not outcome:
+    if transition.needs == Needs.outcome and not outcome:
         raise Refused(_l("Choose the outcome."))
     return transition
 
@@ -82,6 +91,8 @@ STEP_LABELS = {
 
 
 COUNTED_REASONS = {S.rejected, S.failed}
+# Steps that end a referral without the help it asked for: their buttons warn.
+UNHAPPY = {S.rejected, S.cancelled, S.failed, S.entered_in_error}
 
 
 def step_label(source, target):

@@ -83,6 +83,13 @@ class EventKind(enum.StrEnum):
     consent = "consent"
 
 
+class HandoverAnswer(enum.StrEnum):
+    """The colleague's answer to a handover, kept as the handover event's outcome."""
+
+    accepted = "accepted"
+    declined = "declined"
+
+
 class Referral(SQLModel, table=True):
     """A signal sent to one service; the owner stays accountable until it is closed."""
 

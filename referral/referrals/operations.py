@@ -24,6 +24,7 @@ from referral.referrals.models import (
     REASON_LABELS,
     EventKind,
     Handover,
+    HandoverAnswer,
     Referral,
     ReferralEvent,
     Status,
@@ -248,7 +249,7 @@ def decide_handover(user, handover, *, accept):
     if accept:
         referral.owner_id = user.id
         referral.version += 1
-    _event(referral, user, EventKind.handover, outcome="accepted" if accept else "declined")
+    _event(referral, user, EventKind.handover, outcome=HandoverAnswer.accepted if accept else HandoverAnswer.declined)
     audit.record("update", object_type="referral", object_id=referral.id,
                  family_id=referral.family_id, user=user,
                  summary="handover accepted" if accept else "handover declined")

@@ -27,8 +27,11 @@ from referral.referrals.forms import (
 )
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import (
+    FINAL,
     OUTCOME_LABELS,
+    EventKind,
     Handover,
+    HandoverAnswer,
     Referral,
     Status,
     status_label,
@@ -37,8 +40,10 @@ from referral.referrals.models import (
 
 @bp.app_context_processor
 def labels():
-    return {"referral_status": status_label, "Status": Status,
-            "outcome_label": lambda v: OUTCOME_LABELS.get(v, v)}
+    return {"referral_status": status_label, "outcome_label": lambda v: OUTCOME_LABELS.get(v, v),
+            "Status": Status, "FINAL": FINAL, "EventKind": EventKind,
+            "HandoverAnswer": HandoverAnswer, "Needs": lifecycle.Needs,
+            "COUNTED_REASONS": lifecycle.COUNTED_REASONS, "UNHAPPY": lifecycle.UNHAPPY}
 
 
 def _referral_or_404(referral_id, action="referral.view", *, for_update=False):
