@@ -14,6 +14,17 @@ class FeedbackForm(enum.StrEnum):
     child_older = "child_12_17"
 
 
+class LinkState(enum.StrEnum):
+    """Where a feedback link stands, as the family is told."""
+
+    ok = "ok"
+    unknown = "unknown"
+    expired = "expired"
+    used = "used"
+    throttled = "throttled"  # too many wrong links from this address
+    session = "session"  # the browser's short-lived hold on the link ran out
+
+
 class FeedbackInvite(SQLModel, table=True):
     """A one-time link for a parent or a child. Only the token's hash is kept."""
 

@@ -15,7 +15,7 @@ from referral import audit, db, policy
 from referral.cases.models import Family
 from referral.errors import Refused
 from referral.feedback import LANGUAGES
-from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
+from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse, LinkState
 from referral.feedback.queries import (
     SCORES,
     TEXTS,
@@ -83,24 +83,24 @@ def invite(user, family, *, child=None, referral=None, language=None):
 
 
 def open_link(token, address):
-    """("ok" | "unknown" | "expired" | "used" | "throttled", the invitation or None); a link
+    """(a LinkState, the invitation or None); a link
     that does not work counts against the address, so guessing is limited."""
     if is_guessing(address):
-        return "throttled", None
+        return LinkState.throttled, None
     invitation = by_token(token)
     if invitation is None:
         db.session().add(FeedbackAttempt(address=address or "-"))
         db.session().flush()
-        return "unknown", None
+        return LinkState.unknown, None
     return state(invitation), invitation
 
 
 def submit(invitation, *, language, scores, texts):
     """Store the answers once; the invitation is used from now on."""
     status = state(invitation)
-    if status == "used":
+    if status == LinkState.used:
         raise Refused(_l("You already answered"))
-    if status == "expired":
+    if status == LinkState.expired:
         raise Refused(_l("This link has expired"))
     referral = (db.session().get(Referral, invitation.referral_id)
                 if invitation.referral_id else None)

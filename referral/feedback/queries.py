@@ -16,6 +16,7 @@ from referral.feedback.models import (
     FeedbackForm,
     FeedbackInvite,
     FeedbackResponse,
+    LinkState,
 )
 
 # Below this many answers, nobody but the owner sees a figure (DESIGN.md: cells under 5).
@@ -56,8 +57,9 @@ def by_token(token):
 
 def state(invitation):
     if invitation.used_at is not None:
-        return "used"
-    return "expired" if db.aware(invitation.expires_at) <= db.utcnow() else "ok"
+        return LinkState.used
+    return (LinkState.expired if db.aware(invitation.expires_at) <= db.utcnow()
+            else LinkState.ok)
 
 
 def invitations_of(user):

@@ -17,7 +17,7 @@ from referral.cases.queries import children_of
 from referral.errors import Refused
 from referral.feedback import LANGUAGES, RTL, bp, operations, queries
 from referral.feedback.forms import FACES, FORMS, InviteForm, LanguageChoiceForm
-from referral.feedback.models import FeedbackForm, FeedbackInvite
+from referral.feedback.models import FeedbackForm, FeedbackInvite, LinkState
 from referral.referrals.models import Referral
 
 SESSION_KEY = "feedback"
@@ -32,7 +32,7 @@ def _speak(language):
 
 def _public(template, status=200, **context):
     language = g.get("feedback_language", "nl")
-    return render_template(template, language=language, rtl=language in RTL,
+    return render_template(template, language=language, rtl=language in RTL, LinkState=LinkState,
                            **context), status
 
 
@@ -41,12 +41,12 @@ def open_link(token):
     """Exchange the token for a short-lived cookie, then leave it out of the address."""
     _speak(session.get("feedback_language"))
     status, invitation = operations.open_link(token, request.remote_addr)
-    if status == "throttled":
-        return _public("feedback/closed.html", 429, reason="throttled")
-    if status == "unknown":
-        return _public("feedback/closed.html", 404, reason="unknown")
+    if status == LinkState.throttled:
+        return _public("feedback/closed.html", 429, reason=LinkState.throttled)
+    if status == LinkState.unknown:
+        return _public("feedback/closed.html", 404, reason=LinkState.unknown)
     _speak(session.get("feedback_language") or invitation.language)
-    if status != "ok":
+    if status != LinkState.ok:
         return _public("feedback/closed.html", reason=status)
     minutes = current_app.config["FEEDBACK_SESSION_MINUTES"]
     session[SESSION_KEY] = {"invite": str(invitation.id), "until": time.time() + minutes * 60}
@@ -68,7 +68,7 @@ def start():
     invitation = _invitation()
     _speak(session.get("feedback_language") or (invitation and invitation.language))
     if invitation is None:
-        return _public("feedback/closed.html", reason="session")
+        return _public("feedback/closed.html", reason=LinkState.session)
     form = LanguageChoiceForm()
     if form.validate_on_submit():
         session["feedback_language"] = form.language.data
@@ -81,9 +81,9 @@ def answer():
     invitation = _invitation()
     _speak(session.get("feedback_language") or (invitation and invitation.language))
     if invitation is None:
-        return _public("feedback/closed.html", reason="session")
+        return _public("feedback/closed.html", reason=LinkState.session)
     status = queries.state(invitation)
-    if status != "ok":
+    if status != LinkState.ok:
         return _public("feedback/closed.html", reason=status)
     form = FORMS[invitation.form]()
     if form.validate_on_submit():
@@ -175,7 +175,8 @@ def results():
     if policy.allowed(current_user, "feedback.own"):
         return render_template("feedback/results.html",
                                rows=queries.invitations_of(current_user),
-                               state=queries.state, FeedbackForm=FeedbackForm)
+                               state=queries.state, FeedbackForm=FeedbackForm,
+                               LinkState=LinkState)
     policy.require(current_user, "feedback.scores")
     return render_template("feedback/scores.html",
                            rows=queries.service_scores(current_user.organisation_id),
