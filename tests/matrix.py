@@ -81,6 +81,32 @@ def attempt(app, world, who, operation, context=None):
         return None
 
 
+def check_as(app, world, who, call, *, may, rule, context=None, not_theirs=()):
+    """Call operation `call` as `who` and check the outcome: those in `may` change something
+    and are not denied; anyone else changes nothing and is refused: `not_theirs` with
+    "This step is not yours to take." and no denial, the rest with a logged denial of `rule`."""
+    before, denied = snapshot(app), len(denials(app))
+    refused = attempt(app, world, who, call, context)
+    new_denials = denials(app)[denied:]
+    if who in may:
+        assert refused is None, refused.english
+        assert snapshot(app) != before
+        assert new_denials == []
+        return
+    assert refused is not None, f"{who} may not do this"
+    assert snapshot(app) == before  # nothing written
+    if who in not_theirs:
+        assert not isinstance(refused, Denied) and refused.english == NOT_YOURS
+        assert new_denials == []
+    else:
+        assert isinstance(refused, Denied), f"{who} may not do this"
+        [entry] = new_denials
+        assert entry.summary == f"denied: {rule}" and entry.user_id == actor_id(world, who)
+
+
+NOT_YOURS = "This step is not yours to take."
+
+
 def accompany(app, world):
     """The owner asks the bridge worker to accompany the family on the inbox referral."""
     with app.app_context():

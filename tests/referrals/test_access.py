@@ -16,9 +16,9 @@ from referral.auth.models import User
 from referral.cases.models import Consent
 from referral.cases.operations import withdraw_consent
 from referral.directory.models import Service
-from referral.referrals.models import Handover, Referral, ReferralEvent, Status
-from referral.referrals.operations import assign_bridge
+from referral.referrals.models import Handover, ReferralEvent, Status
 from tests.conftest import audit_entries, browser, csrf_token, post_form
+from tests.matrix import accompany
 from tests.world import PRIVATE, SECRET_MESSAGE, age, dutch, load, refer_again
 
 # What only the owner, and with consent the partner and bridge worker, may ever read.
@@ -61,16 +61,6 @@ def consent_id(app, world, service_id):
         return session.exec(select(Consent.id).where(
             Consent.family_id == world.family_id,
             Consent.organisation_id == organisation_id)).one()
-
-
-def assign_the_bridge(app, world):
-    """The owner asks the bridge worker to accompany the family on the inbox referral."""
-    with app.app_context():
-        session = db.session()
-        assign_bridge(session.get(User, world.owner.id),
-                      session.get(Referral, world.inbox_referral),
-                      session.get(User, world.bridge.id), family_agreed=True)
-        db.commit()
 
 
 def step(client, referral_id, target, *, token=None, **fields):
@@ -122,7 +112,7 @@ def _denied_object(world, kind):
 def test_access_matrix(app, client, login, world, role, kind):
     person = None
     if role == "bridge_assigned":
-        assign_the_bridge(app, world)
+        accompany(app, world)
     if role != "logged_out":
         person = getattr(world, role.removesuffix("_assigned"))
         login(person)
@@ -266,7 +256,7 @@ def test_fields_a_partner_may_not_set_are_ignored(app, client, login, world):
 
 @pytest.mark.parametrize("role", ["partner", "bridge_assigned", "colleague"])
 def test_only_the_owner_hands_over_or_asks_a_bridge_worker(app, client, login, world, role):
-    assign_the_bridge(app, world)
+    accompany(app, world)
     person = getattr(world, role.removesuffix("_assigned"))
     login(person)
     token = csrf_token(client, "/account")
@@ -326,7 +316,7 @@ def _withdraw_by_the_services(app, world, service_id):
                          ids=["withdraw page", "services"])
 def test_after_consent_is_withdrawn_the_partner_sees_the_referral_not_its_content(
         app, world, withdraw):
-    assign_the_bridge(app, world)
+    accompany(app, world)
     owner, partner, bridge = (browser(app, p) for p in (world.owner, world.partner,
                                                         world.bridge))
     referral = f"/referrals/{world.inbox_referral}"

@@ -27,10 +27,8 @@ from referral.referrals.operations import (
 )
 from referral.referrals.queries import default_follow_up
 from tests.matrix import WORLD_ACTORS as ACTORS
-from tests.matrix import accompany, actor_id, attempt, denials, snapshot
+from tests.matrix import accompany, attempt, check_as, denials, snapshot
 from tests.world import refer_again
-
-NOT_YOURS = "This step is not yours to take."
 
 
 def _get(model, object_id):
@@ -150,24 +148,8 @@ def test_who_may_take_each_step(app, world, name, who):
     setup, call, rule, may, not_theirs = OPERATIONS[name]
     if who == "bridge_assigned":
         accompany(app, world)
-    context = setup(app, world)
-    before, denied = snapshot(app), len(denials(app))
-    refused = attempt(app, world, who, call, context)
-    new_denials = denials(app)[denied:]
-    if who in may:
-        assert refused is None, refused.english
-        assert snapshot(app) != before
-        assert new_denials == []
-        return
-    assert refused is not None, f"{who} may not {name}"
-    assert snapshot(app) == before  # nothing written
-    if who in not_theirs:
-        assert not isinstance(refused, Denied) and refused.english == NOT_YOURS
-        assert new_denials == []
-    else:
-        assert isinstance(refused, Denied)
-        [entry] = new_denials
-        assert entry.summary == f"denied: {rule}" and entry.user_id == actor_id(world, who)
+    check_as(app, world, who, call, may=may, rule=rule, context=setup(app, world),
+             not_theirs=not_theirs)
 
 
 def test_the_side_comes_from_who_takes_the_step(app, world):
