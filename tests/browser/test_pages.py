@@ -6,7 +6,7 @@ import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from referral.demo import PASSWORD, USERS
+from referral.dev.demo import PASSWORD, USERS
 from tests.browser.conftest import DEMO_KEYS
 
 axe = Axe()

@@ -40,7 +40,7 @@ from referral.cases.models import (
     normal_postcode,
 )
 from referral.crypto import keyring
-from referral.directory import demo_data
+from referral.dev import directory_data
 from referral.directory.models import (
     NeedDomain,
     Organisation,
@@ -430,14 +430,14 @@ class _Generator:
         nurse_families = min(NURSE_FAMILIES, total // 5)
         self.partner_left = min(PARTNER_REFERRALS, total // 2)
         self.nurse_referrals = 0
-        demo_codes = [demo_data.VOORBEELDSTAD[0], demo_data.DORPENLAND[0]]
+        demo_codes = [directory_data.VOORBEELDSTAD[0], directory_data.DORPENLAND[0]]
         for n in range(total):
             if n < nurse_families:
                 self.family(nurse.id, nurse.organisation_id, self.rng.choice(demo_codes),
                             nurse=True)
             elif self.partner_left > 0:
                 owner, org_id, _code = self.rng.choice(self.professionals)
-                self.family(owner, org_id, demo_data.VOORBEELDSTAD[0],
+                self.family(owner, org_id, directory_data.VOORBEELDSTAD[0],
                             to=(parcel.id, food_bank.id, True))
             else:
                 owner, org_id, code = self.rng.choice(self.professionals)
