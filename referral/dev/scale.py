@@ -1,19 +1,21 @@
 """Scaled demo data: a municipality's or the whole country's families, referrals and feedback.
 
-Rows go in with Core inserts in batches, one commit per batch, yet read exactly like the ones
-the services make: the same sealed columns bound to their rows, the same keyed blind indexes,
-an event for every status change at times that follow each other, and the referral's dates
-taken from its events. A professional's caseload does not grow with the country; the country
-grows by having more professionals. So the demo accounts keep a share that does not grow with
-the scale: jgz@demo.example works on NURSE_FAMILIES families and the demo food bank receives
-about PARTNER_REFERRALS referrals; the rest belongs to generated professionals and
-organisations.
+Every row is made by the row builders of the operations (`new_family`, `new_referral`,
+`new_user`, ...), so it reads exactly like one the app makes: the same sealed columns bound
+to their rows, the same keyed blind indexes and search texts. What this module adds is the
+story: an event for every status change the lifecycle allows, at times that follow each
+other, and the referral's dates taken from its events. Only the writing is its own: the
+built rows go in with bulk inserts, a batch of families per transaction.
+
+A professional's caseload does not grow with the country; the country grows by having more
+professionals. So the demo accounts keep a share that does not grow with the scale:
+jgz@demo.example works on NURSE_FAMILIES families and the demo food bank receives about
+PARTNER_REFERRALS referrals; the rest belongs to generated professionals and organisations.
 
 Generated accounts share one password hash, of a random password that is thrown away at
 once: nobody can log in as them. Log in with the demo accounts.
 """
 
-import hashlib
 import random
 import secrets
 import uuid
@@ -26,21 +28,17 @@ from sqlmodel import select
 from referral import audit, db
 from referral.auth.credentials import hash_password
 from referral.auth.models import Role, User
-from referral.auth.queries import email_index, find_user
-from referral.cases.models import (
-    Child,
-    Consent,
-    Family,
-    Signal,
-    SignalDomain,
-    address_index,
-    age_band,
-    age_on,
-    child_index,
-    normal_postcode,
+from referral.auth.operations import new_user
+from referral.auth.queries import find_user
+from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
+from referral.cases.operations import (
+    new_child,
+    new_consent,
+    new_family,
+    new_signal,
+    new_signal_domains,
 )
-from referral.crypto import keyring
-from referral.dev import directory_data
+from referral.dev.directory_data import DORPENLAND, VOORBEELDSTAD
 from referral.directory.models import (
     NeedDomain,
     Organisation,
@@ -48,9 +46,12 @@ from referral.directory.models import (
     ServiceArea,
     ServiceDomain,
     ServiceLanguage,
-    refresh_search_text,
+    ServiceStatus,
 )
-from referral.feedback.models import FeedbackInvite, FeedbackResponse
+from referral.directory.operations import new_organisation, new_service, new_service_links
+from referral.feedback.models import FeedbackForm, FeedbackInvite, FeedbackResponse
+from referral.feedback.operations import new_invitation, new_response
+from referral.feedback.queries import form_for
 from referral.referrals.models import (
     CLOSED,
     REASON_LABELS,
@@ -59,6 +60,8 @@ from referral.referrals.models import (
     ReferralEvent,
 )
 from referral.referrals.models import Status as S
+from referral.referrals.operations import new_event, new_referral
+from referral.referrals.queries import default_follow_up
 
 SCALES = {"municipality": 0.1, "national": 1.0}
 NATIONAL = {"families": 100_000, "services": 5_000, "organisations": 1_000,
@@ -201,6 +204,22 @@ PARTNER_STEPS = {S.accepted, S.rejected, S.in_progress, S.on_hold, S.completed, 
 NEEDS_REASON = {S.rejected, S.on_hold, S.failed, S.cancelled}
 ROLE_SHARES = [(Role.coordinator, 1 / 1000), (Role.bridge, 4 / 100), (Role.partner, 16 / 100)]
 DAY = 86_400
+STATUSES = list(S)
+REASON_CODES = list(REASON_LABELS)
+CAPACITIES = ["open", "open", "open", "open", "waiting_list", "closed"]
+CONSENT_METHODS = ["spoken", "spoken", "written", "digital"]
+CONSENT_SCOPE = "Naam, telefoonnummer en de vraag om hulp."
+# What each feedback form asks: its scores, and its free texts with the answers to draw from.
+FORMS = {
+    FeedbackForm.parent: (["heard", "useful", "easy", "better"],
+                          [("went_well", WENT_WELL), ("do_better", DO_BETTER)]),
+    FeedbackForm.child_young: (["heard", "better"], [("to_grown_ups", TO_GROWN_UPS)]),
+    FeedbackForm.child_older: (["heard", "better"], [("to_grown_ups", TO_GROWN_UPS)]),
+}
+# The order of the inserts: parents before children.
+TABLES = (Organisation, Service, ServiceArea, ServiceDomain, ServiceLanguage, User, Family,
+          Child, Signal, SignalDomain, Consent, Referral, ReferralEvent, FeedbackInvite,
+          FeedbackResponse)
 
 
 def plan(factor):
@@ -226,17 +245,67 @@ def _weighted(pairs):
     return list(values), cumulative
 
 
+# --- the bulk path: built rows straight to the driver -------------------------------------
+
+def _columns(row):
+    """A built row as the column values of its table."""
+    return {column.name: getattr(row, column.name) for column in row.__table__.columns}
+
+
+def _insert(connection, table, rows):
+    """Insert column dicts in the session's transaction: COPY on PostgreSQL, one executemany
+    on SQLite (the ORM's unit of work per row would take most of the time)."""
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, rows)
+    else:
+        _execute_many(connection, table, rows)
+
+
+def _copy(connection, table, rows):
+    names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(
+            f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in names])
+
+
+def _execute_many(connection, table, rows):
+    """One executemany with the dialect's own conversions of each column."""
+    # Random ids land all over the indexes: a larger page cache saves most reads.
+    connection.exec_driver_sql("PRAGMA cache_size = -400000")
+    statement = table.insert().compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    convert = [(name, table.c[name].type.bind_processor(connection.dialect))
+               for name in statement.positiontup]
+    values = [tuple(row[name] if to is None or row[name] is None else to(row[name])
+                    for name, to in convert) for row in rows]
+    connection.exec_driver_sql(str(statement), values)
+
+
+def _settle(referral, events):
+    """The referral's version, dates and outcome, read off its history as the app keeps them."""
+    changes = [event for event in events if event.kind == EventKind.status]
+    referral.version = 1 + len(changes)
+    referral.last_activity_at = max(event.at for event in events)
+    for event in changes:
+        if event.to_status == S.requested:
+            referral.requested_at = event.at
+        elif event.to_status == S.accepted:
+            referral.accepted_at = event.at
+    if changes and changes[-1].to_status in CLOSED:
+        referral.closed_at, referral.outcome = changes[-1].at, changes[-1].outcome
+
+
 class _Generator:
     def __init__(self, factor, progress):
         self.counts = plan(factor)
         self.progress = progress or (lambda n: None)
         # Fictional data, repeatable on purpose: not for secrets.
         self.rng = random.Random(2026)  # nosec B311
-        self.ring = keyring()
         self.session = db.session()
         self.now = db.utcnow()
         self.today = self.now.date()
-        self.follow_up = timedelta(days=current_app.config["FOLLOW_UP_DAYS"])
         self.feedback_days = timedelta(days=current_app.config["FEEDBACK_VALID_DAYS"])
         self.rows = {}
         self.made = {}
@@ -244,7 +313,8 @@ class _Generator:
             ("source", SOURCES), ("urgency", URGENCIES), ("language", LANGUAGES),
             ("outcome", OUTCOMES), ("route", ROUTES), ("fresh", FRESH), ("recent", RECENT),
             ("settled", SETTLED))}
-        self.domains = list(self.session.exec(select(NeedDomain.code).order_by(NeedDomain.code)).all())
+        self.domains = list(self.session.exec(
+            select(NeedDomain.code).order_by(NeedDomain.code)).all())
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -255,424 +325,437 @@ class _Generator:
         values, cumulative = self.tables[table]
         return self.rng.choices(values, cum_weights=cumulative)[0]
 
-    def seal(self, model, column, row_id, text):
-        return self.ring.seal(text, f"{model.__tablename__}/{column}/{row_id}")
-
-    def add(self, model, row):
-        self.rows.setdefault(model, []).append(row)
-
     def later(self, moment, most_seconds):
         """A moment after `moment`, at most `most_seconds` later and never in the future."""
         room = max(0.0, (self.now - moment).total_seconds())
         return moment + timedelta(seconds=self.rng.uniform(0.05, 1) * min(room, most_seconds))
 
+    def add(self, *rows):
+        """Keep built rows until the next write."""
+        for row in rows:
+            self.rows.setdefault(type(row), []).append(row)
+
     def write(self):
-        """Insert what is buffered, parents before children, and commit."""
-        for model in (Organisation, Service, ServiceArea, ServiceDomain, ServiceLanguage, User,
-                      Family, Child, Signal, SignalDomain, Consent, Referral, ReferralEvent,
-                      FeedbackInvite, FeedbackResponse):
+        """Insert what is kept, parents before children, and commit."""
+        for model in TABLES:
             rows = self.rows.pop(model, None)
             if rows:
-                self.insert(model.__table__, rows)
+                _insert(self.session.connection(), model.__table__, [_columns(r) for r in rows])
                 self.made[model.__tablename__] = self.made.get(model.__tablename__, 0) + len(rows)
         db.commit()
-
-    def insert(self, table, rows):
-        """Straight to the driver, in the session's transaction: COPY on PostgreSQL, one
-        executemany with the dialect's own conversions on SQLite (the ORM's per-row work
-        would take most of the time)."""
-        connection = self.session.connection()
-        names = list(rows[0])
-        columns = ", ".join(f'"{name}"' for name in names)
-        if connection.dialect.name == "postgresql":
-            driver = connection.connection.driver_connection
-            with driver.cursor() as cursor, cursor.copy(
-                    f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row([row[name] for name in names])
-            return
-        # Random ids land all over the indexes: a larger page cache saves most reads.
-        connection.exec_driver_sql("PRAGMA cache_size = -400000")
-        statement = table.insert().compile(dialect=connection.dialect, column_keys=names)
-        convert = [(name, table.c[name].type.bind_processor(connection.dialect))
-                   for name in statement.positiontup]
-        values = [tuple(row[name] if to is None or row[name] is None else to(row[name])
-                        for name, to in convert) for row in rows]
-        connection.exec_driver_sql(str(statement), values)
 
     # --- the directory ---------------------------------------------------------------------
 
     def directory(self):
-        rng, count = self.rng, self.counts["municipalities"]
-        places = [p + r for r in ROOTS for p in PREFIXES]
-        rng.shuffle(places)
-        self.places = [(f"GM{8001 + n}", f"{places[n % len(places)]}"
-                        f"{'' if n < len(places) else f' {n}'} (demo)") for n in range(count)]
-        self.organisations = []
-        for n in range(self.counts["organisations"]):
-            kind, offers = KINDS[n % len(KINDS)]
-            code, place = self.places[(n // len(KINDS)) % count]
-            name = f"{kind} {place.removesuffix(' (demo)')} (demo)"
-            if n >= len(KINDS) * count:
-                name = f"{kind} {place.removesuffix(' (demo)')} {n} (demo)"
-            org = dict(id=self.uid(), name=name, active=True, phone=f"010-{5600000 + n}",
-                       website=f"https://org{n}.{MAIL_DOMAIN}", created_at=self.now,
-                       last_modified=self.now)
-            self.organisations.append((org, code, offers))
-            self.add(Organisation, org)
-        # Services: each organisation offers its own kind first, then something else.
-        self.by_place = {}
-        offered = {}
+        """Organisations of every kind in every place, and the services they offer."""
+        self.places = self._places()
+        self.organisations = [self._organisation(n) for n in range(self.counts["organisations"])]
+        self.by_place, offered = {}, {}
         for n in range(self.counts["services"]):
-            org, home, offers = self.organisations[n % len(self.organisations)]
-            taken = offered.setdefault(org["id"], [])
-            name = (offers[len(taken)] if len(taken) < len(offers) else
-                    rng.choice([c for c in CATALOGUE if c not in taken] or list(CATALOGUE)))
-            taken.append(name)
-            self.service(org, home, name)
+            organisation, home, offers = self.organisations[n % len(self.organisations)]
+            taken = offered.setdefault(organisation.id, [])
+            taken.append(self._next_offer(offers, taken))
+            self.service(organisation, home, taken[-1])
         self.progress(self.counts["services"])
         self.write()
 
-    def service(self, org, home, name):
+    def _places(self):
+        """The municipalities: made-up names, codes from GM8001 on."""
+        names = [prefix + root for root in ROOTS for prefix in PREFIXES]
+        self.rng.shuffle(names)
+        return [(f"GM{8001 + n}", f"{names[n % len(names)]}"
+                 f"{'' if n < len(names) else f' {n}'} (demo)")
+                for n in range(self.counts["municipalities"])]
+
+    def _organisation(self, n):
+        """The n-th organisation, its home municipality and what it offers: the kinds take
+        turns, then the places."""
+        kind, offers = KINDS[n % len(KINDS)]
+        code, place = self.places[(n // len(KINDS)) % len(self.places)]
+        town = place.removesuffix(" (demo)")
+        name = (f"{kind} {town} (demo)" if n < len(KINDS) * len(self.places) else
+                f"{kind} {town} {n} (demo)")
+        organisation = new_organisation(id=self.uid(), name=name, phone=f"010-{5600000 + n}",
+                                        website=f"https://org{n}.{MAIL_DOMAIN}",
+                                        created_at=self.now)
+        self.add(organisation)
+        return organisation, code, offers
+
+    def _next_offer(self, offers, taken):
+        """An organisation offers its own kind first, then something else."""
+        if len(taken) < len(offers):
+            return offers[len(taken)]
+        return self.rng.choice([name for name in CATALOGUE if name not in taken]
+                               or list(CATALOGUE))
+
+    def service(self, organisation, home, name):
+        """A service of the catalogue, in its home municipality and up to two others."""
         rng = self.rng
         domains, description, ages, income = CATALOGUE[name]
-        route = self.pick("route")
-        capacity = rng.choice(["open", "open", "open", "open", "waiting_list", "closed"])
-        service = SimpleNamespace(name=name, alternate_name=None, description=description,
-                                  eligibility_description=(
-                                      f"Inkomen tot {income}% van het sociaal minimum."
-                                      if income else None))
-        refresh_search_text(service, SimpleNamespace(name=org["name"], alternate_name=None))
-        row = dict(id=self.uid(), organisation_id=org["id"], name=name, description=description,
-                   status="active" if rng.random() > .04 else "inactive", capacity=capacity,
-                   waiting_weeks=rng.randint(2, 12) if capacity == "waiting_list" else None,
-                   referral_route=route, professional_applies=rng.random() < .4,
-                   minimum_age=ages[0] if ages else None, maximum_age=ages[1] if ages else None,
-                   income_limit_percent=income,
-                   eligibility_description=service.eligibility_description,
-                   phone=org["phone"], url=org["website"],
-                   assured_date=self.today - timedelta(days=rng.randint(0, 500)),
-                   last_modified=self.now, search_name=service.search_name,
-                   search_text=service.search_text)
-        self.add(Service, row)
-        codes = {home} | {rng.choice(self.places)[0] for _ in range(rng.randint(0, 2))}
+        low, high = ages or (None, None)
+        capacity = rng.choice(CAPACITIES)
+        service = new_service(
+            organisation, id=self.uid(), name=name, description=description,
+            status=ServiceStatus.active if rng.random() > .04 else ServiceStatus.inactive,
+            capacity=capacity,
+            waiting_weeks=rng.randint(2, 12) if capacity == "waiting_list" else None,
+            referral_route=self.pick("route"), professional_applies=rng.random() < .4,
+            minimum_age=low, maximum_age=high, income_limit_percent=income,
+            eligibility_description=(f"Inkomen tot {income}% van het sociaal minimum."
+                                     if income else None),
+            phone=organisation.phone, url=organisation.website,
+            assured_date=self.today - timedelta(days=rng.randint(0, 500)),
+            last_modified=self.now)
+        codes = sorted({home} | {rng.choice(self.places)[0] for _ in range(rng.randint(0, 2))})
         names = dict(self.places)
-        for code in sorted(codes):
-            self.add(ServiceArea, dict(id=self.uid(), service_id=row["id"],
-                                       municipality_code=code, municipality_name=names[code]))
-        for code in domains:
-            self.add(ServiceDomain, dict(service_id=row["id"], domain_code=code))
-        self.add(ServiceLanguage, dict(id=self.uid(), service_id=row["id"], code="nl"))
-        if row["status"] == "active":
-            entry = (row["id"], org["id"], route == "inbox")
-            for code in sorted(codes):
-                for domain in domains:
-                    self.by_place.setdefault((code, domain), []).append(entry)
-                self.by_place.setdefault((code, None), []).append(entry)
+        self.add(service, *new_service_links(
+            service.id, domains=domains, areas=[(code, names[code]) for code in codes],
+            languages=["nl"]))
+        if service.status == ServiceStatus.active:
+            self._list(service, codes, domains)
+
+    def _list(self, service, codes, domains):
+        """Where referrals may find the service: by municipality and need domain."""
+        entry = (service.id, service.organisation_id, service.referral_route == "inbox")
+        for code in codes:
+            for domain in domains:
+                self.by_place.setdefault((code, domain), []).append(entry)
+            self.by_place.setdefault((code, None), []).append(entry)
 
     # --- people ----------------------------------------------------------------------------
 
     def users(self):
-        rng, total = self.rng, self.counts["users"]
+        """Accounts in proportion: many professionals, a partner for every organisation,
+        some bridge workers, a coordinator per thousand."""
         # One hash for everyone, of a password nobody keeps: generated accounts never log in.
         password_hash = hash_password(secrets.token_urlsafe(24))
+        # Professionals work for the youth health care (JGZ) of a municipality.
+        self.jgz = [self._jgz(code, place) for code, place in self.places]
+        self.professionals, self.partners, self.bridges = [], {}, []
+        numbers = self._role_numbers()
+        for role, number in numbers.items():
+            for n in range(1, number + 1):
+                self.user(role, n, password_hash)
+        self.progress(self.counts["users"])
+        self.write()
+
+    def _role_numbers(self):
+        total = self.counts["users"]
         numbers = {role: max(1, round(total * share)) for role, share in ROLE_SHARES}
         numbers[Role.partner] = max(numbers[Role.partner], len(self.organisations))
         numbers[Role.professional] = max(1, total - sum(numbers.values()))
-        # Professionals work for the youth health care (JGZ) of a municipality.
-        self.jgz = []
-        for code, place in self.places:
-            org = dict(id=self.uid(), name=f"JGZ {place}", active=True, created_at=self.now,
-                       last_modified=self.now)
-            self.jgz.append((org["id"], code))
-            self.add(Organisation, org)
-        self.professionals, self.partners, self.bridges = [], {}, []
-        for role, number in numbers.items():
-            for n in range(1, number + 1):
-                user_id, email = self.uid(), generated_email(role, n)
-                name = f"{rng.choice(ADULT_NAMES)} {rng.choice(LAST_NAMES)} (demo)"
-                trained = None
-                if role == Role.partner:
-                    org_id = self.organisations[(n - 1) % len(self.organisations)][0]["id"]
-                    self.partners.setdefault(org_id, []).append(user_id)
-                elif role == Role.professional:
-                    org_id, code = self.jgz[(n - 1) % len(self.jgz)]
-                    # Most took the signal training in the last three years.
-                    if n == 1 or rng.random() < .92:
-                        trained = self.today - timedelta(days=rng.randint(10, 1000))
-                        self.professionals.append((user_id, org_id, code))
-                else:
-                    org_id = None
-                    if role == Role.bridge:
-                        self.bridges.append(user_id)
-                created = self.now - timedelta(days=rng.uniform(30, 900))
-                self.add(User, dict(
-                    id=user_id, email_enc=self.seal(User, "email_enc", user_id, email),
-                    email_index=email_index(email), name_enc=self.seal(User, "name_enc", user_id,
-                                                                        name),
-                    role=role, organisation_id=org_id, trained_on=trained,
-                    language="en" if rng.random() < .05 else "nl", active=True,
-                    password_hash=password_hash, password_changed_at=created,
-                    session_version=1, created_at=created))
-        self.progress(total)
-        self.write()
+        return numbers
+
+    def _jgz(self, code, place):
+        organisation = new_organisation(id=self.uid(), name=f"JGZ {place}", created_at=self.now)
+        self.add(organisation)
+        return organisation.id, code
+
+    def user(self, role, n, password_hash):
+        """The n-th account of this role."""
+        rng, user_id = self.rng, self.uid()
+        organisation_id, trained_on = self._work(role, n, user_id)
+        self.add(new_user(
+            id=user_id, email=generated_email(role, n), role=role, password_hash=password_hash,
+            name=f"{rng.choice(ADULT_NAMES)} {rng.choice(LAST_NAMES)} (demo)",
+            organisation_id=organisation_id, trained_on=trained_on,
+            language="en" if rng.random() < .05 else "nl",
+            created_at=self.now - timedelta(days=rng.uniform(30, 900))))
+
+    def _work(self, role, n, user_id):
+        """Where the account works and when it was trained; noted for families and referrals."""
+        if role == Role.partner:
+            organisation_id = self.organisations[(n - 1) % len(self.organisations)][0].id
+            self.partners.setdefault(organisation_id, []).append(user_id)
+            return organisation_id, None
+        if role == Role.professional:
+            organisation_id, code = self.jgz[(n - 1) % len(self.jgz)]
+            # Most took the signal training in the last three years; only they log signals.
+            if n == 1 or self.rng.random() < .92:
+                self.professionals.append((user_id, organisation_id, code))
+                return organisation_id, self.today - timedelta(days=self.rng.randint(10, 1000))
+            return organisation_id, None
+        if role == Role.bridge:
+            self.bridges.append(user_id)
+        return None, None
 
     # --- families and what happens to them -------------------------------------------------
 
     def families(self):
-        session = self.session
-        nurse, partner = find_user(NURSE), find_user(PARTNER)
-        food_bank = session.get(Organisation, partner.organisation_id)
-        parcel = session.exec(select(Service).where(
-            Service.organisation_id == food_bank.id, Service.referral_route == "inbox")).first()
-        self.partners[food_bank.id] = [partner.id]
+        """The demo nurse's families first, then the ones referred to the demo food bank,
+        then everyone else's; written a batch at a time."""
+        nurse, to = find_user(NURSE), self._demo_inbox()
         total = self.counts["families"]
         nurse_families = min(NURSE_FAMILIES, total // 5)
-        self.partner_left = min(PARTNER_REFERRALS, total // 2)
-        self.nurse_referrals = 0
-        demo_codes = [directory_data.VOORBEELDSTAD[0], directory_data.DORPENLAND[0]]
+        self.partner_left, self.nurse_referrals = min(PARTNER_REFERRALS, total // 2), 0
         for n in range(total):
             if n < nurse_families:
-                self.family(nurse.id, nurse.organisation_id, self.rng.choice(demo_codes),
-                            nurse=True)
+                self.family(nurse.id, nurse.organisation_id,
+                            self.rng.choice([VOORBEELDSTAD[0], DORPENLAND[0]]), nurse=True)
             elif self.partner_left > 0:
-                owner, org_id, _code = self.rng.choice(self.professionals)
-                self.family(owner, org_id, directory_data.VOORBEELDSTAD[0],
-                            to=(parcel.id, food_bank.id, True))
+                owner, organisation_id, _code = self.rng.choice(self.professionals)
+                self.family(owner, organisation_id, VOORBEELDSTAD[0], to=to)
             else:
-                owner, org_id, code = self.rng.choice(self.professionals)
-                if self.rng.random() < .1:
-                    code = self.rng.choice(self.places)[0]  # a family that moved
-                self.family(owner, org_id, code)
+                self.family(*self._anywhere())
             if (n + 1) % BATCH == 0 or n + 1 == total:
                 self.write()
                 self.progress((n % BATCH) + 1)
 
-    def family(self, owner, org_id, code, *, nurse=False, to=None):
+    def _demo_inbox(self):
+        """The demo food bank's parcel service, whose inbox the demo partner reads."""
+        partner = find_user(PARTNER)
+        parcel = self.session.exec(select(Service).where(
+            Service.organisation_id == partner.organisation_id,
+            Service.referral_route == "inbox")).first()
+        self.partners[partner.organisation_id] = [partner.id]
+        return parcel.id, partner.organisation_id, True
+
+    def _anywhere(self):
+        """Who owns another family, and where it lives: a trained professional's own
+        municipality, or now and then another one."""
+        owner, organisation_id, code = self.rng.choice(self.professionals)
+        if self.rng.random() < .1:
+            code = self.rng.choice(self.places)[0]  # a family that moved
+        return owner, organisation_id, code
+
+    def family(self, owner, organisation_id, code, *, nurse=False, to=None):
+        """A family with its children, and the signals logged about it over time."""
         rng = self.rng
-        family_id = self.uid()
         created = self.now - timedelta(days=rng.uniform(1, 730), seconds=rng.uniform(0, DAY))
-        surname = rng.choice(LAST_NAMES)
-        parents = f"{rng.choice(ADULT_NAMES)} {surname} (demo)"
-        language = self.pick("language")
-        row = dict(id=family_id, organisation_id=org_id, created_by=owner, created_at=created,
-                   municipality_code=code, language=language, address_index=None,
-                   parent_names_enc=self.seal(Family, "parent_names_enc", family_id, parents),
-                   phone_enc=None, email_enc=None, address_enc=None, postcode_enc=None)
-        if rng.random() < .9:
-            row["phone_enc"] = self.seal(Family, "phone_enc", family_id,
-                                         f"06-{rng.randint(10000000, 99999999)}")
-        if rng.random() < .4:
-            row["email_enc"] = self.seal(Family, "email_enc", family_id,
-                                         f"gezin{rng.getrandbits(32)}@{MAIL_DOMAIN}")
-        if rng.random() < .85:
-            number, postcode = str(rng.randint(1, 250)), f"{rng.randint(1000, 9999)} ZZ"
-            row["address_enc"] = self.seal(Family, "address_enc", family_id,
-                                           f"{rng.choice(STREETS)} {number}")
-            row["postcode_enc"] = self.seal(Family, "postcode_enc", family_id,
-                                            normal_postcode(postcode))
-            row["address_index"] = address_index(org_id, postcode, number)
-        self.add(Family, row)
-        children = []
+        parents = f"{rng.choice(ADULT_NAMES)} {rng.choice(LAST_NAMES)} (demo)"
+        family = new_family(organisation_id, owner, id=self.uid(), created_at=created,
+                            parent_names=parents, municipality_code=code,
+                            language=self.pick("language"), **self._contact())
+        self.add(family)
+        # The family as its signals, referrals and feedback need it: names and dates of
+        # birth in plain text, and the organisations it has consented to so far.
+        case = SimpleNamespace(family=family, parents=parents, children=[], consents=set())
         for _ in range(rng.choice([1, 1, 2, 2])):
-            child_id = self.uid()
-            first = f"{rng.choice(FIRST_NAMES)} (demo)"
-            born = created.date() - timedelta(days=rng.randint(30, 17 * 365))
-            self.add(Child, dict(
-                id=child_id, family_id=family_id, age_band=age_band(born, created.date()),
-                name_index=child_index(org_id, first, born),
-                first_name_enc=self.seal(Child, "first_name_enc", child_id, first),
-                birth_date_enc=self.seal(Child, "birth_date_enc", child_id, born.isoformat())))
-            children.append((child_id, born))
-        family = SimpleNamespace(id=family_id, owner=owner, created=created, code=code,
-                                 language=language, parents=parents, children=children,
-                                 consents={})
+            case.children.append(self._child(family, created.date()))
         moments = sorted(rng.uniform(0, 1) for _ in range(rng.choice([1, 2, 3, 3, 4, 5])))
         for share in moments:
-            at = created + (self.now - created) * share * .9
-            self.signal(family, at, nurse=nurse, to=to)
+            self.signal(case, created + (self.now - created) * share * .9, nurse=nurse, to=to)
 
-    def signal(self, family, at, *, nurse, to):
+    def _contact(self):
+        """Phone, email and address, each as often as families give them."""
+        rng, contact = self.rng, {}
+        if rng.random() < .9:
+            contact["phone"] = f"06-{rng.randint(10000000, 99999999)}"
+        if rng.random() < .4:
+            contact["email"] = f"gezin{rng.getrandbits(32)}@{MAIL_DOMAIN}"
+        if rng.random() < .85:
+            contact.update(street=rng.choice(STREETS), house_number=str(rng.randint(1, 250)),
+                           postcode=f"{rng.randint(1000, 9999)} ZZ")
+        return contact
+
+    def _child(self, family, today):
+        """A child of the family; its id and date of birth, for the feedback forms."""
+        first_name = f"{self.rng.choice(FIRST_NAMES)} (demo)"
+        born = today - timedelta(days=self.rng.randint(30, 17 * 365))
+        child = new_child(family.id, family.organisation_id, id=self.uid(),
+                          first_name=first_name, birth_date=born, today=today)
+        self.add(child)
+        return SimpleNamespace(id=child.id, birth_date=born)
+
+    def signal(self, case, at, *, nurse, to):
+        """A signal about the family, and the referrals it led to."""
         rng = self.rng
-        signal_id = self.uid()
-        row = dict(id=signal_id, family_id=family.id, created_by=family.owner, created_at=at,
-                   urgency=self.pick("urgency"), source=self.pick("source"),
-                   observations_enc=self.seal(Signal, "observations_enc", signal_id,
-                                              rng.choice(OBSERVATIONS)),
-                   stress_factors_enc=None, strengths_enc=None, parent_wishes_enc=None,
-                   child_wishes_enc=None)
-        for column, texts, share in (("stress_factors_enc", STRESS, .4),
-                                     ("strengths_enc", STRENGTHS, .7),
-                                     ("parent_wishes_enc", PARENT_WISHES, .6),
-                                     ("child_wishes_enc", CHILD_WISHES, .4)):
-            if rng.random() < share:
-                row[column] = self.seal(Signal, column, signal_id, rng.choice(texts))
-        self.add(Signal, row)
+        signal = new_signal(
+            case.family.id, case.family.created_by, id=self.uid(), created_at=at,
+            urgency=self.pick("urgency"), source=self.pick("source"),
+            observations=rng.choice(OBSERVATIONS), **self._signal_texts())
         domains = rng.sample(self.domains, rng.choice([1, 1, 2, 2, 3]))
-        for code in domains:
-            self.add(SignalDomain, dict(signal_id=signal_id, domain_code=code))
-        # A signal without a referral is erased after a year: older ones all led somewhere.
-        old = (self.now - at).days > 300
-        count = rng.choice([1, 1, 2] if old else [0, 1, 1, 1, 2])
+        self.add(signal, *new_signal_domains(signal.id, domains))
         form_token = str(self.uid())
-        chosen = set()
-        for _ in range(count):
-            service = to if to and self.partner_left > 0 else self.choose(family.code, domains)
-            if service[0] in chosen:
+        for service in self._services_for(case.family.municipality_code, at, domains, to):
+            # The demo nurse has a referral in every status: they take turns.
+            status = self._nurse_status() if nurse else None
+            self.referral(case, signal, service, form_token, status)
+
+    def _signal_texts(self):
+        """What goes well and what the family wants, each as often as professionals write it."""
+        texts = {}
+        for name, choices, share in (("stress_factors", STRESS, .4),
+                                     ("strengths", STRENGTHS, .7),
+                                     ("parent_wishes", PARENT_WISHES, .6),
+                                     ("child_wishes", CHILD_WISHES, .4)):
+            if self.rng.random() < share:
+                texts[name] = self.rng.choice(choices)
+        return texts
+
+    def _services_for(self, code, at, domains, to):
+        """The services a signal is referred to: the demo food bank while it has room, else
+        ones near the family for its needs. A signal without a referral is erased after a
+        year, so older ones all led somewhere."""
+        old = (self.now - at).days > 300
+        services = []
+        for _ in range(self.rng.choice([1, 1, 2] if old else [0, 1, 1, 1, 2])):
+            service = to if to and self.partner_left > 0 else self.choose(code, domains)
+            if service in services:
                 continue
-            chosen.add(service[0])
             if service == to:
                 self.partner_left -= 1
-            status = None
-            if nurse:  # the demo nurse has a referral in every status
-                status = list(S)[self.nurse_referrals % len(S)]
-                self.nurse_referrals += 1
-            self.referral(family, signal_id, at, service, form_token, status)
+            services.append(service)
+        return services
 
     def choose(self, code, domains):
+        """A service in the municipality for one of the needs, else any there, else any."""
         for key in [(code, d) for d in domains] + [(code, None)]:
             if key in self.by_place:
                 return self.rng.choice(self.by_place[key])
         return self.rng.choice(self.rng.choice(list(self.by_place.values())))
 
-    def referral(self, family, signal_id, signal_at, service, form_token, status):
-        rng, now = self.rng, self.now
-        service_id, org_id, by_inbox = service
-        referral_id, owner = self.uid(), family.owner
-        created = self.later(signal_at, 3 * DAY)
-        age = (now - created).days
-        status = status or self.pick("fresh" if age < 14 else "recent" if age < 60 else
-                                     "settled")
-        path = DETOUR if status == S.completed and rng.random() < .1 else PATHS[status]
-        staff = self.partners.get(org_id) if by_inbox else None
-        # The steps in order, with a note now and then; each gets its moment below.
-        steps = [("created", None)]
+    def _nurse_status(self):
+        status = STATUSES[self.nurse_referrals % len(STATUSES)]
+        self.nurse_referrals += 1
+        return status
+
+    # --- a referral and its history --------------------------------------------------------
+
+    def referral(self, case, signal, service, form_token, status=None):
+        """A referral to the service with its history, its dates read off the history."""
+        service_id, organisation_id, by_inbox = service
+        created = self.later(signal.created_at, 3 * DAY)
+        referral = new_referral(
+            id=self.uid(), family_id=case.family.id, signal_id=signal.id,
+            service_id=service_id, organisation_id=organisation_id, by_inbox=by_inbox,
+            owner_id=case.family.created_by, message=self.rng.choice(MESSAGES),
+            follow_up_on=default_follow_up(created.date()), form_token=form_token,
+            status=status or self._status_by_age(created), created_at=created)
+        events = self._history(referral, self.partners.get(organisation_id) if by_inbox else None)
+        _settle(referral, events)
+        if referral.status in (S.rejected, S.failed):
+            referral.reason_code = self.rng.choice(REASON_CODES)
+        if referral.requested_at:
+            self.consent(case, organisation_id, referral.requested_at)
+        self.add(referral, *events, *self._bridge(referral))
+        if referral.status == S.completed and self.rng.random() < .4:
+            self.feedback(case, referral)
+
+    def _status_by_age(self, created):
+        """Recent referrals are mostly open, old ones mostly closed."""
+        age = (self.now - created).days
+        return self.pick("fresh" if age < 14 else "recent" if age < 60 else "settled")
+
+    def _history(self, referral, staff):
+        """One event per step, each at its moment: `staff` are the partner's accounts, or
+        None when the partner works outside the tool."""
+        steps = self._steps(self._path(referral.status))
+        moments = self._moments(referral.created_at, steps)
+        return [self._event(referral, step, at, staff)
+                for step, at in zip(steps, moments, strict=True)]
+
+    def _path(self, status):
+        """The status changes that lead to `status`; a completed one sometimes waited."""
+        return DETOUR if status == S.completed and self.rng.random() < .1 else PATHS[status]
+
+    def _steps(self, path):
+        """(kind, from, to) for the creation, each status change, and a note now and then."""
+        steps, source = [(EventKind.created, None, S.draft)], S.draft
         for target in path:
-            steps.append(("status", target))
-            if target != S.entered_in_error and rng.random() < .12:
-                steps.append(("note", None))
-        room = (now - created).total_seconds() / (len(steps) + 1)
-        at, events, fields = created, [], dict(requested_at=None, accepted_at=None,
-                                               closed_at=None, outcome=None, reason_code=None)
-        source, last = S.draft, created
-        for index, (kind, target) in enumerate(steps):
-            if index:
-                # Most referrals are sent as soon as they are made (consent was already there).
-                quick = target == S.requested and rng.random() < .85
-                at = self.later(at, 60 if quick else min(room, 12 * DAY))
-            event = dict(id=self.uid(), referral_id=referral_id, at=at, actor_id=owner,
-                         kind=kind, from_status=None, to_status=None, outcome=None,
-                         on_behalf=False, text_enc=None)
-            text = None
-            if kind == "created":
-                event["kind"], event["to_status"] = EventKind.created, S.draft
-            elif kind == "note":
-                if staff and rng.random() < .5:
-                    event["actor_id"] = rng.choice(staff)
-                text = rng.choice(NOTES)
-            else:
-                partner_side = target in PARTNER_STEPS or (
-                    target == S.cancelled and staff and rng.random() < .5)
-                if partner_side:
-                    if staff:
-                        event["actor_id"] = rng.choice(staff)
-                    else:
-                        event["on_behalf"] = True  # the owner records the partner's step
-                if target == S.requested:
-                    self.consent(family, org_id, at)
-                    fields.update(requested_at=at, closed_at=None, outcome=None)
-                elif target == S.accepted:
-                    fields["accepted_at"] = at
-                if target in CLOSED:
-                    fields["closed_at"] = at
-                    fields["outcome"] = self.pick("outcome") if target == S.completed else None
-                fields["reason_code"] = (rng.choice(list(REASON_LABELS))
-                                         if target in (S.rejected, S.failed) else None)
-                event.update(from_status=source, to_status=target, outcome=fields["outcome"])
-                if target in NEEDS_REASON:
-                    text = rng.choice(REASONS)
-                source = target
-            if text:
-                event["text_enc"] = self.seal(ReferralEvent, "text_enc", event["id"], text)
-            events.append(event)
-            last = at
-        bridge = None
-        if status != S.draft and status != S.entered_in_error and self.bridges and (
-                rng.random() < .05):
-            bridge = rng.choice(self.bridges)
-            events.append(dict(id=self.uid(), referral_id=referral_id,
-                               at=self.later(fields["requested_at"], 2 * DAY), actor_id=owner,
-                               kind=EventKind.bridge, from_status=None, to_status=None,
-                               outcome=None, on_behalf=False, text_enc=None))
-        for event in events:
-            self.add(ReferralEvent, event)
-        self.add(Referral, dict(
-            id=referral_id, family_id=family.id, signal_id=signal_id, service_id=service_id,
-            organisation_id=org_id, owner_id=owner, created_by=owner, created_at=created,
-            status=status, by_inbox=by_inbox, follow_up_on=created.date() + self.follow_up,
-            last_activity_at=last, bridge_id=bridge, version=1 + len(path),
-            submission_key=f"{form_token}:{service_id}",
-            message_enc=self.seal(Referral, "message_enc", referral_id, rng.choice(MESSAGES)),
-            **fields))
-        if status == S.completed and rng.random() < .4:
-            self.feedback(family, referral_id, service_id, org_id, fields["closed_at"])
+            steps.append((EventKind.status, source, target))
+            source = target
+            if target != S.entered_in_error and self.rng.random() < .12:
+                steps.append((EventKind.note, None, None))
+        return steps
 
-    def consent(self, family, org_id, before):
-        """The family's consent for this organisation, recorded just before it was needed."""
-        if org_id in family.consents:
-            return
-        consent_id = self.uid()
-        at = before - timedelta(minutes=self.rng.uniform(1, 30))
-        family.consents[org_id] = consent_id
-        self.add(Consent, dict(
-            id=consent_id, family_id=family.id, child_id=None, organisation_id=org_id,
-            recorded_by=family.owner, recorded_at=at, given_on=at.date(),
-            method=self.rng.choice(["spoken", "spoken", "written", "digital"]),
-            parent_agreed=True, child_agreed=False, withdrawn_at=None, withdrawn_by=None,
-            given_by_enc=self.seal(Consent, "given_by_enc", consent_id, family.parents),
-            scope_enc=self.seal(Consent, "scope_enc", consent_id,
-                                "Naam, telefoonnummer en de vraag om hulp.")))
+    def _moments(self, created, steps):
+        """When each step happened: in order, spread out until now. Most referrals are sent
+        as soon as they are made (consent was already there)."""
+        most = min((self.now - created).total_seconds() / (len(steps) + 1), 12 * DAY)
+        moments = [created]
+        for _kind, _source, target in steps[1:]:
+            quick = target == S.requested and self.rng.random() < .85
+            moments.append(self.later(moments[-1], 60 if quick else most))
+        return moments
 
-    def feedback(self, family, referral_id, service_id, org_id, closed):
-        """An invitation after the help, like the feedback service makes, often answered."""
+    def _event(self, referral, step, at, staff):
+        """The event of one step: who took it, and the reason or note it carries."""
+        kind, source, target = step
+        actor, on_behalf = self._actor(referral.owner_id, kind, target, staff)
+        return new_event(referral.id, actor, kind, id=self.uid(), at=at, from_status=source,
+                         to_status=target, on_behalf=on_behalf,
+                         outcome=self.pick("outcome") if target == S.completed else None,
+                         text=self._event_text(kind, target))
+
+    def _actor(self, owner, kind, target, staff):
+        """(actor, on behalf): the partner's own staff take the partner's steps; for a partner
+        outside the tool, the owner records them on its behalf."""
         rng = self.rng
-        created = self.later(closed, 7 * DAY)
-        child_id, form = None, "parent"
-        if rng.random() < .3:  # a child of 8 or older answers for themselves
-            for candidate, born in family.children:
-                age = age_on(born, created.date())
-                if 8 <= age <= 17:
-                    child_id, form = candidate, "child_8_11" if age <= 11 else "child_12_17"
-                    break
-        invite_id = self.uid()
-        expires = created + self.feedback_days
-        answered = rng.random() < .7
-        used = self.later(created, self.feedback_days.total_seconds()) if answered else None
-        language = family.language
-        self.add(FeedbackInvite, dict(
-            id=invite_id, token_hash=hashlib.sha256(secrets.token_bytes(24)).hexdigest(),
-            family_id=family.id, referral_id=referral_id, child_id=child_id,
-            created_by=family.owner, created_at=created, expires_at=expires, used_at=used,
-            form=form, language=language))
-        if not answered:
+        if kind == EventKind.note:
+            return (rng.choice(staff) if staff and rng.random() < .5 else owner), False
+        partner_side = kind == EventKind.status and (
+            target in PARTNER_STEPS or (target == S.cancelled and staff and rng.random() < .5))
+        if not partner_side:
+            return owner, False
+        return (rng.choice(staff), False) if staff else (owner, True)
+
+    def _event_text(self, kind, target):
+        if kind == EventKind.note:
+            return self.rng.choice(NOTES)
+        if kind == EventKind.status and target in NEEDS_REASON:
+            return self.rng.choice(REASONS)
+        return None
+
+    def _bridge(self, referral):
+        """Now and then a bridge worker accompanies a sent referral: its event, or none."""
+        if (referral.status in (S.draft, S.entered_in_error) or not self.bridges
+                or self.rng.random() >= .05):
+            return []
+        referral.bridge_id = self.rng.choice(self.bridges)
+        return [new_event(referral.id, referral.owner_id, EventKind.bridge, id=self.uid(),
+                          at=self.later(referral.requested_at, 2 * DAY))]
+
+    def consent(self, case, organisation_id, before):
+        """The family's consent for this organisation, recorded just before it was needed."""
+        if organisation_id in case.consents:
             return
-        response_id = self.uid()
-        scores = ["heard", "useful", "easy", "better"] if form == "parent" else ["heard",
-                                                                                 "better"]
-        row = dict(id=response_id, invite_id=invite_id, service_id=service_id,
-                   organisation_id=org_id, municipality_code=family.code, submitted_at=used,
-                   form=form, language=language, heard=None, useful=None, easy=None,
-                   better=None, went_well_enc=None, do_better_enc=None, to_grown_ups_enc=None)
-        for name in scores:
-            if rng.random() < .95:
-                row[name] = rng.choices([1, 2, 3, 4, 5], weights=[4, 6, 15, 40, 35])[0]
-        texts = ([("went_well_enc", WENT_WELL), ("do_better_enc", DO_BETTER)]
-                 if form == "parent" else [("to_grown_ups_enc", TO_GROWN_UPS)])
-        for column, choices in texts:
-            if rng.random() < .35:
-                row[column] = self.seal(FeedbackResponse, column, response_id,
-                                        rng.choice(choices))
-        self.add(FeedbackResponse, row)
+        case.consents.add(organisation_id)
+        at = before - timedelta(minutes=self.rng.uniform(1, 30))
+        self.add(new_consent(case.family.id, organisation_id, case.family.created_by,
+                             id=self.uid(), recorded_at=at, given_on=at.date(),
+                             method=self.rng.choice(CONSENT_METHODS), parent_agreed=True,
+                             given_by=case.parents, scope=CONSENT_SCOPE))
+
+    # --- feedback --------------------------------------------------------------------------
+
+    def feedback(self, case, referral):
+        """An invitation after the help, like the feedback service makes, often answered."""
+        created = self.later(referral.closed_at, 7 * DAY)
+        child_id, form = self._who_answers(case, created.date())
+        invitation = new_invitation(
+            case.family.id, case.family.created_by, id=self.uid(), created_at=created,
+            token=secrets.token_urlsafe(24), form=form, language=case.family.language,
+            expires_at=created + self.feedback_days, referral_id=referral.id,
+            child_id=child_id)
+        if self.rng.random() < .7:
+            invitation.used_at = self.later(created, self.feedback_days.total_seconds())
+            self.add(invitation, self._answers(invitation, case, referral))
+        else:
+            self.add(invitation)
+
+    def _who_answers(self, case, on):
+        """(child id, form): mostly a parent; now and then a child of 8 or older answers for
+        themselves, on the form that fits their age."""
+        if self.rng.random() < .3:
+            for child in case.children:
+                form = form_for(child, on)
+                if form is not None:
+                    return child.id, form
+        return None, FeedbackForm.parent
+
+    def _answers(self, invitation, case, referral):
+        """The scores and texts of an answered invitation: most questions answered."""
+        rng = self.rng
+        scores, texts = FORMS[invitation.form]
+        return new_response(
+            invitation, id=self.uid(), language=invitation.language,
+            submitted_at=invitation.used_at, service_id=referral.service_id,
+            organisation_id=referral.organisation_id,
+            municipality_code=case.family.municipality_code,
+            scores={name: rng.choices([1, 2, 3, 4, 5], weights=[4, 6, 15, 40, 35])[0]
+                    for name in scores if rng.random() < .95},
+            texts={name: rng.choice(choices) for name, choices in texts if rng.random() < .35})
 
 
 def generate(factor, *, progress=None):
