@@ -45,7 +45,7 @@ WORDS = ["ontbijt", "sport", "kleding", "laptop", "huiswerk", "schulden", "zweml
 def populate(app, services=5000, municipalities=350):
     """Fill the directory quickly with core inserts; return (organisations, services)."""
     from referral import db
-    from referral.demo import load
+    from referral.dev.demo import load
     from referral.directory.models import (
         Organisation,
         Service,

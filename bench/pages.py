@@ -35,7 +35,7 @@ PASSWORD = "oefen-wachtwoord-2026"  # the demo accounts' password  # noqa: S105 
 PROFESSIONAL, PARTNER, COORDINATOR = ("jgz@demo.example", "partner@demo.example",
                                       "coordinator@demo.example")
 SEARCHES = ["", "domains=food", "q=ontbijt", "municipality=GM9901&domains=sport_culture&age=9"]
-SCALES = {"demo": 0, "municipality": 0.1, "national": 1.0}  # as referral.scale.SCALES
+SCALES = {"demo": 0, "municipality": 0.1, "national": 1.0}  # as referral.dev.scale.SCALES
 RUNS = ["sqlite:municipality", "postgresql:municipality", "postgresql:national"]
 TARGET = 1.5  # a page's national median within this many times its municipal median
 
@@ -208,8 +208,9 @@ def setup_database(database_url, factor):
     subprocess.run([*flask, "init"], check=True, capture_output=True)
     from sqlalchemy import text
 
-    from referral import create_app, db, scale
-    from referral.demo import load
+    from referral import create_app, db
+    from referral.dev import scale
+    from referral.dev.demo import load
 
     app = create_app()
     with app.app_context():

@@ -357,8 +357,8 @@ demo_cli = AppGroup("demo", help="Demo data.")
                    "referrals, services and accounts (once).")
 def demo_load(scale):
     """Load demo users for every role and demo data (idempotent); print the logins."""
-    from referral import scale as scaled
-    from referral.demo import PASSWORD, load, officer_key
+    from referral.dev import scale as scaled
+    from referral.dev.demo import PASSWORD, load, officer_key
 
     if scale and scaled.is_loaded():
         _fail(scaled.ALREADY)
@@ -412,7 +412,7 @@ def retention_purge(dry_run, as_of):
 @demo_cli.command("code")
 def demo_code():
     """Print the demo privacy officer's current two-factor code."""
-    from referral.demo import officer_key
+    from referral.dev.demo import officer_key
 
     click.echo(pyotp.TOTP(officer_key()).now())
     db.commit()

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from referral import db, scale
+from referral import db
 from referral.auth.models import Role, User
 from referral.auth.queries import find_user
 from referral.cases.models import Child, Family, Signal
 from referral.cases.queries import find_duplicates
-from referral.demo import DEMO_NAMESPACE, PASSWORD, load
+from referral.dev import scale
+from referral.dev.demo import DEMO_NAMESPACE, PASSWORD, load
 from referral.directory.models import Organisation, Service
 from referral.feedback.models import FeedbackResponse
 from referral.referrals import lifecycle

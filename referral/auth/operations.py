@@ -1,5 +1,8 @@
 """Accounts: create and deactivate them, log in with a password and a code, set up
-two-factor login, change the password, log out, and choose the language."""
+two-factor login, change the password, log out, and choose the language.
+
+The row builder `new_user` makes an account the one way, without adding it: the operation
+uses it, and so can the generator of scaled demo data."""
 
 import re
 
@@ -29,6 +32,20 @@ def _throttled():
                         n=current_app.config["LOGIN_THROTTLE_MINUTES"]))
 
 
+# --- row builders --------------------------------------------------------------------------
+
+def new_user(*, email, name, role, password_hash, organisation_id=None, trained_on=None,
+             language="nl", created_at=None, id=None):
+    """An account with its email and name sealed and the email's keyed hash, not yet added."""
+    user = User(**db.given(id=id, created_at=created_at, password_changed_at=created_at),
+                email_index=email_index(email), role=role, organisation_id=organisation_id,
+                trained_on=trained_on, language=language, password_hash=password_hash)
+    user.email, user.name = email, name
+    return user
+
+
+# --- operations ----------------------------------------------------------------------------
+
 def create_user(actor, *, email, name, role, password, organisation_id=None, trained_on=None,
                 language="nl"):
     """Create an account (the command line only); returns it."""
@@ -45,9 +62,8 @@ def create_user(actor, *, email, name, role, password, organisation_id=None, tra
     problem = password_problem(password, email=email, name=name)
     if problem:
         raise Refused(problem)
-    user = User(email_index=email_index(email), role=role, organisation_id=organisation_id,
-                trained_on=trained_on, language=language, password_hash=hash_password(password))
-    user.email, user.name = email, name
+    user = new_user(email=email, name=name, role=role, password_hash=hash_password(password),
+                    organisation_id=organisation_id, trained_on=trained_on, language=language)
     db.session().add(user)
     db.session().flush()
     audit.record("create", object_type="user", object_id=user.id, user=actor,

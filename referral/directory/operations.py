@@ -1,5 +1,9 @@
 """Keep the directory: one function per change. Each asks the policy itself, checks the
-entry, flushes and writes its audit entry; the caller commits."""
+entry, flushes and writes its audit entry; the caller commits.
+
+The row builders `new_organisation`, `new_service` and `new_service_links` make those rows
+the one way, without adding them: the operations use them, and so can the generator of
+scaled demo data."""
 
 import re
 from datetime import date
@@ -44,6 +48,33 @@ def _only(fields, allowed):
         raise TypeError(f"not a field one may set: {', '.join(sorted(unknown))}")
 
 
+# ---- row builders ------------------------------------------------------------------------
+
+def new_organisation(*, name, created_at=None, id=None, **fields):
+    """An organisation of the directory, not yet added."""
+    return Organisation(**db.given(id=id, created_at=created_at, last_modified=created_at),
+                        name=name, **fields)
+
+
+def new_service(organisation, *, name, description, id=None, **fields):
+    """A service of the organisation with its search text filled in, not yet added."""
+    service = Service(**db.given(id=id), organisation_id=organisation.id, name=name,
+                      description=description, **fields)
+    refresh_search_text(service, organisation)
+    return service
+
+
+def new_service_links(service_id, *, domains, areas, languages):
+    """A service's need domains, areas (code, name) and language codes, not yet added."""
+    return [*(ServiceDomain(service_id=service_id, domain_code=code)
+              for code in sorted(set(domains))),
+            *(ServiceArea(service_id=service_id, municipality_code=code,
+                          municipality_name=area_name)
+              for code, area_name in dict(areas).items()),
+            *(ServiceLanguage(service_id=service_id, code=code)
+              for code in sorted(set(languages)))]
+
+
 # ---- organisations -----------------------------------------------------------------------
 
 def _check_organisation(organisation_id, name):
@@ -71,9 +102,7 @@ def create_organisation(user, *, name, organisation_id=None, **fields):
     policy.require(user, "directory.manage", object_type="organisation")
     _only(fields, ORGANISATION_FIELDS)
     _check_organisation(None, name)
-    organisation = Organisation(name=name, **fields)
-    if organisation_id is not None:
-        organisation.id = organisation_id
+    organisation = new_organisation(name=name, id=organisation_id, **fields)
     return _store_organisation(user, organisation, created=True)
 
 
@@ -168,13 +197,8 @@ def _store_service(user, service, organisation, *, domains, areas, languages, cr
         for row in session.exec(select(model).where(model.service_id == service.id)):
             session.delete(row)
     session.flush()
-    session.add_all(ServiceDomain(service_id=service.id, domain_code=code)
-                    for code in sorted(set(domains)))
-    session.add_all(ServiceArea(service_id=service.id, municipality_code=code,
-                                municipality_name=area_name)
-                    for code, area_name in dict(areas).items())
-    session.add_all(ServiceLanguage(service_id=service.id, code=code)
-                    for code in sorted(set(languages)))
+    session.add_all(new_service_links(service.id, domains=domains, areas=areas,
+                                      languages=languages))
     session.flush()
     audit.record("create" if created else "update", object_type="service",
                  object_id=service.id, user=user,
@@ -189,10 +213,8 @@ def create_service(user, organisation, *, name, description, domains, areas=(), 
                    object_type="organisation", object_id=organisation.id)
     _only(fields, SERVICE_FIELDS)
     _check_service(name, description, domains, areas, languages, fields)
-    service = Service(organisation_id=organisation.id, name=name, description=description,
-                      **fields)
-    if service_id is not None:
-        service.id = service_id
+    service = new_service(organisation, name=name, description=description, id=service_id,
+                          **fields)
     return _store_service(user, service, organisation, domains=domains, areas=areas,
                           languages=languages, created=True)
 

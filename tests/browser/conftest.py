@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from referral import db
-from referral.demo import PRIVACY_OFFICER, load, officer_key
+from referral.dev.demo import PRIVACY_OFFICER, load, officer_key
 
 HERE = Path(__file__).parent
 DEMO_KEYS = {}  # email: two-factor key of the demo accounts that have one (this test's)

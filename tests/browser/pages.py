@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pyotp
 from axe_playwright_python.sync_playwright import Axe
 
-from referral.demo import PASSWORD
+from referral.dev.demo import PASSWORD
 from tests.browser.conftest import DEMO_KEYS
 
 axe = Axe()

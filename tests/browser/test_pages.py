@@ -4,7 +4,7 @@ from urllib.parse import urldefrag, urlsplit
 
 import pytest
 
-from referral.demo import USERS
+from referral.dev.demo import USERS
 from tests.browser.pages import assert_accessible, log_in, no_sideways_scrolling, path_of
 
 # Pages every logged-in role can open, besides the links on its home page.

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import func, select
 
 from referral import db
-from referral.demo import load_directory
+from referral.dev.demo import load_directory
 from referral.directory.models import Organisation, Service, ServiceDomain, TaxonomyTerm
 from tests.conftest import _config, post_form
 

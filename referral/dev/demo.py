@@ -12,7 +12,7 @@ from referral.auth.queries import find_user
 from referral.cases.models import Signal
 from referral.cases.operations import create_family, log_signal, record_consent
 from referral.cases.queries import families_of
-from referral.directory import demo_data
+from referral.dev import directory_data
 from referral.directory.models import Organisation, Service
 from referral.directory.operations import create_organisation, create_service
 from referral.referrals.operations import refer
@@ -61,10 +61,10 @@ def load_directory():
     """Some forty services of a fictional municipality, across every need domain."""
     session = db.session()
     organisations = [_organisation(name, phone=phone, website=website)
-                     for name, phone, website in demo_data.ORGANISATIONS]
+                     for name, phone, website in directory_data.ORGANISATIONS]
     today = date.today()
     for (org, name, domains, description, (low, high), route, (capacity, weeks), income,
-         applies, areas, checked_days_ago) in demo_data.SERVICES:
+         applies, areas, checked_days_ago) in directory_data.SERVICES:
         organisation = organisations[org]
         service_id = uuid.uuid5(DEMO_NAMESPACE, f"{organisation.name}/{name}")
         if session.get(Service, service_id) is not None:
@@ -111,7 +111,7 @@ def load_family(nurse):
         return
     family = create_family(nurse, parent_names="Sanne de Vries (demo)", phone="06-00000000",
                            street="Voorbeeldlaan", house_number="1", postcode="9999 ZZ",
-                           municipality_code=demo_data.VOORBEELDSTAD[0],
+                           municipality_code=directory_data.VOORBEELDSTAD[0],
                            children=[("Noor (demo)", date(2016, 4, 12)),
                                      ("Daan (demo)", date(2020, 9, 30))])
     log_signal(nurse, family, domains=["food", "sport_culture"], source="conversation",
@@ -127,7 +127,7 @@ def _refer_demo(nurse, family):
     session = db.session()
     signal = session.exec(select(Signal).where(Signal.family_id == family.id)).first()
     food_bank = session.exec(select(Organisation).where(
-        Organisation.name == demo_data.ORGANISATIONS[0][0])).one()
+        Organisation.name == directory_data.ORGANISATIONS[0][0])).one()
     parcel = session.get(Service, uuid.uuid5(DEMO_NAMESPACE, f"{food_bank.name}/Voedselpakket"))
     record_consent(nurse, family, organisation_id=food_bank.id, given_by="Sanne de Vries (demo)",
                    scope="Naam, telefoonnummer en de vraag om een voedselpakket.",
