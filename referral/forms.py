@@ -5,7 +5,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import BooleanField, SelectMultipleField
+from wtforms import BooleanField, FieldList, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.widgets import CheckboxInput, ListWidget, Select
@@ -56,3 +56,13 @@ class ConfirmForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form with nothing but its CSRF token, for buttons that change something."""
+
+
+def show_refusal(form, refused, *, default=None):
+    """Show an operation's refusal beside its field (or the `default` field), else above the
+    form (also for a list of fields, which has no place of its own)."""
+    name = refused.field or default
+    if name in form and not isinstance(form[name], FieldList):
+        form[name].errors = [*form[name].errors, str(refused)]
+    else:
+        form.form_errors.append(str(refused))

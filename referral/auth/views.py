@@ -18,7 +18,7 @@ from referral.auth.models import User
 from referral.auth.queries import all_users
 from referral.crypto import CryptoError, keyring
 from referral.errors import Refused
-from referral.forms import ButtonForm, ConfirmForm
+from referral.forms import ButtonForm, ConfirmForm, show_refusal
 from referral.web import safe_next
 
 PENDING_SECONDS = 300
@@ -178,7 +178,7 @@ def password():
             operations.change_password(user, user, current=form.current.data,
                                        new=form.new.data)
         except Refused as refused:
-            form[refused.field or "new"].errors.append(str(refused))
+            show_refusal(form, refused, default="new")
         else:
             logout_user()
             session.clear()

@@ -5,7 +5,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from wtforms import FieldList
 from wtforms.fields.choices import SelectChoice
 
 from referral import db, policy
@@ -28,7 +27,7 @@ from referral.cases.models import (
 )
 from referral.directory import queries as directory
 from referral.errors import Refused
-from referral.forms import ConfirmForm, need_domain_choices
+from referral.forms import ConfirmForm, need_domain_choices, show_refusal
 from referral.referrals import queries as referrals
 
 
@@ -49,14 +48,6 @@ def _family_for(action, family_id):
     if family is None:
         abort(404)
     return family
-
-
-def _error(form, refused):
-    """A refusal shown at its field, or above the form (also for a list of fields)."""
-    if refused.field in form and not isinstance(form[refused.field], FieldList):
-        form[refused.field].errors = [*form[refused.field].errors, str(refused)]
-    else:
-        form.form_errors.append(str(refused))
 
 
 @bp.route("/")
@@ -89,7 +80,7 @@ def new():
                     municipality_code=form.municipality.data or None,
                     language=form.language.data, **fields)
             except Refused as refused:
-                _error(form, refused)
+                show_refusal(form, refused)
             else:
                 flash(_("The family is saved."), "success")
                 return redirect(url_for("cases.family", family_id=family.id), code=303)
@@ -131,7 +122,7 @@ def edit(family_id):
                 municipality_code=form.municipality.data or None, language=form.language.data,
                 children=corrected)
         except Refused as refused:
-            _error(form, refused)
+            show_refusal(form, refused)
         else:
             flash(_("The corrections are saved.") if changed else _("Nothing was changed."),
                   "success")
@@ -177,7 +168,7 @@ def new_signal(family_id):
                                   parent_wishes=form.parent_wishes.data or None,
                                   child_wishes=form.child_wishes.data or None)
         except Refused as refused:
-            _error(form, refused)
+            show_refusal(form, refused)
         else:
             flash(_("The signal is saved."), "success")
             return redirect(url_for("cases.family", family_id=family.id), code=303)
@@ -203,7 +194,7 @@ def new_consent(family_id):
                 given_on=form.given_on.data, child=child,
                 parent_agreed=form.parent_agreed.data, child_agreed=form.child_agreed.data)
         except Refused as refused:
-            _error(form, refused)
+            show_refusal(form, refused)
         else:
             flash(_("The consent is recorded."), "success")
             return redirect(url_for("cases.family", family_id=family.id), code=303)

@@ -25,7 +25,7 @@ from referral.directory.models import (
     ServiceStatus,
 )
 from referral.errors import Refused
-from referral.forms import ConfirmForm, need_domain_choices
+from referral.forms import ConfirmForm, need_domain_choices, show_refusal
 
 
 def age_range(service):
@@ -105,14 +105,6 @@ def _columns(form, model):
             if field.name in model.model_fields and field.name != "id"}
 
 
-def _refused(form, refused):
-    """Show an operation's refusal beside its field, or above the form."""
-    if refused.field in form:
-        form[refused.field].errors.append(str(refused))
-    else:
-        form.form_errors.append(str(refused))
-
-
 def _service_form(organisation, result=None):
     """Show the service form, or save it and go to the service; for a new or an existing one."""
     form = ServiceForm(obj=result.service if result else None)
@@ -131,7 +123,7 @@ def _service_form(organisation, result=None):
             else:
                 service = operations.edit_service(current_user, result.service, **entry)
         except Refused as refused:
-            _refused(form, refused)
+            show_refusal(form, refused)
         else:
             flash(_("The service is saved."), "success")
             return redirect(url_for("directory.service", service_id=service.id), code=303)
@@ -193,7 +185,7 @@ def edit_organisation(organisation_id=None):
                 operations.edit_organisation(current_user, organisation,
                                              **_columns(form, Organisation))
         except Refused as refused:
-            _refused(form, refused)
+            show_refusal(form, refused)
         else:
             flash(_("The organisation is saved."), "success")
             return redirect(url_for("directory.organisation", organisation_id=organisation.id),
@@ -230,7 +222,7 @@ def merge_organisation(organisation_id):
         try:
             operations.merge_organisations(current_user, duplicate, into=into)
         except Refused as refused:
-            _refused(form, refused)
+            show_refusal(form, refused)
         else:
             flash(_("The organisations are merged."), "success")
             return redirect(url_for("directory.organisation", organisation_id=into.id),

@@ -14,7 +14,7 @@ from referral.cases.queries import children_of
 from referral.directory import queries as directory
 from referral.directory.models import Service
 from referral.errors import Refused
-from referral.forms import need_domain_choices
+from referral.forms import need_domain_choices, show_refusal
 from referral.policy.queries import pending_handover_to
 from referral.referrals import bp, lifecycle, operations, queries
 from referral.referrals.forms import (
@@ -126,10 +126,7 @@ def new(signal_id):
             made = queries.by_submission(form.form_token.data, chosen)
         except Refused as refused:
             made = None
-            if refused.field in form:
-                form[refused.field].errors = [*form[refused.field].errors, str(refused)]
-            else:
-                form.form_errors.append(str(refused))
+            show_refusal(form, refused)
         if made is not None:
             _flash_outcome(made)
             return redirect(url_for("cases.family", family_id=family.id), code=303)
