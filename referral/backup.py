@@ -223,7 +223,7 @@ def _sample_decrypts(session):
     for table, column in crypto.encrypted_columns(SQLModel.metadata):
         for row_id, stored in session.execute(
                 sa.select(table.c.id, column).where(column.isnot(None)).limit(SAMPLE)):
-            ring.open(stored, f"{table.name}/{column.name}/{row_id}")
+            ring.open(stored, crypto.context_of(table.name, column.name, row_id))
             opened += 1
     return opened
 

@@ -185,6 +185,7 @@ def keys_retire(key_id):
         keys.retire(policy.COMMAND_LINE, key_id)
     except Refused as refused:
         _fail(refused)
+    db.commit()
     click.echo(f"Retired key {key_id}.")
 
 

@@ -151,7 +151,12 @@ def keyring():
 
 
 def context(obj, column):
-    return f"{obj.__tablename__}/{column}/{obj.id}"
+    return context_of(obj.__tablename__, column, obj.id)
+
+
+def context_of(table, column, row_id):
+    """The associated data of a value: its table, column and row."""
+    return f"{table}/{column}/{row_id}"
 
 
 def sealed(column):

@@ -11,7 +11,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlmodel import SQLModel
 
-from referral import crypto, db, policy
+from referral import audit, crypto, db, policy
 from referral.errors import Refused
 
 
@@ -50,11 +50,14 @@ def start_rotation(actor):
     ring = crypto.keyring()
     pending = _count(_not_on, ring.newest)
     if pending:
+        audit.record("update", object_type="keys", user=actor,
+                     summary=f"key rotation to {ring.newest} resumed")
         return Rotation(ring.newest, pending, resumed=True)
     material = crypto.read_material(app)
     material["encryption_keys"].append(crypto.new_key())
     crypto.write_material(app, material)
     ring = app.extensions["referral.keyring"] = crypto.load_keyring(app)
+    audit.record("create", object_type="keys", user=actor, summary=f"key {ring.newest} added")
     return Rotation(ring.newest, _count(_not_on, ring.newest), resumed=False)
 
 
@@ -75,7 +78,7 @@ def reencrypt(actor, *, batch=500, progress=None, commit=None):
             if not rows:
                 break
             for row_id, stored in rows:
-                context = f"{table.name}/{column.name}/{row_id}"
+                context = crypto.context_of(table.name, column.name, row_id)
                 fresh = ring.seal(ring.open(stored, context), context)
                 # Only if unchanged meanwhile: a concurrent write used the newest key.
                 session.execute(sa.update(table).where(table.c.id == row_id, column == stored)
@@ -83,6 +86,8 @@ def reencrypt(actor, *, batch=500, progress=None, commit=None):
             (commit or session.flush)()
             if progress:
                 progress(len(rows))
+    audit.record("update", object_type="keys", user=actor,
+                 summary=f"every value re-encrypted with key {ring.newest}")
 
 
 def retire(actor, key_id):
@@ -104,3 +109,4 @@ def retire(actor, key_id):
     material["encryption_keys"] = [k for k in material["encryption_keys"] if k["id"] != key_id]
     crypto.write_material(app, material)
     app.extensions["referral.keyring"] = crypto.load_keyring(app)
+    audit.record("delete", object_type="keys", user=actor, summary=f"key {key_id} retired")

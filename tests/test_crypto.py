@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from referral import crypto, db
 from referral.auth.models import User
 from referral.auth.queries import find_user
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, audit_entries
 
 MARKERS = ("Zwanenburg-Qwixote", "marker.qwixote@example.org")
 
@@ -133,6 +133,19 @@ def test_rotation_leaves_every_value_readable_and_the_old_key_unused(app, runner
     stored = json.loads((crypto.key_file(app)).read_text())
     assert [k["id"] for k in stored["encryption_keys"]] == [new]
     assert _read(app, marked["other@example.org"], "email") == "other@example.org"
+
+
+def test_rotation_and_retirement_are_in_the_access_log(app, runner, marked):
+    with app.app_context():
+        old = crypto.keyring().newest
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 0
+    assert runner.invoke(args=["keys", "retire", old]).exit_code == 0
+    new = app.extensions["referral.keyring"].newest
+    entries = [(e.action, e.summary, e.user_id) for e in audit_entries(app, object_type="keys")]
+    assert entries == [("create", f"key {new} added", None),
+                       ("update", f"every value re-encrypted with key {new}", None),
+                       ("delete", f"key {old} retired", None)]
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
 
 
 def test_retire_refused_while_a_value_uses_the_key(app, runner, marked, monkeypatch):
