@@ -101,7 +101,7 @@ def new_consent(family_id, organisation_id, recorded_by, *, given_by, scope, met
 # --- the rules -----------------------------------------------------------------------------
 
 def consent_problem(child, *, parent_agreed, child_agreed, given_on):
-    """Why this consent is not enough (DESIGN.md: under 12 a parent, 12 to 15 the child and a
+    """Why this consent is not enough (docs/design.md: under 12 a parent, 12 to 15 the child and a
     parent together, 16 or older the young person alone), or None."""
     age = age_on(child.birth_date, given_on) if child else None
     if age is None or age < 12:

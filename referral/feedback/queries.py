@@ -19,7 +19,7 @@ from referral.feedback.models import (
     LinkState,
 )
 
-# Below this many answers, nobody but the owner sees a figure (DESIGN.md: cells under 5).
+# Below this many answers, nobody but the owner sees a figure (docs/design.md: cells under 5).
 THRESHOLD = 5
 SCORES = ("heard", "useful", "easy", "better")
 TEXTS = ("went_well", "do_better", "to_grown_ups")

@@ -1,4 +1,4 @@
-"""The referral lifecycle of DESIGN.md: the one table every status change goes through."""
+"""The referral lifecycle of docs/design.md: the one table every status change goes through."""
 
 import enum
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""The lifecycle table of DESIGN.md, enforced in one place."""
+"""The lifecycle table of docs/design.md, enforced in one place."""
 
 import pytest
 
@@ -7,7 +7,7 @@ from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import Status as S
 
-# (from, to, by, needs) exactly as DESIGN.md has it.
+# (from, to, by, needs) exactly as docs/design.md has it.
 DESIGN = [
     ({"draft"}, "requested", {REFERRER}, "consent"),
     ({"draft", "requested"}, "entered-in-error", {REFERRER}, None),
