@@ -154,6 +154,53 @@ def users_deactivate(email):
     click.echo("Deactivated; every session of this account has ended.")
 
 
+def _account(email):
+    user = find_user(email)
+    if user is None:
+        _fail("No account with this email address.")
+    return user
+
+
+@users_cli.command("reactivate")
+@click.argument("email")
+def users_reactivate(email):
+    """Let a deactivated account log in again."""
+    try:
+        accounts.reactivate(policy.COMMAND_LINE, _account(email))
+    except Refused as refused:
+        _fail(str(refused))
+    db.commit()
+    click.echo("Reactivated.")
+
+
+@users_cli.command("train")
+@click.argument("email")
+@click.option("--on", "trained_on", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Date of the signal training (YYYY-MM-DD).")
+@click.option("--kind", required=True, type=click.Choice(["course", "refresher", "e_learning"]))
+def users_train(email, trained_on, kind):
+    """Record a professional's signal training."""
+    try:
+        accounts.record_training(policy.COMMAND_LINE, _account(email),
+                                 trained_on=trained_on.date(), kind=kind)
+    except Refused as refused:
+        _fail(str(refused))
+    db.commit()
+    click.echo("Training recorded.")
+
+
+@users_cli.command("reset-password")
+@click.argument("email")
+def users_reset_password(email):
+    """Mail the account's owner a link to choose a new password (sent by 'mail send')."""
+    try:
+        accounts.start_reset(policy.COMMAND_LINE, _account(email))
+    except Refused as refused:
+        _fail(str(refused))
+    db.commit()
+    click.echo("A mail with a link is waiting in the outbox.")
+
+
 keys_cli = AppGroup("keys", help="Rotate and retire encryption keys.")
 
 

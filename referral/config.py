@@ -23,6 +23,14 @@ DEFAULTS = {
     # A request waiting this long for a row lock gets the 503 page, before gunicorn kills it.
     "POSTGRES_LOCK_TIMEOUT_MS": 10_000,
     "TRAINING_VALID_YEARS": 3,
+    "INVITATION_VALID_DAYS": 7,  # an invitation link works this long (once)
+    "RESET_VALID_MINUTES": 60,  # a password reset link works this long (once)
+    "RESET_MAX_ACCOUNT": 3,  # forgotten-password mails per account …
+    "RESET_MAX_ADDRESS": 10,  # … and requests per address …
+    "RESET_THROTTLE_MINUTES": 60,  # … in this many minutes: then wait
+    # The forgotten-password page answers no sooner than this, so a known and an unknown
+    # address take the same time.
+    "RESET_ANSWER_SECONDS": 0.5,
     "MAIL_SERVER": None,  # None: mail is written to the log (development)
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,

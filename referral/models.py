@@ -1,7 +1,7 @@
 """Every table, imported together so SQLModel.metadata (and Alembic) knows them all."""
 
 from referral.audit.models import AuditCheckpoint, AuditEvent, AuditHead
-from referral.auth.models import LoginAttempt, User
+from referral.auth.models import AccountLink, LoginAttempt, User
 from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
 from referral.directory.models import (
     NeedDomain,
@@ -19,7 +19,7 @@ from referral.monitor.models import Pledge, PledgeActivity, PledgeReport
 from referral.privacy.models import ErasureReceipt
 from referral.referrals.models import Handover, Referral, ReferralEvent
 
-__all__ = ["AuditCheckpoint", "AuditEvent", "AuditHead", "Child", "Consent", "ErasureReceipt", "Family", "FeedbackAttempt",
+__all__ = ["AccountLink", "AuditCheckpoint", "AuditEvent", "AuditHead", "Child", "Consent", "ErasureReceipt", "Family", "FeedbackAttempt",
            "FeedbackInvite", "FeedbackResponse", "Handover", "LoginAttempt",
            "NeedDomain", "Organisation", "OutboxMessage", "Pledge", "PledgeActivity",
            "PledgeReport", "Referral", "ReferralEvent", "Service",

@@ -1,13 +1,16 @@
 """Reading accounts: names, a user by email, the list of users, and the recent failed logins
 that throttle the next."""
 
-from datetime import timedelta
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from flask import current_app
-from sqlmodel import func, select
+from sqlmodel import case, func, or_, select
 
 from referral import db
-from referral.auth.models import LoginAttempt, User
+from referral.auth.models import AccountLink, AccountStatus, LinkState, LoginAttempt, Role, User
 from referral.crypto import keyring
 
 
@@ -33,7 +36,8 @@ def all_users():
 
 def _recent_failures(column, value, since):
     query = select(func.count()).select_from(LoginAttempt).where(
-        column == value, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))
+        column == value, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False),
+        LoginAttempt.kind == "login")
     return db.session().exec(query).one()
 
 
@@ -47,3 +51,116 @@ def is_throttled(email, address, *, index=None):
         or _recent_failures(LoginAttempt.address, address, since)
         >= config["LOGIN_MAX_FAILURES_ADDRESS"]
     )
+
+
+def _recent_requests(column, value, since):
+    query = select(func.count()).select_from(LoginAttempt).where(
+        column == value, LoginAttempt.at >= since, LoginAttempt.kind == "reset")
+    return db.session().exec(query).one()
+
+
+def reset_throttled(email, address):
+    """Too many forgotten-password requests lately, for this address or from this network
+    address; counted alike for known and unknown addresses, so the limit tells nothing."""
+    config = current_app.config
+    since = db.utcnow() - timedelta(minutes=config["RESET_THROTTLE_MINUTES"])
+    return (_recent_requests(LoginAttempt.email_index, email_index(email), since)
+            >= config["RESET_MAX_ACCOUNT"]
+            or _recent_requests(LoginAttempt.address, address, since)
+            >= config["RESET_MAX_ADDRESS"])
+
+
+# --- account links ------------------------------------------------------------------------
+
+def token_hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_by_token(token):
+    return db.session().exec(select(AccountLink).where(
+        AccountLink.token_hash == token_hash(token[:200]))).first()
+
+
+def link_state(link):
+    if link is None:
+        return LinkState.unknown
+    if link.used_at is not None:
+        return LinkState.used
+    return LinkState.expired if db.aware(link.expires_at) <= db.utcnow() else LinkState.ok
+
+
+def open_links(user_id):
+    return db.session().exec(select(AccountLink).where(
+        AccountLink.user_id == user_id, AccountLink.used_at.is_(None))).all()
+
+
+# --- the users page -------------------------------------------------------------------------
+
+USERS_PAGE_SIZE = 50
+SORTS = ("name", "role", "training", "status", "created")
+
+
+@dataclass
+class UserPage:
+    """One page of the users list: its rows, how many match in all, which page."""
+
+    results: list
+    total: int
+    page: int
+    size: int = USERS_PAGE_SIZE
+
+    @property
+    def pages(self):
+        return max(1, math.ceil(self.total / self.size))
+
+
+def training_cutoff(today=None):
+    """Trainings on or before this date have expired (policy.training_valid's rule)."""
+    today = today or date.today()
+    years = current_app.config["TRAINING_VALID_YEARS"]
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+def users(*, role=None, status=None, organisation_id=None, expired=False, text="",
+          sort="name", descending=False, page=1, today=None):
+    """One page of accounts that match: filters in SQL; names and email addresses are
+    encrypted, so a search or a sort by name reads the matching accounts and decides here
+    (a country has some ten thousand accounts: milliseconds)."""
+    conditions = []
+    if role:
+        conditions.append(User.role == role)
+    if status == AccountStatus.deactivated:
+        conditions.append(User.active.is_(False))
+    elif status == AccountStatus.invited:
+        conditions += [User.active.is_(True), User.password_hash == ""]
+    elif status == AccountStatus.active:
+        conditions += [User.active.is_(True), User.password_hash != ""]
+    if organisation_id:
+        conditions.append(User.organisation_id == organisation_id)
+    if expired:
+        conditions += [User.role == Role.professional,
+                       or_(User.trained_on.is_(None), User.trained_on <= training_cutoff(today))]
+    session = db.session()
+    text = " ".join(text.casefold().split())
+    if text or sort == "name":
+        rows = session.exec(select(User).where(*conditions)).all()
+        if text:
+            rows = [u for u in rows if text in u.name.casefold() or text in u.email.casefold()]
+        rows.sort(key=lambda u: (u.name.casefold(), str(u.id)), reverse=descending)
+        total = len(rows)
+        page = min(max(1, page), max(1, math.ceil(total / USERS_PAGE_SIZE)))
+        start = (page - 1) * USERS_PAGE_SIZE
+        return UserPage(rows[start:start + USERS_PAGE_SIZE], total, page)
+    total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
+    page = min(max(1, page), max(1, math.ceil(total / USERS_PAGE_SIZE)))
+    status_order = case((User.active.is_(False), 2), (User.password_hash == "", 1), else_=0)
+    key = {"role": User.role, "training": User.trained_on, "status": status_order,
+           "created": User.created_at}[sort]
+    # Never-trained accounts first, on SQLite and PostgreSQL alike.
+    order = [key.desc().nulls_last() if descending else key.asc().nulls_first()]
+    rows = session.exec(select(User).where(*conditions).order_by(*order, User.id)
+                        .offset((page - 1) * USERS_PAGE_SIZE).limit(USERS_PAGE_SIZE)).all()
+    return UserPage(rows, total, page)

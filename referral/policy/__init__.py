@@ -25,17 +25,29 @@ class CommandLine:
 COMMAND_LINE = CommandLine()
 
 
-def training_valid(user, *, today=None):
-    """A professional's training counts for TRAINING_VALID_YEARS after the recorded date."""
-    if getattr(user, "trained_on", None) is None:
-        return False
-    today = today or date.today()
+def training_expires(user):
+    """The day a professional's training stops counting: TRAINING_VALID_YEARS after the
+    recorded date, whatever its kind; None without one."""
+    trained_on = getattr(user, "trained_on", None)
+    if trained_on is None:
+        return None
     years = current_app.config["TRAINING_VALID_YEARS"]
     try:
-        expires = user.trained_on.replace(year=user.trained_on.year + years)
+        return trained_on.replace(year=trained_on.year + years)
     except ValueError:  # 29 February
-        expires = user.trained_on.replace(year=user.trained_on.year + years, day=28)
-    return today < expires
+        return trained_on.replace(year=trained_on.year + years, day=28)
+
+
+def training_valid(user, *, today=None):
+    """A professional's training counts for TRAINING_VALID_YEARS after the recorded date."""
+    expires = training_expires(user)
+    return expires is not None and (today or date.today()) < expires
+
+
+def two_factor_required(user):
+    """Two-factor login is required everywhere in production, and for the privacy officer,
+    who reads the access log only after a code."""
+    return bool(current_app.config["REQUIRE_2FA"]) or user.role == Role.privacy_officer
 
 
 def _role(*roles):
@@ -147,6 +159,12 @@ RULES = {
     "users.create": _command_line_or(),
     "users.list": _command_line_or(Role.coordinator),
     "users.deactivate": _command_line_or(Role.coordinator),
+    "users.invite": _command_line_or(Role.coordinator),
+    "users.manage": _command_line_or(Role.coordinator),  # role, organisation, reactivate, reset
+    "users.train": _command_line_or(Role.coordinator),
+    # The privacy officer reads the access log and every family's data: only the server's
+    # operator gives or takes that role, never a coordinator.
+    "users.privacy_role": _command_line_or(),
     "family.create": _role(Role.professional),
     "family.view": _works_on,
     "family.edit": _works_on,  # rectification

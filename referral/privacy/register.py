@@ -160,6 +160,7 @@ REGISTER = {
         "name_enc": _l("Name"),
         "role": _l("Role"),
         "trained_on": _l("When the training was followed"),
+        "training_kind": _l("Which kind of training it was"),
         "active": _l("Whether the account may log in"),
         "password_hash": _l("Password hash (argon2); the password is not kept"),
         "password_changed_at": _l("When the password was changed"),
@@ -170,6 +171,15 @@ REGISTER = {
     "login_attempt": Table(_l("Login attempts, to stop password guessing."), True, {
         "email_index": _l("Keyed hash of the email address tried"),
         "succeeded": _l("Whether it succeeded"),
+        "kind": _l("A login, or a request for a forgotten password"),
+    }),
+    "account_link": Table(_l("Links to choose a password, mailed to staff: invitations and "
+                             "resets. Only a hash of each link is kept."), True, {
+        "token_hash": _l("Hash of the link, so a stolen table gives no working link"),
+        "user_id": _l("Which staff account"),
+        "purpose": _l("An invitation or a password reset"),
+        "expires_at": _l("Until when the link works"),
+        "used_at": _l("When the link was used (it works once)"),
     }),
     "audit_event": Table(_l("The access log (NEN 7513): who did what with which data."), True, {
         "seq": _l("Number in the chain"),

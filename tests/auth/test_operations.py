@@ -128,11 +128,12 @@ def test_nobody_manages_another_persons_account(app, actors, name, who):
 
 # operation, the rule's refusal, and the field of the form it is about
 RULE_REFUSALS = [
-    ("create_user", dict(email="geen-email"), "Enter a valid email address.", None),
-    ("create_user", dict(name=" "), "Enter a name of at most 120 characters.", None),
-    ("create_user", dict(role="admin"), "Unknown role.", None),
+    # The new-account form shows these beside their field.
+    ("create_user", dict(email="geen-email"), "Enter a valid email address.", "email"),
+    ("create_user", dict(name=" "), "Enter a name of at most 120 characters.", "name"),
+    ("create_user", dict(role="admin"), "Unknown role.", "role"),
     ("create_user", dict(email="PROFESSIONAL1@example.org "),
-     "There is already an account with this email address.", None),
+     "There is already an account with this email address.", "email"),
     ("create_user", dict(password="kort"), "Use at least 12 characters.", None),
     ("change_password", dict(current="niet-het-wachtwoord"),
      "Your current password is not correct.", "current"),

@@ -26,6 +26,10 @@ EXPECTED = {
     "privacy.register": set(ROLES),
     "family.edit": set(),  # only the professional who works on it: tests/privacy
     "users.deactivate": {"coordinator"},
+    "users.invite": {"coordinator"},
+    "users.manage": {"coordinator"},
+    "users.train": {"coordinator"},
+    "users.privacy_role": set(),  # the command line only: never a coordinator
     # Rules about one object: without it nobody may; tests/referrals/test_access.py has the
     # matrix of roles × referrals, events and notes.
     "referral.create": set(),
@@ -57,6 +61,7 @@ EXPECTED = {
 
 # What the operator at the command line may run: administration, never a case.
 COMMAND_LINE = {"directory.manage", "users.create", "users.list", "users.deactivate",
+                "users.invite", "users.manage", "users.train", "users.privacy_role",
                 "referrals.remind", "monitor.export", "privacy.retention", "keys.rotate",
                 "directory.search", "service.edit"}
 
