@@ -153,7 +153,7 @@ def users(*, role=None, status=None, organisation_id=None, expired=False, text="
         total = len(rows)
         page = min(max(1, page), max(1, math.ceil(total / USERS_PAGE_SIZE)))
         start = (page - 1) * USERS_PAGE_SIZE
-        return UserPage(rows[start:start + USERS_PAGE_SIZE], total, page)
+        return UserPage(rows[start:start + USERS_PAGE_SIZE], total, page, USERS_PAGE_SIZE)
     total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
     page = min(max(1, page), max(1, math.ceil(total / USERS_PAGE_SIZE)))
     status_order = case((User.active.is_(False), 2), (User.password_hash == "", 1), else_=0)
@@ -163,4 +163,4 @@ def users(*, role=None, status=None, organisation_id=None, expired=False, text="
     order = [key.desc().nulls_last() if descending else key.asc().nulls_first()]
     rows = session.exec(select(User).where(*conditions).order_by(*order, User.id)
                         .offset((page - 1) * USERS_PAGE_SIZE).limit(USERS_PAGE_SIZE)).all()
-    return UserPage(rows, total, page)
+    return UserPage(rows, total, page, USERS_PAGE_SIZE)
