@@ -32,6 +32,9 @@ YEAR = date.today().year
 # more than PostgreSQL runs. Paths name the world's objects in braces.
 BUDGETS = [
     ("anonymous", "/login", 0),
+    ("anonymous", "/login/forgot", 0),
+    ("anonymous", "/login/forgot/sent", 0),
+    ("linked", "/account/link", 2),
     ("anonymous", "/healthz", 0),
     ("anonymous", "/readyz", 2),
     ("family", "/f/", 2),
@@ -77,6 +80,10 @@ BUDGETS = [
     ("coordinator", "/monitor/pledges/{organisation}", 6),
     ("coordinator", "/referrals/stuck", 5),
     ("coordinator", "/users", 3),
+    ("coordinator", "/users?role=professional&status=active&expired=y&sort=training&order=desc", 4),
+    ("coordinator", "/users?sort=status&page=2", 4),
+    ("coordinator", "/users/new", 2),
+    ("coordinator", "/users/{colleague}", 4),
     ("coordinator", "/users/{colleague}/deactivate", 3),
     ("coordinator", "/directory/attention", 3),
     ("coordinator", "/directory/export.zip", 13),
@@ -168,6 +175,19 @@ def _family_link(app, world, client):  # noqa: F811
     assert client.get(f"/f/{token}").status_code == 303
 
 
+def _account_link(app, world):
+    """A browser holding a mailed link to choose a password."""
+    from referral.auth.operations import start_reset
+    from referral.policy import COMMAND_LINE
+
+    with app.app_context():
+        token = start_reset(COMMAND_LINE, db.session().get(User, world.stranger.id))
+        db.commit()
+    client = app.test_client()
+    assert client.get(f"/account/link/{token}").status_code == 303
+    return client
+
+
 @pytest.mark.slow
 def test_every_page_stays_within_its_budget(app, world, make_user, make_service):  # noqa: F811
     _grow(app, world)
@@ -180,6 +200,7 @@ def test_every_page_stays_within_its_budget(app, world, make_user, make_service)
                **{who: _client(app, getattr(world, who))
                   for who in ("owner", "partner", "bridge", "coordinator")}}
     _family_link(app, world, clients["family"])
+    clients["linked"] = _account_link(app, world)
     post_form(clients["partner"], "/monitor/pledge/edit", {
         "activities-0-what": "Spreekuur op school", "activities-1-what": "Ontbijt"})
     with app.app_context():

@@ -117,3 +117,30 @@ def test_two_factor_qr_code_is_shown_whole(new_page, width):
     assert drawing["x"] >= box["x"] and drawing["y"] >= box["y"], (drawing, box)
     assert drawing["x"] + drawing["width"] <= box["x"] + box["width"] + 0.5, (drawing, box)
     assert drawing["y"] + drawing["height"] <= box["y"] + box["height"] + 0.5, (drawing, box)
+
+
+# The account pages that no home page links to: for nobody logged in, and the coordinator's.
+PUBLIC_ACCOUNT_PAGES = ["/login/forgot", "/login/forgot/sent", "/account/link",
+                        "/account/link/" + "x" * 43]
+COORDINATOR_PAGES = ["/users/new", "/users?role=professional&expired=y&sort=training&order=desc",
+                     "/users?status=deactivated"]
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_the_account_pages_nobody_links_to(new_page, width):
+    page = new_page(locale="nl-NL", viewport={"width": width, "height": 800})
+    for path in PUBLIC_ACCOUNT_PAGES:
+        page.goto(path)
+        assert page.inner_text("h1"), path
+        assert_accessible(page)
+        assert no_sideways_scrolling(page), path
+    log_in(page, "coordinator@demo.example")
+    page.goto("/users")
+    accounts = [a.get_attribute("href") for a in page.query_selector_all(
+        ".users-table a[href^='/users/']:not([href$='/deactivate'])")]
+    assert len(accounts) >= 7  # every demo account
+    for path in COORDINATOR_PAGES + accounts:
+        response = page.goto(path)
+        assert response.status == 200, path
+        assert_accessible(page)
+        assert no_sideways_scrolling(page), path
