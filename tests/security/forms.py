@@ -227,6 +227,63 @@ def _deactivate_user(ctx):
     return Form(url, {"confirm": "y"}, page=url)
 
 
+def _users_search(ctx):
+    ctx.login(ctx.world.coordinator)
+
+    def searching(client=ctx.client):  # the search is held by the session, not the address
+        return 'value="Test Persoon"' in client.get("/users?search=y").text
+    return Form("/users", {"text": "Test Persoon"}, page="/users", probe=searching)
+
+
+def _invite_user(ctx):
+    ctx.login(ctx.world.coordinator)
+    n = ctx.unique()
+    return Form("/users/new", {"name": f"Nieuwe Collega {n}", "email": f"nieuw{n}@example.org",
+                               "role": "bridge", "organisation": "", "language": "nl"},
+                page="/users/new")
+
+
+def _account_form(ctx, action, data, role="bridge", **kwargs):
+    ctx.login(ctx.world.coordinator)
+    person = ctx.make_user(role, organisation="Jeugdfonds", **kwargs)
+    return Form(f"/users/{person.id}/{action}", data, page=f"/users/{person.id}")
+
+
+def _change_role(ctx):
+    return _account_form(ctx, "role", {"change-role": "professional", "change-organisation": ""})
+
+
+def _record_training(ctx):
+    return _account_form(ctx, "training", {"training-trained_on": "2026-01-05",
+                                           "training-kind": "course"},
+                         role="professional", trained_on=None)
+
+
+def _start_reset(ctx):
+    return _account_form(ctx, "reset", {})
+
+
+def _reactivate(ctx):
+    return _account_form(ctx, "reactivate", {}, active=False)
+
+
+def _forgot(ctx):
+    ctx.client.delete_cookie("referral_session")
+    ctx.app.config.update(RESET_ANSWER_SECONDS=0, RESET_MAX_ACCOUNT=1000,
+                          RESET_MAX_ADDRESS=1000)
+    return Form("/login/forgot", {"email": ctx.world.owner.email}, page="/login/forgot")
+
+
+def _choose_password(ctx):
+    from referral.auth.operations import start_reset
+
+    person = ctx.make_user("professional", organisation="JGZ Noord")
+    token = ctx.run(start_reset, policy.COMMAND_LINE, ctx.get(User, person.id))
+    assert ctx.client.get(f"/account/link/{token}").status_code == 303
+    new = "een heel andere zin als wachtwoord"
+    return Form("/account/link", {"new": new, "confirm": new}, page="/account/link")
+
+
 def _language(ctx):
     ctx.login(ctx.world.owner)
     return Form("/language", {"language": "en", "next": "/"}, page="/")
@@ -495,6 +552,16 @@ FORMS = [
     Case("auth.password", "/account/password", _password, {
         "current": Text(128, None), "new": Text(128, None), "confirm": Text(128, None)}),
     Case("auth.deactivate", "/users/<uuid:user_id>/deactivate", _deactivate_user),
+    Case("auth.users", "/users", _users_search, {"text": Text(100)}, changes_database=False),
+    Case("auth.invite", "/users/new", _invite_user, {"name": Text(120),
+                                                     "email": Text(254, email_of)}),
+    Case("auth.change_role", "/users/<uuid:user_id>/role", _change_role),
+    Case("auth.training", "/users/<uuid:user_id>/training", _record_training),
+    Case("auth.start_reset", "/users/<uuid:user_id>/reset", _start_reset),
+    Case("auth.reactivate", "/users/<uuid:user_id>/reactivate", _reactivate),
+    Case("auth.forgot", "/login/forgot", _forgot, {"email": Text(254, None)}),
+    Case("auth.choose_password", "/account/link", _choose_password, {
+        "new": Text(128, None), "confirm": Text(128, None)}),
     Case("main.language", "/language", _language, {"next": Text(500)}, shows_errors=False),
     Case("cases.new", "/families/new", _new_family, FAMILY_TEXTS),
     Case("cases.edit", "/families/<uuid:family_id>/edit", _correct_family, FAMILY_TEXTS),
