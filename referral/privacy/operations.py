@@ -9,7 +9,7 @@ from sqlmodel import delete, select
 
 from referral import audit, db, policy
 from referral.audit.models import AuditEvent
-from referral.auth.models import LoginAttempt
+from referral.auth.models import AccountLink, LoginAttempt
 from referral.auth.queries import find_user
 from referral.cases.models import Signal, SignalDomain
 from referral.feedback.models import FeedbackAttempt
@@ -118,6 +118,8 @@ def purge(actor, *, now=None, dry_run=False, progress=None, commit=None):
     small = {
         "login_attempts": (LoginAttempt, LoginAttempt.at, cut["attempt"], []),
         "feedback_attempts": (FeedbackAttempt, FeedbackAttempt.at, cut["attempt"], []),
+        # Links to choose a password, a month after they stopped working.
+        "account_links": (AccountLink, AccountLink.expires_at, cut["attempt"], []),
         "mail_sent": (OutboxMessage, OutboxMessage.created_at, cut["mail"], sent_long_ago),
     }
     summary = {"families": len(families), "signals": len(signals),

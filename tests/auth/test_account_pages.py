@@ -353,3 +353,28 @@ def test_a_reset_started_by_the_coordinator_through_the_smtp_server(mail_app, sm
     client.get(_path(link))
     done = post_form(client, "/account/link", {"new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert done.headers["Location"] == "/login"
+
+
+def test_the_untrained_professional_is_sent_to_what_works(app, world, make_user):
+    """The page says the coordinator records the training, and once they do, it works."""
+    from datetime import date
+
+    from referral.cases.operations import create_family
+
+    teacher = make_user("professional", organisation="JGZ Noord", trained_on=None)
+    with app.app_context():
+        family = create_family(db.session().get(User, teacher.id), parent_names="Ouder Test",
+                               postcode="1011AB", street="Dam 1", municipality_code="GM0363",
+                               children=[("Kind", date(2016, 1, 1))])
+        db.commit()
+        family_id = family.id
+    client = browser(app, teacher)
+    refused = client.get(f"/families/{family_id}/signals/new")
+    assert refused.status_code == 403
+    assert "Je coördinator legt die vast op de pagina Gebruikers" in refused.text
+    assert 'href="/account"' in refused.text
+    coordinator = browser(app, world.coordinator)
+    path = f"/users/{teacher.id}"
+    post_form(coordinator, f"{path}/training", {"training-trained_on": date.today().isoformat(),
+                                                 "training-kind": "course"}, page=path)
+    assert client.get(f"/families/{family_id}/signals/new").status_code == 200

@@ -322,3 +322,15 @@ def test_the_command_line_can_reactivate_and_train(app, runner, actors):
         assert db.session().get(User, actors("inactive_officer").id).active
         trained = db.session().get(User, actors("colleague").id)
         assert (trained.trained_on, trained.training_kind) == (date(2026, 2, 1), "e_learning")
+
+
+def test_links_leave_a_month_after_they_expired(app, actors):
+    from referral.privacy.operations import purge
+
+    with app.app_context():
+        operations.start_reset(actors("coordinator"), actors("colleague"))
+        assert purge(policy.COMMAND_LINE, now=db.utcnow() + timedelta(days=29))[
+            "account_links"] == 0
+        assert purge(policy.COMMAND_LINE, now=db.utcnow() + timedelta(days=31))[
+            "account_links"] == 1
+        assert db.session().exec(select(AccountLink)).all() == []
