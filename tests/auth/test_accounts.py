@@ -318,10 +318,14 @@ def test_the_command_line_can_reactivate_and_train(app, runner, actors):
     result = runner.invoke(args=["users", "train", emails[1], "--on", "2999-01-01",
                                  "--kind", "course"])
     assert result.exit_code != 0 and "today or earlier" in result.output
+    assert runner.invoke(args=["users", "reset-password", emails[1]]).exit_code == 0
+    assert runner.invoke(args=["users", "reactivate", "niemand@example.org"]).exit_code != 0
     with app.app_context():
         assert db.session().get(User, actors("inactive_officer").id).active
         trained = db.session().get(User, actors("colleague").id)
         assert (trained.trained_on, trained.training_kind) == (date(2026, 2, 1), "e_learning")
+        assert _last_audit("password reset started").object_id == str(trained.id)
+        assert len(_mails_to(trained.email)) == 1
 
 
 def test_links_leave_a_month_after_they_expired(app, actors):

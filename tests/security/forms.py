@@ -142,6 +142,11 @@ def email_of(n):
     return "x" * (n - 5) + "@x.nl"
 
 
+def account_email_of(n):
+    """An account's address of n characters: at most 64 before the @, as mail servers take."""
+    return "x" * 64 + "@" + "y" * (n - 68) + ".nl"
+
+
 def url_of(n):
     return "https://x.nl/" + "x" * (n - 13)
 
@@ -554,7 +559,7 @@ FORMS = [
     Case("auth.deactivate", "/users/<uuid:user_id>/deactivate", _deactivate_user),
     Case("auth.users", "/users", _users_search, {"text": Text(100)}, changes_database=False),
     Case("auth.invite", "/users/new", _invite_user, {"name": Text(120),
-                                                     "email": Text(254, email_of)}),
+                                                     "email": Text(254, account_email_of)}),
     Case("auth.change_role", "/users/<uuid:user_id>/role", _change_role),
     Case("auth.training", "/users/<uuid:user_id>/training", _record_training),
     Case("auth.start_reset", "/users/<uuid:user_id>/reset", _start_reset),

@@ -293,9 +293,25 @@ OBJECT_URLS = {
     # --- an organisation's pledge, an account ---------------------------------------------
     "monitor.pledge": [Case(lambda o: {"organisation_id": o.voedselbank}, "coordinator",
                             may=COORDINATOR, shows=lambda o: (PLEDGE_WHAT,), **DIRECTORY)],
+    # An account's page and its forms, in the order the coordinator's posts run: training
+    # while a professional, a reset while active, then another role, deactivated, back.
+    "auth.user": [Case(lambda o: {"user_id": o.colleague.id}, "coordinator", may=COORDINATOR,
+                       shows=lambda o: (o.colleague_name,), **DIRECTORY)],
+    "auth.training": [Case(lambda o: {"user_id": o.colleague.id}, "coordinator",
+                           may=COORDINATOR, form=lambda o: {
+                               "training-trained_on": "2026-01-05",
+                               "training-kind": "refresher"}, **DIRECTORY)],
+    "auth.start_reset": [Case(lambda o: {"user_id": o.colleague.id}, "coordinator",
+                              may=COORDINATOR, form=lambda o: {}, **DIRECTORY)],
+    "auth.change_role": [Case(lambda o: {"user_id": o.colleague.id}, "coordinator",
+                              may=COORDINATOR, form=lambda o: {
+                                  "change-role": "bridge", "change-organisation": ""},
+                              **DIRECTORY)],
     "auth.deactivate": [Case(lambda o: {"user_id": o.colleague.id}, "coordinator",
                              may=COORDINATOR, form=lambda o: {"confirm": "y"},
                              shows=lambda o: (o.colleague_name,), **DIRECTORY)],
+    "auth.reactivate": [Case(lambda o: {"user_id": o.colleague.id}, "coordinator",
+                             may=COORDINATOR, form=lambda o: {}, **DIRECTORY)],
 }
 
 # Pages without parameters in the path that take a family in the query string.
@@ -314,6 +330,8 @@ PUBLIC = {
     "directory.service": "the directory holds no personal data: every user reads every service",
     "directory.organisation": "the directory holds no personal data: every user reads every "
                               "organisation and its services",
+    "auth.open_link": "a mailed link to choose a password: the random token is the key, no "
+                      "login by design (an unknown token gets the 'does not work' page)",
     "feedback.open_link": "the family's one-time feedback link: the random token is the key, "
                           "no login by design (checked for leaks below all the same)",
 }
