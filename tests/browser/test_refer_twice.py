@@ -126,7 +126,7 @@ def test_a_draft_and_a_follow_up_date_are_changed_after_referring(app, new_page)
     page.click("main a:has-text('Concept veranderen')")
     assert_accessible(page)
     page.fill("#message", "Tweede versie, met het telefoonnummer.")
-    submit(page)
+    submit(page, "main form[method=post] button[type=submit]")  # not the search's button
     assert page.url == referral
     main = page.inner_text("main")
     assert "Het concept is bewaard." in main and "veranderde het bericht van het concept" in main
