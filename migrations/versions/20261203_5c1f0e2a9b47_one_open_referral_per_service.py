@@ -4,6 +4,8 @@ Revision ID: 5c1f0e2a9b47
 Revises: 00af926417c7
 Create Date: 2026-12-03 08:00:00.000000
 """
+import uuid
+
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes.AutoString)
@@ -28,7 +30,8 @@ def upgrade():
             f"{len(twice)} signals have more than one open referral to the same service. "
             "Close all but one of each (cancel, or mark as entered in error), then upgrade "
             "again. Signal and service ids: "
-            + "; ".join(f"{signal} {service}" for signal, service, _n in twice))
+            + "; ".join(f"{uuid.UUID(str(signal))} {uuid.UUID(str(service))}"
+                        for signal, service, _n in twice))
     with op.batch_alter_table('referral', schema=None) as batch_op:
         batch_op.create_index('uq_referral_open', ['family_id', 'signal_id', 'service_id'],
                               unique=True, sqlite_where=sa.text(OPEN),

@@ -212,7 +212,8 @@ def change_status(user, referral, target, *, reason=None, outcome=None, version=
         raise Refused(_l("This step is not yours to take."))
     if version is not None and version != referral.version:
         raise Refused(STALE)
-    if target in OPEN and referral.status in CLOSED:  # reopening: only if no newer one is
+    if (target in OPEN and referral.status in CLOSED
+            and lifecycle.find(referral.status, target, side)):  # reopening: no newer one open
         lock_signal(referral.signal_id)
         _refuse_if_open(referral.signal_id, [db.session().get(Service, referral.service_id)],
                         leaving_out=[referral.id])

@@ -237,3 +237,25 @@ def test_the_refer_page_warns_beside_a_service_the_family_is_referred_to(client,
     page = _page(client, world).text
     item = page.split(f'id="service-{world.inbox_service}"')[1].split("</div></li>")[0]
     assert "Al verwezen" in item and f'href="/referrals/{world.inbox_referral}"' in item
+
+
+@pytest.mark.own_database
+def test_the_upgrade_names_open_duplicates_made_before_the_guard(app, world, runner):
+    assert runner.invoke(args=["db", "downgrade", "00af926417c7"]).exit_code == 0
+    with app.app_context():  # a second open referral, as the code before the guard made
+        session = db.session()
+        extra = _row(world)
+        session.add(extra)
+        db.commit()
+        extra_id = extra.id
+    stopped = runner.invoke(args=["db", "upgrade"])
+    assert stopped.exit_code != 0
+    message = str(stopped.exception)
+    assert "1 signals have more than one open referral" in message
+    assert str(world.signal_id) in message
+    with app.app_context():  # the coordinator closes the extra one, then upgrades again
+        db.session().execute(sa.update(Referral).where(Referral.id == extra_id)
+                             .values(status=Status.entered_in_error))
+        db.commit()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["db", "check"]).exit_code == 0
