@@ -259,3 +259,28 @@ def test_the_upgrade_names_open_duplicates_made_before_the_guard(app, world, run
         db.commit()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "check"]).exit_code == 0
+
+
+def _item(page, service_id):
+    return page.split(f'id="service-{service_id}"')[1].split("</div></li>")[0]
+
+
+def test_the_picker_shows_what_is_needed_to_choose(client, login, world, make_service):
+    full = make_service("Zwemles", organisation="Jeugdfonds", capacity="waiting_list",
+                        waiting_weeks=6, minimum_age=5, maximum_age=12,
+                        eligibility_description="Kinderen uit gezinnen met een laag inkomen",
+                        income_limit_percent=120, phone="010-5550103")
+    nowhere = make_service("Soepmiddag", organisation="Buurthuis Zonder Nummer")
+    login(world.owner)
+    page = _page(client, world).text
+    zwemles = re.sub(r"\s+", " ", _item(page, full))
+    for shown in ("Plek: wachtlijst", "wachttijd ongeveer 6 weken", "Leeftijd: 5 tot en met 12",
+                  "Voor wie: Kinderen uit gezinnen met een laag inkomen",
+                  "Inkomensgrens: tot 120%"):
+        assert shown in zwemles, shown
+    assert "Let op:" not in zwemles
+    soup = _item(page, nowhere)
+    assert "<strong>Let op:</strong> van deze dienst is geen telefoonnummer" in soup
+    # The box and its label are one row: the box first, then its label beside it.
+    assert re.search(rf'<li><input type="checkbox" name="services" id="service-{nowhere}"'
+                     rf'[^>]*>\s*<div>\s*<label for="service-{nowhere}">', page)
