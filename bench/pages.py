@@ -98,7 +98,7 @@ def prepare(browser, job):
         action = f"/families/{items[0]}/signals/new"
         wanted = ["csrf_token", "domains", "observations", "urgency", "source"]
     elif kind == "referral":
-        action = f"/referrals/new/{items[0]}"
+        action = f"/referrals/new/{items[0].split(':')[0]}"
         wanted = ["csrf_token", "form_token", "services", "message", "follow_up_on", "send"]
     elif kind == "accept":
         action = f"/referrals/{items[0][0]}/status/accepted"
@@ -123,10 +123,11 @@ def step(browser, job, fields, item):
         status, location, _ = browser.request("POST", f"/families/{item}/signals/new", {
             "csrf_token": fields["csrf_token"], "domains": ["food", "money"], "urgency": "normal",
             "source": "conversation", "observations": "Gezien tijdens het spreekuur (bench)."})
-    elif kind == "referral":
-        status, location, _ = browser.request("POST", f"/referrals/new/{item}", {
+    elif kind == "referral":  # a signal and a service it has no open referral to
+        signal_id, service_id = item.split(":")
+        status, location, _ = browser.request("POST", f"/referrals/new/{signal_id}", {
             "csrf_token": fields["csrf_token"], "form_token": str(uuid.uuid4()),
-            "services": job["service"], "message": "Graag contact met moeder (bench).",
+            "services": service_id, "message": "Graag contact met moeder (bench).",
             "follow_up_on": (date.today() + timedelta(days=14)).isoformat(),
             "send": "send"})
     else:  # accept, with the version the page showed
@@ -171,7 +172,8 @@ def client(port, email, job, share, seconds, ready, go, results):
 def run_phase(port, email, job, clients, seconds, limit):
     """All clients on one page at once; the items are dealt out so no two clients share one."""
     items = job["items"]
-    if job["kind"] in ("get", "signal", "referral"):  # repeatable: cycle through them
+    # Repeatable: cycle through them (a referral is not: one open per signal and service).
+    if job["kind"] in ("get", "signal"):
         items = [items[n % len(items)] for n in range(limit)]
     items = items[:limit]
     ready, results, go = Queue(), Queue(), Event()
@@ -235,7 +237,7 @@ def world(app):
     from referral.cases.queries import families_of
     from referral.directory.models import Service
     from referral.policy.queries import active_consent
-    from referral.referrals.models import Referral, Status
+    from referral.referrals.models import OPEN, Referral, Status
 
     with app.app_context():
         session = db.session()
@@ -244,9 +246,14 @@ def world(app):
         consented = [f for f in families if active_consent(f, partner.organisation_id)]
         signals = session.execute(select(Signal.id).where(Signal.family_id.in_(consented))
                                   .order_by(Signal.created_at)).scalars().all()
-        service = session.execute(select(Service.id).where(
+        services = session.execute(select(Service.id).where(
             Service.organisation_id == partner.organisation_id, Service.status == "active",
-            Service.referral_route == "inbox").order_by(Service.name)).scalars().first()
+            Service.referral_route == "inbox").order_by(Service.name)).scalars().all()
+        service = services[0] if services else None
+        taken = set(session.execute(select(Referral.signal_id, Referral.service_id).where(
+            Referral.signal_id.in_(signals),
+            Referral.status.in_([s.value for s in OPEN]))).all())
+        pairs = [f"{s}:{v}" for v in services for s in signals if (s, v) not in taken]
         requested = session.execute(select(Referral.id, Referral.version).where(
             Referral.organisation_id == partner.organisation_id, Referral.by_inbox,
             Referral.status == Status.requested).order_by(Referral.created_at)).all()
@@ -257,7 +264,7 @@ def world(app):
                 for name, model in (("families", Family), ("signals", Signal),
                                     ("referrals", Referral), ("services", Service))}
     app.extensions["referral.engine"].dispose()  # the load generator forks: no shared sockets
-    return dict(families=families, signals=signals, service=str(service),
+    return dict(families=families, signals=signals, service=str(service), pairs=pairs,
                 requested=[(str(i), v) for i, v in requested], size={**size, "version": version})
 
 
@@ -276,7 +283,7 @@ def jobs(ids):
         ("referral form", PROFESSIONAL,
          dict(kind="get", items=[f"/referrals/new/{s}" for s in ids["signals"]])),
         ("create referral", PROFESSIONAL,
-         dict(kind="referral", items=ids["signals"], service=ids["service"])),
+         dict(kind="referral", items=ids["pairs"])),
         ("partner inbox", PARTNER, dict(kind="get", items=["/referrals/"])),
         ("referral (partner)", PARTNER, dict(kind="get", items=None)),  # filled in later
         ("accept referral", PARTNER, dict(kind="accept", items=None)),
@@ -305,14 +312,17 @@ def count_statements(app, ids):
     action = f"/families/{family}/signals/new"
     counts["create signal"] = count(nurse, "POST", action, {
         "csrf_token": token(nurse, action, action), "domains": ["food"], "urgency": "normal",
-        "source": "conversation", "observations": "Gezien (bench)."}, expect=302)
+        "source": "conversation", "observations": "Gezien (bench)."}, expect=303)
     action = f"/referrals/new/{signal_id}"
     counts["referral form"] = count(nurse, "GET", action)
-    counts["create referral"] = count(nurse, "POST", action, {
-        "csrf_token": token(nurse, action, action), "form_token": str(uuid.uuid4()),
-        "services": ids["service"], "message": "Graag contact (bench).",
-        "follow_up_on": (date.today() + timedelta(days=14)).isoformat(), "send": "send"},
-        expect=303)
+    if ids["pairs"]:  # the last pair: the phase of writes starts at the first
+        pair_signal, pair_service = ids["pairs"][-1].split(":")
+        action = f"/referrals/new/{pair_signal}"
+        counts["create referral"] = count(nurse, "POST", action, {
+            "csrf_token": token(nurse, action, action), "form_token": str(uuid.uuid4()),
+            "services": pair_service, "message": "Graag contact (bench).",
+            "follow_up_on": (date.today() + timedelta(days=14)).isoformat(), "send": "send"},
+            expect=303)
     counts["partner inbox"] = count(partner, "GET", "/referrals/")
     page = f"/referrals/{referral_id}"
     counts["referral (partner)"] = count(partner, "GET", page)

@@ -55,6 +55,8 @@ BUDGETS = [
     ("owner", "/referrals/new/{signal}", 16),
     ("owner", "/referrals/{referral}", 12),
     ("owner", "/referrals/{referral}/handover", 4),
+    ("owner", "/referrals/{referral}/follow-up", 4),
+    ("owner", "/referrals/{draft}/edit", 18),
     ("owner", "/referrals/{referral}/bridge", 4),
     ("owner", "/referrals/{letter_referral}/letter", 12),
     ("owner", "/directory/", 13),
@@ -206,7 +208,8 @@ def test_every_page_stays_within_its_budget(app, world, make_user, make_service)
     with app.app_context():
         organisation = db.session().exec(select(Organisation.id).where(
             Organisation.name == "Voedselbank")).one()
-    names = {"family": world.family_id, "signal": world.signal_id,
+    draft = refer_again(app, world, world.inbox_service, send=False)
+    names = {"family": world.family_id, "signal": world.signal_id, "draft": draft,
              "referral": world.inbox_referral, "letter_referral": world.letter_referral,
              "service": world.inbox_service, "organisation": organisation,
              "colleague": world.colleague.id}
@@ -231,16 +234,17 @@ def test_referring_and_a_status_change_stay_within_their_budget(app, world,  # n
                                                                 make_service):
     _grow(app, world)
     other = make_service("Zwemles", organisation="Jeugdfonds", referral_route="inbox")
+    parcel = make_service("Voedselbus", organisation="Voedselbank", referral_route="inbox")
     owner = _client(app, world.owner)
     page = owner.get(f"/referrals/new/{world.signal_id}").text
     data = {"csrf_token": csrf_token(owner, f"/referrals/new/{world.signal_id}"),
             "form_token": re.search(r'name="form_token"[^>]*value="([^"]+)"', page).group(1),
-            "services": [str(world.inbox_service), str(other)], "message": "Graag bellen.",
+            "services": [str(parcel), str(other)], "message": "Graag bellen.",
             "follow_up_on": default_follow_up_iso(app), "send": "1"}
     refer_count, _ = _count_post(app, owner, f"/referrals/new/{world.signal_id}", data)
     with app.app_context():
         newest = db.session().exec(select(Referral).where(
-            Referral.service_id == world.inbox_service, Referral.status == "requested")
+            Referral.service_id == parcel, Referral.status == "requested")
             .order_by(Referral.created_at.desc())).first()
     partner = _client(app, world.partner)
     token = csrf_token(partner, "/account")

@@ -11,7 +11,7 @@ from markupsafe import escape
 
 from referral import db
 from referral.auth.models import User
-from referral.cases.models import Family, Signal
+from referral.cases.models import Family
 from referral.cases.operations import create_family, log_signal, record_consent
 from referral.directory.models import Service
 from referral.referrals.models import Referral
@@ -43,13 +43,16 @@ class World:
 
 
 def refer_again(app, world, service_id, *, send=True, message=SECRET_MESSAGE):
-    """Another referral of the world's family and signal, by the owner."""
+    """Another referral of the world's family, by the owner, from a new signal: while one is
+    open, a signal refers to a service once."""
     with app.app_context():
         session = db.session()
-        [made] = refer(session.get(User, world.owner.id), session.get(Family, world.family_id),
-                       session.get(Signal, world.signal_id), [session.get(Service, service_id)],
-                       message=message, follow_up_on=default_follow_up(), send=send,
-                       form_token=str(uuid.uuid4()))
+        owner, family = session.get(User, world.owner.id), session.get(Family, world.family_id)
+        signal = log_signal(owner, family, domains=["food"], source="conversation",
+                            observations="Weer gezien.")
+        [made] = refer(owner, family, signal, [session.get(Service, service_id)],
+                   message=message, follow_up_on=default_follow_up(), send=send,
+                   form_token=str(uuid.uuid4()))
         db.commit()
         return made.id
 

@@ -177,6 +177,8 @@ RULES = {
     "referral.as_partner": _acts_as_partner,
     "referral.letter": _prints_letter,
     "referral.note": _writes_notes,
+    "referral.follow_up": _owns,  # the owner's own planning
+    "referral.edit": _owns,  # a draft, before it is sent (the operation checks the status)
     "referral.handover": _owns,
     "referral.bridge": _owns,
     "handover.decide": _decides_handover,

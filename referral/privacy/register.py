@@ -113,6 +113,8 @@ REGISTER = {
         "outcome": _l("Outcome given at closing"),
         "on_behalf": _l("Recorded by the owner for a partner outside the tool"),
         "text_enc": _l("The reason or note in words"),
+        "follow_up_on": _l("The new follow-up date, when the owner moved it"),
+        "from_service_id": _l("The service a draft was meant for before it was changed"),
     }),
     "handover": Table(_l("A referral handed to a colleague."), True, {
         "from_id": _l("The professional handing over"),

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from referral.forms import CheckboxesField
 from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS
-from referral.referrals.operations import MAX_SERVICES
+from referral.referrals.operations import MAX_MESSAGE, MAX_SERVICES
 
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
@@ -25,7 +25,7 @@ class ReferForm(FlaskForm):
     services = CheckboxesField(_l("Refer to"), validators=[
         DataRequired(_l("Choose at least one service."))])
     message = TextAreaField(_l("What the partner needs to know"), validators=[
-        DataRequired(_l("Write what the partner needs to know.")), Length(max=4000)])
+        DataRequired(_l("Write what the partner needs to know.")), Length(max=MAX_MESSAGE)])
     follow_up_on = DateField(_l("Follow up on"), validators=[
         DataRequired(_l("Enter a date like 2026-12-31."))])
     # Made when the form is shown: the same form sent twice makes its referrals once.
@@ -41,6 +41,27 @@ class ReferForm(FlaskForm):
     def validate_follow_up_on(self, field):
         if field.data and not date.today() <= field.data <= date.today() + timedelta(days=366):
             raise ValidationError(_l("Choose a follow-up date within the coming year."))
+
+
+def _within_a_year(_form, field):
+    if field.data and not date.today() <= field.data <= date.today() + timedelta(days=366):
+        raise ValidationError(_l("Choose a follow-up date within the coming year."))
+
+
+class FollowUpForm(FlaskForm):
+    follow_up_on = DateField(_l("New follow-up date"), validators=[
+        DataRequired(_l("Enter a date like 2026-12-31.")), _within_a_year])
+
+
+class DraftForm(FlaskForm):
+    """A draft's service, message and follow-up date, changed before it is sent."""
+
+    service = SelectField(_l("Service"), validators=[DataRequired(_l("Choose a service."))])
+    message = TextAreaField(_l("What the partner needs to know"), validators=[
+        DataRequired(_l("Write what the partner needs to know.")), Length(max=MAX_MESSAGE)])
+    follow_up_on = DateField(_l("Follow up on"), validators=[
+        DataRequired(_l("Enter a date like 2026-12-31.")), _within_a_year])
+    version = IntegerField(widget=HiddenField.widget, validators=[Optional()])
 
 
 class StatusForm(FlaskForm):

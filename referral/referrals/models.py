@@ -3,7 +3,7 @@ import uuid
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, Index
+from sqlalchemy import DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
 from referral.db import encrypted_field, id_field, time_field
@@ -27,6 +27,10 @@ class Status(enum.StrEnum):
 FINAL = {Status.rejected, Status.cancelled, Status.entered_in_error}
 CLOSED = FINAL | {Status.completed, Status.failed}
 OPEN = set(Status) - CLOSED
+# The condition of the index that keeps one open referral per family, signal and service (in
+# SQL, so the migration and the models say the same).
+OPEN_CONDITION = "status IN ({})".format(", ".join(
+    f"'{s.value}'" for s in Status if s in OPEN))
 
 STATUS_LABELS = {
     Status.draft: _l("draft"),
@@ -81,6 +85,15 @@ class EventKind(enum.StrEnum):
     handover = "handover"
     bridge = "bridge"
     consent = "consent"
+    follow_up = "follow_up"  # the owner moved the follow-up date
+    edited = "edited"  # the owner changed a draft: its message, or its service
+
+
+class Change(enum.StrEnum):
+    """What an edit of a draft changed, kept as the edited event's outcome."""
+
+    message = "message"
+    service = "service"
 
 
 class HandoverAnswer(enum.StrEnum):
@@ -97,7 +110,12 @@ class Referral(SQLModel, table=True):
     __table_args__ = (Index("ix_referral_monitor", "created_at", "status", "outcome",
                             "reason_code", "organisation_id", "service_id", "signal_id",
                             "follow_up_on", "last_activity_at", "requested_at", "accepted_at",
-                            "closed_at"),)
+                            "closed_at"),
+                      # One open referral per family, signal and service, whatever the tabs,
+                      # the Back button or two requests at once: the database holds it.
+                      Index("uq_referral_open", "family_id", "signal_id", "service_id",
+                            unique=True, sqlite_where=text(OPEN_CONDITION),
+                            postgresql_where=text(OPEN_CONDITION)))
 
     id: uuid.UUID = id_field()
     family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
@@ -148,6 +166,9 @@ class ReferralEvent(SQLModel, table=True):
     # Recorded by the owner for a partner that has no inbox in the tool.
     on_behalf: bool = False
     text_enc: str | None = encrypted_field(nullable=True)  # a reason or a note
+    # A follow-up event: the new date. An edit of a draft's service: the service before.
+    follow_up_on: date | None = None
+    from_service_id: uuid.UUID | None = Field(default=None, foreign_key="service.id")
 
 
 class Handover(SQLModel, table=True):

@@ -21,18 +21,50 @@ from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import (
     CLOSED,
+    OPEN,
     REASON_LABELS,
+    Change,
     EventKind,
     Handover,
     HandoverAnswer,
     Referral,
     ReferralEvent,
     Status,
+    status_label,
 )
-from referral.referrals.queries import by_submission, lock, overdue_clause, side_for
+from referral.referrals.queries import (
+    by_submission,
+    lock,
+    lock_signal,
+    open_from,
+    overdue_clause,
+    side_for,
+)
 
 MAX_SERVICES = 5  # services referred to at once, from one signal
+MAX_MESSAGE = 4000  # characters of the message for the partner
 STALE = _l("This referral changed while you were looking at it. Look at it again, then retry.")
+
+
+class AlreadyReferred(Refused):
+    """The family has an open referral from this signal to a chosen service already: a
+    second one is not made. `referrals` are the open ones, for a link to each."""
+
+    def __init__(self, referrals, names):
+        super().__init__(_l("This family already has an open referral from this signal to "
+                            "%(services)s. Nothing new was made: open it below, or choose "
+                            "another service.", services=", ".join(sorted(names))),
+                         field="services")
+        self.referrals = referrals
+
+
+def _refuse_if_open(signal_id, services, *, leaving_out=()):
+    """Refuse when a referral from this signal to one of these services is open (read
+    after the signal's lock, so a request that came first is seen)."""
+    names = {service.id: service.name for service in services}
+    found = open_from(signal_id, list(names), leaving_out=leaving_out)
+    if found:
+        raise AlreadyReferred(found, {names[r.service_id] for r in found})
 
 
 # --- row builders --------------------------------------------------------------------------
@@ -51,11 +83,13 @@ def new_referral(*, family_id, signal_id, service_id, organisation_id, by_inbox,
 
 
 def new_event(referral_id, actor_id, kind, *, text=None, from_status=None, to_status=None,
-              outcome=None, on_behalf=False, at=None, id=None):
+              outcome=None, on_behalf=False, follow_up_on=None, from_service_id=None, at=None,
+              id=None):
     """An event of a referral's timeline, its reason or note sealed, not yet added."""
     event = ReferralEvent(**db.given(id=id, at=at), referral_id=referral_id, actor_id=actor_id,
                           kind=kind, from_status=from_status, to_status=to_status,
-                          outcome=outcome, on_behalf=on_behalf)
+                          outcome=outcome, on_behalf=on_behalf, follow_up_on=follow_up_on,
+                          from_service_id=from_service_id)
     event.text = text or None
     return event
 
@@ -108,6 +142,20 @@ def _locked(referral):
     return current
 
 
+def _check_message(message):
+    if not (message or "").strip():
+        raise Refused(_l("Write what the partner needs to know."), field="message")
+    if len(message) > MAX_MESSAGE:
+        raise Refused(_l("Write at most %(num)d characters.", num=MAX_MESSAGE), field="message")
+
+
+def _check_follow_up(follow_up_on):
+    if follow_up_on is None or not (
+            date.today() <= follow_up_on <= date.today() + timedelta(days=366)):
+        raise Refused(_l("Choose a follow-up date within the coming year."),
+                      field="follow_up_on")
+
+
 def refer(user, family, signal, services, *, message, follow_up_on, send, form_token):
     """One referral per service. Sent where the family consented, else kept as a draft.
     A form submitted twice finds the referrals of its first submission."""
@@ -121,14 +169,14 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
     if len(services) > MAX_SERVICES:
         raise Refused(_l("Choose at most %(num)d services at once.", num=MAX_SERVICES),
                       field="services")
-    if not (message or "").strip():
-        raise Refused(_l("Write what the partner needs to know."), field="message")
-    if follow_up_on is None or not (
-            date.today() <= follow_up_on <= date.today() + timedelta(days=366)):
-        raise Refused(_l("Choose a follow-up date within the coming year."),
-                      field="follow_up_on")
+    _check_message(message)
+    _check_follow_up(follow_up_on)
     session = db.session()
+    lock_signal(signal.id)
     existing = {r.service_id: r for r in by_submission(form_token, services)}
+    # The same form sent again finds what it made; another form (a second tab, the Back
+    # button) meets the open referral and makes nothing.
+    _refuse_if_open(signal.id, [s for s in services if s.id not in existing])
     made = []
     for service in services:
         if service.id in existing:
@@ -164,6 +212,11 @@ def change_status(user, referral, target, *, reason=None, outcome=None, version=
         raise Refused(_l("This step is not yours to take."))
     if version is not None and version != referral.version:
         raise Refused(STALE)
+    if (target in OPEN and referral.status in CLOSED
+            and lifecycle.find(referral.status, target, side)):  # reopening: no newer one open
+        lock_signal(referral.signal_id)
+        _refuse_if_open(referral.signal_id, [db.session().get(Service, referral.service_id)],
+                        leaving_out=[referral.id])
     has_consent = bool(active_consent(referral.family_id, referral.organisation_id))
     _move(user, referral, target, side, reason=reason, outcome=outcome,
           reason_code=reason_code, has_consent=has_consent)
@@ -214,6 +267,69 @@ def add_note(user, referral, text):
     elif referral.status != Status.draft:
         _tell_partner(referral, "referral_changed")
     return event
+
+
+def change_follow_up(user, referral, *, follow_up_on):
+    """The owner moves the follow-up date of an open referral. Their own planning: it is no
+    activity on the referral, and nobody is told. Returns the event, or None if the date
+    was that already."""
+    referral = _locked(referral)
+    _require_referral(user, "referral.follow_up", referral)
+    if referral.status in CLOSED:
+        raise Refused(_l("This referral is closed: it has no follow-up date any more."))
+    _check_follow_up(follow_up_on)
+    before = referral.follow_up_on
+    if follow_up_on == before:
+        return None
+    referral.follow_up_on = follow_up_on
+    event = _event(referral, user, EventKind.follow_up, activity=False,
+                   follow_up_on=follow_up_on)
+    db.session().add(referral)
+    audit.record("update", object_type="referral", object_id=referral.id,
+                 family_id=referral.family_id, user=user,
+                 summary=f"follow-up date {before.isoformat()} -> {follow_up_on.isoformat()}")
+    return event
+
+
+def edit_draft(user, referral, *, message, service, follow_up_on, version=None):
+    """The owner changes a draft before it is sent: its message, its service (not one the
+    family has an open referral to from this signal) and its follow-up date. Each change is
+    an event. Returns what changed (Change and EventKind.follow_up values)."""
+    referral = _locked(referral)
+    _require_referral(user, "referral.edit", referral)
+    if referral.status != Status.draft:
+        raise Refused(_l("Only a draft can be changed; this referral is %(status)s.",
+                         status=status_label(referral.status)))
+    if version is not None and version != referral.version:
+        raise Refused(STALE)
+    if service is None or service.status != ServiceStatus.active:
+        raise Refused(_l("Choose a service that takes referrals."), field="service")
+    _check_message(message)
+    _check_follow_up(follow_up_on)
+    changed = []
+    if service.id != referral.service_id:
+        lock_signal(referral.signal_id)
+        _refuse_if_open(referral.signal_id, [service], leaving_out=[referral.id])
+        _event(referral, user, EventKind.edited, outcome=Change.service,
+               from_service_id=referral.service_id)
+        referral.service_id, referral.organisation_id = service.id, service.organisation_id
+        referral.by_inbox = service.referral_route == ReferralRoute.inbox
+        changed.append(Change.service)
+    if message != referral.message:
+        referral.message = message
+        _event(referral, user, EventKind.edited, outcome=Change.message)
+        changed.append(Change.message)
+    if follow_up_on != referral.follow_up_on:
+        referral.follow_up_on = follow_up_on
+        _event(referral, user, EventKind.follow_up, follow_up_on=follow_up_on)
+        changed.append(EventKind.follow_up)
+    if changed:
+        referral.version += 1
+        db.session().add(referral)
+        audit.record("update", object_type="referral", object_id=referral.id,
+                     family_id=referral.family_id, user=user,
+                     summary="draft changed: " + ", ".join(changed))
+    return changed
 
 
 def propose_handover(user, referral, colleague, note=None):

@@ -45,6 +45,49 @@ def lock(referral_id):
     return referral
 
 
+def lock_signal(signal_id):
+    """The signal, locked while referrals are made from it, so two requests at once take
+    turns (SQLite holds its write lock already)."""
+    return db.session().exec(select(Signal).where(Signal.id == signal_id)
+                             .with_for_update()).first()
+
+
+def open_from(signal_id, service_ids, *, leaving_out=()):
+    """The open referrals from this signal to these services (but those left out), with
+    what is read from the database now, not what this session read before."""
+    if not service_ids:
+        return []
+    return db.session().exec(
+        select(Referral).where(Referral.signal_id == signal_id,
+                               Referral.service_id.in_(list(service_ids)),
+                               Referral.status.in_([s.value for s in OPEN]),
+                               Referral.id.not_in(list(leaving_out)))
+        .order_by(Referral.created_at)
+        .execution_options(populate_existing=True)).all()
+
+
+def open_of_family(family_id):
+    """The family's open referrals per service: the refer page warns beside each."""
+    found = {}
+    for row in db.session().exec(
+            select(Referral.id, Referral.service_id, Referral.signal_id, Referral.status,
+                   Referral.owner_id)
+            .where(Referral.family_id == family_id,
+                   Referral.status.in_([s.value for s in OPEN]))
+            .order_by(Referral.created_at)):
+        found.setdefault(row.service_id, []).append(row)
+    return found
+
+
+def service_names(ids):
+    """Names of these services (a draft's earlier ones), without a query when there are none."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session().exec(select(Service.id, Service.name).where(
+        Service.id.in_(list(ids)))).all())
+
+
 def side_for(user, referral, target):
     """The side from which this user takes this step: the referrer's where the step is the
     referrer's and the user owns the referral, else the partner's where they act for the

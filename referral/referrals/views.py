@@ -1,6 +1,7 @@
 import uuid
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,8 @@ from referral.referrals import bp, lifecycle, operations, queries
 from referral.referrals.forms import (
     BridgeForm,
     DecideForm,
+    DraftForm,
+    FollowUpForm,
     HandoverForm,
     NoteForm,
     ReferForm,
@@ -28,7 +31,9 @@ from referral.referrals.forms import (
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import (
     FINAL,
+    OPEN,
     OUTCOME_LABELS,
+    Change,
     EventKind,
     Handover,
     HandoverAnswer,
@@ -41,8 +46,8 @@ from referral.referrals.models import (
 @bp.app_context_processor
 def labels():
     return {"referral_status": status_label, "outcome_label": lambda v: OUTCOME_LABELS.get(v, v),
-            "Status": Status, "FINAL": FINAL, "EventKind": EventKind,
-            "HandoverAnswer": HandoverAnswer, "Needs": lifecycle.Needs,
+            "Status": Status, "FINAL": FINAL, "OPEN": OPEN, "EventKind": EventKind,
+            "HandoverAnswer": HandoverAnswer, "Change": Change, "service_names": {}, "Needs": lifecycle.Needs,
             "COUNTED_REASONS": lifecycle.COUNTED_REASONS, "UNHAPPY": lifecycle.UNHAPPY}
 
 
@@ -114,16 +119,15 @@ def new(signal_id):
         form.follow_up_on.data = queries.default_follow_up()
     chosen = _chosen_services(form.services.raw_data if request.method == "POST" else [])
     form.services.choices = [SelectChoice(str(s.id), s.name) for s in chosen]
+    already = []
     if form.validate_on_submit():
         try:
-            made = operations.refer(current_user, family, signal, chosen,
-                                    message=form.message.data,
-                                    follow_up_on=form.follow_up_on.data, send=form.send.data,
-                                    form_token=form.form_token.data)
-            db.commit()
-        except IntegrityError:  # the same form, sent twice at once: the first one won
-            db.session().rollback()
-            made = queries.by_submission(form.form_token.data, chosen)
+            made = _refer(form, family, signal, chosen)
+        except operations.AlreadyReferred as refused:
+            made = None
+            names = {s.id: s.name for s in chosen}
+            already = [(r.id, names.get(r.service_id, "")) for r in refused.referrals]
+            show_refusal(form, refused)
         except Refused as refused:
             made = None
             show_refusal(form, refused)
@@ -134,9 +138,28 @@ def new(signal_id):
                             municipality=filters["municipality"] or None, age=filters["age"],
                             text=filters["text"])
     return render_template("referrals/new.html", form=form, family=family, signal=signal,
-                           page=page, filters=filters, domains=domains,
+                           page=page, filters=filters, domains=domains, already=already,
+                           open_referrals=queries.open_of_family(family.id),
                            municipalities=directory.municipalities(),
                            domain_labels={c.value: c.label for c in need_domain_choices()})
+
+
+def _refer(form, family, signal, chosen):
+    """Refer, and commit here: a request that made the same referral meanwhile shows as an
+    IntegrityError at the commit, and a second try finds what it made."""
+    for last_try in (False, True):
+        try:
+            made = operations.refer(current_user, family, signal, chosen,
+                                    message=form.message.data,
+                                    follow_up_on=form.follow_up_on.data, send=form.send.data,
+                                    form_token=form.form_token.data)
+            db.commit()
+            return made
+        except IntegrityError:
+            db.session().rollback()
+            if last_try:
+                raise
+    return None
 
 
 def _chosen_services(raw_ids):
@@ -192,6 +215,7 @@ def _render_show(referral, status_form=None, note_form=None):
     return render_template(
         "referrals/show.html", referral=referral, service=service, organisation=organisation,
         family=family, steps=steps, events=events, handover=handover,
+        service_names=queries.service_names(e.from_service_id for e in events),
         names=names_of([e.actor_id for e in events] + [referral.owner_id,
                                                              referral.bridge_id]),
         content=policy.allowed(user, "referral.content", referral),
@@ -245,6 +269,82 @@ def add_note(referral_id):
     else:
         flash(_("The note is saved."), "success")
     return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+
+
+@bp.route("/<uuid:referral_id>/follow-up", methods=["GET", "POST"])
+@login_required
+def follow_up(referral_id):
+    """The owner moves the follow-up date."""
+    referral = _referral_or_404(referral_id, "referral.follow_up",
+                                for_update=request.method == "POST")
+    form = FollowUpForm()
+    if request.method == "GET":
+        form.follow_up_on.data = referral.follow_up_on
+    if form.validate_on_submit():
+        try:
+            event = operations.change_follow_up(current_user, referral,
+                                                follow_up_on=form.follow_up_on.data)
+        except Refused as refused:
+            show_refusal(form, refused, default="follow_up_on")
+        else:
+            flash(_("The follow-up date is now %(date)s.",
+                    date=format_date(referral.follow_up_on)) if event else
+                  _("The follow-up date was that already: nothing changed."), "success")
+            return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+    return render_template("referrals/follow_up.html", form=form, referral=referral,
+                           service=db.session().get(Service, referral.service_id))
+
+
+@bp.route("/<uuid:referral_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(referral_id):
+    """The owner changes a draft before sending it: its service, message and follow-up."""
+    referral = _referral_or_404(referral_id, "referral.edit",
+                                for_update=request.method == "POST")
+    if referral.status != Status.draft:
+        flash(_("Only a draft can be changed; this referral is %(status)s.",
+                status=status_label(referral.status)), "error")
+        return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+    family = db.session().get(Family, referral.family_id)
+    signal = db.session().get(Signal, referral.signal_id)
+    filters = _search_filters(family, children_of([family.id]).get(family.id, []))
+    form = DraftForm()
+    if request.method == "GET":
+        form.service.data = str(referral.service_id)
+        form.message.data = referral.message
+        form.follow_up_on.data = referral.follow_up_on
+        form.version.data = referral.version
+    chosen = _chosen_services([form.service.data or ""])
+    form.service.choices = [SelectChoice(str(s.id), s.name) for s in chosen]
+    already = []
+    if form.validate_on_submit():
+        try:
+            changed = operations.edit_draft(
+                current_user, referral, message=form.message.data,
+                service=chosen[0] if chosen else None, follow_up_on=form.follow_up_on.data,
+                version=form.version.data)
+        except operations.AlreadyReferred as refused:
+            names = {s.id: s.name for s in chosen}
+            already = [(r.id, names.get(r.service_id, "")) for r in refused.referrals]
+            refused.field = "service"  # the page's one choice, not the refer page's list
+            show_refusal(form, refused)
+        except Refused as refused:
+            show_refusal(form, refused)
+        else:
+            flash(_("The draft is saved.") if changed else _("Nothing changed."), "success")
+            return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+    page = directory.search(domains=[] if filters["everything"] else
+                            queries.signal_domains(signal.id),
+                            municipality=filters["municipality"] or None, age=filters["age"],
+                            text=filters["text"])
+    results = page.results
+    if all(r.service.id != referral.service_id for r in results):  # the draft's own, first
+        current = directory.get_service(referral.service_id)
+        results = [current, *results] if current else results
+    return render_template("referrals/edit.html", form=form, referral=referral, family=family,
+                           signal=signal, results=results, filters=filters, already=already,
+                           open_referrals=queries.open_of_family(family.id),
+                           municipalities=directory.municipalities())
 
 
 @bp.route("/<uuid:referral_id>/letter")

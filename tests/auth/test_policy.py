@@ -39,6 +39,8 @@ EXPECTED = {
     "referral.as_partner": set(),
     "referral.letter": set(),
     "referral.note": set(),
+    "referral.follow_up": set(),
+    "referral.edit": set(),
     "referral.handover": set(),
     "referral.bridge": set(),
     "handover.decide": set(),

@@ -74,9 +74,14 @@ def _consent_gone(app, world):
 
 # --- the operations, each as one call ------------------------------------------------------
 
+def _sport(_app, _world):
+    """The Sportfonds, which the world's signal has no open referral to."""
+    return db.session().exec(select(Service.id).where(Service.name == "Sportfonds")).one()
+
+
 def _refer(user, world, _context):
     refer(user, _get(Family, world.family_id), _get(Signal, world.signal_id),
-          [_get(Service, world.inbox_service)], message="Graag bellen.",
+          [_get(Service, _sport(None, world))], message="Graag bellen.",
           follow_up_on=default_follow_up(), send=True, form_token=str(uuid.uuid4()))
 
 

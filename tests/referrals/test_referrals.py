@@ -74,8 +74,9 @@ def test_refer_sends_where_consented_and_keeps_a_draft_elsewhere(app, client, lo
                                                                  make_service):
     sport = make_service("Zwemles", organisation="Jeugdfonds", domains=("food",),
                          referral_route="inbox")
+    parcel = make_service("Voedselbus", organisation="Voedselbank", referral_route="inbox")
     login(world.owner)
-    response, _ = _refer(client, world, [world.inbox_service, sport])
+    response, _ = _refer(client, world, [parcel, sport])
     assert response.status_code == 303
     page = text_of(client.get(response.headers["Location"]))
     assert "1 verwijzing verstuurd" in page or "Verwijzingen verstuurd: 1" in page
@@ -84,10 +85,11 @@ def test_refer_sends_where_consented_and_keeps_a_draft_elsewhere(app, client, lo
     assert sorted(r.status for r in made) == ["draft", "requested"]
 
 
-def test_the_same_form_twice_makes_its_referrals_once(app, client, login, world):
+def test_the_same_form_twice_makes_its_referrals_once(app, client, login, world, make_service):
+    parcel = make_service("Voedselbus", organisation="Voedselbank", referral_route="inbox")
     login(world.owner)
-    first, token = _refer(client, world, [world.inbox_service])
-    second, _ = _refer(client, world, [world.inbox_service], token=token)
+    first, token = _refer(client, world, [parcel])
+    second, _ = _refer(client, world, [parcel], token=token)
     assert second.status_code == 303
     assert second.headers["Location"] == first.headers["Location"]
     assert len(_referrals_of(app, world)) == 3  # two from the world, one from this form

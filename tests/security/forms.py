@@ -16,14 +16,14 @@ from sqlmodel import SQLModel, select
 from referral import db, policy
 from referral.auth.models import User
 from referral.cases.models import Family
-from referral.cases.operations import create_family, record_consent
+from referral.cases.operations import create_family, log_signal, record_consent
 from referral.cases.queries import children_of
-from referral.directory.models import Organisation
+from referral.directory.models import Organisation, Service
 from referral.directory.operations import create_organisation
 from referral.feedback import operations as feedback_operations
 from referral.monitor.operations import save_pledge
 from referral.referrals.models import Referral
-from referral.referrals.operations import propose_handover
+from referral.referrals.operations import propose_handover, refer
 from tests.conftest import post_form, raw_connection
 from tests.world import World
 
@@ -495,7 +495,10 @@ def _erase(ctx):
 def _refer(ctx):
     ctx.login(ctx.world.owner)
     url = f"/referrals/new/{ctx.world.signal_id}"
-    return Form(url, {"form_token": str(uuid.uuid4()), "services": [str(ctx.world.inbox_service)],
+    # A service of its own: while one is open, a signal refers to a service once.
+    service = ctx.make_service(f"Wegwerphulp {ctx.unique()}", organisation="Voedselbank",
+                               referral_route="inbox")
+    return Form(url, {"form_token": str(uuid.uuid4()), "services": [str(service)],
                       "message": "Graag een voedselpakket.", "send": "1",
                       "follow_up_on": (date.today() + timedelta(days=14)).isoformat()}, page=url)
 
@@ -504,6 +507,33 @@ def _note(ctx):
     ctx.login(ctx.world.owner)
     page = f"/referrals/{ctx.world.inbox_referral}"
     return Form(f"{page}/notes", {"text": "Moeder gebeld."}, page=page)
+
+
+def _follow_up(ctx):
+    ctx.login(ctx.world.owner)
+    url = f"/referrals/{ctx.world.inbox_referral}/follow-up"
+    # Another date each time, so that each accepted post changes something.
+    day = date.today() + timedelta(days=20 + ctx.unique() % 300)
+    return Form(url, {"follow_up_on": day.isoformat()}, page=url)
+
+
+def _edit_draft(ctx):
+    def make():
+        session = db.session()
+        owner = session.get(User, ctx.world.owner.id)
+        family = session.get(Family, ctx.world.family_id)
+        signal = log_signal(owner, family, domains=["food"], source="conversation",
+                            observations="Weer geen ontbijt.")
+        [draft] = refer(owner, family, signal, [session.get(Service, ctx.world.inbox_service)],
+                        message="Eerste versie.", follow_up_on=date.today() + timedelta(days=14),
+                        send=False, form_token=str(uuid.uuid4()))
+        return draft.id
+    draft = ctx.run(make)
+    ctx.login(ctx.world.owner)
+    url = f"/referrals/{draft}/edit"
+    return Form(url, {"service": str(ctx.world.inbox_service), "message": "Tweede versie.",
+                      "follow_up_on": (date.today() + timedelta(days=21)).isoformat()},
+                page=url)
 
 
 def _status(ctx):
@@ -605,6 +635,9 @@ FORMS = [
         "text": Text(2000)}),
     Case("referrals.change_status", "/referrals/<uuid:referral_id>/status/<target>", _status, {
         "rejected-reason": Text(2000)}),
+    Case("referrals.follow_up", "/referrals/<uuid:referral_id>/follow-up", _follow_up),
+    Case("referrals.edit", "/referrals/<uuid:referral_id>/edit", _edit_draft, {
+        "message": Text(4000)}),
     Case("referrals.decide", "/referrals/handovers/<uuid:handover_id>", _decide),
     Case("referrals.handover", "/referrals/<uuid:referral_id>/handover", _handover, {
         "note": Text(1000)}),

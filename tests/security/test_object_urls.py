@@ -23,7 +23,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -240,6 +240,12 @@ OBJECT_URLS = {
     ],
     "referrals.letter": [Case(_referral("letter_referral"), "owner",
                               shows=lambda o: ("Zeynep Yilmaz", SECRET_MESSAGE))],
+    # Before the steps below, which cancel the inbox referral and send the draft.
+    "referrals.follow_up": [Case(_referral("inbox_referral"), "owner", form=lambda o: {
+        "follow_up_on": (o.follow_up + timedelta(days=7)).isoformat()})],
+    "referrals.edit": [Case(_referral("draft"), "owner", form=lambda o: {
+        "service": str(o.inbox_service), "message": "Graag bellen na drie uur.",
+        "follow_up_on": o.follow_up.isoformat()}, shows=lambda o: (SECRET_MESSAGE,))],
     "referrals.add_note": [
         Case(_referral("inbox_referral"), "partner", may=PARTNER, label="inbox",
              form=lambda o: {"text": "Pakket staat klaar."}),
