@@ -100,10 +100,11 @@ class Scope:
     year: int
     municipality: str | None = None
     organisation_id: object = None  # a partner sees only their own organisation
+    years: int = 1  # how many years are counted, ending with `year` (the trend: two)
 
     @property
     def start(self):
-        return datetime(self.year, 1, 1, tzinfo=UTC)
+        return datetime(self.year - self.years + 1, 1, 1, tzinfo=UTC)
 
     @property
     def end(self):
@@ -386,12 +387,11 @@ def _months(scope):
 def _trend(scope, labels):
     """Referrals and signals per month over the two years up to the chosen one."""
     months = _months(scope)
-    wide = Scope(scope.year - 1, scope.municipality, scope.organisation_id)
-    two_years = Scope(scope.year, scope.municipality, scope.organisation_id)
+    two_years = Scope(scope.year, scope.municipality, scope.organisation_id, years=2)
 
     def per_month(query_for, column):
         year, month = func.extract("year", column), func.extract("month", column)
-        query = query_for(wide, year, month, func.count()).where(column < two_years.end)
+        query = query_for(two_years, year, month, func.count())
         return {(int(y), int(m)): n for y, m, n in db.session().exec(
             query.group_by(year, month)).all()}
 
