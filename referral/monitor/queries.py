@@ -28,7 +28,16 @@ from referral.monitor.models import (
     PledgeActivity,
     PledgeReport,
 )
-from referral.monitor.suppression import SMALL, Cell, cover, protect, rest_is_small, single, total
+from referral.monitor.suppression import (
+    SMALL,
+    Cell,
+    cover,
+    mean,
+    protect,
+    rest_is_small,
+    single,
+    total,
+)
 from referral.policy import COMMAND_LINE, training_valid
 from referral.referrals.models import (
     OPEN,
@@ -373,8 +382,7 @@ def _feedback(scope, labels):
         cells = []
         for parent in (True, False):
             answered, summed = totals.get((parent, name), (0, 0))
-            cells.append(f"{summed / answered:.1f}" if answered >= SMALL
-                         else Cell(answered, "small"))
+            cells.append(mean(summed, answered))
         table.rows.append((labels["questions"][name], cells))
     return table
 
@@ -433,7 +441,7 @@ def _feedback_trend(scope, labels):
     for key in _months(scope):
         n, total_score = figures.get(key, (0, 0))
         table.rows.append((f"{key[0]}-{key[1]:02d}", [
-            round(total_score / n, 1) if n >= SMALL else Cell(n, "small")]))
+            round(total_score / n, 1) if n >= SMALL else Cell(n, "few")]))
     return table
 
 

@@ -198,6 +198,7 @@ def test_partner_sees_scores_only_from_five_answers(app, client, login, world):
     login(world.partner)
     page = client.get("/feedback/").text
     assert "Voedselpakket" in page and "&lt; 5" in page and "2.0" not in page
+    assert page.count("te weinig antwoorden") == 4 and "—" not in page.split("<tbody>")[1]
     assert SECRET not in page
     _responses(app, world, 1, 4)
     page = client.get("/feedback/").text
