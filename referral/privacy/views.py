@@ -11,12 +11,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from referral import audit, db, policy
+from referral.audit.labels import ACTION_LABELS, OBJECT_LABELS, OUTCOME_LABELS, describe
 from referral.audit.models import AuditOutcome
 from referral.auth.queries import names as names_of
 from referral.cases.models import Family
 from referral.forms import ConfirmForm
 from referral.privacy import bp, operations, queries, register
-from referral.privacy.forms import ACTION_LABELS, FindForm, LogFilterForm
+from referral.privacy.forms import FindForm, LogFilterForm
 from referral.privacy.models import ERASURE_REASON_LABELS, ErasureReceipt
 
 
@@ -55,10 +56,13 @@ def log():
             family_id=uuid.UUID(form.family.data.strip()) if form.family.data else None,
             employee_email=form.user.data, action=form.action.data, start=form.start.data,
             end=form.end.data, page=page)
+    codes = queries.log_codes()
     return render_template("privacy/log.html", form=form, events=events, more=more, page=page,
                            page_size=queries.LOG_PAGE_SIZE,
                            names=names_of(e.user_id for e in events),
-                           actions=ACTION_LABELS, AuditOutcome=AuditOutcome)
+                           actions=ACTION_LABELS, parts=OBJECT_LABELS, outcomes=OUTCOME_LABELS,
+                           describe=lambda summary: describe(summary, codes),
+                           AuditOutcome=AuditOutcome)
 
 
 @bp.route("/families")
