@@ -115,7 +115,8 @@ def accesses(family_id):
     names = names_of(event.user_id for event in events)
     return [{"at": _value(event.at), "user": names.get(event.user_id, ""),
              "role": event.role or "", "action": event.action,
-             "object": event.object_type or "", "outcome": event.outcome}
+             "object": event.object_type or "", "outcome": event.outcome,
+             "summary": event.summary}
             for event in events]
 
 
