@@ -61,6 +61,10 @@ def _when(value, *, moment=False):
         else format_date(parsed)
 
 
+def _yes(value):
+    return None if value is None else _("yes") if value else _("no")
+
+
 def _rest(table, row, used, described):
     """Columns a newer version stores that this copy does not know yet: shown as they are,
     under the processing register's words, so nothing is left out."""
@@ -143,6 +147,8 @@ def sections(record, names, described, language):
             (_("Given by"), row.get("given_by")),
             (_("What may be shared"), row.get("scope")),
             (_("How"), label(METHOD_LABELS, row.get("method"))),
+            (_("A parent or guardian agreed"), _yes(row.get("parent_agreed"))),
+            (_("The child or young person agreed"), _yes(row.get("child_agreed"))),
             (_("Written down by"), name(row.get("recorded_by"))),
             (_("Withdrawn on"), _when(row.get("withdrawn_at"))),
         ]) + _rest("consent", row, {"given_on", "given_by", "scope", "method", "recorded_at",
