@@ -16,7 +16,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
@@ -31,6 +31,7 @@ from wtforms.validators import AnyOf, Length
 from referral import db, policy
 from referral.auth import operations as auth_operations
 from referral.auth.models import role_label
+from referral.dates import format_date, format_datetime
 from referral.errors import Denied
 
 bp = Blueprint("main", __name__)
@@ -130,7 +131,7 @@ def _template_globals():
         "role_label": role_label,
         "get_locale": get_locale,
         "format_date": format_date,
-        "format_datetime": lambda value: format_datetime(value, "short"),
+        "format_datetime": format_datetime,
         "language_form": LanguageForm(formdata=None, language=str(get_locale()),
                                       next=request.full_path.rstrip("?")),
         "language_names": LANGUAGE_NAMES,

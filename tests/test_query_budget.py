@@ -96,7 +96,7 @@ BUDGETS = [
     ("officer", "/privacy/", 3),
     ("officer", "/privacy/families", 2),
     ("officer", "/privacy/families?postcode=1011AB&house_number=1", 7),
-    ("officer", "/privacy/families/{family}", 22),
+    ("officer", "/privacy/families/{family}", 24),
     ("officer", "/privacy/families/{family}.json", 19),
     ("officer", "/privacy/families/{family}/erase", 14),
     ("officer", "/privacy/log", 7),

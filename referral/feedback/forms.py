@@ -9,9 +9,12 @@ from referral.forms import CheckboxesField
 
 PARENT_SCALE = [(1, _l("No, not at all")), (2, _l("Not really")), (3, _l("A little")),
                 (4, _l("Mostly")), (5, _l("Yes, completely"))]
-# Five faces, from sad to happy; every face has its words, for screen readers and for all.
-FACES = [(1, "😢", _l("very bad")), (2, "🙁", _l("not good")), (3, "😐", _l("so-so")),
-         (4, "🙂", _l("good")), (5, "😄", _l("very good"))]
+# Five faces, from sad to happy, drawn as pictures (an emoji shows as an empty box where no
+# emoji font is installed); every face has its words, which name the choice for all. The
+# second item is the mouth, a curve from corner to corner in the face's 32 by 32 square.
+FACES = [(1, "M10 24 Q16 16 22 24", _l("very bad")), (2, "M10 23 Q16 19 22 23", _l("not good")),
+         (3, "M10 21 L22 21", _l("so-so")), (4, "M10 20 Q16 24 22 20", _l("good")),
+         (5, "M9 19 Q16 28 23 19", _l("very good"))]
 
 
 def _scale(label, choices):

@@ -2,6 +2,7 @@ import enum
 import uuid
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
@@ -12,6 +13,11 @@ class FeedbackForm(enum.StrEnum):
     parent = "parent"
     child_young = "child_8_11"
     child_older = "child_12_17"
+
+
+FORM_LABELS = {FeedbackForm.parent: _l("a parent"),
+               FeedbackForm.child_young: _l("a child of 8 to 11"),
+               FeedbackForm.child_older: _l("a child of 12 to 17")}
 
 
 class LinkState(enum.StrEnum):

@@ -28,7 +28,16 @@ from referral.monitor.models import (
     PledgeActivity,
     PledgeReport,
 )
-from referral.monitor.suppression import SMALL, Cell, cover, protect, rest_is_small, single, total
+from referral.monitor.suppression import (
+    SMALL,
+    Cell,
+    cover,
+    mean,
+    protect,
+    rest_is_small,
+    single,
+    total,
+)
 from referral.policy import COMMAND_LINE, training_valid
 from referral.referrals.models import (
     OPEN,
@@ -100,10 +109,11 @@ class Scope:
     year: int
     municipality: str | None = None
     organisation_id: object = None  # a partner sees only their own organisation
+    years: int = 1  # how many years are counted, ending with `year` (the trend: two)
 
     @property
     def start(self):
-        return datetime(self.year, 1, 1, tzinfo=UTC)
+        return datetime(self.year - self.years + 1, 1, 1, tzinfo=UTC)
 
     @property
     def end(self):
@@ -372,8 +382,7 @@ def _feedback(scope, labels):
         cells = []
         for parent in (True, False):
             answered, summed = totals.get((parent, name), (0, 0))
-            cells.append(f"{summed / answered:.1f}" if answered >= SMALL
-                         else Cell(answered, "small"))
+            cells.append(mean(summed, answered))
         table.rows.append((labels["questions"][name], cells))
     return table
 
@@ -386,12 +395,11 @@ def _months(scope):
 def _trend(scope, labels):
     """Referrals and signals per month over the two years up to the chosen one."""
     months = _months(scope)
-    wide = Scope(scope.year - 1, scope.municipality, scope.organisation_id)
-    two_years = Scope(scope.year, scope.municipality, scope.organisation_id)
+    two_years = Scope(scope.year, scope.municipality, scope.organisation_id, years=2)
 
     def per_month(query_for, column):
         year, month = func.extract("year", column), func.extract("month", column)
-        query = query_for(wide, year, month, func.count()).where(column < two_years.end)
+        query = query_for(two_years, year, month, func.count())
         return {(int(y), int(m)): n for y, m, n in db.session().exec(
             query.group_by(year, month)).all()}
 
@@ -433,7 +441,7 @@ def _feedback_trend(scope, labels):
     for key in _months(scope):
         n, total_score = figures.get(key, (0, 0))
         table.rows.append((f"{key[0]}-{key[1]:02d}", [
-            round(total_score / n, 1) if n >= SMALL else Cell(n, "small")]))
+            round(total_score / n, 1) if n >= SMALL else Cell(n, "few")]))
     return table
 
 

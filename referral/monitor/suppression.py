@@ -4,17 +4,22 @@ A count under SMALL is shown as "< 5". When the parts of a breakdown add up to a
 is shown (its total), the hidden parts together could be worked out by subtraction; so more
 parts are hidden, smallest first, until the hidden ones hold at least SMALL together. Such a
 part may itself be large: it shows as "•", never as "< 5", so nothing shown is false.
+A mean score from fewer than SMALL answers says "too few answers": "< 5" would read as a
+score.
 """
 
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
+
 SMALL = 5
+TOO_FEW = _l("too few answers")
 
 
 @dataclass(frozen=True)
 class Cell:
     value: int
-    hidden: str | None = None  # None, "small" or "complement"
+    hidden: str | None = None  # None, "small", "complement" or "few" (a mean)
 
     @property
     def shown(self):
@@ -25,6 +30,8 @@ class Cell:
             return f"< {SMALL}"
         if self.hidden == "complement":
             return "•"
+        if self.hidden == "few":
+            return str(TOO_FEW)
         return str(self.value)
 
 
@@ -68,6 +75,11 @@ def rest_is_small(part, whole):
 def total(counts):
     n = sum(counts.values())
     return Cell(n, "small" if n < SMALL else None)
+
+
+def mean(total, answers):
+    """A mean score, rounded to one decimal, only from SMALL answers or more."""
+    return f"{total / answers:.1f}" if answers >= SMALL else Cell(answers, "few")
 
 
 def single(n):

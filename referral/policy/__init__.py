@@ -3,6 +3,7 @@
 from datetime import date
 
 from flask import current_app, has_request_context, request
+from flask_babel import lazy_gettext as _l
 
 from referral import audit
 from referral.auth.models import Role
@@ -199,6 +200,49 @@ RULES = {
     "privacy.retention": _command_line_or(Role.privacy_officer),
     "privacy.register": _role(*Role),
     "keys.rotate": _command_line_or(),
+}
+
+# What each rule allows, in words: the access log says what was refused.
+RULE_LABELS = {
+    "account.manage": _l("manage an account"),
+    "directory.search": _l("search the directory"),
+    "directory.manage": _l("manage the directory"),
+    "service.edit": _l("edit a service"),
+    "users.create": _l("create an account"),
+    "users.list": _l("see the accounts"),
+    "users.deactivate": _l("deactivate an account"),
+    "family.create": _l("register a family"),
+    "family.view": _l("look at a family"),
+    "family.edit": _l("correct a family's data"),
+    "signal.create": _l("log a signal"),
+    "consent.record": _l("record consent"),
+    "referral.create": _l("make a referral"),
+    "referral.view": _l("look at a referral"),
+    "referral.content": _l("read a referral's message and notes"),
+    "referral.as_referrer": _l("act as the referrer"),
+    "referral.as_partner": _l("act as the partner"),
+    "referral.letter": _l("print a referral letter"),
+    "referral.note": _l("write a note on a referral"),
+    "referral.handover": _l("hand a referral over"),
+    "referral.bridge": _l("assign a bridge worker"),
+    "handover.decide": _l("answer a handover"),
+    "referrals.mine": _l("see my referrals"),
+    "referrals.inbox": _l("see the partner inbox"),
+    "referrals.accompany": _l("see the families I accompany"),
+    "referrals.stuck": _l("see referrals that are stuck"),
+    "referrals.remind": _l("send reminders"),
+    "pledge.edit": _l("edit a pledge"),
+    "pledge.list": _l("see the pledges"),
+    "feedback.invite": _l("invite feedback"),
+    "feedback.own": _l("read feedback on my invitations"),
+    "feedback.scores": _l("see feedback scores"),
+    "monitor.view": _l("look at the monitor"),
+    "monitor.export": _l("export the monitor"),
+    "audit.read": _l("read the access log"),
+    "privacy.request": _l("handle a family's privacy request"),
+    "privacy.retention": _l("erase data after its retention period"),
+    "privacy.register": _l("read the processing register"),
+    "keys.rotate": _l("rotate the encryption keys"),
 }
 
 

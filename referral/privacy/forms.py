@@ -4,10 +4,9 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, Regexp
 
+from referral.audit.labels import ACTION_LABELS
+
 UUID = r"^\s*[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\s*$"
-ACTION_LABELS = {"read": _l("read"), "create": _l("create"), "update": _l("change"),
-                 "delete": _l("delete"), "search": _l("search"), "export": _l("export"),
-                 "print": _l("print"), "login": _l("log in"), "logout": _l("log out")}
 
 
 class _Query(FlaskForm):

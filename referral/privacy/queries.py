@@ -4,19 +4,29 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import get_locale
 from sqlalchemy import exists, func, or_
 from sqlmodel import select
 
-from referral import db
+from referral import db, policy
 from referral.audit.models import AuditEvent
+from referral.auth.models import ROLE_LABELS
 from referral.auth.queries import names as names_of
-from referral.cases.models import Child, Consent, Family, Signal, SignalDomain, address_index
+from referral.cases.models import (
+    METHOD_LABELS,
+    Child,
+    Consent,
+    Family,
+    Signal,
+    SignalDomain,
+    address_index,
+)
 from referral.crypto import context, keyring
-from referral.directory.models import Organisation, Service
-from referral.feedback.models import FeedbackInvite, FeedbackResponse
+from referral.directory.models import NeedDomain, Organisation, Service
+from referral.feedback.models import FORM_LABELS, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
-from referral.privacy.models import ErasureReceipt
-from referral.referrals.models import OPEN, Handover, Referral, ReferralEvent
+from referral.privacy.models import ERASURE_REASON_LABELS, ErasureReceipt
+from referral.referrals.models import OPEN, STATUS_LABELS, Handover, Referral, ReferralEvent
 
 LOG_PAGE_SIZE = 50
 RETENTION = ("closed", "signal", "audit", "mail", "attempt")
@@ -105,8 +115,20 @@ def accesses(family_id):
     names = names_of(event.user_id for event in events)
     return [{"at": _value(event.at), "user": names.get(event.user_id, ""),
              "role": event.role or "", "action": event.action,
-             "object": event.object_type or "", "outcome": event.outcome}
+             "object": event.object_type or "", "outcome": event.outcome,
+             "summary": event.summary}
             for event in events]
+
+
+def log_codes():
+    """The words for the codes that access log summaries hold, in the reader's language:
+    statuses, rules, roles, consent methods, feedback forms, erasure reasons, need domains."""
+    dutch = str(get_locale()) == "nl"
+    domains = {code: label_nl if dutch else label_en for code, label_nl, label_en in
+               db.session().exec(select(NeedDomain.code, NeedDomain.label_nl,
+                                        NeedDomain.label_en))}
+    return (STATUS_LABELS | policy.RULE_LABELS | ROLE_LABELS | METHOD_LABELS | FORM_LABELS
+            | ERASURE_REASON_LABELS | domains)
 
 
 def record_names(record):

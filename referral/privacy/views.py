@@ -6,17 +6,20 @@ import uuid
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask import session as web_session
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from referral import audit, db, policy
+from referral.audit.labels import ACTION_LABELS, OBJECT_LABELS, OUTCOME_LABELS, describe
 from referral.audit.models import AuditOutcome
 from referral.auth.queries import names as names_of
-from referral.cases.models import Family
+from referral.cases.models import LANGUAGES, Family
 from referral.forms import ConfirmForm
-from referral.privacy import bp, operations, queries, register
-from referral.privacy.forms import ACTION_LABELS, FindForm, LogFilterForm
+from referral.privacy import bp, family_copy, operations, queries, register
+from referral.privacy.forms import FindForm, LogFilterForm
 from referral.privacy.models import ERASURE_REASON_LABELS, ErasureReceipt
 
 
@@ -55,10 +58,13 @@ def log():
             family_id=uuid.UUID(form.family.data.strip()) if form.family.data else None,
             employee_email=form.user.data, action=form.action.data, start=form.start.data,
             end=form.end.data, page=page)
+    codes = queries.log_codes()
     return render_template("privacy/log.html", form=form, events=events, more=more, page=page,
                            page_size=queries.LOG_PAGE_SIZE,
                            names=names_of(e.user_id for e in events),
-                           actions=ACTION_LABELS, AuditOutcome=AuditOutcome)
+                           actions=ACTION_LABELS, parts=OBJECT_LABELS, outcomes=OUTCOME_LABELS,
+                           describe=lambda summary: describe(summary, codes),
+                           AuditOutcome=AuditOutcome)
 
 
 @bp.route("/families")
@@ -88,13 +94,23 @@ def _family_for_officer_or_404(family_id, attempted="read"):
 @bp.route("/families/<uuid:family_id>")
 @login_required
 def family(family_id):
+    """The family's copy of everything stored about them, in their language (or the one
+    asked for), to print and hand over; the JSON download beside it."""
     family = _family_for_officer_or_404(family_id)
     record = operations.export_family(current_user, family)
     described = {(e.table, e.column.removesuffix("_enc")): e.what for e in register.entries()}
-    return render_template("privacy/family.html", family=family, record=record,
-                           described=described, names=queries.record_names(record),
-                           now=db.utcnow(), tables=register.REGISTER, actions=ACTION_LABELS,
-                           AuditOutcome=AuditOutcome)
+    language = family_copy.language_of(family.language, request.args.get("language"))
+    names = queries.record_names(record)
+    with force_locale(language):
+        copy = render_template(
+            "privacy/copy.html", family=family, now=db.utcnow(), language=language,
+            sections=family_copy.sections(record, names, described, language),
+            accesses=family_copy.accesses(record, queries.log_codes()))
+    # The copy is our own template, rendered with autoescaping.
+    return render_template("privacy/family.html", family=family, language=language,
+                           copy=Markup(copy),  # noqa: S704  # nosec B704
+                           languages={code: LANGUAGES[code]
+                                      for code in family_copy.COPY_LANGUAGES})
 
 
 @bp.route("/families/<uuid:family_id>.json")

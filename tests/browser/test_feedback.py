@@ -7,8 +7,8 @@ import pytest
 
 from tests.browser.pages import assert_accessible, log_in
 
-WORDS = {"nl": {"question": "Voelde u zich gehoord?", "child": "Luisterden de grote mensen",
-                "thanks": "Dank je wel!"},
+WORDS = {"nl": {"question": "Werd er goed naar u geluisterd?", "child": "Luisterden de grote mensen",
+                "thanks": "Dank u wel!"},
          "ar": {"question": "هل شعرت بأن أحدًا استمع إليك؟", "child": "هل استمع إليك الكبار؟",
                 "thanks": "شكرًا لك!"}}
 

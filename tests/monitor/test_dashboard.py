@@ -15,7 +15,7 @@ from referral.cases.models import Family
 from referral.feedback import operations as feedback
 from referral.referrals.models import Referral
 from referral.referrals.operations import assign_bridge
-from tests.conftest import count_queries
+from tests.conftest import count_queries, post_form
 from tests.monitor.conftest import YEAR, build, table_of
 
 
@@ -125,14 +125,21 @@ def test_feedback_scores_from_five_answers(app, client, login, alliance):
     answer(4, 4)
     login(alliance["coordinator"])
     rows = table_of(client.get(f"/monitor/?year={YEAR}").text, "feedback")
-    assert rows["voelde zich gehoord"] == ["&lt; 5", "&lt; 5"]
+    # A mean of too few answers says so: "< 5" would read as a score under five.
+    assert rows["voelde zich gehoord"] == ["te weinig antwoorden", "te weinig antwoorden"]
     answer(1, 5)
     html = client.get(f"/monitor/?year={YEAR}").text
-    assert table_of(html, "feedback")["voelde zich gehoord"] == ["4.2", "&lt; 5"]
+    assert table_of(html, "feedback")["voelde zich gehoord"] == ["4.2", "te weinig antwoorden"]
     month = f"{YEAR}-{date.today().month:02d}"
     assert table_of(html, "feedback_trend")[month] == ["4.2"]  # five answers this month
     earlier = table_of(html, "feedback_trend")[f"{YEAR - 1}-01"]
-    assert earlier == ["&lt; 5"]
+    assert earlier == ["te weinig antwoorden"]
+    rows = list(csv.reader(io.StringIO(client.get(f"/monitor/export.csv?year={YEAR}").text)))
+    assert ["Feedbackscores (1 tot 5)", "voelde zich gehoord", "Kinderen",
+            "te weinig antwoorden"] in rows
+    post_form(client, "/language", {"language": "en", "next": "/"}, page="/")
+    english = table_of(client.get(f"/monitor/?year={YEAR}").text, "feedback")
+    assert english["felt heard"] == ["4.2", "too few answers"]
 
 
 def test_queries_per_dashboard_do_not_grow(app, client, login, alliance, make_service,

@@ -45,12 +45,12 @@ def _counts(app, family_id):
 def test_the_access_request_shows_everything_decrypted(client, world, officer, app):
     page = client.get(f"/privacy/families/{world.family_id}")
     assert page.status_code == 200
-    for value in ("Zeynep Yilmaz", "06-12345678", "Elif", "2017-03-01",
+    for value in ("Zeynep Yilmaz", "06-12345678", "Elif", "1 mrt 2017",
                   "Elif heeft vaak honger op school.", "naam en telefoon",
                   "Moeder Zeynep vraagt een voedselpakket"):
         assert value in page.text, value
     assert "Voedselbank" in page.text  # organisations by name, not by number
-    assert "Wie de gegevens inzag" in page.text
+    assert "Wie uw gegevens bekeek" in page.text
     exports = audit_entries(app, action="export", family_id=world.family_id)
     assert exports and exports[-1].user_id == officer.id
 

@@ -1,0 +1,34 @@
+"""Dates and times as people read them, in the reader's language: "2 dec 2026, 13:05" in
+Dutch, "2 Dec 2026, 13:05" in English. The one place pages and mail format a date."""
+
+from datetime import datetime
+
+from babel import Locale, dates
+from flask_babel import get_locale, get_timezone, to_user_timezone
+
+
+def _locale():
+    """Babel's locale for dates. Plain "en" is American ("12/2/26, 1:05 PM"); English here is
+    written the British way, as in the rest of Europe."""
+    locale = get_locale() or Locale.parse("nl")
+    return Locale.parse("en_GB") if locale.language == "en" else locale
+
+
+def format_date(value):
+    """A day: "2 dec 2026"."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_user_timezone(value)
+    return dates.format_date(value, "medium", locale=_locale())
+
+
+def format_datetime(value):
+    """A moment: "2 dec 2026, 13:05" (no seconds, a 24-hour clock where the language has
+    one)."""
+    if value is None:
+        return ""
+    locale = _locale()
+    pattern = locale.datetime_formats["medium"].format(locale.time_formats["short"].pattern,
+                                                       locale.date_formats["medium"].pattern)
+    return dates.format_datetime(value, pattern, tzinfo=get_timezone(), locale=locale)
