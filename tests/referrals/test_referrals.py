@@ -565,3 +565,35 @@ def test_a_bridge_answer_needs_its_token_and_the_request(app, client, login, wor
     assert answer_bridge(client, world, accept="1").status_code == 303
     assert answer_bridge(client, world, decline="1").status_code == 404  # answered once
     assert load(app, world.inbox_referral).bridge_id == world.bridge.id
+
+
+# --- the letter: where, when and how to apply --------------------------------------------
+
+def test_the_letter_says_where_when_and_how_to_apply(app, client, login, world, make_service):
+    service = make_service(
+        "Spreekuur schoolkosten", organisation="Leergeld", domains=("school_costs",),
+        referral_route="phone", phone="010-5550177", email="spreekuur@leergeld.example",
+        address={"address_1": "Schoolplein 3", "postal_code": "3011 AA", "city": "Rotterdam"},
+        opening_hours="Woensdag 13:00 tot 16:00",
+        application_process="Neem een loonstrook mee.")
+    referral = refer_again(app, world, service)
+    login(world.owner)
+    text = text_of(client.get(f"/referrals/{referral}/letter"))
+    for shown in ("Spreekuur schoolkosten", "Leergeld", "010-5550177",
+                  "spreekuur@leergeld.example", "Schoolplein 3", "3011 AA Rotterdam",
+                  "Woensdag 13:00 tot 16:00", "Neem een loonstrook mee.",
+                  dutch(app, "Call %(phone)s to apply.", phone="010-5550177")):
+        assert shown in text, shown
+
+
+def test_a_letter_for_a_service_without_contact_details_says_so(app, client, login, world,
+                                                                   make_service):
+    service = make_service("Stille hulp", organisation="Leergeld", domains=("school_costs",),
+                           referral_route="phone")
+    referral = refer_again(app, world, service)
+    login(world.owner)
+    text = text_of(client.get(f"/referrals/{referral}/letter"))
+    assert dutch(app, "Apply by phone. The directory has no number for this service: ask the "
+                      "organisation.") in text
+    assert dutch(app, "No contact details are known. Ask the organisation, or the "
+                      "coordinator, to add them.") in text
