@@ -92,8 +92,10 @@ def load_directory():
 
 def load():
     """Add what is missing; return (email, role) of every demo login."""
-    organisations = [_organisation(name) for name in ORGANISATIONS]
+    # The directory first: it gives the organisations their phone and website, which the
+    # services (and so the letters) show.
     load_directory()
+    organisations = [_organisation(name) for name in ORGANISATIONS]
     for email, name, role, org, trained in USERS:
         if find_user(email) is None:
             # The trained demo professional took the training recently, so it never expires.
