@@ -16,7 +16,7 @@ from referral.errors import Denied, Refused
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
 from referral.referrals.models import Handover, Referral, ReferralEvent
-from referral.referrals.operations import assign_bridge
+from referral.referrals.operations import assign_bridge, decide_bridge
 
 # --- the world's people -------------------------------------------------------------------
 
@@ -107,13 +107,16 @@ def check_as(app, world, who, call, *, may, rule, context=None, not_theirs=()):
 NOT_YOURS = "This step is not yours to take."
 
 
-def accompany(app, world):
-    """The owner asks the bridge worker to accompany the family on the inbox referral."""
+def accompany(app, world, *, answer=True):
+    """The owner asks the bridge worker to accompany the family on the inbox referral, and
+    the bridge worker accepts (answer=False: the request waits for an answer)."""
     with app.app_context():
         session = db.session()
-        assign_bridge(session.get(User, world.owner.id),
-                      session.get(Referral, world.inbox_referral),
+        referral = session.get(Referral, world.inbox_referral)
+        assign_bridge(session.get(User, world.owner.id), referral,
                       session.get(User, world.bridge.id), family_agreed=True)
+        if answer:
+            decide_bridge(session.get(User, world.bridge.id), referral, accept=True)
         db.commit()
 
 # --- one account of each role ---------------------------------------------------------------

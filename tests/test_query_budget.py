@@ -58,16 +58,16 @@ BUDGETS = [
     ("owner", "/referrals/{referral}/follow-up", 4),
     ("owner", "/referrals/{draft}/edit", 18),
     ("owner", "/referrals/{referral}/bridge", 4),
-    ("owner", "/referrals/{letter_referral}/letter", 12),
+    ("owner", "/referrals/{letter_referral}/letter", 13),  # with the address and hours
     ("owner", "/directory/", 13),
     ("owner", "/directory/?domains=food&municipality=GM0363&age=7&q=voedsel", 13),
-    ("owner", "/directory/services/{service}", 7),
+    ("owner", "/directory/services/{service}", 8),  # with the address and hours
     ("owner", "/feedback/", 3),
     ("owner", "/feedback/invite/{family}", 4),
     ("owner", "/privacy/register", 2),
     ("partner", "/referrals/", 3),
     ("partner", "/referrals/{referral}", 12),
-    ("partner", "/directory/services/{service}/edit", 7),
+    ("partner", "/directory/services/{service}/edit", 8),  # with the address and hours
     ("partner", "/feedback/", 3),
     ("partner", "/monitor/", 25),
     ("partner", "/monitor/pledge", 6),

@@ -57,6 +57,14 @@ def _organisation(name, **fields):
     return organisation
 
 
+def _place(org):
+    """The organisation's visiting address in the demo, as a service's address (or None)."""
+    if org not in directory_data.PLACES:
+        return None
+    street, postcode, _hours = directory_data.PLACES[org]
+    return {"address_1": street, "postal_code": postcode, "city": directory_data.CITY}
+
+
 def load_directory():
     """Some forty services of a fictional municipality, across every need domain."""
     session = db.session()
@@ -75,6 +83,8 @@ def load_directory():
             minimum_age=low, maximum_age=high, referral_route=route, capacity=capacity,
             waiting_weeks=weeks, income_limit_percent=income, professional_applies=applies,
             phone=organisation.phone, url=organisation.website,
+            address=_place(org), opening_hours=directory_data.PLACES.get(org, ("", "", ""))[2],
+            application_process=directory_data.APPLY[route],
             assured_date=today - timedelta(days=checked_days_ago),
             eligibility_description=(f"Inkomen tot {income}% van het sociaal minimum."
                                      if income else None))
@@ -82,8 +92,10 @@ def load_directory():
 
 def load():
     """Add what is missing; return (email, role) of every demo login."""
-    organisations = [_organisation(name) for name in ORGANISATIONS]
+    # The directory first: it gives the organisations their phone and website, which the
+    # services (and so the letters) show.
     load_directory()
+    organisations = [_organisation(name) for name in ORGANISATIONS]
     for email, name, role, org, trained in USERS:
         if find_user(email) is None:
             # The trained demo professional took the training recently, so it never expires.

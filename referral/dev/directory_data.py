@@ -129,3 +129,29 @@ SERVICES = [
      "een rijbewijs nodig hebben voor werk of opleiding.", (17, 23), "inbox", ("open", None),
      120, True, (VOORBEELDSTAD,), 40),
 ]
+
+# Where each organisation receives families, and when: street and number, postcode, opening
+# hours (all made up). Jarige Kids has no place of its own, as happens.
+PLACES = {
+    0: ("Havenstraat 12", "9901 AB", "Dinsdag en vrijdag 13:00 tot 16:00"),
+    1: ("Schoolstraat 4", "9901 CD", "Maandag tot donderdag 9:00 tot 12:00"),
+    2: ("Sportlaan 1", "9901 EF", "Woensdag 14:00 tot 17:00"),
+    3: ("Marktplein 7", "9901 GH", "Dinsdag 10:00 tot 15:00, zaterdag 10:00 tot 13:00"),
+    4: ("Stadhuisplein 1", "9901 JK", "Maandag tot vrijdag 9:00 tot 17:00"),
+    5: ("Stadhuisplein 1", "9901 JK", "Maandag tot vrijdag 8:30 tot 17:00, donderdag tot "
+        "20:00"),
+    7: ("Bibliotheekweg 3", "9901 LM", "Maandag tot donderdag 15:00 tot 17:30"),
+    8: ("Bibliotheekweg 3", "9901 LM", "Dinsdag en donderdag 10:00 tot 12:00"),
+    9: ("Lindelaan 20", "9901 NP", "Maandag tot vrijdag 9:00 tot 17:00"),
+    10: ("Zorgplein 2", "9901 RS", "Maandag tot vrijdag 8:00 tot 20:00 (telefonisch)"),
+    11: ("Woonboulevard 8", "9901 TV", "Maandag tot vrijdag 9:00 tot 16:00"),
+}
+CITY = "Voorbeeldstad"
+
+# How a family applies, by the service's referral route.
+APPLY = {
+    "inbox": "Verwijs in de Verwijstool. Wij nemen binnen een week contact op met het gezin.",
+    "phone": "Bel op werkdagen tussen 9:00 en 12:00 en zeg dat je verwezen bent.",
+    "email": "Stuur een e-mail met wat het gezin nodig heeft en hoe we het gezin bereiken.",
+    "letter": "Geef het gezin de verwijsbrief mee, of stuur hem op naar het adres.",
+}

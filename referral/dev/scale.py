@@ -57,6 +57,7 @@ from referral.referrals.models import (
     CLOSED,
     REASON_LABELS,
     EventKind,
+    HandoverAnswer,
     Referral,
     ReferralEvent,
 )
@@ -705,8 +706,12 @@ class _Generator:
                 or self.rng.random() >= .05):
             return []
         referral.bridge_id = self.rng.choice(self.bridges)
+        asked = self.later(referral.requested_at, 2 * DAY)
+        referral.bridge_accepted_at = self.later(asked, DAY)  # the bridge worker agreed
         return [new_event(referral.id, referral.owner_id, EventKind.bridge, id=self.uid(),
-                          at=self.later(referral.requested_at, 2 * DAY))]
+                          at=asked),
+                new_event(referral.id, referral.bridge_id, EventKind.bridge, id=self.uid(),
+                          at=referral.bridge_accepted_at, outcome=HandoverAnswer.accepted)]
 
     def consent(self, case, organisation_id, before):
         """The family's consent for this organisation, recorded just before it was needed."""

@@ -81,6 +81,18 @@ class ServiceForm(FlaskForm):
     url = StringField(_l("Website"), validators=[
         Optional(), Length(max=500), URL(message=_l("Enter a web address starting with https://."))])
     languages = StringField(_l("Languages"), validators=[Optional(), Length(max=200)])
+    # Where to go and when (HSDS location, address and schedule); not columns of Service.
+    address_1 = StringField(_l("Street and number"), validators=[Optional(), Length(max=200)])
+    postal_code = StringField(_l("Postcode"), validators=[
+        Optional(), Length(max=10),
+        Regexp(r"^\s*\d{4}\s?[A-Za-z]{2}\s*$", message=_l("Enter a postcode like 1234 AB."))])
+    city = StringField(_l("Place"), validators=[Optional(), Length(max=120)])
+    opening_hours = TextAreaField(_l("Opening hours"), validators=[Optional(), Length(max=500)])
+
+    PLACE_FIELDS = ("address_1", "postal_code", "city")
+
+    def address(self):
+        return {name: self[name].data or "" for name in self.PLACE_FIELDS}
 
     def validate_maximum_age(self, field):
         if (field.data is not None and self.minimum_age.data is not None

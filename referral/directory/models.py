@@ -185,3 +185,53 @@ class ServiceTerm(SQLModel, table=True):
 
     service_id: uuid.UUID = Field(foreign_key="service.id", primary_key=True)
     term_id: uuid.UUID = Field(foreign_key="taxonomy_term.id", primary_key=True)
+
+
+# Where and when: HSDS 3.0's location, address, service_at_location and schedule, in the
+# subset the directory needs today (one visiting address and opening hours per service). A
+# location belongs to an organisation and may serve several services, as in HSDS.
+
+class Location(SQLModel, table=True):
+    """An HSDS location: a place where an organisation offers its services."""
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class AddressType(enum.StrEnum):
+    physical = "physical"
+    postal = "postal"
+
+
+class Address(SQLModel, table=True):
+    """An HSDS address of a location: where to go (physical) or where to write (postal)."""
+
+    id: uuid.UUID = id_field()
+    location_id: uuid.UUID = Field(foreign_key="location.id", index=True)
+    address_1: str = Field(max_length=200)  # street and number
+    city: str = Field(max_length=120)
+    postal_code: str | None = Field(default=None, max_length=10)
+    country: str = Field(default="NL", max_length=2)  # ISO 3166-1 alpha-2, as HSDS has it
+    address_type: str = Field(default=AddressType.physical, max_length=10)
+
+
+class ServiceAtLocation(SQLModel, table=True):
+    """An HSDS service_at_location: this service is offered at this location."""
+
+    __tablename__ = "service_at_location"
+    __table_args__ = (UniqueConstraint("service_id", "location_id"),)
+
+    id: uuid.UUID = id_field()
+    service_id: uuid.UUID = Field(foreign_key="service.id", index=True)
+    location_id: uuid.UUID = Field(foreign_key="location.id", index=True)
+
+
+class Schedule(SQLModel, table=True):
+    """An HSDS schedule of a service (or of a location): for now only its description in
+    words ("Monday to Friday 9:00 to 17:00"); HSDS's recurrence fields can follow."""
+
+    id: uuid.UUID = id_field()
+    service_id: uuid.UUID | None = Field(default=None, foreign_key="service.id", index=True)
+    location_id: uuid.UUID | None = Field(default=None, foreign_key="location.id", index=True)
+    description: str = Field(max_length=500)

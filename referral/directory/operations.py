@@ -15,12 +15,17 @@ from sqlmodel import SQLModel, select
 from referral import audit, db, policy
 from referral.directory import hsds, queries
 from referral.directory.models import (
+    Address,
+    AddressType,
     Capacity,
+    Location,
     NeedDomain,
     Organisation,
     ReferralRoute,
+    Schedule,
     Service,
     ServiceArea,
+    ServiceAtLocation,
     ServiceDomain,
     ServiceLanguage,
     ServiceStatus,
@@ -39,6 +44,8 @@ SERVICE_FIELDS = {"alternate_name", "url", "email", "phone", "status", "applicat
 CHOICES = {"status": set(ServiceStatus), "capacity": set(Capacity),
            "referral_route": set(ReferralRoute)}
 AREA_CODE = re.compile(r"GM\d{4}")
+ADDRESS_FIELDS = {"address_1": 200, "postal_code": 10, "city": 120}
+OPENING_HOURS_LIMIT = 500
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 
 
@@ -185,8 +192,68 @@ def _check_service(name, description, domains, areas, languages, fields):
         raise Refused(_l("Write language codes like nl, en, ar."), "languages")
 
 
-def _store_service(user, service, organisation, *, domains, areas, languages, created):
-    """Store a service with its domains, areas (code, name) and language codes."""
+def _check_place(address, opening_hours):
+    """The visiting address (street and number, postcode, place: all or none) and the
+    opening hours in words."""
+    address = {key: (value or "").strip() for key, value in (address or {}).items()}
+    if set(address) - set(ADDRESS_FIELDS):
+        raise TypeError("not an address field")
+    for key, limit in ADDRESS_FIELDS.items():
+        if len(address.get(key, "")) > limit:
+            raise Refused(_l("Write at most %(num)d characters.", num=limit), key)
+    if any(address.values()) and not (address.get("address_1") and address.get("city")):
+        raise Refused(_l("Write the street and number and the place, or leave the address "
+                         "empty."), "address_1" if not address.get("address_1") else "city")
+    if len((opening_hours or "").strip()) > OPENING_HOURS_LIMIT:
+        raise Refused(_l("Write at most %(num)d characters.", num=OPENING_HOURS_LIMIT),
+                      "opening_hours")
+
+
+def _store_place(service, organisation, *, address, opening_hours):
+    """Keep the service's one place (an HSDS location with its physical address) and its
+    opening hours (an HSDS schedule) as given; empty removes them."""
+    session = db.session()
+    address = {key: (value or "").strip() or None for key, value in (address or {}).items()}
+    link = session.exec(select(ServiceAtLocation)
+                        .where(ServiceAtLocation.service_id == service.id)).first()
+    if address.get("address_1"):
+        if link is None:
+            location = Location(organisation_id=organisation.id)
+            link = ServiceAtLocation(service_id=service.id, location_id=location.id)
+            session.add(location)
+            session.flush()
+            session.add(link)
+        place = queries.address_of(service.id) or Address(
+            location_id=link.location_id, address_1="", city="",
+            address_type=AddressType.physical)
+        for key, value in address.items():
+            setattr(place, key, value)
+        session.add(place)
+    elif link is not None:  # no longer at that place; the place goes when nothing else is
+        session.delete(link)
+        session.flush()
+        if session.exec(select(ServiceAtLocation.id).where(
+                ServiceAtLocation.location_id == link.location_id)).first() is None:
+            for row in session.exec(select(Address).where(
+                    Address.location_id == link.location_id)):
+                session.delete(row)
+            session.flush()
+            session.delete(session.get(Location, link.location_id))
+    schedule = session.exec(select(Schedule).where(Schedule.service_id == service.id)).first()
+    hours = (opening_hours or "").strip()
+    if hours:
+        schedule = schedule or Schedule(service_id=service.id, description="")
+        schedule.description = hours
+        session.add(schedule)
+    elif schedule is not None:
+        session.delete(schedule)
+    session.flush()
+
+
+def _store_service(user, service, organisation, *, domains, areas, languages, created,
+                   address=None, opening_hours=None):
+    """Store a service with its domains, areas (code, name), language codes and, where given,
+    its place and opening hours."""
     session = db.session()
     service.organisation_id = organisation.id
     service.last_modified = db.utcnow()
@@ -200,6 +267,8 @@ def _store_service(user, service, organisation, *, domains, areas, languages, cr
     session.add_all(new_service_links(service.id, domains=domains, areas=areas,
                                       languages=languages))
     session.flush()
+    if address is not None or opening_hours is not None:
+        _store_place(service, organisation, address=address, opening_hours=opening_hours)
     audit.record("create" if created else "update", object_type="service",
                  object_id=service.id, user=user,
                  summary="service created" if created else "service changed")
@@ -207,30 +276,36 @@ def _store_service(user, service, organisation, *, domains, areas, languages, cr
 
 
 def create_service(user, organisation, *, name, description, domains, areas=(), languages=(),
-                   service_id=None, **fields):
-    """Add a service to an organisation: coordinators to any, a partner to their own."""
+                   service_id=None, address=None, opening_hours=None, **fields):
+    """Add a service to an organisation: coordinators to any, a partner to their own. The
+    address is a dict of ADDRESS_FIELDS; the opening hours are words."""
     policy.require(user, "service.edit", Service(organisation_id=organisation.id, name=""),
                    object_type="organisation", object_id=organisation.id)
     _only(fields, SERVICE_FIELDS)
     _check_service(name, description, domains, areas, languages, fields)
+    _check_place(address, opening_hours)
     service = new_service(organisation, name=name, description=description, id=service_id,
                           **fields)
     return _store_service(user, service, organisation, domains=domains, areas=areas,
-                          languages=languages, created=True)
+                          languages=languages, created=True, address=address,
+                          opening_hours=opening_hours)
 
 
 def edit_service(user, service, *, name, description, domains, areas=(), languages=(),
-                 **fields):
-    """Change a service's entry, its need domains, areas and languages."""
+                 address=None, opening_hours=None, **fields):
+    """Change a service's entry, its need domains, areas and languages, and (when given) its
+    address and opening hours."""
     policy.require(user, "service.edit", service, object_type="service", object_id=service.id)
     _only(fields, SERVICE_FIELDS)
     _check_service(name, description, domains, areas, languages, fields)
+    _check_place(address, opening_hours)
     service.name, service.description = name, description
     for key, value in fields.items():
         setattr(service, key, value)
     organisation = db.session().get(Organisation, service.organisation_id)
     return _store_service(user, service, organisation, domains=domains, areas=areas,
-                          languages=languages, created=False)
+                          languages=languages, created=False, address=address,
+                          opening_hours=opening_hours)
 
 
 def assure_service(user, service):

@@ -11,12 +11,16 @@ from sqlmodel import select
 from referral import audit, db, policy
 from referral.directory import hsds
 from referral.directory.models import (
+    Address,
+    AddressType,
     Capacity,
     NeedDomain,
     Organisation,
     ReferralRoute,
+    Schedule,
     Service,
     ServiceArea,
+    ServiceAtLocation,
     ServiceDomain,
     ServiceLanguage,
     ServiceStatus,
@@ -58,6 +62,9 @@ class Result:
     areas: list
     domains: list
     languages: list
+    # Read for one service only (its page, the letter): where to go and when.
+    address: Address | None = None
+    opening_hours: str | None = None
 
     @property
     def stale(self):
@@ -139,10 +146,27 @@ def _with_details(rows):
 
 
 def get_service(service_id):
-    """The service with its details, or None."""
+    """The service with its details, its address and opening hours, or None."""
     row = db.session().exec(select(Service, Organisation).join(Organisation)
                             .where(Service.id == service_id)).first()
-    return _with_details([row])[0] if row else None
+    if row is None:
+        return None
+    result = _with_details([row])[0]
+    result.address = address_of(service_id)
+    result.opening_hours = db.session().exec(select(Schedule.description).where(
+        Schedule.service_id == service_id)).first()
+    return result
+
+
+def address_of(service_id):
+    """The visiting address of the service's place (HSDS: service_at_location → location →
+    address), or None."""
+    return db.session().exec(
+        select(Address).join(ServiceAtLocation,
+                             ServiceAtLocation.location_id == Address.location_id)
+        .where(ServiceAtLocation.service_id == service_id,
+               Address.address_type == AddressType.physical)
+        .order_by(Address.id)).first()
 
 
 def get_organisation(organisation_id):

@@ -110,13 +110,18 @@ def _service_form(organisation, result=None):
     form = ServiceForm(obj=result.service if result else None)
     form.domains.choices = need_domain_choices()
     if result and request.method == "GET":
+        if result.address:
+            for name in form.PLACE_FIELDS:
+                form[name].data = getattr(result.address, name)
+        form.opening_hours.data = result.opening_hours
         form.domains.data = result.domains
         form.areas.data = "\n".join(f"{a.municipality_code} {a.municipality_name}"
                                     for a in result.areas if a.municipality_code)
         form.languages.data = ", ".join(language.code for language in result.languages)
     if form.validate_on_submit():
         entry = dict(_columns(form, Service), domains=form.domains.data,
-                     areas=form.parsed_areas(), languages=parse_languages(form.languages.data))
+                     areas=form.parsed_areas(), languages=parse_languages(form.languages.data),
+                     address=form.address(), opening_hours=form.opening_hours.data or "")
         try:
             if result is None:
                 service = operations.create_service(current_user, organisation, **entry)

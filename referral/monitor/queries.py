@@ -458,9 +458,10 @@ def _targets(scope, labels):
     bridges = [user for user, _org in users if user.role == Role.bridge]
     three_years = datetime(scope.year - 2, 1, 1, tzinfo=UTC)
     new_bridges = [u for u in bridges if three_years <= db.aware(u.created_at) < scope.end]
-    # Active: accompanied at least one family referred in this year.
+    # Active: accompanied at least one family referred in this year (asked and agreed).
     accompanying = session.exec(_referrals(scope, func.count(func.distinct(
-        Referral.bridge_id))).where(Referral.bridge_id.is_not(None))).one()
+        Referral.bridge_id))).where(Referral.bridge_id.is_not(None),
+                                    Referral.bridge_accepted_at.is_not(None))).one()
     table = Table("targets", labels["targets"], [labels["value"]])
     for organisation, n in sorted(trained.items()):
         table.rows.append((labels["trained_in"] % {"organisation": organisation}, [single(n)]))

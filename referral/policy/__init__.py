@@ -95,8 +95,15 @@ def _partner_of(user, referral):
 
 
 def _accompanies(user, referral):
+    """The bridge worker who agreed to accompany the family on this referral."""
     return (user.role == Role.bridge and referral is not None
-            and referral.bridge_id == user.id)
+            and referral.bridge_id == user.id and referral.bridge_accepted_at is not None)
+
+
+def _asked_to_accompany(user, referral):
+    """The bridge worker asked to accompany, who has not answered yet: may look first."""
+    return (user.role == Role.bridge and referral is not None
+            and referral.bridge_id == user.id and referral.bridge_accepted_at is None)
 
 
 def _is_handed(user, referral):
@@ -107,7 +114,8 @@ def _is_handed(user, referral):
 
 def _sees_referral(user, referral):
     return (_owns(user, referral) or _partner_of(user, referral)
-            or _accompanies(user, referral) or _is_handed(user, referral))
+            or _accompanies(user, referral) or _asked_to_accompany(user, referral)
+            or _is_handed(user, referral))
 
 
 def _sees_content(user, referral):
@@ -115,7 +123,8 @@ def _sees_content(user, referral):
     consent for that organisation stands."""
     if _owns(user, referral) or _is_handed(user, referral):
         return True
-    return ((_partner_of(user, referral) or _accompanies(user, referral))
+    return ((_partner_of(user, referral) or _accompanies(user, referral)
+             or _asked_to_accompany(user, referral))
             and referral.status != Status.entered_in_error
             and active_consent(referral.family_id, referral.organisation_id) is not None)
 
@@ -183,6 +192,7 @@ RULES = {
     "referral.handover": _owns,
     "referral.bridge": _owns,
     "handover.decide": _decides_handover,
+    "bridge.decide": _asked_to_accompany,
     "referrals.mine": _role(Role.professional),
     "referrals.inbox": _partner_with_organisation,
     "referrals.accompany": _role(Role.bridge),

@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from referral.forms import CheckboxesField
+from referral.forms import CheckboxesField, ConfirmForm
 from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS
 from referral.referrals.operations import MAX_MESSAGE, MAX_SERVICES
 
@@ -74,6 +74,11 @@ class StatusForm(FlaskForm):
         SelectChoice("", "—")] + [SelectChoice(k, v) for k, v in REASON_LABELS.items()])
 
 
+class StopForm(StatusForm, ConfirmForm):
+    """A step that ends the referral without the help it asked for: the box must be
+    ticked."""
+
+
 class NoteForm(FlaskForm):
     text = TextAreaField(_l("Note"), validators=[
         DataRequired(_l("Write the note.")), Length(max=2000)])
@@ -89,6 +94,16 @@ class HandoverForm(FlaskForm):
 class DecideForm(FlaskForm):
     accept = SubmitField(_l("Accept the handover"))
     decline = SubmitField(_l("Decline"))
+
+
+class BridgeAnswerForm(FlaskForm):
+    """The bridge worker's answer to a request: the accept button, or a reason and the
+    decline button."""
+
+    reason = TextAreaField(_l("Why not? (optional, for the professional who asked)"),
+                           validators=[Optional(), Length(max=2000)])
+    accept = SubmitField(_l("Accept: I will accompany the family"))
+    decline = SubmitField(_l("Decline the request"))
 
 
 class BridgeForm(FlaskForm):

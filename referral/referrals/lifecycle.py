@@ -89,13 +89,58 @@ STEP_LABELS = {
 }
 
 
+# What a step means, under its name on the referral page.
+STEP_HINTS = {
+    S.requested: _l("The service receives the referral."),
+    S.accepted: _l("The service takes the family on. The referrer is told."),
+    S.in_progress: _l("The help has started."),
+    S.on_hold: _l("The help pauses for a while."),
+    S.completed: _l("The help is finished: say how it went."),
+    S.rejected: _l("The service cannot help this family. The referrer is told and can look "
+                   "for other help."),
+    S.failed: _l("The help did not work out."),
+    S.cancelled: _l("The referral stops for good."),
+    S.entered_in_error: _l("The referral was made by mistake. It is closed for good and not "
+                           "counted."),
+}
+REOPEN_HINT = _l("The service receives the referral again.")
+
+# The question above a step's reason field, so each field says which step it belongs to.
+REASON_QUESTIONS = {
+    S.requested: _l("Why do you reopen it?"),
+    S.on_hold: _l("Why does the help pause?"),
+    S.completed: _l("How did it go? (optional)"),
+    S.rejected: _l("Why can the service not help?"),
+    S.failed: _l("Why did it not work out?"),
+    S.cancelled: _l("Why does the referral stop?"),
+}
+
+# The box to tick before a step that ends the referral without the help it asked for.
+CONFIRM_LABELS = {
+    S.rejected: _l("Yes, reject this referral"),
+    S.failed: _l("Yes, report this referral as failed"),
+    S.cancelled: _l("Yes, cancel this referral"),
+    S.entered_in_error: _l("Yes, this referral was made by mistake"),
+}
 
 COUNTED_REASONS = {S.rejected, S.failed}
-# Steps that end a referral without the help it asked for: their buttons warn.
-UNHAPPY = {S.rejected, S.cancelled, S.failed, S.entered_in_error}
+# Steps that end a referral without the help it asked for: they come last, their buttons
+# warn, and they ask for a confirmation.
+UNHAPPY = set(CONFIRM_LABELS)
 
 
 def step_label(source, target):
     if target == S.requested and source in (S.completed, S.failed):
         return _l("Reopen")
     return STEP_LABELS.get(target, target)
+
+
+def step_hint(source, target):
+    if target == S.requested and source in (S.completed, S.failed):
+        return REOPEN_HINT
+    return STEP_HINTS.get(target, "")
+
+
+def in_page_order(transitions):
+    """The usual steps first, in table order; the steps that end a referral last."""
+    return sorted(transitions, key=lambda t: t.target in UNHAPPY)

@@ -97,7 +97,8 @@ class Change(enum.StrEnum):
 
 
 class HandoverAnswer(enum.StrEnum):
-    """The colleague's answer to a handover, kept as the handover event's outcome."""
+    """The answer to a handover (the colleague's) or to a bridge request (the bridge
+    worker's), kept as the event's outcome."""
 
     accepted = "accepted"
     declined = "declined"
@@ -142,6 +143,10 @@ class Referral(SQLModel, table=True):
     # A bridge worker (expert by experience) accompanying the family, with its consent.
     bridge_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id",
                                         index=True)
+    # When the bridge worker agreed to accompany; until then the request waits for an
+    # answer (a declined request clears bridge_id).
+    bridge_accepted_at: datetime | None = Field(default=None,
+                                                sa_type=DateTime(timezone=True))
     # Raised on every change: a form from before a change is told, not applied.
     version: int = 1
     # One per submitted form and service: a second submission finds the first.

@@ -381,11 +381,38 @@ def assign_bridge(user, referral, bridge, *, family_agreed):
         raise Refused(_l("A bridge worker can only join with the family's consent."))
     if bridge is None or bridge.role != Role.bridge or not bridge.active:
         raise Refused(_l("Choose an active bridge worker."))
-    referral.bridge_id = bridge.id
+    if referral.bridge_id is not None and referral.bridge_accepted_at is None:
+        raise Refused(_l("A bridge worker is already asked and has not answered yet."))
+    if referral.bridge_id == bridge.id:
+        raise Refused(_l("This bridge worker already accompanies the family."))
+    # Asked, not yet accompanying: the bridge worker accepts or declines (decide_bridge).
+    referral.bridge_id, referral.bridge_accepted_at = bridge.id, None
     _event(referral, user, EventKind.bridge, activity=False)
     audit.record("update", object_type="referral", object_id=referral.id,
-                 family_id=referral.family_id, user=user, summary="bridge worker assigned")
+                 family_id=referral.family_id, user=user, summary="bridge worker asked")
     _tell_user(bridge.id, "bridge_request", referral)
+
+
+def decide_bridge(user, referral, *, accept, reason=None):
+    """The bridge worker asked answers: accepting makes them accompany the family;
+    declining (with a reason for the owner, if they give one) withdraws the request. The
+    owner is told either way."""
+    _require_referral(user, "bridge.decide", referral)
+    referral = _locked(referral)
+    if not policy.allowed(user, "bridge.decide", referral):  # answered meanwhile
+        raise Refused(STALE)
+    if accept:
+        referral.bridge_accepted_at = db.utcnow()
+    else:
+        referral.bridge_id = None
+    db.session().add(referral)
+    _event(referral, user, EventKind.bridge, activity=False, text=None if accept else reason,
+           outcome=HandoverAnswer.accepted if accept else HandoverAnswer.declined)
+    audit.record("update", object_type="referral", object_id=referral.id,
+                 family_id=referral.family_id, user=user,
+                 summary="bridge request accepted" if accept else "bridge request declined")
+    _tell_user(referral.owner_id, "referral_changed", referral)
+    return referral
 
 
 def consent_withdrawn(user, consent):

@@ -183,18 +183,21 @@ def of_family(family_id):
 
 
 def family_timeline(family_id):
-    """Every event of the family's referrals, newest first, with the service name."""
+    """Every event of the family's referrals, oldest first (numbered in the order it
+    happened), with the service name."""
     return db.session().exec(
         select(ReferralEvent, Service.name)
         .join(Referral, Referral.id == ReferralEvent.referral_id)
         .join(Service, Service.id == Referral.service_id)
         .where(Referral.family_id == family_id)
-        .order_by(ReferralEvent.at.desc())).all()
+        .order_by(ReferralEvent.at, ReferralEvent.id)).all()
 
 
 def events_of(referral):
+    """The referral's timeline, oldest first: step 1 is its creation."""
     return db.session().exec(select(ReferralEvent).where(
-        ReferralEvent.referral_id == referral.id).order_by(ReferralEvent.at.desc())).all()
+        ReferralEvent.referral_id == referral.id).order_by(ReferralEvent.at,
+                                                           ReferralEvent.id)).all()
 
 
 STUCK_PAGE_SIZE = 100

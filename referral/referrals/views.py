@@ -19,6 +19,7 @@ from referral.forms import need_domain_choices, show_refusal
 from referral.policy.queries import pending_handover_to
 from referral.referrals import bp, lifecycle, operations, queries
 from referral.referrals.forms import (
+    BridgeAnswerForm,
     BridgeForm,
     DecideForm,
     DraftForm,
@@ -27,6 +28,7 @@ from referral.referrals.forms import (
     NoteForm,
     ReferForm,
     StatusForm,
+    StopForm,
 )
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import (
@@ -191,7 +193,7 @@ def show(referral_id):
     return _render_show(referral)
 
 
-def _render_show(referral, status_form=None, note_form=None):
+def _render_show(referral, status_form=None, note_form=None, bridge_form=None):
     user = current_user
     service = db.session().get(Service, referral.service_id)
     organisation = directory.get_organisation(referral.organisation_id)
@@ -204,9 +206,10 @@ def _render_show(referral, status_form=None, note_form=None):
         transitions += [t for t in lifecycle.next_steps(referral.status, PARTNER)
                         if t.target not in {s.target for s in transitions}]
     steps = []
-    for transition in transitions:  # one small form per step, each with its own field ids
+    for transition in lifecycle.in_page_order(transitions):
+        # One small form per step, each with its own field ids and its own question.
         form = status_form if status_form and status_form.target.data == transition.target \
-            else StatusForm(prefix=transition.target, formdata=None)
+            else _status_form(transition.target, formdata=None)
         form.version.data = referral.version
         steps.append((transition, form))
     events = queries.events_of(referral)
@@ -225,7 +228,21 @@ def _render_show(referral, status_form=None, note_form=None):
         may_print=not referral.by_inbox and policy.allowed(user, "referral.letter", referral),
         overdue=queries.is_overdue(referral), note_form=note_form or NoteForm(),
         decide_form=DecideForm() if handover else None,
-        step_label=lifecycle.step_label)
+        bridge_form=bridge_form or (BridgeAnswerForm() if policy.allowed(
+            user, "bridge.decide", referral) else None),
+        step_label=lifecycle.step_label, step_hint=lifecycle.step_hint)
+
+
+def _status_form(target, **kwargs):
+    """The form of one step: a stop asks for a confirmation; a reason field asks the step's
+    own question."""
+    if target in lifecycle.UNHAPPY:
+        form = StopForm(prefix=target, label=lifecycle.CONFIRM_LABELS[target], **kwargs)
+    else:
+        form = StatusForm(prefix=target, **kwargs)
+    if target in lifecycle.REASON_QUESTIONS:
+        form.reason.label.text = lifecycle.REASON_QUESTIONS[target]
+    return form
 
 
 @bp.route("/<uuid:referral_id>/status/<target>", methods=["POST"])
@@ -234,7 +251,7 @@ def change_status(referral_id, target):
     referral = _referral_or_404(referral_id, for_update=True)
     if target not in set(Status):
         abort(404)
-    form = StatusForm(prefix=target)
+    form = _status_form(target)
     form.target.data = target
     # A step that is not theirs is refused before the form is looked at (the operation
     # refuses it too, with the same message).
@@ -418,3 +435,26 @@ def bridge(referral_id):
             return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
     return render_template("referrals/bridge.html", form=form, referral=referral)
 
+
+
+@bp.route("/<uuid:referral_id>/bridge/answer", methods=["POST"])
+@login_required
+def answer_bridge(referral_id):
+    """The bridge worker asked accepts, or declines with a reason for the owner."""
+    referral = _referral_or_404(referral_id, "bridge.decide", for_update=True)
+    form = BridgeAnswerForm()
+    if form.validate() and not (form.accept.data or form.decline.data):
+        form.form_errors.append(_("Choose to accept or to decline."))
+    if form.errors or form.form_errors:
+        return _render_show(referral, bridge_form=form), 400
+    try:
+        operations.decide_bridge(current_user, referral, accept=form.accept.data,
+                                 reason=form.reason.data)
+    except Refused as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+    if form.accept.data:
+        flash(_("You accompany the family now. The professional is told."), "success")
+        return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
+    flash(_("You declined. The professional is told and can ask someone else."), "success")
+    return redirect(url_for("referrals.index"), code=303)

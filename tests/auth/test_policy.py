@@ -44,6 +44,7 @@ EXPECTED = {
     "referral.handover": set(),
     "referral.bridge": set(),
     "handover.decide": set(),
+    "bridge.decide": set(),  # the bridge worker asked: tests/referrals
     "referrals.mine": {"professional"},
     "referrals.inbox": set(),  # a partner with an organisation: tests/referrals
     "referrals.accompany": {"bridge"},

@@ -96,6 +96,9 @@ def test_partner_edits_own_service(app, client, make_user, login, old_service):
     ({"languages": "nederlands"}, "Schrijf taalcodes"),
     ({"description": "x" * 4001}, "4000"),
     ({"capacity": "sometimes"}, "Ongeldige keuze"),
+    ({"postal_code": "Amsterdam"}, "1234 AB"),
+    ({"address_1": "Dorpsstraat 1"}, "leeg"),
+    ({"opening_hours": "x" * 501}, "500"),
 ])
 def test_bad_service_input_saves_nothing(app, client, make_user, login, old_service, changes,
                                          message):
@@ -204,3 +207,24 @@ def test_attention_list(app, client, make_user, login, make_service):
     assert str(fine) not in page
     for reason in ("meer dan een jaar niet gecontroleerd", "geen gebied", "geen contactgegevens"):
         assert reason in page
+
+
+def test_partner_gives_the_address_and_opening_hours_the_service_page_shows(
+        app, client, make_user, login, old_service):
+    login(make_user("partner", organisation="Voedselbank"))
+    url = f"/directory/services/{old_service}/edit"
+    response = post_form(client, url, {
+        "name": "Voedselpakket", "description": "Elke week boodschappen.", "domains": ["food"],
+        "areas": "GM0363 Amsterdam", "referral_route": "phone", "capacity": "open",
+        "status": "active", "phone": "020-5550199", "address_1": "Kerkstraat 5",
+        "postal_code": "1017 GB", "city": "Amsterdam",
+        "opening_hours": "Dinsdag en donderdag 10:00 tot 12:00",
+        "application_process": "Neem een brief van de verwijzer mee."})
+    assert response.status_code == 303
+    page = client.get(f"/directory/services/{old_service}").text
+    for shown in ("Kerkstraat 5", "1017 GB Amsterdam", "Dinsdag en donderdag 10:00 tot 12:00",
+                  "020-5550199", "Neem een brief van de verwijzer mee."):
+        assert shown in page
+    assert "Bel 020-5550199 om je aan te melden." in page
+    form = client.get(url).text  # the form shows what is stored
+    assert 'value="Kerkstraat 5"' in form and "Dinsdag en donderdag" in form

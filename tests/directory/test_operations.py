@@ -13,12 +13,16 @@ from sqlmodel import select
 
 from referral import db
 from referral.auth.models import User
-from referral.directory import operations, queries
+from referral.directory import hsds, operations, queries
 from referral.directory.hsds import HsdsError
 from referral.directory.models import (
+    Address,
+    Location,
     Organisation,
+    Schedule,
     Service,
     ServiceArea,
+    ServiceAtLocation,
     ServiceDomain,
     ServiceTerm,
     TaxonomyTerm,
@@ -201,6 +205,17 @@ def test_a_partner_adds_and_edits_the_services_of_their_own_organisation_only(ap
      "Write language codes like nl, en, ar."),
     (lambda a, term: operations.map_term(COMMAND_LINE, term, domain="astrology"), "domain",
      "Choose one of the listed options."),
+    (lambda a, term: operations.edit_service(COMMAND_LINE, _service(a.service), **_entry(
+        address={"address_1": "", "postal_code": "1234 AB", "city": "Amsterdam"})),
+     "address_1", "Write the street and number and the place, or leave the address empty."),
+    (lambda a, term: operations.edit_service(COMMAND_LINE, _service(a.service), **_entry(
+        address={"address_1": "Dorpsstraat 1", "postal_code": "", "city": " "})),
+     "city", "Write the street and number and the place, or leave the address empty."),
+    (lambda a, term: operations.edit_service(COMMAND_LINE, _service(a.service), **_entry(
+        address={"address_1": "x" * 201, "city": "Amsterdam"})),
+     "address_1", "Write at most 200 characters."),
+    (lambda a, term: operations.edit_service(COMMAND_LINE, _service(a.service), **_entry(
+        opening_hours="x" * 501)), "opening_hours", "Write at most 500 characters."),
 ])
 def test_the_rules_of_an_entry_hold_for_every_caller(app, staff, call, field, message):
     with app.app_context():
@@ -239,3 +254,64 @@ def test_only_who_manages_the_directory_exports_it(app, staff, actor):
             with pytest.raises(Denied):
                 queries.hsds_export(user)
             assert last_entry().summary == "denied: directory.manage"
+
+
+# --- where and when: an HSDS location with its address, and a schedule ------------------------
+
+PLACE = {"address_1": "Dorpsstraat 12", "postal_code": "1234 AB", "city": "Voorbeeldstad"}
+
+
+def test_a_service_keeps_its_address_and_opening_hours_the_hsds_way(app, staff):
+    with app.app_context():
+        service = _service(staff.service)
+        operations.edit_service(COMMAND_LINE, service, **_entry(
+            address=PLACE, opening_hours="Maandag tot vrijdag 9:00 tot 17:00"))
+        db.commit()
+        result = queries.get_service(staff.service)
+        assert (result.address.address_1, result.address.postal_code, result.address.city,
+                result.address.country, result.address.address_type) == (
+            "Dorpsstraat 12", "1234 AB", "Voorbeeldstad", "NL", "physical")
+        assert result.opening_hours == "Maandag tot vrijdag 9:00 tot 17:00"
+        [location] = db.session().exec(select(Location)).all()
+        assert location.organisation_id == service.organisation_id
+        [link] = db.session().exec(select(ServiceAtLocation)).all()
+        assert (link.service_id, link.location_id) == (service.id, location.id)
+        assert last_entry().summary == "service changed"
+        # A change changes the same place; nothing new is made.
+        operations.edit_service(COMMAND_LINE, service, **_entry(
+            address={**PLACE, "address_1": "Dorpsstraat 14"}, opening_hours="Alleen dinsdag"))
+        db.commit()
+        result = queries.get_service(staff.service)
+        assert result.address.address_1 == "Dorpsstraat 14"
+        assert result.opening_hours == "Alleen dinsdag"
+        assert len(db.session().exec(select(Address)).all()) == 1
+        assert len(db.session().exec(select(Schedule)).all()) == 1
+        # Emptied: the place and the hours are gone.
+        operations.edit_service(COMMAND_LINE, service, **_entry(
+            address={"address_1": "", "postal_code": "", "city": ""}, opening_hours=""))
+        db.commit()
+        result = queries.get_service(staff.service)
+        assert result.address is None and result.opening_hours is None
+        for model in (Location, Address, ServiceAtLocation, Schedule):
+            assert db.session().exec(select(model)).all() == []
+
+
+def test_an_edit_without_place_fields_leaves_the_place_alone(app, staff):
+    with app.app_context():
+        service = _service(staff.service)
+        operations.edit_service(COMMAND_LINE, service, **_entry(address=PLACE,
+                                                                opening_hours="Dinsdag"))
+        operations.edit_service(COMMAND_LINE, service, **_entry())  # e.g. an older caller
+        db.commit()
+        assert queries.get_service(staff.service).address.city == "Voorbeeldstad"
+
+
+def test_the_hsds_export_keeps_its_format_with_addresses(app, staff):
+    with app.app_context():
+        before = hsds.package_files(hsds.export_tables())
+        operations.edit_service(COMMAND_LINE, _service(staff.service), **_entry(
+            address=PLACE, opening_hours="Dinsdag"))
+        db.commit()
+        after = hsds.package_files(hsds.export_tables())
+    assert sorted(after) == sorted(before)
+    assert after["datapackage.json"] == before["datapackage.json"]

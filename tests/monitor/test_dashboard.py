@@ -14,7 +14,7 @@ from referral.auth.models import User
 from referral.cases.models import Family
 from referral.feedback import operations as feedback
 from referral.referrals.models import Referral
-from referral.referrals.operations import assign_bridge
+from referral.referrals.operations import assign_bridge, decide_bridge
 from tests.conftest import count_queries, post_form
 from tests.monitor.conftest import YEAR, build, table_of
 
@@ -168,16 +168,19 @@ def test_printable_report_has_the_same_figures(client, login, alliance):
 
 def test_bridge_workers_count_when_they_accompany_a_family(app, client, login, alliance,
                                                            make_user):
-    """Seven bridge workers are new; six accompany a referral of this year, one does not."""
-    bridges = [make_user("bridge", organisation="Alliantie").id for _ in range(7)]
+    """Eight bridge workers are new; six accompany a referral of this year, one was asked
+    and has not answered (not counted), one was never asked."""
+    bridges = [make_user("bridge", organisation="Alliantie").id for _ in range(8)]
     with app.app_context():
         session = db.session()
         owner = session.get(User, alliance["owner"].id)
         referrals = session.exec(select(Referral).order_by(Referral.created_at)).all()
-        for referral, bridge in zip(referrals, bridges[:6], strict=False):
+        for n, (referral, bridge) in enumerate(zip(referrals, bridges[:7], strict=False)):
             assign_bridge(owner, referral, session.get(User, bridge), family_agreed=True)
+            if n < 6:
+                decide_bridge(session.get(User, bridge), referral, accept=True)
         db.commit()
     login(alliance["coordinator"])
     targets = table_of(client.get(f"/monitor/?year={YEAR}").text, "targets")
     assert targets["Brugfunctionarissen die dit jaar een gezin begeleidden"] == ["6"]
-    assert targets["Nieuwe brugfunctionarissen in de laatste drie jaar (doel: 100)"] == ["7"]
+    assert targets["Nieuwe brugfunctionarissen in de laatste drie jaar (doel: 100)"] == ["8"]

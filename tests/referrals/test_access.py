@@ -66,6 +66,7 @@ def consent_id(app, world, service_id):
 def step(client, referral_id, target, *, token=None, **fields):
     """Post a status step as the step's form on the referral page would (prefixed fields)."""
     token = token or csrf_token(client, "/account")
+    fields.setdefault("confirm", "y")  # the box the steps that end a referral have
     data = {f"{target}-csrf_token": token, **{f"{target}-{k}": v for k, v in fields.items()}}
     return client.post(f"/referrals/{referral_id}/status/{target}", data=data)
 
@@ -271,7 +272,8 @@ def test_only_the_owner_hands_over_or_asks_a_bridge_worker(app, client, login, w
         assert db.session().exec(select(Handover)).all() == []
     referral = load(app, world.inbox_referral)
     assert referral.owner_id == world.owner.id
-    assert len(events(app, world.inbox_referral, "bridge")) == 1  # only the owner's
+    # Only the owner's request and the bridge worker's answer.
+    assert len(events(app, world.inbox_referral, "bridge")) == 2
 
 
 # --- coordinators and privacy officers ---------------------------------------------------

@@ -8,18 +8,20 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from referral import db
+from referral import db, policy
 from referral.auth.models import User
 from referral.cases.models import Consent, Family, Signal
 from referral.cases.operations import create_family, log_signal
 from referral.directory.models import Service
 from referral.errors import Denied
+from referral.mail import OutboxMessage
 from referral.referrals.models import Handover, Referral, ReferralEvent, Status
 from referral.referrals.operations import (
     add_note,
     assign_bridge,
     change_status,
     consent_withdrawn,
+    decide_bridge,
     decide_handover,
     propose_handover,
     refer,
@@ -27,7 +29,15 @@ from referral.referrals.operations import (
 )
 from referral.referrals.queries import default_follow_up
 from tests.matrix import WORLD_ACTORS as ACTORS
-from tests.matrix import accompany, attempt, check_as, denials, snapshot
+from tests.matrix import (
+    accompany,
+    attempt,
+    check_as,
+    denials,
+    last_entry,
+    nothing_written,
+    snapshot,
+)
 from tests.world import refer_again
 
 
@@ -120,6 +130,23 @@ def _ask_the_bridge(user, world, _context):
                   family_agreed=True)
 
 
+def _a_bridge_request(app, world):
+    """The owner asks the bridge worker to accompany the family on the letter referral."""
+    with app.app_context():
+        assign_bridge(_user(world, "owner"), _get(Referral, world.letter_referral),
+                      _user(world, "bridge"), family_agreed=True)
+        db.commit()
+
+
+def _accept_the_request(user, world, _context):
+    decide_bridge(user, _get(Referral, world.letter_referral), accept=True)
+
+
+def _decline_the_request(user, world, _context):
+    decide_bridge(user, _get(Referral, world.letter_referral), accept=False,
+                  reason="Ik heb deze maand geen tijd.")
+
+
 def _tell_withdrawn(user, world, consent_id):
     consent_withdrawn(user, _get(Consent, consent_id))
 
@@ -141,6 +168,10 @@ OPERATIONS = {
     "propose a handover": (_nothing, _hand_over, "referral.handover", {"owner"}, set()),
     "decide a handover": (_a_handover, _decide, "handover.decide", {"colleague"}, set()),
     "ask a bridge worker": (_nothing, _ask_the_bridge, "referral.bridge", {"owner"}, set()),
+    "accept a bridge request": (_a_bridge_request, _accept_the_request, "bridge.decide",
+                                {"bridge", "bridge_assigned"}, set()),
+    "decline a bridge request": (_a_bridge_request, _decline_the_request, "bridge.decide",
+                                 {"bridge", "bridge_assigned"}, set()),
     "tell that consent was withdrawn": (_consent_gone, _tell_withdrawn, "consent.record",
                                         {"owner"}, set()),
     "send the reminders": (_nothing, _remind, "referrals.remind", {"command_line"}, set()),
@@ -224,6 +255,14 @@ def _bridge(who, agreed=True):
     return call
 
 
+def _a_waiting_request(app, world):
+    accompany(app, world, answer=False)
+
+
+def _an_accepted_request(app, world):
+    accompany(app, world)
+
+
 def _still_active(app, world):
     with app.app_context():
         organisation_id = _get(Service, world.inbox_service).organisation_id
@@ -270,6 +309,10 @@ RULES = [
      "Choose an active bridge worker."),
     ("telling of a consent that stands", "owner", _still_active, _tell_withdrawn,
      "Withdraw the consent first."),
+    ("a second bridge worker while one has not answered", "owner", _a_waiting_request,
+     _bridge("bridge"), "A bridge worker is already asked and has not answered yet."),
+    ("the bridge worker who accompanies already", "owner", _an_accepted_request,
+     _bridge("bridge"), "This bridge worker already accompanies the family."),
 ]
 
 
@@ -283,3 +326,62 @@ def test_the_rules_hold_for_who_may(app, world, what, who, setup, call, message)
     assert refused.english == message
     assert snapshot(app) == before
     assert len(denials(app)) == denied
+
+
+# --- the bridge worker's answer ----------------------------------------------------------
+
+def _last_event(app, referral_id, kind):
+    """(actor, outcome, text) of the referral's last event of this kind."""
+    with app.app_context():
+        event = db.session().exec(select(ReferralEvent).where(
+            ReferralEvent.referral_id == referral_id, ReferralEvent.kind == kind)
+            .order_by(ReferralEvent.at.desc())).first()
+        return event.actor_id, event.outcome, event.text
+
+
+def test_accepting_a_bridge_request_makes_the_worker_accompany(app, world):
+    accompany(app, world, answer=False)
+    with app.app_context():
+        referral = _get(Referral, world.inbox_referral)
+        asked = _user(world, "bridge")
+        assert not policy.allowed(asked, "referral.note", referral)  # not before answering
+        assert policy.allowed(asked, "referral.view", referral)
+        decide_bridge(asked, referral, accept=True, reason="genegeerd")
+        db.commit()
+        referral = _get(Referral, world.inbox_referral)
+        assert referral.bridge_id == world.bridge.id and referral.bridge_accepted_at
+        assert policy.allowed(asked, "referral.note", referral)
+        assert not policy.allowed(asked, "bridge.decide", referral)  # answered once
+        assert last_entry().summary == "bridge request accepted"
+        told = db.session().exec(select(OutboxMessage)).all()[-1]
+        assert told.family_id == world.family_id and "Zeynep" not in told.body
+    assert _last_event(app, world.inbox_referral, "bridge") == (world.bridge.id, "accepted",
+                                                                 None)
+
+
+def test_declining_a_bridge_request_withdraws_it_with_the_reason(app, world):
+    accompany(app, world, answer=False)
+    with app.app_context():
+        decide_bridge(_user(world, "bridge"), _get(Referral, world.inbox_referral),
+                      accept=False, reason="Ik heb deze maand geen tijd.")
+        db.commit()
+        referral = _get(Referral, world.inbox_referral)
+        assert referral.bridge_id is None and referral.bridge_accepted_at is None
+        assert not policy.allowed(_user(world, "bridge"), "referral.view", referral)
+        assert last_entry().summary == "bridge request declined"
+    assert _last_event(app, world.inbox_referral, "bridge") == (
+        world.bridge.id, "declined", "Ik heb deze maand geen tijd.")
+    with app.app_context():  # the owner may ask someone else now
+        assign_bridge(_user(world, "owner"), _get(Referral, world.inbox_referral),
+                      _user(world, "bridge"), family_agreed=True)
+
+
+def test_a_bridge_request_is_answered_once(app, world):
+    accompany(app, world, answer=False)
+    with app.app_context():
+        decide_bridge(_user(world, "bridge"), _get(Referral, world.inbox_referral),
+                      accept=False)
+        db.commit()
+        with nothing_written(Denied):
+            decide_bridge(_user(world, "bridge"), _get(Referral, world.inbox_referral),
+                          accept=True)

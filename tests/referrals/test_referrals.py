@@ -11,11 +11,14 @@ from referral import db
 from referral.mail import OutboxMessage, send_pending
 from referral.referrals.models import Referral, ReferralEvent
 from tests.conftest import audit_entries, csrf_token, post_form
-from tests.world import SECRET_MESSAGE, load, refer_again
+from tests.matrix import accompany
+from tests.world import SECRET_MESSAGE, dutch, load, refer_again
 
 
 def step(client, referral_id, target, **fields):
-    """Press a step's button on the referral page, as the form there would post it."""
+    """Press a step's button on the referral page, as the form there would post it (with its
+    confirmation box ticked, which only the steps that end a referral have)."""
+    fields.setdefault("confirm", "y")
     token = csrf_token(client, "/account")
     data = {f"{target}-csrf_token": token, **{f"{target}-{k}": v for k, v in fields.items()}}
     return client.post(f"/referrals/{referral_id}/status/{target}", data=data)
@@ -349,6 +352,7 @@ def test_a_bridge_worker_joins_with_consent_and_adds_notes(app, client, login, w
     assert post_form(client, url, {"bridge": str(world.bridge.id),
                                    "family_agreed": "y"}).status_code == 303
     login(world.bridge)
+    assert answer_bridge(client, world, accept="1").status_code == 303
     mine = text_of(client.get("/referrals/"))
     assert "Voedselpakket" in mine
     page = client.get(f"/referrals/{world.inbox_referral}")
@@ -385,3 +389,213 @@ def test_refer_page_survives_odd_filters(client, login, world):
     for query in ("age=99999999999999999999999", "age=-1", "municipality=" + "x" * 500,
                   "q=" + "%00" * 50, "domains=all&age=abc"):
         assert client.get(f"/referrals/new/{world.signal_id}?{query}").status_code == 200
+
+
+# --- the next steps, as groups -----------------------------------------------------------
+
+def steps_of(response):
+    """The step groups of the referral page, in order: (legend, whether it ends the
+    referral)."""
+    section = response.text.split('id="steps-title"', 1)[1].split("</section>", 1)[0]
+    return [(re.sub(r"\s+", " ", legend).strip(), 'class="step stop"' in before[-200:])
+            for before, legend in re.findall(r"(.{0,200})<legend>(.*?)</legend>", section,
+                                             flags=re.S)]
+
+
+def test_the_next_steps_are_labelled_groups_the_usual_one_first(app, client, login, world):
+    login(world.partner)
+    page = client.get(f"/referrals/{world.inbox_referral}")
+    assert steps_of(page) == [(dutch(app, "Accept"), False), (dutch(app, "Reject"), True),
+                              (dutch(app, "Cancel the referral"), True)]
+    text = text_of(page)
+    # Each reason field asks its own step's question, with its own id.
+    assert dutch(app, "Why can the service not help?") in text
+    assert dutch(app, "Why does the referral stop?") in text
+    assert 'id="rejected-reason"' in page.text and 'id="cancelled-reason"' in page.text
+    assert text.index(dutch(app, "If it does not go ahead")) > text.index(
+        dutch(app, "The service takes the family on. The referrer is told."))
+    step(client, world.inbox_referral, "accepted",
+         version=load(app, world.inbox_referral).version)
+    assert [label for label, _stop in steps_of(client.get(
+        f"/referrals/{world.inbox_referral}"))] == [dutch(app, "Start"),
+                                                    dutch(app, "Put on hold"),
+                                                    dutch(app, "Report as failed"),
+                                                    dutch(app, "Cancel the referral")]
+
+
+def test_the_referrer_sees_only_stops_set_apart_for_a_sent_referral(app, client, login, world):
+    login(world.owner)
+    page = client.get(f"/referrals/{world.inbox_referral}")
+    assert steps_of(page) == [(dutch(app, "Mark as entered in error"), True),
+                              (dutch(app, "Cancel the referral"), True)]
+    assert dutch(app, "Yes, this referral was made by mistake") in page.text
+
+
+@pytest.mark.parametrize(("who", "target", "fields"), [
+    ("partner", "rejected", {"reason": "Buiten ons werkgebied.", "reason_code": "other"}),
+    ("owner", "cancelled", {"reason": "Het gezin is verhuisd."}),
+    ("owner", "entered-in-error", {}),
+])
+def test_a_step_that_ends_the_referral_asks_for_a_confirmation(app, client, login, world, who,
+                                                               target, fields):
+    login(getattr(world, who))
+    version = load(app, world.inbox_referral).version
+    refused = step(client, world.inbox_referral, target, version=version, confirm="",
+                   **fields)
+    assert refused.status_code == 400
+    assert dutch(app, "Tick the box to confirm.") in refused.text
+    assert f'href="#{target}-confirm"' in refused.text  # the summary leads to the box
+    assert load(app, world.inbox_referral).status == "requested"
+    done = step(client, world.inbox_referral, target, version=version, confirm="y", **fields)
+    assert done.status_code == 303 and load(app, world.inbox_referral).status == target
+
+
+def test_the_usual_step_needs_no_confirmation(app, client, login, world):
+    login(world.partner)
+    page = client.get(f"/referrals/{world.inbox_referral}")
+    assert 'id="accepted-confirm"' not in page.text
+    step(client, world.inbox_referral, "accepted", confirm="")
+    assert load(app, world.inbox_referral).status == "accepted"
+
+
+def test_a_step_without_its_token_is_refused(app, client, login, world):
+    login(world.partner)
+    response = client.post(f"/referrals/{world.inbox_referral}/status/rejected", data={
+        "rejected-reason": "x", "rejected-confirm": "y"})
+    assert response.status_code == 400
+    assert load(app, world.inbox_referral).status == "requested"
+
+
+def test_the_timeline_is_numbered_oldest_first(app, client, login, world):
+    login(world.partner)
+    step(client, world.inbox_referral, "accepted")
+    login(world.owner)
+    page = client.get(f"/referrals/{world.inbox_referral}")
+    timeline = page.text.split('class="timeline"', 1)[1].split("</ol>", 1)[0]
+    items = [re.sub(r"<[^>]+>", " ", item) for item in timeline.split("<li>")[1:]]
+    assert dutch(app, "created the referral") in items[0]
+    assert dutch(app, "accepted") in items[-1]
+    family = client.get(f"/families/{world.family_id}").text
+    family_timeline = family.split('class="timeline"', 1)[1]
+    assert family_timeline.index(dutch(app, "created the referral")) < family_timeline.index(
+        dutch(app, "accepted"))
+
+
+def test_a_referral_outside_the_tool_says_so_in_plain_words(app, client, login, world):
+    login(world.owner)
+    text = text_of(client.get(f"/referrals/{world.letter_referral}"))
+    assert "hier gevolgd" not in text
+    assert dutch(app, "outside the tool (%(route)s): you record its steps here",
+                 route="by letter") in text
+
+
+# --- the bridge worker's answer ----------------------------------------------------------
+
+def answer_bridge(client, world, referral=None, **fields):
+    referral = referral or world.inbox_referral
+    token = csrf_token(client, "/account")
+    return client.post(f"/referrals/{referral}/bridge/answer",
+                       data={"csrf_token": token, **fields})
+
+
+def test_the_bridge_worker_sees_the_request_and_accepts(app, client, login, world):
+    accompany(app, world, answer=False)
+    login(world.owner)
+    assert dutch(app, "asked, has not answered yet") in text_of(
+        client.get(f"/referrals/{world.inbox_referral}"))
+    login(world.bridge)
+    page = client.get(f"/referrals/{world.inbox_referral}")
+    assert dutch(app, "You are asked to accompany this family") in page.text
+    assert SECRET_MESSAGE in page.text  # enough to decide, with the family's consent
+    assert 'action="/referrals/' + str(world.inbox_referral) + '/notes"' not in page.text
+    before = len(outbox(app))
+    response = answer_bridge(client, world, accept="1")
+    assert response.status_code == 303
+    assert load(app, world.inbox_referral).bridge_accepted_at is not None
+    page = client.get(response.headers["Location"])
+    assert dutch(app, "You are asked to accompany this family") not in page.text
+    assert dutch(app, "agreed to accompany the family") in page.text
+    [told] = outbox(app)[before:]
+    assert told.family_id == world.family_id and "Zeynep" not in told.body
+    assert audit_entries(app, summary="bridge request accepted")
+
+
+def test_the_bridge_worker_declines_with_a_reason_for_the_owner(app, client, login, world):
+    accompany(app, world, answer=False)
+    login(world.bridge)
+    response = answer_bridge(client, world, decline="1", reason="Ik zit vol tot maart.")
+    assert response.status_code == 303 and response.headers["Location"] == "/referrals/"
+    assert load(app, world.inbox_referral).bridge_id is None
+    assert client.get(f"/referrals/{world.inbox_referral}").status_code == 404
+    login(world.owner)
+    text = text_of(client.get(f"/referrals/{world.inbox_referral}"))
+    assert dutch(app, "declined to accompany the family") in text
+    assert "Ik zit vol tot maart." in text
+    with app.app_context():
+        raw = db.session().exec(select(ReferralEvent.text_enc).where(
+            ReferralEvent.outcome == "declined")).one()
+    assert "maart" not in raw
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"decline": "1", "reason": "x" * 2001}, None),
+    ({"reason": "geen knop"}, "Choose to accept or to decline."),
+])
+def test_a_bad_bridge_answer_is_refused_and_changes_nothing(app, client, login, world, fields,
+                                                            message):
+    accompany(app, world, answer=False)
+    login(world.bridge)
+    response = answer_bridge(client, world, **fields)
+    assert response.status_code == 400 and "Er is een probleem" in response.text
+    if message:
+        assert dutch(app, message) in response.text
+    referral = load(app, world.inbox_referral)
+    assert referral.bridge_id == world.bridge.id and referral.bridge_accepted_at is None
+
+
+def test_a_bridge_answer_needs_its_token_and_the_request(app, client, login, world):
+    accompany(app, world, answer=False)
+    login(world.bridge)
+    no_token = client.post(f"/referrals/{world.inbox_referral}/bridge/answer",
+                           data={"accept": "1"})
+    assert no_token.status_code == 400
+    assert load(app, world.inbox_referral).bridge_accepted_at is None
+    for person in (world.owner, world.partner):  # asked is only the bridge worker
+        login(person)
+        assert answer_bridge(client, world, accept="1").status_code == 404
+    login(world.bridge)
+    assert answer_bridge(client, world, accept="1").status_code == 303
+    assert answer_bridge(client, world, decline="1").status_code == 404  # answered once
+    assert load(app, world.inbox_referral).bridge_id == world.bridge.id
+
+
+# --- the letter: where, when and how to apply --------------------------------------------
+
+def test_the_letter_says_where_when_and_how_to_apply(app, client, login, world, make_service):
+    service = make_service(
+        "Spreekuur schoolkosten", organisation="Leergeld", domains=("school_costs",),
+        referral_route="phone", phone="010-5550177", email="spreekuur@leergeld.example",
+        address={"address_1": "Schoolplein 3", "postal_code": "3011 AA", "city": "Rotterdam"},
+        opening_hours="Woensdag 13:00 tot 16:00",
+        application_process="Neem een loonstrook mee.")
+    referral = refer_again(app, world, service)
+    login(world.owner)
+    text = text_of(client.get(f"/referrals/{referral}/letter"))
+    for shown in ("Spreekuur schoolkosten", "Leergeld", "010-5550177",
+                  "spreekuur@leergeld.example", "Schoolplein 3", "3011 AA Rotterdam",
+                  "Woensdag 13:00 tot 16:00", "Neem een loonstrook mee.",
+                  dutch(app, "Call %(phone)s to apply.", phone="010-5550177")):
+        assert shown in text, shown
+
+
+def test_a_letter_for_a_service_without_contact_details_says_so(app, client, login, world,
+                                                                   make_service):
+    service = make_service("Stille hulp", organisation="Leergeld", domains=("school_costs",),
+                           referral_route="phone")
+    referral = refer_again(app, world, service)
+    login(world.owner)
+    text = text_of(client.get(f"/referrals/{referral}/letter"))
+    assert dutch(app, "Apply by phone. The directory has no number for this service: ask the "
+                      "organisation.") in text
+    assert dutch(app, "No contact details are known. Ask the organisation, or the "
+                      "coordinator, to add them.") in text

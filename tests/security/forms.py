@@ -23,7 +23,7 @@ from referral.directory.operations import create_organisation
 from referral.feedback import operations as feedback_operations
 from referral.monitor.operations import save_pledge
 from referral.referrals.models import Referral
-from referral.referrals.operations import propose_handover, refer
+from referral.referrals.operations import assign_bridge, propose_handover, refer
 from tests.conftest import post_form, raw_connection
 from tests.world import World
 
@@ -542,7 +542,8 @@ def _status(ctx):
     version = ctx.get(Referral, ctx.world.inbox_referral).version
     return Form(f"{page}/status/rejected", {
         "rejected-version": str(version), "rejected-reason": "Geen plek deze maand",
-        "rejected-reason_code": ""}, page=page, token_field="rejected-csrf_token")
+        "rejected-reason_code": "", "rejected-confirm": "y"}, page=page,
+        token_field="rejected-csrf_token")
 
 
 def _decide(ctx):
@@ -573,6 +574,20 @@ def _bridge(ctx):
     ctx.login(ctx.world.owner)
     url = f"/referrals/{ctx.world.inbox_referral}/bridge"
     return Form(url, {"bridge": str(ctx.world.bridge.id), "family_agreed": "y"}, page=url)
+
+
+def _answer_bridge(ctx):
+    def make():
+        session = db.session()
+        referral = session.get(Referral, ctx.world.inbox_referral)
+        if referral.bridge_id is None or referral.bridge_accepted_at is not None:
+            referral.bridge_id, referral.bridge_accepted_at = None, None
+            assign_bridge(session.get(User, referral.owner_id), referral,
+                          session.get(User, ctx.world.bridge.id), family_agreed=True)
+    ctx.run(make)
+    ctx.login(ctx.world.bridge)
+    page = f"/referrals/{ctx.world.inbox_referral}"
+    return Form(f"{page}/bridge/answer", {"decline": "1", "reason": "Geen tijd"}, page=page)
 
 
 FORMS = [
@@ -642,6 +657,8 @@ FORMS = [
     Case("referrals.handover", "/referrals/<uuid:referral_id>/handover", _handover, {
         "note": Text(1000)}),
     Case("referrals.bridge", "/referrals/<uuid:referral_id>/bridge", _bridge),
+    Case("referrals.answer_bridge", "/referrals/<uuid:referral_id>/bridge/answer",
+         _answer_bridge, {"reason": Text(2000)}),
 ]
 
 

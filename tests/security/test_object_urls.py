@@ -88,12 +88,15 @@ class Objects:
     follow_up: date  # the default follow-up date of a new referral
     colleague_name: str
     versions: dict = field(default_factory=dict)  # referral id -> version
+    asked: object = None  # a bridge worker asked to accompany on the letter referral
 
     def __getattr__(self, name):  # the world's ids and people, directly
         return getattr(self.__dict__["world"], name)
 
     def person(self, role):
-        return self.officer if role == "officer" else getattr(self.world, role)
+        if role in ("officer", "asked"):
+            return getattr(self, role)
+        return getattr(self.world, role)
 
     def secrets(self):
         return (*PRIVATE, self.world.colleague.email)
@@ -116,6 +119,7 @@ def current_versions(app, objects):
 
 def make_objects(app, world, make_user):
     officer = make_user("privacy_officer", organisation="Alliantie", totp_secret=TOTP_KEY)
+    asked = make_user("bridge", organisation="Ervaringsdeskundigen")
     draft = refer_again(app, world, world.inbox_service, send=False)
     with app.app_context():
         session = db.session()
@@ -129,6 +133,8 @@ def make_objects(app, world, make_user):
         referral_operations.add_note(owner, inbox, NOTE)
         handover = referral_operations.propose_handover(
             owner, letter, session.get(User, world.colleague.id), HANDOVER_NOTE)
+        referral_operations.assign_bridge(owner, letter, session.get(User, asked.id),
+                                          family_agreed=True)
         _invitation, token = feedback_operations.invite(owner, family, referral=inbox,
                                                        language="nl")
         service = session.get(Service, world.inbox_service)
@@ -148,7 +154,7 @@ def make_objects(app, world, make_user):
             world, officer, receipt, consent, draft, handover.id, token,
             service.organisation_id, jeugdfonds, sport, referral_queries.default_follow_up(),
             session.get(User, world.colleague.id).name,
-            {r.id: r.version for r in session.exec(select(Referral)).all()})
+            {r.id: r.version for r in session.exec(select(Referral)).all()}, asked)
     return objects
 
 
@@ -257,7 +263,8 @@ OBJECT_URLS = {
              label="inbox accepted", form=_status_form("inbox_referral", "accepted")),
         Case(_status("inbox_referral", "cancelled"), "owner", may=PARTNER,
              label="inbox cancelled",
-             form=_status_form("inbox_referral", "cancelled", reason="Verhuisd.")),
+             form=_status_form("inbox_referral", "cancelled", reason="Verhuisd.",
+                               confirm="y")),
         Case(_status("letter_referral", "accepted"), "owner", label="letter accepted",
              form=_status_form("letter_referral", "accepted")),
         Case(_status("draft", "requested"), "owner", label="draft requested",
@@ -269,6 +276,8 @@ OBJECT_URLS = {
         "bridge": str(o.bridge.id), "family_agreed": "y"})],
     "referrals.decide": [Case(lambda o: {"handover_id": o.handover}, "colleague",
                               form=lambda o: {"accept": "y"})],
+    "referrals.answer_bridge": [Case(_referral("letter_referral"), "asked",
+                                     form=lambda o: {"accept": "1"})],
     # --- the privacy officer's pages about a family: only after a two-factor login -------
     "privacy.family": [Case(_family, "officer", may=OFFICER, two_factor=True,
                             shows=lambda o: ("Zeynep Yilmaz", SECRET_MESSAGE))],
