@@ -104,8 +104,9 @@ def _statuses(status):
     return None
 
 
-def _page(query, total, page, size=LIST_SIZE):
+def _page(query, total, page):
     """One page of a query's rows, the page number kept within the pages there are."""
+    size = LIST_SIZE
     page = min(max(1, page), max(1, -(-total // size)))
     return page, db.session().exec(query.offset((page - 1) * size).limit(size)).all()
 
