@@ -17,7 +17,7 @@ from referral.referrals.operations import change_status, refer
 from referral.referrals.queries import default_follow_up
 from tests.conftest import counted_queries
 from tests.matrix import accompany
-from tests.world import age, refer_again
+from tests.world import age
 
 
 def text_of(response):
@@ -99,6 +99,33 @@ def test_the_inbox_shows_the_family_only_while_its_consent_stands(app, client, l
     assert "Zeynep" not in page and "Amsterdam" not in page
     assert "naam niet gedeeld: geen toestemming" in page
     assert "Voedselpakket" in page and "JGZ Noord" in page  # the rest still tells it apart
+
+
+def test_the_inbox_names_a_family_exactly_where_the_policy_shares_the_content(app, client,
+                                                                           login, world):
+    """The list's condition (policy.content_shared) and the rule for one referral
+    ("referral.content") agree: a referral entered in error shares nothing any more."""
+    from referral import policy
+
+    second = another_family(app, world, "Anna de Vries", world.inbox_service)
+    with app.app_context():
+        session = db.session()
+        owner = session.get(User, world.owner.id)
+        change_status(owner, session.get(Referral, second), "entered-in-error",
+                      reason="Verkeerd gezin.")
+        db.commit()
+    login(world.partner)
+    html = client.get("/referrals/?status=all").text
+    with app.app_context():
+        session = db.session()
+        partner = session.get(User, world.partner.id)
+        for referral_id in (world.inbox_referral, second):
+            referral = session.get(Referral, referral_id)
+            row = html.split(f'href="/referrals/{referral_id}"', 1)[1].split("</tr>", 1)[0]
+            shared = policy.allowed(partner, "referral.content", referral)
+            assert shared == (referral_id == world.inbox_referral)
+            assert ("Zeynep Yilmaz" in row or "Anna de Vries" in row) == shared
+            assert ("naam niet gedeeld" in row) == (not shared)
 
 
 def test_a_family_without_consent_for_the_partner_is_not_named(app, client, login, world,
@@ -310,5 +337,5 @@ def test_the_lists_read_the_same_statements_as_they_grow(app, client, login, wor
     few = measure()
     for n in range(4):
         another_family(app, world, f"Gezin {n}", world.inbox_service)
-        refer_again(app, world, world.letter_service)
+        another_family(app, world, f"Brief {n}", world.letter_service)
     assert measure() == few
