@@ -66,3 +66,43 @@ def show_refusal(form, refused, *, default=None):
         form[name].errors = [*form[name].errors, str(refused)]
     else:
         form.form_errors.append(str(refused))
+
+
+class ListFilters(FlaskForm):
+    """A list's filters and sort order, sent with GET so a view can be bookmarked: nothing
+    changes, so no CSRF token, and nothing personal goes in it. A value that is not one of
+    the choices (an old bookmark, a hand-made address) is dropped with a word, not refused."""
+
+    class Meta:
+        csrf = False
+
+    def read(self):
+        """Validate; reset each field whose value is not understood to its default. Return
+        the labels of the fields that were reset, for a notice above the list."""
+        ignored = []
+        if not self.validate():
+            for name, _messages in self.errors.items():
+                field = self[name]
+                field.data = field.default
+                field.raw_data = []
+                ignored.append(str(field.label.text))
+            for name in list(self.errors):
+                self[name].errors = []
+        return ignored
+
+    def args(self, **extra):
+        """The chosen filters as query arguments (for page links), without the defaults."""
+        chosen = {field.name: field.data for field in self
+                  if field.data not in (None, "", False, field.default)}
+        return {**chosen, **extra}
+
+    def narrowed(self):
+        """Whether any filter but the sort order is set away from its default."""
+        return any(field.data not in (None, "", False, field.default)
+                   for field in self if field.name != "sort")
+
+
+def page_number(args):
+    """The page asked for in the query string; 1 for anything that is not a page number."""
+    page = args.get("page", "1")
+    return int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 100_000 else 1

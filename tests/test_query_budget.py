@@ -46,12 +46,14 @@ BUDGETS = [
     ("owner", "/account/password", 2),
     ("owner", "/login/enrol", 2),
     ("owner", "/families/", 4),
+    ("owner", "/families/?sort=name&page=2", 4),
     ("owner", "/families/new", 3),
     ("owner", "/families/{family}", 15),
     ("owner", "/families/{family}/edit", 5),
     ("owner", "/families/{family}/signals/new", 4),
     ("owner", "/families/{family}/consents/new", 5),
-    ("owner", "/referrals/", 5),
+    ("owner", "/referrals/", 7),
+    ("owner", "/referrals/?status=open&overdue=y&service={service}&days=90&sort=service", 7),
     ("owner", "/referrals/new/{signal}", 16),
     ("owner", "/referrals/{referral}", 12),
     ("owner", "/referrals/{referral}/handover", 4),
@@ -65,7 +67,8 @@ BUDGETS = [
     ("owner", "/feedback/", 3),
     ("owner", "/feedback/invite/{family}", 4),
     ("owner", "/privacy/register", 2),
-    ("partner", "/referrals/", 3),
+    ("partner", "/referrals/", 7),
+    ("partner", "/referrals/?status=all&waiting=7&service={service}&sort=waiting&page=2", 7),
     ("partner", "/referrals/{referral}", 12),
     ("partner", "/directory/services/{service}/edit", 8),  # with the address and hours
     ("partner", "/feedback/", 3),
@@ -73,14 +76,17 @@ BUDGETS = [
     ("partner", "/monitor/pledge", 6),
     ("partner", "/monitor/pledge/edit", 4),
     ("partner", "/monitor/pledge/report", 5),
-    ("bridge", "/referrals/", 3),
+    ("bridge", "/referrals/", 5),
+    ("bridge", "/referrals/?status=closed&sort=urgency", 5),
     ("bridge", "/referrals/{referral}", 12),
     ("coordinator", "/monitor/", 28),
     ("coordinator", "/monitor/export.csv", 28),
     ("coordinator", "/monitor/report", 28),
     ("coordinator", "/monitor/pledges", 5),
     ("coordinator", "/monitor/pledges/{organisation}", 6),
-    ("coordinator", "/referrals/stuck", 5),
+    ("coordinator", "/referrals/stuck", 6),
+    ("coordinator", "/referrals/stuck?organisation={organisation}&status=accepted&sort=longest",
+     6),
     ("coordinator", "/users", 3),
     ("coordinator", "/users?role=professional&status=active&expired=y&sort=training&order=desc", 4),
     ("coordinator", "/users?sort=status&page=2", 4),
@@ -95,12 +101,14 @@ BUDGETS = [
     ("coordinator", "/directory/organisations/{organisation}/edit", 3),
     ("officer", "/privacy/", 3),
     ("officer", "/privacy/families", 2),
-    ("officer", "/privacy/families?postcode=1011AB&house_number=1", 7),
+    ("officer", "/privacy/families?postcode=1011AB&house_number=1", 2),  # not searched
     ("officer", "/privacy/families/{family}", 24),
     ("officer", "/privacy/families/{family}.json", 19),
     ("officer", "/privacy/families/{family}/erase", 14),
     ("officer", "/privacy/log", 7),
 ]
+FIND_BUDGET = 8  # POST /privacy/families: a search by name, the access log entry
+SEARCH_BUDGET = 2  # POST /families/: the search goes in the session, nothing is read
 REFER_BUDGET = 29  # POST /referrals/new/<signal>: two services, one referral sent
 STATUS_BUDGET = 11  # POST /referrals/<id>/status/accepted by the partner
 
@@ -258,3 +266,19 @@ def test_referring_and_a_status_change_stay_within_their_budget(app, world,  # n
 def default_follow_up_iso(app):
     with app.app_context():
         return default_follow_up().isoformat()
+
+
+def test_searching_families_stays_within_its_budget(app, world, make_user):  # noqa: F811
+    _grow(app, world)
+    officer = make_user("privacy_officer", organisation="Alliantie", totp_secret=KEY)
+    client = _client(app, officer, pyotp.TOTP(KEY).now())
+    token = csrf_token(client, "/privacy/families")
+    with counted_queries(app) as statements:
+        found = client.post("/privacy/families", data={"csrf_token": token, "name": "ouder"})
+    assert found.status_code == 200 and "Ouder 3" in found.text
+    owner = _client(app, world.owner)
+    search_count, _ = _count_post(app, owner, "/families/", {
+        "csrf_token": csrf_token(owner, "/families/"), "text": "ouder"})
+    print({"find": len(statements), "search": search_count})  # noqa: T201
+    assert len(statements) <= FIND_BUDGET, f"finding a family: {len(statements)} statements"
+    assert search_count <= SEARCH_BUDGET, f"searching my families: {search_count} statements"

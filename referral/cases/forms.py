@@ -10,6 +10,7 @@ from wtforms import (
     FormField,
     SelectField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -130,3 +131,13 @@ class ConsentForm(FlaskForm):
     def validate_given_on(self, field):
         if field.data and field.data > date.today():
             raise ValidationError(_l("The date cannot be in the future."))
+
+
+class FamilySearchForm(FlaskForm):
+    """Search my families: a name or postcode is personal, so it is posted, never put in
+    the address."""
+
+    text = StringField(_l("Name, child's first name or postcode"), validators=[
+        Length(max=100, message=_l("Search with at most %(max)d characters."))])
+    search = SubmitField(_l("Search"))
+    clear = SubmitField(_l("Show all families"))

@@ -2,6 +2,7 @@ import uuid
 from itertools import zip_longest
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask import session as web_session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -14,6 +15,7 @@ from referral.cases.forms import (
     ConsentForm,
     CorrectFamilyForm,
     FamilyForm,
+    FamilySearchForm,
     SignalForm,
 )
 from referral.cases.models import (
@@ -25,9 +27,10 @@ from referral.cases.models import (
     Family,
     Urgency,
 )
+from referral.crypto import CryptoError, keyring
 from referral.directory import queries as directory
 from referral.errors import Refused
-from referral.forms import ConfirmForm, need_domain_choices, show_refusal
+from referral.forms import ConfirmForm, need_domain_choices, page_number, show_refusal
 from referral.referrals import queries as referrals
 
 
@@ -50,13 +53,51 @@ def _family_for(action, family_id):
     return family
 
 
-@bp.route("/")
+# The search text of my families, kept between pages in the session (a signed cookie, not
+# an encrypted one): sealed with the key ring and bound to the user, so the cookie does not
+# carry a family's name readably, and nobody else's session can use it.
+SEARCH_KEY = "family_search"
+
+
+def _search_context(user):
+    return f"search/families/{user.id}"
+
+
+def _saved_search(user):
+    sealed = web_session.get(SEARCH_KEY)
+    if not sealed:
+        return ""
+    try:
+        return keyring().open(sealed, _search_context(user))
+    except CryptoError:  # sealed with a retired key, or not this user's: start afresh
+        web_session.pop(SEARCH_KEY, None)
+        return ""
+
+
+@bp.route("/", methods=["GET", "POST"])
 @login_required
 def index():
+    """My families, searched by name, child or postcode (posted, never in the address) and
+    sorted and paged by the address."""
     policy.require(current_user, "family.create")
-    families = queries.families_of(current_user)
-    return render_template("cases/index.html", families=families,
-                           children=queries.children_of([f.id for f in families]))
+    form = FamilySearchForm()
+    sort = request.args.get("sort", "newest")
+    sort = sort if sort in queries.FAMILY_SORTS else "newest"
+    if form.validate_on_submit():
+        text = (form.text.data or "").strip()
+        if form.clear.data or not text:
+            web_session.pop(SEARCH_KEY, None)
+        else:
+            web_session[SEARCH_KEY] = keyring().seal(text, _search_context(current_user))
+        return redirect(url_for("cases.index", sort=None if sort == "newest" else sort),
+                        code=303)
+    text = _saved_search(current_user)
+    if not form.is_submitted():
+        form.text.data = text
+    page, children = queries.caseload(current_user, text=text, sort=sort,
+                                      page=page_number(request.args))
+    return render_template("cases/index.html", page=page, children=children, form=form,
+                           searched=text, sort=sort), 400 if form.errors else 200
 
 
 @bp.route("/new", methods=["GET", "POST"])

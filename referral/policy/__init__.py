@@ -4,12 +4,18 @@ from datetime import date
 
 from flask import current_app, has_request_context, request
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_
 
 from referral import audit
 from referral.auth.models import Role
 from referral.errors import Denied
-from referral.policy.queries import active_consent, owns_any, pending_handover_to
-from referral.referrals.models import Status
+from referral.policy.queries import (
+    active_consent,
+    consent_stands,
+    owns_any,
+    pending_handover_to,
+)
+from referral.referrals.models import Referral, Status
 
 
 class CommandLine:
@@ -127,6 +133,15 @@ def _sees_content(user, referral):
              or _asked_to_accompany(user, referral))
             and referral.status != Status.entered_in_error
             and active_consent(referral.family_id, referral.organisation_id) is not None)
+
+
+def content_shared():
+    """_sees_content for a partner or bridge worker as a SQL condition on Referral rows, for
+    the lists that show a page of them at once: the family (name, municipality) is shown
+    only where the family's consent for the referral's organisation stands. Whether the
+    user is the partner or the bridge worker is the list's own query (inbox, accompanied)."""
+    return and_(Referral.status != Status.entered_in_error,
+                consent_stands(Referral.family_id, Referral.organisation_id))
 
 
 def _prints_letter(user, referral):

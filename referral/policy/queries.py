@@ -1,5 +1,6 @@
 """The few facts about a case the access rules need, each one small query."""
 
+from sqlalchemy import exists
 from sqlmodel import select
 
 from referral import db
@@ -12,6 +13,14 @@ def active_consent(family_id, organisation_id):
     return db.session().exec(select(Consent.id).where(
         Consent.family_id == family_id, Consent.organisation_id == organisation_id,
         Consent.withdrawn_at.is_(None))).first()
+
+
+def consent_stands(family_id, organisation_id):
+    """The same fact as active_consent, as a SQL condition over a list's columns: one query
+    for a page of rows instead of one per row."""
+    return exists().where(Consent.family_id == family_id,
+                          Consent.organisation_id == organisation_id,
+                          Consent.withdrawn_at.is_(None))
 
 
 def owns_any(user_id, family_id):

@@ -28,7 +28,13 @@ class LogFilterForm(_Query):
     end = DateField(_l("Up to and including"), validators=[Optional()])
 
 
-class FindForm(_Query):
+class FindForm(FlaskForm):
+    """Find a family for its request: by name, reference or address. A name or an address
+    is personal, so the form is posted, never put in the address."""
+
+    name = StringField(_l("Name of a parent or a child"), validators=[
+        Optional(), Length(min=2, max=100, message=_l("Enter between %(min)d and %(max)d "
+                                                      "characters of a name."))])
     reference = StringField(_l("Family reference"), validators=[
         Optional(), Length(max=40), Regexp(UUID, message=_l("Enter a family reference as shown "
                                                             "on the family page."))])
@@ -36,3 +42,15 @@ class FindForm(_Query):
         Optional(), Regexp(r"^\s*\d{4}\s*[A-Za-z]{2}\s*$",
                            message=_l("Enter a postcode like 1234 AB."))])
     house_number = StringField(_l("House number"), validators=[Optional(), Length(max=12)])
+
+    def validate(self, extra_validators=None):
+        if not super().validate(extra_validators):
+            return False
+        if self.postcode.data and not (self.house_number.data or "").strip():
+            self.house_number.errors.append(_l("Give the house number with the postcode."))
+            return False
+        if not any((self.name.data, self.reference.data, self.postcode.data)):
+            self.form_errors.append(_l("Fill in a name, a family reference, or a postcode "
+                                       "and house number."))
+            return False
+        return True

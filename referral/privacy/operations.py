@@ -26,14 +26,15 @@ def _officer(actor, family=None, **about):
     policy.require(actor, "privacy.request", family, hide=True, **about)
 
 
-def find_families(actor, *, reference=None, postcode=None, house_number=None):
-    """Families by their reference or address, for a family's request; the look-up is
-    logged."""
+def find_families(actor, *, name=None, reference=None, postcode=None, house_number=None):
+    """Families by name, reference or address, for a family's request; every look-up is
+    logged (how it was searched and how many were found, never what was typed)."""
     _officer(actor)
-    families = queries.find_families(reference=reference, postcode=postcode,
+    families = queries.find_families(name=name, reference=reference, postcode=postcode,
                                      house_number=house_number)
+    how = "name" if name else "reference" if reference else "address"
     audit.record("search", object_type="family", user=actor,
-                 summary=f"privacy: family looked up ({len(families)} found)")
+                 summary=f"privacy: family looked up by {how} ({len(families)} found)")
     return families
 
 

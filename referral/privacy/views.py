@@ -67,18 +67,22 @@ def log():
                            AuditOutcome=AuditOutcome)
 
 
-@bp.route("/families")
+@bp.route("/families", methods=["GET", "POST"])
 @login_required
 def find():
+    """Find a family for its request. A search shows its results at once (nothing changes
+    but the access log, which records every search)."""
     _officer()
-    form = FindForm(request.args)
-    families, searched = [], any(request.args.get(k) for k in ("reference", "postcode"))
-    if searched and form.validate():
-        families = operations.find_families(current_user, reference=form.reference.data,
-                                            postcode=form.postcode.data,
-                                            house_number=form.house_number.data)
+    form = FindForm()
+    families, searched = [], form.validate_on_submit()
+    if searched:
+        families = operations.find_families(
+            current_user, name=form.name.data or None, reference=form.reference.data or None,
+            postcode=form.postcode.data or None, house_number=form.house_number.data or None)
     return render_template("privacy/find.html", form=form, families=families,
-                           searched=searched)
+                           searched=searched, more=len(families) > queries.MAX_FOUND,
+                           max_found=queries.MAX_FOUND,
+                           ), 400 if form.is_submitted() and not searched else 200
 
 
 def _family_for_officer_or_404(family_id, attempted="read"):

@@ -14,8 +14,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from referral.forms import CheckboxesField, ConfirmForm
-from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS
+from referral.forms import CheckboxesField, ConfirmForm, ListFilters
+from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS, status_label
 from referral.referrals.operations import MAX_MESSAGE, MAX_SERVICES
 
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -111,3 +111,81 @@ class BridgeForm(FlaskForm):
         DataRequired(_l("Choose a bridge worker."))])
     family_agreed = BooleanField(_l("The family agrees that this bridge worker joins"),
                                  validators=[DataRequired(_l("Tick the box to confirm."))])
+
+
+def _choices(pairs, everything):
+    return [SelectChoice("", everything)] + [SelectChoice(str(value), label)
+                                             for value, label in pairs]
+
+
+STATUS_FILTERS = [("open", _l("open")), ("new", _l("new")), ("active", _l("in progress")),
+                  ("waiting", _l("waiting")), ("closed", _l("closed"))]
+
+
+class MineFilters(ListFilters):
+    """Filters of my referrals; the services and organisations are set by the view."""
+
+    status = SelectField(_l("Status"), default="")
+    overdue = BooleanField(_l("Only overdue"), default=False)
+    service = SelectField(_l("Service"), default="")
+    organisation = SelectField(_l("Organisation"), default="")
+    days = SelectField(_l("Sent"), default="")
+    sort = SelectField(_l("Sort by"), default="due", choices=[
+        SelectChoice("due", _l("overdue first, then follow-up date")),
+        SelectChoice("newest", _l("newest first")), SelectChoice("oldest", _l("oldest first")),
+        SelectChoice("service", _l("service"))])
+
+    def __init__(self, formdata, services, organisations, statuses):
+        super().__init__(formdata)
+        self.status.choices = _choices(
+            STATUS_FILTERS + [(s.value, status_label(s)) for s in statuses], _l("all"))
+        self.service.choices = _choices(services, _l("all"))
+        self.organisation.choices = _choices(organisations, _l("all"))
+        self.days.choices = _choices(PERIODS, _l("any time"))
+
+
+PERIODS = [(7, _l("in the last week")), (30, _l("in the last 30 days")),
+           (90, _l("in the last 3 months")), (365, _l("in the last year"))]
+
+
+class InboxFilters(ListFilters):
+    status = SelectField(_l("Status"), default="open")
+    waiting = SelectField(_l("Waiting"), default="")
+    service = SelectField(_l("Service"), default="")
+    sort = SelectField(_l("Sort by"), default="urgency", choices=[
+        SelectChoice("urgency", _l("most urgent first")),
+        SelectChoice("waiting", _l("longest waiting first")),
+        SelectChoice("newest", _l("newest first"))])
+
+    def __init__(self, formdata, services, waiting_days):
+        super().__init__(formdata)
+        self.status.choices = [SelectChoice(value, label) for value, label in STATUS_FILTERS
+                               ] + [SelectChoice("all", _l("all"))]
+        self.waiting.choices = _choices(
+            [(days, _l("more than %(num)d days", num=days)) for days in waiting_days],
+            _l("any time"))
+        self.service.choices = _choices(services, _l("all"))
+
+
+class AccompanyFilters(ListFilters):
+    status = SelectField(_l("Status"), default="open", choices=[
+        SelectChoice("open", _l("open")), SelectChoice("closed", _l("closed")),
+        SelectChoice("all", _l("all"))])
+    sort = SelectField(_l("Sort by"), default="newest", choices=[
+        SelectChoice("newest", _l("newest first")),
+        SelectChoice("waiting", _l("longest waiting first")),
+        SelectChoice("urgency", _l("most urgent first"))])
+
+
+class StuckFilters(ListFilters):
+    organisation = SelectField(_l("Partner organisation"), default="")
+    status = SelectField(_l("Status"), default="")
+    sort = SelectField(_l("Sort by"), default="organisation", choices=[
+        SelectChoice("organisation", _l("by organisation")),
+        SelectChoice("longest", _l("longest overdue first"))])
+
+    def __init__(self, formdata, organisations, statuses):
+        super().__init__(formdata)
+        self.organisation.choices = _choices(organisations, _l("all"))
+        self.status.choices = _choices([(s.value, status_label(s)) for s in statuses],
+                                       _l("all"))

@@ -1,15 +1,17 @@
 """Reads of referrals: each role's list, a family's referrals and timeline, what is overdue
 or stuck, and the row lock a change takes."""
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, case, func, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from referral import db, policy
 from referral.auth.models import Role, User
-from referral.cases.models import Family, Signal, SignalDomain
+from referral.cases.models import Family, Signal, SignalDomain, Urgency
 from referral.directory.models import Organisation, Service, ServiceStatus
 from referral.directory.queries import Page
 from referral.referrals import lifecycle
@@ -123,57 +125,206 @@ def is_overdue(referral, today=None, now=None):
                                         or db.aware(referral.last_activity_at) < now - quiet)
 
 
-def mine(user, today=None):
-    """The owner's referrals, overdue first, then by follow-up date; with counts per status."""
-    session = db.session()
-    overdue = overdue_clause(today)
-    rows = session.exec(
-        select(Referral, Service.name, Family, overdue)
-        .join(Service, Service.id == Referral.service_id)
-        .join(Family, Family.id == Referral.family_id)
-        .where(Referral.owner_id == user.id)
-        .order_by(case((overdue, 0), else_=1), case((Referral.status.in_(
-            [s.value for s in CLOSED]), 1), else_=0), Referral.follow_up_on,
-            Referral.created_at)).all()
-    counts = dict(session.exec(select(Referral.status, func.count()).where(
-        Referral.owner_id == user.id).group_by(Referral.status)).all())
-    return rows, counts
+LIST_SIZE = 25  # rows per page of my referrals, the inbox and the bridge worker's list
 
-
-def inbox(user):
-    """What was sent to the partner's organisation through the tool (never drafts)."""
-    return db.session().exec(
-        select(Referral, Service.name, Signal.urgency)
-        .join(Service, Service.id == Referral.service_id)
-        .join(Signal, Signal.id == Referral.signal_id)
-        .where(Referral.organisation_id == user.organisation_id, Referral.by_inbox,
-               Referral.status != Status.draft)
-        .order_by(Referral.created_at.desc())).all()
-
-
+# Which statuses each filter of the lists means; a single status is a filter too.
+STATUS_GROUPS = {
+    "open": OPEN - {Status.draft},
+    "new": {Status.requested},
+    "active": {Status.accepted, Status.in_progress},
+    "waiting": {Status.on_hold},
+    "closed": CLOSED,
+}
 INBOX_GROUPS = ("new", "active", "waiting", "closed")
 
 
-def _inbox_group(status):
-    if status == Status.requested:
-        return "new"
-    if status in (Status.accepted, Status.in_progress):
-        return "active"
-    return "waiting" if status == Status.on_hold else "closed"
+def _statuses(status):
+    """The statuses a status filter means: a group's, one status, or None for all."""
+    if status in STATUS_GROUPS:
+        return [s.value for s in STATUS_GROUPS[status]]
+    if status in set(Status):
+        return [status]
+    return None
 
 
-def inbox_groups(user):
-    """The partner's inbox in the order of work: new, in progress, waiting, closed."""
-    groups = {key: [] for key in INBOX_GROUPS}
-    for row in inbox(user):
-        groups[_inbox_group(row[0].status)].append(row)
-    return groups
+def _page(query, total, page):
+    """One page of a query's rows, the page number kept within the pages there are."""
+    size = LIST_SIZE
+    page = min(max(1, page), max(1, -(-total // size)))
+    return page, db.session().exec(query.offset((page - 1) * size).limit(size)).all()
 
 
-def accompanied_by(user):
+def _since(days, now=None):
+    return (now or db.utcnow()) - timedelta(days=days)
+
+
+MINE_SORTS = ("due", "newest", "oldest", "service")
+
+
+def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=None,
+         days=None, sort="due", page=1, today=None):
+    """One page of the owner's referrals, filtered: by default overdue first, then by
+    follow-up date. Rows are (referral, service name, organisation name, family, overdue)."""
+    session = db.session()
+    late = overdue_clause(today)
+    conditions = [Referral.owner_id == user.id]
+    statuses = _statuses(status)
+    if statuses is not None:
+        conditions.append(Referral.status.in_(statuses))
+    if overdue:
+        conditions.append(late)
+    if service_id:
+        conditions.append(Referral.service_id == service_id)
+    if organisation_id:
+        conditions.append(Referral.organisation_id == organisation_id)
+    if days:
+        conditions.append(Referral.created_at >= _since(days))
+    order = {
+        "due": (case((late, 0), else_=1), case((Referral.status.in_(
+            [s.value for s in CLOSED]), 1), else_=0), Referral.follow_up_on,
+            Referral.created_at),
+        "newest": (Referral.created_at.desc(),),
+        "oldest": (Referral.created_at,),
+        "service": (Service.name, Referral.created_at.desc()),
+    }[sort if sort in MINE_SORTS else "due"]
+    total = session.exec(select(func.count()).select_from(Referral).where(*conditions)).one()
+    query = (select(Referral, Service.name, Organisation.name, Family, late)
+             .join(Service, Service.id == Referral.service_id)
+             .join(Organisation, Organisation.id == Referral.organisation_id)
+             .join(Family, Family.id == Referral.family_id)
+             .where(*conditions).order_by(*order, Referral.id))
+    page, rows = _page(query, total, page)
+    return Page(rows, total, page, LIST_SIZE)
+
+
+def status_counts(user):
+    """How many of the owner's referrals are in each status."""
+    return dict(db.session().exec(select(Referral.status, func.count()).where(
+        Referral.owner_id == user.id).group_by(Referral.status)).all())
+
+
+def my_services(user):
+    """The services and organisations the owner has referred to, for the filters: (service
+    id, service name, organisation id, organisation name), by name."""
     return db.session().exec(
-        select(Referral, Service.name).join(Service, Service.id == Referral.service_id)
-        .where(Referral.bridge_id == user.id).order_by(Referral.created_at.desc())).all()
+        select(Service.id, Service.name, Organisation.id, Organisation.name)
+        .join(Referral, Referral.service_id == Service.id)
+        .join(Organisation, Organisation.id == Referral.organisation_id)
+        .where(Referral.owner_id == user.id).distinct()
+        .order_by(Service.name, Organisation.name)).all()
+
+
+@dataclass
+class ListRow:
+    """A referral as the inbox and the bridge worker's list show it: the family only as its
+    consent allows (else None), who referred it from which organisation, how long it
+    waits."""
+
+    referral: Referral
+    service: str
+    organisation: str
+    urgency: str
+    referrer: str
+    referrer_organisation: str | None
+    family_name: str | None
+    municipality_code: str | None
+    days_waiting: int | None  # since it was sent, while it is open
+
+    @property
+    def closed(self):
+        return self.referral.status in CLOSED
+
+
+def _list_rows(rows, today=None):
+    today = today or date.today()
+    made = []
+    for referral, service, organisation, urgency, family, owner, owner_org, shared in rows:
+        sent = db.aware(referral.requested_at or referral.created_at).date()
+        made.append(ListRow(
+            referral, service, organisation, urgency, owner.name, owner_org,
+            family.parent_names if shared else None,
+            family.municipality_code if shared else None,
+            None if referral.status in CLOSED else (today - sent).days))
+    return made
+
+
+def _listed(*conditions):
+    """The columns of a ListRow, for referrals that meet the conditions."""
+    owner_org = aliased(Organisation)
+    return (select(Referral, Service.name, Organisation.name, Signal.urgency, Family, User,
+                   owner_org.name, policy.content_shared())
+            .join(Service, Service.id == Referral.service_id)
+            .join(Organisation, Organisation.id == Referral.organisation_id)
+            .join(Signal, Signal.id == Referral.signal_id)
+            .join(Family, Family.id == Referral.family_id)
+            .join(User, User.id == Referral.owner_id)
+            .outerjoin(owner_org, owner_org.id == User.organisation_id)
+            .where(*conditions))
+
+
+INBOX_SORTS = ("urgency", "waiting", "newest")
+WAITING_DAYS = (3, 7, 14, 30)
+
+
+def _list_order(sort):
+    urgency = case((Signal.urgency == Urgency.urgent, 0), (Signal.urgency == Urgency.soon, 1),
+                   else_=2)
+    sent = func.coalesce(Referral.requested_at, Referral.created_at)
+    return {"urgency": (urgency, sent), "waiting": (sent,),
+            "newest": (sent.desc(),)}.get(sort, (urgency, sent))
+
+
+def inbox(user, *, status="open", waiting_days=None, service_id=None, sort="urgency", page=1,
+          today=None):
+    """One page of what was sent to the partner's organisation through the tool (never
+    drafts), filtered; by default the open ones, most urgent and longest waiting first."""
+    conditions = [Referral.organisation_id == user.organisation_id, Referral.by_inbox,
+                  Referral.status != Status.draft]
+    statuses = _statuses(status)
+    if statuses is not None:
+        conditions.append(Referral.status.in_(statuses))
+    if waiting_days:
+        conditions.append(func.coalesce(Referral.requested_at, Referral.created_at)
+                          <= _since(waiting_days))
+    if service_id:
+        conditions.append(Referral.service_id == service_id)
+    total = db.session().exec(select(func.count()).select_from(Referral)
+                              .where(*conditions)).one()
+    page, rows = _page(_listed(*conditions).order_by(*_list_order(sort), Referral.id),
+                       total, page)
+    return Page(_list_rows(rows, today), total, page, LIST_SIZE)
+
+
+def inbox_counts(user):
+    """How many referrals of the partner's inbox are new, in progress, waiting or closed."""
+    counts = dict.fromkeys(INBOX_GROUPS, 0)
+    for status, number in db.session().exec(
+            select(Referral.status, func.count()).where(
+                Referral.organisation_id == user.organisation_id, Referral.by_inbox,
+                Referral.status != Status.draft).group_by(Referral.status)).all():
+        for group in INBOX_GROUPS:
+            if status in STATUS_GROUPS[group]:
+                counts[group] += number
+    return counts
+
+
+def organisation_services(user):
+    """The services of the user's organisation, for the inbox filter: (id, name)."""
+    return db.session().exec(select(Service.id, Service.name).where(
+        Service.organisation_id == user.organisation_id).order_by(Service.name)).all()
+
+
+def accompanied_by(user, *, status="open", sort="newest", page=1, today=None):
+    """One page of the referrals a bridge worker accompanies, filtered."""
+    conditions = [Referral.bridge_id == user.id]
+    statuses = _statuses(status)
+    if statuses is not None:
+        conditions.append(Referral.status.in_(statuses))
+    total = db.session().exec(select(func.count()).select_from(Referral)
+                              .where(*conditions)).one()
+    page, rows = _page(_listed(*conditions).order_by(*_list_order(sort), Referral.id),
+                       total, page)
+    return Page(_list_rows(rows, today), total, page, LIST_SIZE)
 
 
 def of_family(family_id):
@@ -201,24 +352,45 @@ def events_of(referral):
 
 
 STUCK_PAGE_SIZE = 100
+STUCK_SORTS = ("organisation", "longest")
 
 
-def stuck(today=None, *, page=1):
+def _stuck_conditions(today, organisation_id, status):
+    conditions = [overdue_clause(today, extra_days=current_app.config["ESCALATION_DAYS"])]
+    if organisation_id:
+        conditions.append(Referral.organisation_id == organisation_id)
+    if status in set(Status):
+        conditions.append(Referral.status == status)
+    return conditions
+
+
+def stuck(today=None, *, organisation_id=None, status=None, sort="organisation", page=1):
     """Referrals overdue beyond the escalation period, per partner organisation: which and
     whose, never what they are about. One page of them: a country has thousands."""
     session, size = db.session(), STUCK_PAGE_SIZE
-    overdue = overdue_clause(today, extra_days=current_app.config["ESCALATION_DAYS"])
-    total = session.exec(select(func.count()).select_from(Referral).where(overdue)).one()
+    conditions = _stuck_conditions(today, organisation_id, status)
+    total = session.exec(select(func.count()).select_from(Referral).where(*conditions)).one()
     page = min(max(1, page), max(1, -(-total // size)))
+    order = ((Referral.follow_up_on, Organisation.name) if sort == "longest"
+             else (Organisation.name, Referral.follow_up_on))
     rows = session.exec(
         select(Referral.id, Referral.status, Referral.follow_up_on, Referral.owner_id,
                Organisation.name.label("organisation"), Service.name.label("service"))
         .join(Organisation, Organisation.id == Referral.organisation_id)
         .join(Service, Service.id == Referral.service_id)
-        .where(overdue)
-        .order_by(Organisation.name, Referral.follow_up_on, Referral.id)
+        .where(*conditions)
+        .order_by(*order, Referral.id)
         .offset((page - 1) * size).limit(size)).all()
     return Page(rows, total, page, size)
+
+
+def stuck_organisations(today=None):
+    """The partner organisations that have stuck referrals, for the filter: (id, name)."""
+    return db.session().exec(
+        select(Organisation.id, Organisation.name)
+        .join(Referral, Referral.organisation_id == Organisation.id)
+        .where(*_stuck_conditions(today, None, None)).distinct()
+        .order_by(Organisation.name)).all()
 
 
 def by_organisation(rows):

@@ -15,20 +15,24 @@ from referral.cases.queries import children_of
 from referral.directory import queries as directory
 from referral.directory.models import Service
 from referral.errors import Refused
-from referral.forms import need_domain_choices, show_refusal
+from referral.forms import need_domain_choices, page_number, show_refusal
 from referral.policy.queries import pending_handover_to
 from referral.referrals import bp, lifecycle, operations, queries
 from referral.referrals.forms import (
+    AccompanyFilters,
     BridgeAnswerForm,
     BridgeForm,
     DecideForm,
     DraftForm,
     FollowUpForm,
     HandoverForm,
+    InboxFilters,
+    MineFilters,
     NoteForm,
     ReferForm,
     StatusForm,
     StopForm,
+    StuckFilters,
 )
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import (
@@ -70,28 +74,74 @@ def index():
     families, the coordinator's stuck list."""
     user = current_user
     if policy.allowed(user, "referrals.mine"):
-        rows, counts = queries.mine(user)
-        return render_template("referrals/mine.html", rows=rows, counts=counts,
-                               handovers=queries.handovers_for(user),
-                               statuses=list(Status))
+        return _mine(user)
     if policy.allowed(user, "referrals.inbox"):
-        return render_template("referrals/inbox.html", groups=queries.inbox_groups(user))
+        return _inbox(user)
     if policy.allowed(user, "referrals.accompany"):
-        return render_template("referrals/accompany.html",
-                               rows=queries.accompanied_by(user))
+        return _accompany(user)
     if policy.allowed(user, "referrals.stuck"):
         return redirect(url_for("referrals.stuck_list"))
     abort(403)
+
+
+def _uuid(text):
+    return uuid.UUID(text) if text else None
+
+
+def _mine(user):
+    offered = queries.my_services(user)
+    form = MineFilters(request.args, services=[(s, n) for s, n, _o, _on in offered],
+                       organisations=sorted({(o, on) for _s, _n, o, on in offered},
+                                            key=lambda pair: pair[1]),
+                       statuses=list(Status))
+    ignored = form.read()
+    page = queries.mine(user, status=form.status.data or None, overdue=form.overdue.data,
+                        service_id=_uuid(form.service.data),
+                        organisation_id=_uuid(form.organisation.data),
+                        days=int(form.days.data) if form.days.data else None,
+                        sort=form.sort.data, page=page_number(request.args))
+    return render_template("referrals/mine.html", page=page, form=form, ignored=ignored,
+                           counts=queries.status_counts(user),
+                           handovers=queries.handovers_for(user), statuses=list(Status))
+
+
+def _inbox(user):
+    form = InboxFilters(request.args, services=queries.organisation_services(user),
+                        waiting_days=queries.WAITING_DAYS)
+    ignored = form.read()
+    page = queries.inbox(user, status=form.status.data,
+                         waiting_days=int(form.waiting.data) if form.waiting.data else None,
+                         service_id=_uuid(form.service.data), sort=form.sort.data,
+                         page=page_number(request.args))
+    return render_template("referrals/inbox.html", page=page, form=form, ignored=ignored,
+                           counts=queries.inbox_counts(user),
+                           municipality_names=dict(directory.municipalities()))
+
+
+def _accompany(user):
+    form = AccompanyFilters(request.args)
+    ignored = form.read()
+    page = queries.accompanied_by(user, status=form.status.data, sort=form.sort.data,
+                                  page=page_number(request.args))
+    return render_template("referrals/accompany.html", page=page, form=form, ignored=ignored,
+                           municipality_names=dict(directory.municipalities()))
 
 
 @bp.route("/stuck")
 @login_required
 def stuck_list():
     policy.require(current_user, "referrals.stuck")
-    page = queries.stuck(page=request.args.get("page", 1, type=int))
+    form = StuckFilters(request.args, organisations=queries.stuck_organisations(),
+                        statuses=[s for s in Status if s in OPEN and s != Status.draft])
+    ignored = form.read()
+    page = queries.stuck(organisation_id=_uuid(form.organisation.data),
+                         status=form.status.data or None, sort=form.sort.data,
+                         page=page_number(request.args))
     owners = names_of(row.owner_id for row in page.results)
-    return render_template("referrals/stuck.html", groups=queries.by_organisation(page.results),
-                           owners=owners, page=page)
+    groups = ({"": page.results} if form.sort.data == "longest"
+              else queries.by_organisation(page.results))
+    return render_template("referrals/stuck.html", groups=groups, owners=owners, page=page,
+                           form=form, ignored=ignored)
 
 
 def _search_filters(family, children):

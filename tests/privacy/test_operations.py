@@ -26,7 +26,7 @@ FAR_AHEAD = timedelta(days=10 * 366)  # every access log entry is past its five 
 def _find(actor, world):
     families = operations.find_families(actor, reference=str(world.family_id))
     assert [family.id for family in families] == [world.family_id]
-    return "privacy: family looked up (1 found)"
+    return "privacy: family looked up by reference (1 found)"
 
 
 def _export(actor, world):

@@ -145,10 +145,68 @@ def test_find_a_family_by_reference_or_address(client, world, officer, app):
         create_family(nurse, parent_names="Familie Adres", postcode="1234 ab",
                       house_number="7", street="Dorpsstraat", children=[])
         db.commit()
-    found = client.get(f"/privacy/families?reference={world.family_id}")
+    found = post_form(client, "/privacy/families", {"reference": str(world.family_id)})
     assert "Zeynep Yilmaz" in found.text
-    by_address = client.get("/privacy/families?postcode=1234AB&house_number=7")
+    by_address = post_form(client, "/privacy/families", {"postcode": "1234AB",
+                                                         "house_number": "7"})
     assert "Familie Adres" in by_address.text and "Zeynep" not in by_address.text
-    nothing = client.get("/privacy/families?postcode=9999ZZ&house_number=1")
+    nothing = post_form(client, "/privacy/families", {"postcode": "9999ZZ",
+                                                      "house_number": "1"})
     assert "Geen gezin gevonden." in nothing.text
-    assert audit_entries(app, action="search", user_id=officer.id)
+    assert len(audit_entries(app, action="search", user_id=officer.id)) == 3
+
+
+def _family_of(app, person, parent_names, *children):
+    from datetime import date
+
+    from referral.auth.models import User
+    from referral.cases.operations import create_family
+    with app.app_context():
+        create_family(db.session().get(User, person.id), parent_names=parent_names,
+                      children=[(name, date(2016, 1, 1)) for name in children])
+        db.commit()
+
+
+def test_find_a_family_by_name_in_every_organisation(client, world, officer, app):
+    """Found by part of a parent's or a child's name, whichever organisation registered it;
+    the name goes in the posted form, never in the address, and every search is logged
+    without it."""
+    _family_of(app, world.stranger, "Anna de Vries", "Noor")
+    _family_of(app, world.owner, "Pieter Jansen", "Daan")
+    by_parent = post_form(client, "/privacy/families", {"name": "  de VRIES "})
+    assert by_parent.status_code == 200
+    assert "Anna de Vries" in by_parent.text and "Jansen" not in by_parent.text
+    by_child = post_form(client, "/privacy/families", {"name": "daan"})
+    assert "Pieter Jansen" in by_child.text and "Anna" not in by_child.text
+    by_part = post_form(client, "/privacy/families", {"name": "yilm"})
+    assert "Zeynep Yilmaz" in by_part.text
+    nobody = post_form(client, "/privacy/families", {"name": "Bakker"})
+    assert "Geen gezin gevonden." in nobody.text
+    searches = audit_entries(app, action="search", user_id=officer.id)
+    assert len(searches) == 4
+    for entry in searches:
+        assert "by name" in entry.summary
+        for typed in ("Vries", "daan", "yilm", "Bakker"):
+            assert typed.casefold() not in entry.summary.casefold()
+
+
+def test_a_name_in_the_address_is_not_searched(client, world, officer, app):
+    """An old bookmark with a name or postcode in the address searches nothing."""
+    page = client.get("/privacy/families?name=Yilmaz&reference=" + str(world.family_id))
+    assert page.status_code == 200 and "Zeynep Yilmaz" not in page.text
+    assert not audit_entries(app, action="search", user_id=officer.id)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({}, "Vul een naam, een gezinskenmerk, of een postcode en huisnummer in."),
+    ({"name": "x"}, "Vul 2 tot 100 tekens van een naam in."),
+    ({"name": "x" * 101}, "Vul 2 tot 100 tekens van een naam in."),
+    ({"postcode": "1234AB"}, "Geef het huisnummer bij de postcode."),
+    ({"reference": "geen-referentie"}, "Vul het gezinskenmerk in"),
+])
+def test_a_search_without_what_it_needs_says_so(client, world, officer, app, fields,
+                                                message):
+    response = post_form(client, "/privacy/families", fields)
+    assert response.status_code == 400
+    assert message in response.text and "Geen gezin gevonden." not in response.text
+    assert not audit_entries(app, action="search", user_id=officer.id)

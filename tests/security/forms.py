@@ -308,6 +308,15 @@ def _new_family(ctx):
     return Form("/families/new", dict(FAMILY), page="/families/new")
 
 
+def _search_families(ctx):
+    ctx.login(ctx.world.owner)
+
+    def searched(client=ctx.client):
+        return "bij “Yilmaz”" in client.get("/families/").text
+    return Form("/families/", {"text": "Yilmaz", "search": "Zoeken"}, page="/families/",
+                probe=searched)
+
+
 def _correct_family(ctx):
     ctx.login(ctx.world.owner)
     url = f"/families/{ctx.world.family_id}/edit"
@@ -492,6 +501,11 @@ def _erase(ctx):
     return Form(url, {"confirm": "y"}, page=url)
 
 
+def _find_family(ctx):
+    ctx.login_two_factor()
+    return Form("/privacy/families", {"name": "Zeynep"}, page="/privacy/families")
+
+
 def _refer(ctx):
     ctx.login(ctx.world.owner)
     url = f"/referrals/new/{ctx.world.signal_id}"
@@ -613,6 +627,8 @@ FORMS = [
     Case("auth.choose_password", "/account/link", _choose_password, {
         "new": Text(128, None), "confirm": Text(128, None)}),
     Case("main.language", "/language", _language, {"next": Text(500)}, shows_errors=False),
+    Case("cases.index", "/families/", _search_families, {"text": Text(100)},
+         changes_database=False),
     Case("cases.new", "/families/new", _new_family, FAMILY_TEXTS),
     Case("cases.edit", "/families/<uuid:family_id>/edit", _correct_family, FAMILY_TEXTS),
     Case("cases.new_signal", "/families/<uuid:family_id>/signals/new", _new_signal,
@@ -645,6 +661,8 @@ FORMS = [
         "entries-0-text": Text(500)}),
     Case("monitor.pledge_list", "/monitor/pledges", _remind_pledges),
     Case("privacy.erase", "/privacy/families/<uuid:family_id>/erase", _erase),
+    Case("privacy.find", "/privacy/families", _find_family, {
+        "name": Text(100), "house_number": Text(12)}),
     Case("referrals.new", "/referrals/new/<uuid:signal_id>", _refer, {"message": Text(4000)}),
     Case("referrals.add_note", "/referrals/<uuid:referral_id>/notes", _note, {
         "text": Text(2000)}),

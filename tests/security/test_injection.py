@@ -303,7 +303,6 @@ def pages(flow):
                         f"/directory/services/{town.inbox_service}/edit",
                         f"/directory/?municipality=GM9999&q={quote(payload('q3'))}"],
         "privacy": [f"/privacy/families/{family}", f"/privacy/families/{family}/erase",
-                    f"/privacy/families?reference={family}",
                     f"/privacy/log?user={quote(payload('q4'))}", "/privacy/"],
     }
     shown = dict(flow.pages)
@@ -328,6 +327,14 @@ def pages(flow):
     response = post_form(anonymous, f"/login?next={quote(payload('next'))}",
                          {"email": payload("login"), "password": "x"}, page="/login")
     shown["anonymous POST /login"] = response.text
+    # The privacy officer's search is posted (a name is personal): what was typed comes
+    # back in the form.
+    response = post_form(flow.clients["privacy"], "/privacy/families",
+                         {"reference": str(family)})
+    shown["privacy POST /privacy/families"] = response.text
+    response = post_form(flow.clients["privacy"], "/privacy/families",
+                         {"name": payload("q5")})
+    shown["privacy POST /privacy/families (name)"] = response.text
     return shown
 
 
@@ -398,7 +405,8 @@ EXPECTED = {
     "privacy /privacy/families/{family}": [*FAMILY_TAGS, *SIGNAL_TAGS, *CONSENT_TAGS,
                                            *REFERRAL_TAGS, *FEEDBACK_TAGS, "u-par", "u-col",
                                            "u-bri", "o-name", "s-name"],
-    "privacy /privacy/families?reference={family}": ["f-names"],
+    "privacy POST /privacy/families": ["f-names"],
+    "privacy POST /privacy/families (name)": ["q5"],
     "privacy /privacy/log?user=…": ["q4"],
     "anonymous POST /login": ["login"],
 }
@@ -424,7 +432,7 @@ def find_page(shown, key):
 @pytest.mark.slow
 def test_payloads_come_back_escaped_on_every_page(app, town, make_user, make_service):
     flow = run_flow(app, town, make_user, make_service)
-    flow.values.update({tag: payload(tag) for tag in ("q", "q2", "q3", "q4", "reflected",
+    flow.values.update({tag: payload(tag) for tag in ("q", "q2", "q3", "q4", "q5", "reflected",
                                                       "login")})
     shown = pages(flow)
     for name, html in shown.items():

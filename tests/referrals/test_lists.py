@@ -1,0 +1,341 @@
+"""The lists people open fifty times a day: rows they can tell apart, filters in the address
+(a view can be bookmarked), sorted and paged, and an empty result that says so."""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from referral import db
+from referral.auth.models import User
+from referral.cases.models import Consent, Signal
+from referral.cases.operations import create_family, log_signal, record_consent, withdraw_consent
+from referral.directory.models import Service
+from referral.referrals.models import Referral
+from referral.referrals.operations import change_status, refer
+from referral.referrals.queries import default_follow_up
+from tests.conftest import counted_queries
+from tests.matrix import accompany
+from tests.world import age
+
+
+def text_of(response):
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.text))
+
+
+def name_of(app, person):
+    with app.app_context():
+        return db.session().get(User, person.id).name
+
+
+def set_urgency(app, world, urgency):
+    with app.app_context():
+        signal = db.session().get(Signal, world.signal_id)
+        signal.urgency = urgency
+        db.commit()
+
+
+def close(app, world, referral_id):
+    with app.app_context():
+        session = db.session()
+        partner = session.get(User, world.partner.id)
+        referral = session.get(Referral, referral_id)
+        change_status(partner, referral, "rejected", reason="Geen plek.")
+        db.commit()
+
+
+def another_family(app, world, parent_names, service_id, *, consent=True, urgency="normal",
+                   municipality="GM0363"):
+    """A second family of the owner, referred to a service (with the family's consent)."""
+    with app.app_context():
+        session = db.session()
+        nurse, service = session.get(User, world.owner.id), session.get(Service, service_id)
+        family = create_family(nurse, parent_names=parent_names, municipality_code=municipality,
+                               children=[("Sam", date(2018, 5, 5))])
+        signal = log_signal(nurse, family, domains=["food"], source="conversation",
+                            observations="gezien", urgency=urgency)
+        if consent:
+            record_consent(nurse, family, organisation_id=service.organisation_id,
+                           given_by="ouder", scope="naam", method="spoken",
+                           given_on=date.today(), parent_agreed=True)
+        [made] = refer(nurse, family, signal, [service], message="graag",
+                       follow_up_on=default_follow_up(), send=True,
+                       form_token=f"form-{parent_names}")
+        db.commit()
+        return made.id
+
+
+# --- the partner's inbox: rows you can tell apart ------------------------------------------
+
+def test_an_inbox_row_names_family_referrer_date_waiting_and_urgency(app, client, login,
+                                                                      world):
+    """Was: "Voedselpakket · 2 dec 2026 — aangevraagd", five times, nothing to tell apart."""
+    age(app, world.inbox_referral, 5)
+    set_urgency(app, world, "urgent")
+    login(world.partner)
+    row = text_of(client.get("/referrals/")).split("Status", 1)[1]
+    for shown in ("Zeynep Yilmaz", "Amsterdam", "Voedselpakket", name_of(app, world.owner),
+                  "JGZ Noord", "5 dagen", "dringend", "aangevraagd"):
+        assert shown in row, shown
+    html = client.get("/referrals/").text
+    for label in ("Gezin", "Aanbod", "Verwezen door", "Verstuurd", "Wacht", "Urgentie",
+                  "Status"):
+        assert f'data-label="{label}"' in html
+
+
+def test_the_inbox_shows_the_family_only_while_its_consent_stands(app, client, login, world):
+    login(world.partner)
+    assert "Zeynep Yilmaz" in client.get("/referrals/").text
+    with app.app_context():
+        session = db.session()
+        consent = session.exec(select(Consent).where(
+            Consent.family_id == world.family_id,
+            Consent.organisation_id == session.get(Service, world.inbox_service)
+            .organisation_id)).one()
+        withdraw_consent(session.get(User, world.owner.id), consent)
+        db.commit()
+    page = text_of(client.get("/referrals/"))
+    assert "Zeynep" not in page and "Amsterdam" not in page
+    assert "naam niet gedeeld: geen toestemming" in page
+    assert "Voedselpakket" in page and "JGZ Noord" in page  # the rest still tells it apart
+
+
+def test_the_inbox_names_a_family_exactly_where_the_policy_shares_the_content(app, client,
+                                                                           login, world):
+    """The list's condition (policy.content_shared) and the rule for one referral
+    ("referral.content") agree: a referral entered in error shares nothing any more."""
+    from referral import policy
+
+    second = another_family(app, world, "Anna de Vries", world.inbox_service)
+    with app.app_context():
+        session = db.session()
+        owner = session.get(User, world.owner.id)
+        change_status(owner, session.get(Referral, second), "entered-in-error",
+                      reason="Verkeerd gezin.")
+        db.commit()
+    login(world.partner)
+    html = client.get("/referrals/?status=all").text
+    with app.app_context():
+        session = db.session()
+        partner = session.get(User, world.partner.id)
+        for referral_id in (world.inbox_referral, second):
+            referral = session.get(Referral, referral_id)
+            row = html.split(f'href="/referrals/{referral_id}"', 1)[1].split("</tr>", 1)[0]
+            shared = policy.allowed(partner, "referral.content", referral)
+            assert shared == (referral_id == world.inbox_referral)
+            assert ("Zeynep Yilmaz" in row or "Anna de Vries" in row) == shared
+            assert ("naam niet gedeeld" in row) == (not shared)
+
+
+def test_a_family_without_consent_for_the_partner_is_not_named(app, client, login, world,
+                                                                make_service):
+    """Another family, referred to the same organisation's other service without consent
+    (a draft is not in the inbox; the consent is withdrawn after sending)."""
+    other = make_service("Kerstpakket", organisation="Voedselbank", referral_route="inbox")
+    another_family(app, world, "Anna de Vries", other)
+    login(world.partner)
+    assert "Anna de Vries" in client.get("/referrals/").text
+    login(world.other_partner)  # another organisation: neither family at all
+    page = client.get("/referrals/").text
+    assert "Anna" not in page and "Zeynep" not in page
+
+
+def test_closed_items_do_not_say_soon(app, client, login, world):
+    """Was: a rejected referral still read "binnenkort"."""
+    set_urgency(app, world, "soon")
+    login(world.partner)
+    assert "binnenkort" in text_of(client.get("/referrals/"))
+    close(app, world, world.inbox_referral)
+    closed = text_of(client.get("/referrals/?status=closed"))
+    assert "afgewezen" in closed and "gesloten" in closed
+    rows = closed.split("Gesorteerd", 1)[1]
+    assert "binnenkort" not in rows and "dagen" not in rows
+
+
+def test_the_inbox_filters_by_status_waiting_time_and_service(app, client, login, world,
+                                                             make_service):
+    other = make_service("Kerstpakket", organisation="Voedselbank", referral_route="inbox")
+    another_family(app, world, "Anna de Vries", other)
+    age(app, world.inbox_referral, 20)
+    login(world.partner)
+    both = text_of(client.get("/referrals/"))
+    assert "Zeynep Yilmaz" in both and "Anna de Vries" in both and "2 verwijzingen." in both
+    waited = text_of(client.get("/referrals/?waiting=14"))
+    assert "Zeynep Yilmaz" in waited and "Anna de Vries" not in waited
+    by_service = text_of(client.get(f"/referrals/?service={other}"))
+    assert "Anna de Vries" in by_service and "Zeynep" not in by_service
+    close(app, world, world.inbox_referral)
+    open_ = text_of(client.get("/referrals/"))
+    assert "Anna de Vries" in open_ and "Zeynep" not in open_
+    assert "Zeynep Yilmaz" in text_of(client.get("/referrals/?status=all"))
+    assert "Zeynep Yilmaz" in text_of(client.get("/referrals/?status=closed"))
+
+
+def test_the_inbox_sorts_most_urgent_then_longest_waiting(app, client, login, world,
+                                                         make_service):
+    other = make_service("Kerstpakket", organisation="Voedselbank", referral_route="inbox")
+    another_family(app, world, "Anna de Vries", other, urgency="urgent")
+    age(app, world.inbox_referral, 10)
+    login(world.partner)
+
+    def order(query=""):
+        return re.findall(r"(Zeynep Yilmaz|Anna de Vries)", text_of(
+            client.get(f"/referrals/{query}")))
+
+    assert order() == ["Anna de Vries", "Zeynep Yilmaz"]  # urgent first
+    assert order("?sort=waiting") == ["Zeynep Yilmaz", "Anna de Vries"]
+    assert order("?sort=newest") == ["Anna de Vries", "Zeynep Yilmaz"]
+
+
+def test_an_empty_filter_says_so_with_a_way_back(app, client, login, world):
+    login(world.partner)
+    page = client.get("/referrals/?status=waiting")
+    assert page.status_code == 200
+    assert "Niets past bij deze filters." in text_of(page)
+    assert 'href="/referrals/">Filters wissen</a>' in page.text
+
+
+@pytest.mark.parametrize("query", [
+    "?status=nonsense", "?waiting=abc", "?waiting=-3", "?service=not-a-uuid",
+    "?service=00000000-0000-0000-0000-000000000000", "?sort=%27%3Bdrop", "?page=abc",
+    "?page=-1", "?page=99999999999999", "?status=open&status=closed",
+    "?status=%00", "?waiting=1e9",
+])
+@pytest.mark.parametrize("who", ["owner", "partner", "bridge", "coordinator"])
+def test_a_bad_filter_is_ignored_with_a_word_never_a_500(app, client, login, world, who,
+                                                        query):
+    accompany(app, world)
+    login(getattr(world, who))
+    path = "/referrals/stuck" if who == "coordinator" else "/referrals/"
+    response = client.get(f"{path}{query}")
+    assert response.status_code == 200, response.status_code
+    if ("status=nonsense" in query and who != "coordinator") or (
+            "waiting=abc" in query and who == "partner"):
+        assert "Niet begrepen, dus niet gebruikt:" in text_of(response)
+
+
+def test_page_links_keep_the_filters(app, client, login, world, make_service, monkeypatch):
+    from referral.referrals import queries
+
+    monkeypatch.setattr(queries, "LIST_SIZE", 1)
+    other = make_service("Kerstpakket", organisation="Voedselbank", referral_route="inbox")
+    another_family(app, world, "Anna de Vries", other)
+    another_family(app, world, "Bram Bakker", other)
+    login(world.partner)
+    first = client.get(f"/referrals/?service={other}&sort=newest")
+    assert "Pagina 1 van 2" in text_of(first)
+    [link] = re.findall(r'href="(/referrals/\?[^"]*page=2[^"]*)"', first.text)
+    assert f"service={other}" in link and "sort=newest" in link
+    second = text_of(client.get(link.replace("&amp;", "&")))
+    assert "Pagina 2 van 2" in second and "Zeynep" not in second
+
+
+# --- the bridge worker's list --------------------------------------------------------------
+
+def test_the_bridge_workers_list_names_the_family_as_its_consent_allows(app, client, login,
+                                                                        world):
+    accompany(app, world)
+    age(app, world.inbox_referral, 3)
+    login(world.bridge)
+    page = text_of(client.get("/referrals/"))
+    for shown in ("Zeynep Yilmaz", "Amsterdam", "Voedselpakket", "Voedselbank",
+                  name_of(app, world.owner), "JGZ Noord", "3 dagen", "aangevraagd"):
+        assert shown in page, shown
+    close(app, world, world.inbox_referral)
+    assert "Zeynep" not in text_of(client.get("/referrals/"))  # open ones by default
+    closed = text_of(client.get("/referrals/?status=closed"))
+    assert "Zeynep Yilmaz" in closed and "binnenkort" not in closed
+
+
+# --- my referrals --------------------------------------------------------------------------
+
+def test_my_referrals_filter_by_status_overdue_service_organisation_and_period(
+        app, client, login, world, make_service):
+    other = make_service("Kerstpakket", organisation="Jeugdfonds", referral_route="inbox")
+    another_family(app, world, "Anna de Vries", other)
+    age(app, world.letter_referral, 60)  # sent two months ago, and overdue
+    login(world.owner)
+
+    def families(query=""):
+        return sorted(set(re.findall(r"(Zeynep Yilmaz|Anna de Vries)", text_of(
+            client.get(f"/referrals/{query}")))))
+
+    def services(query=""):
+        body = text_of(client.get(f"/referrals/{query}")).split("Verstuurd", 2)[-1]
+        return sorted(set(re.findall(r"(Voedselpakket|Schoolspullen|Kerstpakket)", body)))
+
+    assert services() == ["Kerstpakket", "Schoolspullen", "Voedselpakket"]
+    assert services("?overdue=y") == ["Schoolspullen"]
+    assert services(f"?service={world.inbox_service}") == ["Voedselpakket"]
+    with app.app_context():
+        jeugdfonds = db.session().get(Service, other).organisation_id
+    assert families(f"?organisation={jeugdfonds}") == ["Anna de Vries"]
+    assert services("?days=30") == ["Kerstpakket", "Voedselpakket"]
+    close(app, world, world.inbox_referral)
+    assert services("?status=closed") == ["Voedselpakket"]
+    assert services("?status=requested") == ["Kerstpakket", "Schoolspullen"]
+    assert services("?status=open&days=30") == ["Kerstpakket"]
+
+
+def test_my_referrals_label_every_cell_for_a_phone(client, login, world):
+    """At 360 px the rows stack: every cell carries its column's name, the follow-up date
+    too (it was cut off)."""
+    login(world.owner)
+    html = client.get("/referrals/").text
+    cells = re.findall(r"<td( [^>]*)?>", html)
+    assert cells and all('data-label="' in (attributes or "") for attributes in cells)
+    assert 'data-label="Opvolgen op"' in html
+
+
+# --- the coordinator's stuck list ----------------------------------------------------------
+
+def test_the_stuck_list_filters_by_partner_organisation_and_status(app, client, login, world):
+    for referral_id in (world.inbox_referral, world.letter_referral):
+        age(app, referral_id, 60)
+    login(world.coordinator)
+    both = text_of(client.get("/referrals/stuck"))
+    assert "Voedselpakket" in both and "Schoolspullen" in both
+    with app.app_context():
+        voedselbank = db.session().get(Service, world.inbox_service).organisation_id
+    one = text_of(client.get(f"/referrals/stuck?organisation={voedselbank}"))
+    assert "Voedselpakket" in one and "Schoolspullen" not in one
+    assert "Niets past bij deze filters." in text_of(
+        client.get("/referrals/stuck?status=on-hold"))
+    longest = text_of(client.get("/referrals/stuck?sort=longest"))
+    assert "Langst te laat eerst" in longest and "Voedselbank" in longest
+
+
+# --- statements stay the same as the lists grow --------------------------------------------
+
+LISTS = {
+    "owner": ["/referrals/", "/referrals/?status=open&overdue=y&days=365&sort=service"],
+    "partner": ["/referrals/", "/referrals/?status=all&waiting=3&sort=waiting"],
+    "bridge": ["/referrals/", "/referrals/?status=all&sort=urgency"],
+    "coordinator": ["/referrals/stuck", "/referrals/stuck?sort=longest&status=requested"],
+}
+
+
+def test_the_lists_read_the_same_statements_as_they_grow(app, client, login, world):
+    accompany(app, world)
+
+    def measure():
+        with app.app_context():
+            for referral in db.session().exec(select(Referral)).all():
+                referral.follow_up_on = date.today() - timedelta(days=400)
+                referral.bridge_id = world.bridge.id
+            db.commit()
+        counts = {}
+        for who, paths in LISTS.items():
+            login(getattr(world, who))
+            for path in paths:
+                with counted_queries(app) as statements:
+                    assert client.get(path).status_code == 200
+                counts[(who, path)] = len(statements)
+        return counts
+
+    few = measure()
+    for n in range(4):
+        another_family(app, world, f"Gezin {n}", world.inbox_service)
+        another_family(app, world, f"Brief {n}", world.letter_service)
+    assert measure() == few
