@@ -9,6 +9,7 @@ from sqlmodel import select
 from referral import db
 from referral.mail import MAX_ATTEMPTS, OutboxMessage, queue, send_pending
 from tests.conftest import browser, free_port, post_form
+from tests.world import PRIVATE
 
 BODY_MARK = "http://x/login"
 
@@ -85,3 +86,12 @@ def test_development_with_a_mail_server_uses_it_not_the_sink(make_app):
     app = make_app(ENV="development", MAIL_SERVER="127.0.0.1")
     assert app.config["MAIL_SINK"] is False
     assert app.test_client().get("/dev/mail").status_code == 404
+
+
+def test_the_outbox_names_no_family_after_real_work(app, world):
+    """The world's referrals queued mail to the partner; the outbox page shows none of the
+    family's data, nor the addresses."""
+    page = browser(app, world.coordinator).get("/outbox").text
+    assert "Een nieuwe verwijzing voor je organisatie" in page
+    for private in PRIVATE + ("aanmelden@voedselbank.example",):
+        assert private not in page
