@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app, has_request_context, render_template, request, url_for
 from flask_babel import force_locale
 from sqlalchemy import DateTime, case, func
 from sqlmodel import Field, SQLModel, select
@@ -159,6 +159,9 @@ def send_after_request(app):
 
     @app.after_request
     def _later(response):
+        if request.endpoint == "static":  # a stylesheet queues no mail
+            return response
+
         def deliver():
             with app.app_context():
                 try:
