@@ -24,6 +24,7 @@ run: install translations
 	$(FLASK) init
 	$(FLASK) demo load
 	@echo "Serving on http://$(HOST):$(PORT) — log in with one of the demo logins above."
+	@echo "Mail the tool sends is shown at http://$(HOST):$(PORT)/dev/mail (development only)."
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # The suite: everything but the failure tests in parallel processes (pytest-xdist), then the

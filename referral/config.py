@@ -31,7 +31,11 @@ DEFAULTS = {
     # The forgotten-password page answers no sooner than this, so a known and an unknown
     # address take the same time.
     "RESET_ANSWER_SECONDS": 0.5,
-    "MAIL_SERVER": None,  # None: mail is written to the log (development)
+    "MAIL_SERVER": None,  # None: mail is written to the log (or to the sink, below)
+    # Development: mail goes to files in instance/mail/, shown at /dev/mail, and is sent
+    # right after each request. None: on in development without a MAIL_SERVER; never in
+    # production.
+    "MAIL_SINK": None,
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,
     **dict.fromkeys(("MAIL_USERNAME", "MAIL_PASSWORD")),  # None: no login at the mail server
@@ -83,6 +87,9 @@ def load(app, test_config):
     production = app.config["ENV"] == "production"
     if production:
         app.config["SESSION_COOKIE_SECURE"] = True
+    if app.config["MAIL_SINK"] is None or production:
+        app.config["MAIL_SINK"] = (app.config["ENV"] == "development"
+                                   and not app.config["MAIL_SERVER"])
     if app.config["REQUIRE_2FA"] is None:
         app.config["REQUIRE_2FA"] = production
     if not app.config.get("SECRET_KEY"):

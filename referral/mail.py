@@ -7,17 +7,24 @@ language. A failing SMTP server loses nothing: the message waits and is tried ag
 import smtplib
 import uuid
 from datetime import datetime, timedelta
+from email import message_from_bytes
+from email import policy as email_policy
 from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
 
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app, has_request_context, render_template, request, url_for
 from flask_babel import force_locale
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, case, func
 from sqlmodel import Field, SQLModel, select
 
 from referral import db
 from referral.db import encrypted_field, id_field, time_field
 
 MAX_ATTEMPTS = 20
+SINK_FOLDER = "mail"  # in the instance folder: the development sink
+SINK_SHOWN = 100  # the newest messages the sink page shows
+OUTBOX_SHOWN = 100  # unsent messages the outbox page lists
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -65,19 +72,28 @@ def link(endpoint, **values):
         return url_for(endpoint, _external=True, **values)
 
 
-def _deliver(message):
-    config = current_app.config
-    if not config.get("MAIL_SERVER"):
-        # Development: show it in the log instead (the recipient only by domain).
-        current_app.logger.info("mail to …@%s: %s\n%s", message.recipient.rsplit("@", 1)[-1],
-                                message.subject, message.body)
-        return
+def _email(message):
     email = EmailMessage()
-    email["From"] = config["MAIL_FROM"]
+    email["From"] = current_app.config["MAIL_FROM"]
     email["To"] = message.recipient
     email["Subject"] = message.subject
     email["Message-ID"] = f"<{message.id}@referral>"
+    email["Date"] = formatdate(localtime=False)
     email.set_content(message.body)
+    return email
+
+
+def _deliver(message):
+    config = current_app.config
+    if config.get("MAIL_SINK"):
+        _to_sink(_email(message))
+        return
+    if not config.get("MAIL_SERVER"):
+        # No server and no sink: show it in the log instead (the recipient only by domain).
+        current_app.logger.info("mail to …@%s: %s\n%s", message.recipient.rsplit("@", 1)[-1],
+                                message.subject, message.body)
+        return
+    email = _email(message)
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
         if config.get("MAIL_USE_TLS"):
             smtp.starttls()
@@ -113,3 +129,72 @@ def send_pending(*, now=None, limit=200):
         session.add(message)
         session.commit()
     return sent, failed
+
+
+# --- development: a sink, and sending right after each request ------------------------------
+
+def sink_path():
+    return Path(current_app.instance_path) / SINK_FOLDER
+
+
+def _to_sink(email):
+    """Development: keep the message as a file in the instance folder, as an SMTP server
+    would have received it; the development page /dev/mail shows them."""
+    folder = sink_path()
+    folder.mkdir(exist_ok=True)
+    name = f"{datetime.now():%Y%m%d-%H%M%S-%f}-{uuid.uuid4().hex[:8]}.eml"
+    (folder / name).write_bytes(bytes(email))
+
+
+def sink_messages():
+    """The newest messages in the development sink, newest first, parsed."""
+    folder = sink_path()
+    files = sorted(folder.glob("*.eml"), reverse=True)[:SINK_SHOWN] if folder.exists() else []
+    return [message_from_bytes(path.read_bytes(), policy=email_policy.default) for path in files]
+
+
+def send_after_request(app):
+    """Development with the sink: deliver what is due once each response has gone out, so
+    `make run` needs no cron job for mail (production sends with `mail send`)."""
+
+    @app.after_request
+    def _later(response):
+        if request.endpoint == "static":  # a stylesheet queues no mail
+            return response
+
+        def deliver():
+            with app.app_context():
+                try:
+                    send_pending()
+                finally:
+                    db.session().close()
+        response.call_on_close(deliver)
+        return response
+
+
+# --- the outbox as the coordinator sees it ---------------------------------------------------
+
+def outbox_summary():
+    """Counts of the outbox by state, in one statement: sent (kept RETENTION_MAIL_DAYS),
+    waiting for a first try, failing (tried again later) and given up."""
+    unsent = OutboxMessage.sent_at.is_(None)
+    sent, waiting, failing, given_up = db.session().exec(select(
+        func.count(OutboxMessage.sent_at),
+        func.sum(case((unsent & (OutboxMessage.attempts == 0), 1), else_=0)),
+        func.sum(case((unsent & (OutboxMessage.attempts > 0)
+                       & (OutboxMessage.attempts < MAX_ATTEMPTS), 1), else_=0)),
+        func.sum(case((unsent & (OutboxMessage.attempts >= MAX_ATTEMPTS), 1), else_=0)),
+    )).one()
+    return {"sent": sent or 0, "waiting": waiting or 0, "failing": failing or 0,
+            "given_up": given_up or 0}
+
+
+def unsent(limit=OUTBOX_SHOWN):
+    """Messages not sent yet, failing ones first, then the oldest: when, what about, tries,
+    the last error's kind and the next try. Never the recipient or the body."""
+    return db.session().exec(
+        select(OutboxMessage.created_at, OutboxMessage.subject, OutboxMessage.attempts,
+               OutboxMessage.last_error, OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.sent_at.is_(None))
+        .order_by(OutboxMessage.attempts.desc(), OutboxMessage.created_at)
+        .limit(limit)).all()

@@ -17,11 +17,11 @@ from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackRe
 from referral.mail import OutboxMessage
 from referral.monitor.models import Pledge, PledgeActivity, PledgeReport
 from referral.privacy.models import ErasureReceipt
-from referral.referrals.models import Handover, Referral, ReferralEvent
+from referral.referrals.models import Handover, Referral, ReferralEvent, ReferralSeen
 
 __all__ = ["AccountLink", "AuditCheckpoint", "AuditEvent", "AuditHead", "Child", "Consent", "ErasureReceipt", "Family", "FeedbackAttempt",
            "FeedbackInvite", "FeedbackResponse", "Handover", "LoginAttempt",
            "NeedDomain", "Organisation", "OutboxMessage", "Pledge", "PledgeActivity",
-           "PledgeReport", "Referral", "ReferralEvent", "Service",
+           "PledgeReport", "Referral", "ReferralEvent", "ReferralSeen", "Service",
            "ServiceArea", "ServiceDomain", "ServiceLanguage", "ServiceTerm", "Signal",
            "SignalDomain", "TaxonomyTerm", "User"]

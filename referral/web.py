@@ -2,6 +2,7 @@
 
 import contextlib
 import time
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -28,13 +29,16 @@ from werkzeug.exceptions import HTTPException
 from wtforms import HiddenField, SelectField
 from wtforms.validators import AnyOf, Length
 
-from referral import db, policy
+from referral import audit, db, mail, policy
 from referral.auth import operations as auth_operations
 from referral.auth.models import role_label
 from referral.dates import format_date, format_datetime
 from referral.errors import Denied
+from referral.referrals import worklist
 
 bp = Blueprint("main", __name__)
+
+DENIED_DAYS = 7  # the privacy officer's home counts refused accesses of the last week
 
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
 
@@ -76,8 +80,48 @@ def safe_next(target, default="main.home"):
 @bp.route("/")
 @login_required
 def home():
-    return render_template("main/home.html", user=current_user,
-                           training_valid=policy.training_valid(current_user))
+    """The worklist: what needs this user today, per role, each section a count and links."""
+    user = current_user
+    if policy.allowed(user, "referrals.mine"):
+        work = worklist.for_owner(user)
+    elif policy.allowed(user, "referrals.inbox"):
+        work = worklist.for_partner(user)
+    elif policy.allowed(user, "referrals.accompany"):
+        work = worklist.for_bridge(user)
+    elif policy.allowed(user, "referrals.stuck"):
+        work = {"stuck": worklist.Section(worklist.stuck_count()),
+                "mail": worklist.Section(mail.outbox_summary()["failing"])}
+    elif policy.allowed(user, "audit.read"):
+        work = {"denied": worklist.Section(audit.denied_since(
+            db.session(), db.utcnow() - timedelta(days=DENIED_DAYS)))}
+    else:
+        work = {}
+    return render_template("main/home.html", user=user, work=work,
+                           waiting=sum(section.count for section in work.values()),
+                           today=date.today(), denied_days=DENIED_DAYS)
+
+
+@bp.route("/outbox")
+@login_required
+def outbox():
+    """The mail outbox's state for coordinators: sent, waiting, failing and given up, and
+    the unsent messages by subject; never a recipient or a message's text."""
+    policy.require(current_user, "mail.outbox")
+    return render_template("main/outbox.html", summary=mail.outbox_summary(),
+                           messages=mail.unsent(), shown=mail.OUTBOX_SHOWN,
+                           max_attempts=mail.MAX_ATTEMPTS)
+
+
+# Development only (registered by init_app when the mail sink is on, never in production):
+# the mail the app sent, as the sink kept it. Open without logging in, so an invitation or
+# a password reset can be read by someone who cannot log in yet.
+dev = Blueprint("dev", __name__, url_prefix="/dev")
+
+
+@dev.route("/mail")
+def mail_sink():
+    return render_template("main/mail_sink.html", messages=mail.sink_messages(),
+                           folder=mail.sink_path())
 
 
 @bp.route("/healthz")
@@ -116,6 +160,9 @@ def init_app(app):
     app.register_error_handler(Denied, _denied)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(500, _server_error)
+    if app.config["MAIL_SINK"] and app.config["ENV"] == "development":
+        mail.send_after_request(app)
+        app.register_blueprint(dev)
 
 
 def _can(action, obj=None):

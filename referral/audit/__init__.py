@@ -1,5 +1,5 @@
 """The access log (NEN 7513)."""
 
-from referral.audit.chain import record, remove_before
+from referral.audit.chain import denied_since, record, remove_before
 
-__all__ = ["record", "remove_before"]
+__all__ = ["denied_since", "record", "remove_before"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, delete, func, select
 
 from referral import db
 from referral.audit.models import GENESIS, AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome
@@ -175,3 +175,9 @@ def _last_head_in_file(path):
 def count(session):
     head = session.get(AuditHead, 1)
     return head.seq if head else 0
+
+
+def denied_since(session, since):
+    """How many accesses were refused since then (the privacy officer's home page)."""
+    return session.exec(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.at >= since, AuditEvent.outcome == AuditOutcome.denied)).one()

@@ -12,10 +12,18 @@ from referral.auth.queries import find_user
 from referral.cases.models import Signal
 from referral.cases.operations import create_family, log_signal, record_consent
 from referral.cases.queries import families_of
-from referral.dev import directory_data
+from referral.dev import directory_data, history
+from referral.dev.scale import settle
 from referral.directory.models import Organisation, Service
 from referral.directory.operations import create_organisation, create_service
-from referral.referrals.operations import refer
+from referral.referrals.models import Referral, ReferralEvent, ReferralSeen
+from referral.referrals.operations import (
+    add_note,
+    assign_bridge,
+    change_status,
+    propose_handover,
+    refer,
+)
 from referral.referrals.queries import default_follow_up
 
 # Demo rows get ids derived from their names, so loading twice finds what is there.
@@ -104,6 +112,7 @@ def load():
                         password=PASSWORD, organisation_id=organisations[org].id,
                         trained_on=trained_on)
     load_family(find_user(USERS[0][0]))
+    history.load()
     return [(email, role) for email, _name, role, _org, _trained in USERS]
 
 
@@ -132,6 +141,7 @@ def load_family(nurse):
                parent_wishes="Dat Noor weer op zwemles kan.",
                child_wishes="Noor wil graag op dansles.")
     _refer_demo(nurse, family)
+    load_work(nurse, find_user(USERS[1][0]))
 
 
 def _refer_demo(nurse, family):
@@ -147,3 +157,90 @@ def _refer_demo(nurse, family):
     refer(nurse, family, signal, [parcel], follow_up_on=default_follow_up(), send=True,
           form_token=str(uuid.uuid5(DEMO_NAMESPACE, "demo referral")),
           message="Moeder vraagt een voedselpakket. Bel haar op 06-00000000, liefst na 15 uur.")
+
+
+# --- a working day: something of everything waits for someone -----------------------------
+
+def _service(name):
+    return db.session().exec(select(Service).where(Service.name == name)).first()
+
+
+def _family(professional, parents, children, domains, observations):
+    family = create_family(professional, parent_names=parents, phone="06-00000000",
+                           municipality_code=directory_data.VOORBEELDSTAD[0],
+                           children=children)
+    signal = log_signal(professional, family, domains=domains, source="conversation",
+                        urgency="normal", observations=observations)
+    return family, signal
+
+
+def _refer(professional, family, signal, service_name, message, *, consent=True):
+    service = _service(service_name)
+    if consent:
+        record_consent(professional, family, organisation_id=service.organisation_id,
+                       given_by=family.parent_names, scope="Naam, telefoonnummer en de vraag.",
+                       method="spoken", given_on=date.today(), parent_agreed=True)
+    [referral] = refer(professional, family, signal, [service], message=message,
+                       follow_up_on=default_follow_up(), send=True,
+                       form_token=str(uuid.uuid5(DEMO_NAMESPACE, f"{family.id}/{service_name}")))
+    return referral
+
+
+def _happened(referral, days_ago, follow_up_days_ago):
+    """Move a referral's history into the past, as if its steps were taken on these days
+    (days before today, one per event in order), with its follow-up date as given; the
+    referral's dates are read off its events, as the scale generator does."""
+    session, now = db.session(), db.utcnow()
+    session.flush()
+    events = session.exec(select(ReferralEvent).where(ReferralEvent.referral_id == referral.id)
+                          .order_by(ReferralEvent.at)).all()
+    for event, days in zip(events, days_ago, strict=False):
+        event.at = now - timedelta(days=days, hours=1)
+        session.add(event)
+    referral.created_at = events[0].at
+    referral.accepted_at = None
+    settle(referral, events)
+    referral.follow_up_on = date.today() - timedelta(days=follow_up_days_ago)
+    session.add(referral)
+
+
+def load_work(nurse, colleague):
+    """What the demo shows on each home page: an overdue referral the partner just wrote a
+    note on, a draft without consent, a stuck referral, a handover and a bridge request
+    waiting, and a referral the partner opened before the owner added a note."""
+    partner, bridge = find_user(USERS[3][0]), find_user(USERS[4][0])
+    # Overdue: the food bank accepted three weeks ago, the follow-up date has passed, and
+    # the partner wrote a note since (the nurse has not opened it: it shows as changed).
+    family, signal = _family(nurse, "Mehmet Kaya (demo)", [("Elif (demo)", date(2015, 6, 3))],
+                             ["food", "sport_culture"],
+                             "Elif heeft geen gymkleding en eet weinig tussen de middag.")
+    overdue = _refer(nurse, family, signal, "Voedselpakket",
+                     "Vader vraagt een voedselpakket; bel hem na 17 uur.")
+    change_status(partner, overdue, "accepted")
+    add_note(partner, overdue, "Vader gebeld; het eerste pakket staat vrijdag klaar.")
+    _happened(overdue, [25, 25, 21, 3], follow_up_days_ago=4)
+    # A draft: no consent for the sports fund yet.
+    _refer(nurse, family, signal, "Sportfonds", "Elif wil op turnen.", consent=False)
+    # The bridge worker is asked to accompany the family (and has not looked yet).
+    assign_bridge(nurse, overdue, bridge, family_agreed=True)
+    # The partner opened the family's parcel referral two days ago; the nurse wrote since.
+    sent = db.session().exec(select(Referral).where(
+        Referral.owner_id == nurse.id, Referral.status == "requested")).first()
+    if sent is not None:
+        db.session().add(ReferralSeen(user_id=partner.id, referral_id=sent.id,
+                                      seen_at=db.utcnow() - timedelta(days=2)))
+        add_note(nurse, sent, "Moeder vraagt of het pakket ook bezorgd kan worden.")
+    # Stuck: sent seven weeks ago to Leergeld, nothing happened since (the colleague's).
+    family, signal = _family(colleague, "Petra Bos (demo)", [("Sem (demo)", date(2013, 1, 20))],
+                             ["school_costs"], "Sem heeft geen laptop voor zijn huiswerk.")
+    stuck = _refer(colleague, family, signal, "Schoolspullen en laptop",
+                   "Moeder vraagt hulp bij een laptop voor school.")
+    _happened(stuck, [50, 50], follow_up_days_ago=36)
+    # A handover: the colleague asks the nurse to take a referral over.
+    family, signal = _family(colleague, "Linda Mulder (demo)",
+                             [("Fenna (demo)", date(2019, 11, 2))], ["clothing"],
+                             "Fenna heeft geen winterjas.")
+    handed = _refer(colleague, family, signal, "Winterjassenactie",
+                    "Moeder vraagt een winterjas voor Fenna (maat 128).")
+    propose_handover(colleague, handed, nurse,
+                     "Ik ga met verlof; wil jij dit gezin overnemen?")

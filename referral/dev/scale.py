@@ -286,7 +286,7 @@ def _execute_many(connection, table, rows):
     connection.exec_driver_sql(str(statement), values)
 
 
-def _settle(referral, events):
+def settle(referral, events):
     """The referral's version, dates and outcome, read off its history as the app keeps them."""
     changes = [event for event in events if event.kind == EventKind.status]
     referral.version = 1 + len(changes)
@@ -310,6 +310,7 @@ class _Generator:
         self.now = db.utcnow()
         self.today = self.now.date()
         self.feedback_days = timedelta(days=current_app.config["FEEDBACK_VALID_DAYS"])
+        self.feedback_share = .4  # of the completed referrals get a feedback invitation
         self.rows = {}
         self.made = {}
         self.tables = {name: _weighted(pairs) for name, pairs in (
@@ -626,13 +627,13 @@ class _Generator:
             follow_up_on=default_follow_up(created.date()), form_token=form_token,
             status=status or self._status_by_age(created), created_at=created)
         events = self._history(referral, self.partners.get(organisation_id) if by_inbox else None)
-        _settle(referral, events)
+        settle(referral, events)
         if referral.status in (S.rejected, S.failed):
             referral.reason_code = self.rng.choice(REASON_CODES)
         if referral.requested_at:
             self.consent(case, organisation_id, referral.requested_at)
         self.add(referral, *events, *self._bridge(referral))
-        if referral.status == S.completed and self.rng.random() < .4:
+        if referral.status == S.completed and self.rng.random() < self.feedback_share:
             self.feedback(case, referral)
 
     def _status_by_age(self, created):

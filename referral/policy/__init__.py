@@ -213,6 +213,7 @@ RULES = {
     "referrals.accompany": _role(Role.bridge),
     "referrals.stuck": _role(Role.coordinator),
     "referrals.remind": _command_line_or(),
+    "mail.outbox": _role(Role.coordinator),  # its state, never who or what a message says
     "pledge.edit": _partner_with_organisation,
     "pledge.list": _role(Role.coordinator),
     "feedback.invite": _works_on,

@@ -124,6 +124,11 @@ REGISTER = {
         "accepted": _l("Whether the colleague accepted"),
         "note_enc": _l("Note for the colleague"),
     }),
+    "referral_seen": Table(_l("When a user last opened a referral, so their home page shows "
+                              "what changed since."), True, {
+        "user_id": _l("Who opened it (staff account)"),
+        "seen_at": _l("When they last opened it"),
+    }),
     "feedback_invite": Table(_l("An invitation to a family to give feedback."), True, {
         "token_hash": _l("Hash of the link's secret; the link itself is not kept"),
         "created_by": _l("The professional who invited"),

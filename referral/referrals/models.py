@@ -188,3 +188,18 @@ class Handover(SQLModel, table=True):
     accepted: bool | None = None
     note_enc: str | None = encrypted_field(nullable=True)
 
+
+
+class ReferralSeen(SQLModel, table=True):
+    """When a user last opened a referral's page: what others changed after that is new to
+    them (the home page's worklist). One row per user and referral, not one per user: a
+    single "last visit" time would call everything seen once home was opened, though the
+    referral itself was never looked at. Goes with the referral (erasure, retention)."""
+
+    __tablename__ = "referral_seen"
+
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", primary_key=True,
+                               ondelete="CASCADE")
+    referral_id: uuid.UUID = Field(foreign_key="referral.id", primary_key=True, index=True,
+                                   ondelete="CASCADE")
+    seen_at: datetime = time_field()

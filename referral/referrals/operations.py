@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
 from referral import audit, db, mail, policy
@@ -29,6 +30,7 @@ from referral.referrals.models import (
     HandoverAnswer,
     Referral,
     ReferralEvent,
+    ReferralSeen,
     Status,
     status_label,
 )
@@ -475,3 +477,17 @@ def send_reminders(user, *, today=None, now=None):
     audit.record("update", object_type="referral", user=user,
                  summary=f"reminders: {reminders} owners, {escalations} coordinators")
     return reminders, escalations
+
+
+def mark_seen(user, referral):
+    """Note that the user opened the referral now: the home page's "changed since" counts
+    from here. Not a change of the case, so no event and no audit entry of its own (the
+    page that calls this logs the read). One statement, an upsert: two tabs opening the
+    same referral at once cannot collide."""
+    _require_referral(user, "referral.view", referral)
+    insert = (postgresql if db.engine().dialect.name == "postgresql" else sqlite).insert
+    now = db.utcnow()
+    statement = insert(ReferralSeen).values(user_id=user.id, referral_id=referral.id,
+                                            seen_at=now)
+    db.session().exec(statement.on_conflict_do_update(
+        index_elements=["user_id", "referral_id"], set_={"seen_at": now}))

@@ -240,6 +240,7 @@ def show(referral_id):
     referral = _referral_or_404(referral_id)
     audit.record("read", object_type="referral", object_id=referral.id,
                  family_id=referral.family_id, summary="referral read")
+    operations.mark_seen(current_user, referral)  # for the home page's "changed since"
     return _render_show(referral)
 
 

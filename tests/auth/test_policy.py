@@ -57,6 +57,7 @@ EXPECTED = {
     "users.create": set(),  # the command line only
     "consent.record": set(),  # only the professional who works on the family: tests/cases
     "referrals.remind": set(),  # the command line (cron) only
+    "mail.outbox": {"coordinator"},
     "monitor.export": {"coordinator", "partner"},
     "privacy.retention": {"privacy_officer"},
     "keys.rotate": set(),  # the command line only
