@@ -43,7 +43,7 @@ def test_the_login_page_offers_a_forgotten_password(client):
 
 
 def test_forgot_answers_the_same_for_an_unknown_address(make_app, make_user):
-    app = make_app(RESET_ANSWER_SECONDS=0.3)
+    app = make_app(RESET_ANSWER_SECONDS=0.5)
     person = make_user()
     answers = []
     for email in (person.email, "niemand@example.org"):
@@ -59,7 +59,9 @@ def test_forgot_answers_the_same_for_an_unknown_address(make_app, make_user):
         return re.sub(r'name="csrf_token"[^>]*>', "", text)
 
     assert without_tokens(known_page) == without_tokens(page) and "Kijk in je mail" in page
-    assert 0.3 <= known_time < 0.6 and 0.3 <= seconds < 0.6  # nobody can tell by the clock
+    # Nobody can tell by the clock: the work for a known address hides under the floor (the
+    # margin is for a busy machine).
+    assert known_time >= 0.5 and seconds >= 0.5 and abs(known_time - seconds) < 0.3
     assert person.email not in str([e.summary for e in audit_entries(app)])
 
 
