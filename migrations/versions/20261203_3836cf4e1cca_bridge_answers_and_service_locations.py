@@ -5,7 +5,7 @@ asked before could not answer and already accompanied, so they count as accepted
 were asked. Services get HSDS locations, addresses and schedules (opening hours).
 
 Revision ID: 3836cf4e1cca
-Revises: 5c1f0e2a9b47
+Revises: fecd4d69659f
 Create Date: 2026-12-03 07:33:23.634247
 """
 from alembic import op
@@ -14,7 +14,7 @@ import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes.AutoSt
 
 
 revision = '3836cf4e1cca'
-down_revision = '5c1f0e2a9b47'
+down_revision = 'fecd4d69659f'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """one open referral per family, signal and service; follow-up and draft edits in the history
 
 Revision ID: 5c1f0e2a9b47
-Revises: fecd4d69659f
+Revises: e06f5f65b70d
 Create Date: 2026-12-03 08:00:00.000000
 """
 import uuid
@@ -12,7 +12,7 @@ import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes.AutoSt
 
 
 revision = '5c1f0e2a9b47'
-down_revision = 'fecd4d69659f'
+down_revision = 'e06f5f65b70d'
 branch_labels = None
 depends_on = None
 

@@ -242,7 +242,7 @@ def users():
     search = UserSearchForm()
     if request.method == "POST":
         if search.validate_on_submit():
-            text = " ".join(search.text.data.split())
+            text = " ".join((search.text.data or "").split())
             session[SEARCH_KEY] = text
             args = _query_args(filters, search="y" if text else None)
             return redirect(url_for("auth.users", **args), code=303)

@@ -237,6 +237,10 @@ RULE_LABELS = {
     "users.create": _l("create an account"),
     "users.list": _l("see the accounts"),
     "users.deactivate": _l("deactivate an account"),
+    "users.invite": _l("invite someone to an account"),
+    "users.manage": _l("change an account's role, organisation or password"),
+    "users.train": _l("record a training"),
+    "users.privacy_role": _l("give or take the privacy officer role"),
     "family.create": _l("register a family"),
     "family.view": _l("look at a family"),
     "family.edit": _l("correct a family's data"),
@@ -251,6 +255,9 @@ RULE_LABELS = {
     "referral.note": _l("write a note on a referral"),
     "referral.handover": _l("hand a referral over"),
     "referral.bridge": _l("assign a bridge worker"),
+    "referral.follow_up": _l("move a referral's follow-up date"),
+    "referral.edit": _l("change a draft referral"),
+    "bridge.decide": _l("answer a request to accompany a family"),
     "handover.decide": _l("answer a handover"),
     "referrals.mine": _l("see my referrals"),
     "referrals.inbox": _l("see the partner inbox"),
@@ -269,6 +276,7 @@ RULE_LABELS = {
     "privacy.retention": _l("erase data after its retention period"),
     "privacy.register": _l("read the processing register"),
     "keys.rotate": _l("rotate the encryption keys"),
+    "mail.outbox": _l("see the outgoing mail"),
 }
 
 
