@@ -18,6 +18,7 @@ from referral.referrals.models import Referral
 from referral.referrals.operations import (
     add_note,
     assign_bridge,
+    decide_bridge,
     change_status,
     propose_handover,
     refer,
@@ -135,7 +136,7 @@ def test_partner_sees_the_owners_note_after_their_visit(app, world):
     assert "Moeder is ziek" not in changed  # the note itself is on the referral's page
 
 
-def test_bridge_request_waits_until_opened_then_changes_show(app, world):
+def test_bridge_request_waits_until_answered_then_changes_show(app, world):
     _as(app, world.owner, lambda s, me: assign_bridge(
         me, s.get(Referral, world.inbox_referral), s.get(User, world.bridge.id),
         family_agreed=True))
@@ -143,7 +144,10 @@ def test_bridge_request_waits_until_opened_then_changes_show(app, world):
     link = f'href="/referrals/{world.inbox_referral}"'
     assert link in _section(bridge.get("/").text, "requests")
     assert link not in _section(bridge.get("/").text, "changed")
-    bridge.get(f"/referrals/{world.inbox_referral}")
+    bridge.get(f"/referrals/{world.inbox_referral}")  # looked at, not answered: still waits
+    assert link in _section(bridge.get("/").text, "requests")
+    _as(app, world.bridge, lambda s, me: decide_bridge(
+        me, s.get(Referral, world.inbox_referral), accept=True))
     assert _section(bridge.get("/").text, "requests") == ""
     _as(app, world.partner, lambda s, partner: change_status(
         partner, s.get(Referral, world.inbox_referral), "accepted"))

@@ -142,13 +142,11 @@ def for_partner(user):
 
 
 def for_bridge(user):
-    """A bridge worker's day: families they were asked to accompany and have not looked at
-    yet, and their referrals that others changed."""
+    """A bridge worker's day: requests to accompany a family that wait for their yes or no,
+    and their referrals that others changed."""
     accompanied = Referral.bridge_id == user.id
-    unseen = ~select(ReferralSeen.referral_id).where(
-        ReferralSeen.referral_id == Referral.id, ReferralSeen.user_id == user.id).exists()
     return {
-        "requests": _section((accompanied, _open(), unseen),
+        "requests": _section((accompanied, _open(), Referral.bridge_accepted_at.is_(None)),
                              order=(Referral.requested_at, Referral.id),
                              at=Referral.requested_at),
         "changed": _changed((accompanied,), user, unseen_counts=False),
