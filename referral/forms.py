@@ -5,7 +5,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import BooleanField, FieldList, SelectMultipleField
+from wtforms import BooleanField, FieldList, FormField, HiddenField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.widgets import CheckboxInput, ListWidget, Select
@@ -14,6 +14,9 @@ from referral.directory.queries import need_domains
 
 # No quotes, brackets, commas or semicolons: a To header would read those differently.
 EMAIL = r"^[^@\s\"<>()\[\],;:\\]+@[^@\s\"<>()\[\],;:\\]+\.[^@\s\"<>()\[\],;:\\]+$"
+
+# The message of a long text's limit: how long it may be and how long it is.
+LONG = _l("Write at most %(max)d characters; the text now has %(length)d.")
 
 
 class LongSelect(Select):
@@ -106,3 +109,36 @@ def page_number(args):
     """The page asked for in the query string; 1 for anything that is not a page number."""
     page = args.get("page", "1")
     return int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 100_000 else 1
+
+
+def _focus_target(field):
+    """The id of the first thing of a field that can take focus: the first box of a list of
+    boxes, the first visible input of a row or of a list of rows."""
+    if isinstance(field, FieldList):
+        return _focus_target(field.entries[0]) if field.entries else field.id
+    if isinstance(field, FormField):
+        visible = [sub for sub in field.form if not isinstance(sub, HiddenField)]
+        return _focus_target(visible[0]) if visible else field.id
+    if isinstance(field.widget, ListWidget) and list(field.iter_choices()):
+        return f"{field.id}-0"
+    return field.id
+
+
+def _errors_of(field, target=None):
+    if isinstance(field, FieldList):
+        own = [message for message in field.errors if not isinstance(message, dict | list)]
+        links = [(_focus_target(field), message) for message in own]
+        for entry in field.entries:
+            links.extend(_errors_of(entry))
+        return links
+    if isinstance(field, FormField):
+        return [link for sub in field.form for link in _errors_of(
+            sub, _focus_target(field) if isinstance(sub, HiddenField) else None)]
+    return [(target or _focus_target(field), message) for message in field.errors]
+
+
+def error_links(form):
+    """(id to focus, message) of every error of the form, rows of rows included, in the
+    order of its fields: the error summary links each message to its field."""
+    return [link for field in form if field.short_name != "csrf_token"
+            for link in _errors_of(field)]

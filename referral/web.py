@@ -17,7 +17,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
@@ -34,6 +34,7 @@ from referral.auth import operations as auth_operations
 from referral.auth.models import role_label
 from referral.dates import format_date, format_datetime
 from referral.errors import Denied
+from referral.forms import error_links
 from referral.referrals import worklist
 
 bp = Blueprint("main", __name__)
@@ -153,6 +154,8 @@ def language():
 
 def init_app(app):
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals["error_links"] = error_links  # the error summary of every form
+    app.jinja_env.globals["format_number"] = format_number
     app.before_request(_expire_session)
     app.after_request(_security_headers)
     app.context_processor(_template_globals)

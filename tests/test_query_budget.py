@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from referral import db
 from referral.auth.models import User
-from referral.cases.models import Family
+from referral.cases.models import Child, Family
 from referral.cases.operations import create_family, log_signal, record_consent
 from referral.directory.models import Organisation, Service
 from referral.feedback import operations as feedback
@@ -48,8 +48,9 @@ BUDGETS = [
     ("owner", "/families/", 4),
     ("owner", "/families/?sort=name&page=2", 4),
     ("owner", "/families/new", 3),
-    ("owner", "/families/{family}", 15),
+    ("owner", "/families/{family}", 16),
     ("owner", "/families/{family}/edit", 5),
+    ("owner", "/families/{family}/children/{child}/remove", 4),
     ("owner", "/families/{family}/signals/new", 4),
     ("owner", "/families/{family}/consents/new", 5),
     ("owner", "/referrals/", 7),
@@ -221,8 +222,10 @@ def test_every_page_stays_within_its_budget(app, world, make_user, make_service)
     with app.app_context():
         organisation = db.session().exec(select(Organisation.id).where(
             Organisation.name == "Voedselbank")).one()
+        child = db.session().exec(select(Child.id).where(
+            Child.family_id == world.family_id)).first()
     draft = refer_again(app, world, world.inbox_service, send=False)
-    names = {"family": world.family_id, "signal": world.signal_id, "draft": draft,
+    names = {"family": world.family_id, "child": child, "signal": world.signal_id, "draft": draft,
              "referral": world.inbox_referral, "letter_referral": world.letter_referral,
              "service": world.inbox_service, "organisation": organisation,
              "colleague": world.colleague.id}

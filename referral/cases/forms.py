@@ -1,3 +1,4 @@
+import uuid
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -8,6 +9,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     SelectField,
     StringField,
     SubmitField,
@@ -18,32 +20,54 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from referral.cases.models import (
     LANGUAGES,
+    MAX_CHILDREN,
     METHOD_LABELS,
     SOURCE_LABELS,
     URGENCY_LABELS,
 )
-from referral.forms import EMAIL, CheckboxesField, LongSelect
-
-MAX_CHILDREN = 6
-
+from referral.forms import EMAIL, LONG, CheckboxesField, LongSelect
 
 
 class ChildForm(Form):
+    """One row of children: a child of the family (`ref` holds its id on the correction
+    form) or a new one, which may stay empty."""
+
+    ref = HiddenField()
     first_name = StringField(_l("First name"), validators=[Optional(), Length(max=80)])
     birth_date = DateField(_l("Date of birth"), validators=[Optional()])
 
-    # Each runs only when its own field is filled in (Optional stops the chain otherwise).
-    def validate_first_name(self, field):
-        if not (self.birth_date.raw_data or [""])[0]:
-            raise ValidationError(_l("Give both the first name and the date of birth."))
+    def validate_ref(self, field):
+        try:
+            uuid.UUID(field.data) if field.data else None
+        except ValueError:
+            raise ValidationError(_l("Give every child's first name and date of birth.")) from None
 
     def validate_birth_date(self, field):
         if field.data is None:  # not a date: the field says so already
             return
-        if not self.first_name.data:
-            raise ValidationError(_l("Give both the first name and the date of birth."))
-        if not date(date.today().year - 27, 1, 1) <= field.data <= date.today():
+        if field.data > date.today():
+            raise ValidationError(_l("A date of birth cannot be in the future."))
+        if field.data < date(date.today().year - 27, 1, 1):
             raise ValidationError(_l("Enter a date of birth in the past 27 years."))
+
+    def validate(self, extra_validators=None):
+        """A row is empty, or has both a first name and a date of birth (each message at
+        its own field); a child of the family cannot be emptied here."""
+        valid = super().validate(extra_validators)
+        named = bool((self.first_name.data or "").strip())
+        dated = bool((self.birth_date.raw_data or [""])[0].strip())
+        if self.ref.data or named or dated:
+            if not named:
+                self.first_name.errors.append(_l("Enter the child's first name."))
+                valid = False
+            if not dated:
+                self.birth_date.errors.append(_l("Enter the child's date of birth."))
+                valid = False
+        return valid
+
+    def is_empty(self):
+        return not (self.ref.data or (self.first_name.data or "").strip()
+                    or (self.birth_date.raw_data or [""])[0].strip())
 
 
 class FamilyForm(FlaskForm):
@@ -61,29 +85,29 @@ class FamilyForm(FlaskForm):
                                widget=LongSelect())
     language = SelectField(_l("Preferred language"),
                            choices=[SelectChoice(k, v) for k, v in LANGUAGES.items()])
-    children = FieldList(FormField(ChildForm), min_entries=3, max_entries=MAX_CHILDREN)
+    # No max_entries: WTForms would drop the rows beyond it without a word.
+    children = FieldList(FormField(ChildForm), min_entries=1)
     confirm_new = BooleanField(_l("This is another family: create it anyway"))
 
     def validate_children(self, field):
-        if not any(entry.form.first_name.data for entry in field.entries):
+        rows = [entry.form for entry in field.entries if not entry.form.is_empty()]
+        if not rows:
             raise ValidationError(_l("Enter at least one child."))
+        if len(rows) > MAX_CHILDREN:
+            raise ValidationError(_l("Enter at most %(number)d children.", number=MAX_CHILDREN))
+
+    def add_row(self):
+        """One more empty row of children (the "Add a child" button, without JavaScript)."""
+        self.children.append_entry()
 
     def child_list(self):
         return [(entry.form.first_name.data.strip(), entry.form.birth_date.data)
-                for entry in self.children.entries if entry.form.first_name.data]
-
-
-class CorrectChildForm(Form):
-    first_name = StringField(_l("First name"), validators=[
-        DataRequired(_l("Enter the first name.")), Length(max=80)])
-    birth_date = DateField(_l("Date of birth"), validators=[
-        DataRequired(_l("Enter a date of birth."))])
-
-    validate_birth_date = ChildForm.validate_birth_date
+                for entry in self.children.entries if not entry.form.is_empty()]
 
 
 class CorrectFamilyForm(FlaskForm):
-    """Rectification: the same fields as a new family, the children as they are."""
+    """Rectification: the same fields as a new family, the children as they are and rows
+    for new ones."""
 
     parent_names = FamilyForm.parent_names
     phone = FamilyForm.phone
@@ -93,11 +117,20 @@ class CorrectFamilyForm(FlaskForm):
     postcode = FamilyForm.postcode
     municipality = FamilyForm.municipality
     language = FamilyForm.language
-    children = FieldList(FormField(CorrectChildForm), max_entries=MAX_CHILDREN)
+    children = FieldList(FormField(ChildForm))
+
+    validate_children = FamilyForm.validate_children
+    add_row = FamilyForm.add_row
+
+    def child_list(self):
+        """(child id or None for a new child, first name, date of birth) of every row."""
+        return [(uuid.UUID(entry.form.ref.data) if entry.form.ref.data else None,
+                 (entry.form.first_name.data or "").strip(), entry.form.birth_date.data)
+                for entry in self.children.entries if not entry.form.is_empty()]
 
 
 def _text(label, limit, *validators):
-    return TextAreaField(label, validators=[*validators, Length(max=limit)])
+    return TextAreaField(label, validators=[*validators, Length(max=limit, message=LONG)])
 
 
 class SignalForm(FlaskForm):

@@ -28,12 +28,40 @@ URGENCY_LABELS = {Urgency.normal: _l("normal"), Urgency.soon: _l("soon"),
 SOURCE_LABELS = {SignalSource.conversation: _l("a conversation"),
                  SignalSource.observation: _l("something I saw"),
                  SignalSource.family_asked: _l("the family asked for help")}
+class HistoryKind(enum.StrEnum):
+    """A change in the family's history (read from the access log)."""
+
+    created = "created"
+    corrected = "corrected"
+    child_added = "child_added"
+    child_changed = "child_changed"
+    child_removed = "child_removed"
+
+
+HISTORY_LABELS = {HistoryKind.created: _l("registered the family"),
+                  HistoryKind.corrected: _l("corrected the family's data"),
+                  HistoryKind.child_added: _l("added a child"),
+                  HistoryKind.child_changed: _l("corrected a child's name or date of birth"),
+                  HistoryKind.child_removed: _l("removed a child")}
+# The fields a correction names in the access log (untranslated there), in words.
+FIELD_LABELS = {"parent names": _l("names of the parents"), "phone": _l("phone"),
+                "email": _l("email address"), "address": _l("address"),
+                "postcode": _l("postcode"), "municipality": _l("municipality"),
+                "language": _l("language")}
+
+# A sanity bound on the rows of one family, not a rule about families.
+MAX_CHILDREN = 20
 LANGUAGES = {"nl": "Nederlands", "en": "English", "ar": "العربية", "tr": "Türkçe",
              "pl": "Polski", "uk": "Українська"}
 
 
 def age_on(birth_date, day):
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def age_in_months(birth_date, day):
+    return (day.year - birth_date.year) * 12 + day.month - birth_date.month - (
+        day.day < birth_date.day)
 
 
 def age_band(birth_date, today=None):

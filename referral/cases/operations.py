@@ -13,6 +13,7 @@ from sqlmodel import select
 from referral import audit, db, policy
 from referral.cases.models import (
     LANGUAGES,
+    MAX_CHILDREN,
     Child,
     Consent,
     ConsentMethod,
@@ -29,6 +30,7 @@ from referral.cases.models import (
 )
 from referral.directory.models import NeedDomain, Organisation
 from referral.errors import Refused
+from referral.feedback.models import FeedbackInvite
 from referral.referrals import operations as referrals
 
 NOT_THIS_FAMILY = _l("This does not belong to this family.")
@@ -119,12 +121,17 @@ def _check_family_data(*, parent_names, postcode, language, children):
         raise Refused(_l("Enter a postcode like 1234 AB."), field="postcode")
     if language not in LANGUAGES:
         raise Refused(NOT_OFFERED, field="language")
+    if len(children) > MAX_CHILDREN:
+        raise Refused(_l("Enter at most %(number)d children.", number=MAX_CHILDREN),
+                      field="children")
     today = date.today()
     for first_name, birth_date in children:
         if not (first_name or "").strip() or birth_date is None:
             raise Refused(_l("Give every child's first name and date of birth."),
                           field="children")
-        if not date(today.year - 27, 1, 1) <= birth_date <= today:
+        if birth_date > today:
+            raise Refused(_l("A date of birth cannot be in the future."), field="children")
+        if birth_date < date(today.year - 27, 1, 1):
             raise Refused(_l("Enter a date of birth in the past 27 years."), field="children")
 
 
@@ -161,14 +168,16 @@ def correct_family(user, family, *, parent_names, phone, email, street, house_nu
                    postcode, municipality_code, language, children):
     """Rectification: the new values replace the old ones, which were encrypted and are not
     kept anywhere; the access log names the fields that changed, not their values.
-    `children`: (child id, first name, date of birth) for every child of the family."""
+    `children`: (child id, first name, date of birth) for every child of the family, and
+    (None, first name, date of birth) for each child to add. Removing a child is
+    `remove_child`, behind its own confirmation."""
     _require_family(user, "family.edit", family)
     session = db.session()
     current = {child.id: child for child in session.exec(
         select(Child).where(Child.family_id == family.id))}
-    given = [child_id for child_id, _name, _born in children]
-    if None in given or sorted(given) != sorted(current):
-        raise Refused(_l("Give every child's first name and date of birth."))
+    given = [child_id for child_id, _name, _born in children if child_id is not None]
+    if sorted(given) != sorted(current):
+        raise Refused(_l("Give every child's first name and date of birth."), field="children")
     _check_family_data(parent_names=parent_names, postcode=postcode, language=language,
                        children=[(name, born) for _id, name, born in children])
     changed = set()
@@ -187,17 +196,58 @@ def correct_family(user, family, *, parent_names, phone, email, street, house_nu
     put(family, "postcode", normal, "postcode")
     put(family, "municipality_code", municipality_code, "municipality")
     put(family, "language", language, "language")
+    session.add(family)
+    if changed:
+        audit.record("update", object_type="family", object_id=family.id, family_id=family.id,
+                     user=user, summary="family data corrected: " + (
+                         ", ".join(sorted(changed)) or "nothing changed"))
+    # Each child's change is an entry of its own: the family's history shows them apart.
     for child_id, first_name, birth_date in children:
+        if child_id is None:
+            child = new_child(family.id, family.organisation_id, first_name=first_name.strip(),
+                              birth_date=birth_date)
+            session.add(child)
+            session.flush()
+            audit.record("create", object_type="child", object_id=child.id,
+                         family_id=family.id, user=user, summary="child added")
+            changed.add("child added")
+            continue
         child = current[child_id]
         if (child.first_name, child.birth_date) != (first_name, birth_date):
             _child_fields(child, family.organisation_id, first_name, birth_date)
             session.add(child)
+            audit.record("update", object_type="child", object_id=child.id,
+                         family_id=family.id, user=user, summary="child data corrected")
             changed.add("child")
-    session.add(family)
-    audit.record("update", object_type="family", object_id=family.id, family_id=family.id,
-                 user=user, summary="family data corrected: " + (", ".join(sorted(changed))
-                                                                 or "nothing changed"))
+    if not changed:
+        audit.record("update", object_type="family", object_id=family.id, family_id=family.id,
+                     user=user, summary="family data corrected: nothing changed")
+    session.flush()
     return changed
+
+
+def remove_child(user, family, child):
+    """Remove a child registered by mistake or no longer in the family, with its data; a
+    child that a consent or feedback invitation names stays (erasure is the privacy
+    officer's)."""
+    _require_family(user, "family.edit", family)
+    if child is None or child.family_id != family.id:
+        raise Refused(NOT_THIS_FAMILY)
+    session = db.session()
+    siblings = session.exec(select(Child.id).where(Child.family_id == family.id)).all()
+    if len(siblings) < 2:
+        raise Refused(_l("A family keeps at least one child. Correct the child's details "
+                         "instead."))
+    named = session.exec(select(Consent.id).where(Consent.child_id == child.id).limit(1)
+                         ).first() or session.exec(select(FeedbackInvite.id).where(
+                             FeedbackInvite.child_id == child.id).limit(1)).first()
+    if named:
+        raise Refused(_l("A consent or a feedback invitation names this child, so it cannot "
+                         "be removed. Ask the privacy officer if the family wants it erased."))
+    session.delete(child)
+    session.flush()
+    audit.record("delete", object_type="child", object_id=child.id, family_id=family.id,
+                 user=user, summary="child removed")
 
 
 def log_signal(user, family, *, domains, observations, source, urgency=Urgency.normal,

@@ -1,13 +1,19 @@
 """Reads of families, children, signals and consent; reading a family is in the access log."""
 
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
 from sqlalchemy import or_
 from sqlmodel import select
 
 from referral import audit, db
+from referral.audit.models import AuditEvent, AuditOutcome
 from referral.cases.models import (
     Child,
     Consent,
     Family,
+    HistoryKind,
     Signal,
     SignalDomain,
     address_index,
@@ -110,3 +116,46 @@ def read_family(user, family):
 def consents_of(family):
     return db.session().exec(select(Consent).where(Consent.family_id == family.id)
                              .order_by(Consent.recorded_at.desc())).all()
+
+
+@dataclass
+class HistoryEntry:
+    at: datetime
+    actor_id: UUID | None
+    kind: HistoryKind
+    fields: list  # for a correction: the fields that changed (FIELD_LABELS' keys)
+
+
+_KINDS = {("family", "create"): HistoryKind.created,
+          ("family", "update"): HistoryKind.corrected,
+          ("child", "create"): HistoryKind.child_added,
+          ("child", "update"): HistoryKind.child_changed,
+          ("child", "delete"): HistoryKind.child_removed}
+_CORRECTED = "family data corrected: "
+
+
+def family_history(family):
+    """Who registered the family and changed its data or children, when, newest first.
+    The access log is the record: its entries name the fields, never their values."""
+    rows = db.session().exec(
+        select(AuditEvent.at, AuditEvent.user_id, AuditEvent.object_type, AuditEvent.action,
+               AuditEvent.summary)
+        .where(AuditEvent.family_id == family.id,
+               AuditEvent.object_type.in_(["family", "child"]),
+               AuditEvent.action.in_(["create", "update", "delete"]),
+               AuditEvent.outcome == AuditOutcome.success)
+        .order_by(AuditEvent.seq.desc())).all()
+    history = []
+    for at, user_id, object_type, action, summary in rows:
+        kind = _KINDS.get((object_type, action))
+        if kind is None:
+            continue
+        fields = []
+        if kind == HistoryKind.corrected:
+            fields = summary.removeprefix(_CORRECTED).split(", ")
+            if summary.startswith(_CORRECTED) and fields == ["nothing changed"]:
+                continue
+            if not summary.startswith(_CORRECTED):
+                fields = []
+        history.append(HistoryEntry(at, user_id, kind, fields))
+    return history

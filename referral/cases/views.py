@@ -1,10 +1,11 @@
 import uuid
-from itertools import zip_longest
+from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -19,13 +20,18 @@ from referral.cases.forms import (
     SignalForm,
 )
 from referral.cases.models import (
+    FIELD_LABELS,
+    HISTORY_LABELS,
     LANGUAGES,
     METHOD_LABELS,
     SOURCE_LABELS,
     URGENCY_LABELS,
+    Child,
     Consent,
     Family,
     Urgency,
+    age_in_months,
+    age_on,
 )
 from referral.crypto import CryptoError, keyring
 from referral.directory import queries as directory
@@ -39,7 +45,33 @@ def labels():
     return {"urgency_label": lambda v: URGENCY_LABELS.get(v, v),
             "source_label": lambda v: SOURCE_LABELS.get(v, v),
             "language_name": lambda v: LANGUAGES.get(v, v),
-            "method_label": lambda v: METHOD_LABELS.get(v, v), "Urgency": Urgency}
+            "method_label": lambda v: METHOD_LABELS.get(v, v), "Urgency": Urgency,
+            "child_age": child_age, "history_label": lambda v: HISTORY_LABELS.get(v, v),
+            "field_label": lambda v: FIELD_LABELS.get(v, v)}
+
+
+def child_age(birth_date, today=None):
+    """A child's age in words: years, or months for a baby."""
+    today = today or date.today()
+    years = age_on(birth_date, today)
+    if years >= 1:
+        return ngettext("%(num)d year", "%(num)d years", years)
+    months = max(age_in_months(birth_date, today), 0)
+    return ngettext("%(num)d month", "%(num)d months", months)
+
+
+def _municipality_choices(form):
+    form.municipality.choices = [SelectChoice("", "—")] + [
+        SelectChoice(code, name) for code, name in directory.municipalities()]
+
+
+def _adds_a_row(form):
+    """The "Add a child" button: one more empty row, nothing saved (works without
+    JavaScript; with it the row is added in place)."""
+    if form.is_submitted() and "add_child" in request.form:
+        form.add_row()
+        return True
+    return False
 
 
 def _family_for(action, family_id):
@@ -105,10 +137,11 @@ def index():
 def new():
     policy.require(current_user, "family.create")
     form = FamilyForm()
-    form.municipality.choices = [SelectChoice("", "—")] + [
-        SelectChoice(code, name) for code, name in directory.municipalities()]
+    _municipality_choices(form)
     duplicates = []
-    if form.validate_on_submit():
+    if _adds_a_row(form):
+        pass
+    elif form.validate_on_submit():
         fields = dict(children=form.child_list(), postcode=form.postcode.data or None,
                       house_number=form.house_number.data or None)
         duplicates = queries.find_duplicates(current_user, **fields)
@@ -132,7 +165,8 @@ def new():
 @bp.route("/<uuid:family_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(family_id):
-    """Rectification by the professional who works on the family."""
+    """Rectification by the professional who works on the family; children are added here
+    too (an empty row, and a button for one more)."""
     family = db.session().get(Family, family_id)
     policy.require(current_user, "family.edit", family, hide=True, object_type="family",
                    object_id=family_id, family_id=family_id,
@@ -144,16 +178,12 @@ def edit(family_id):
         "parent_names": family.parent_names, "phone": family.phone, "email": family.email,
         "street": street, "house_number": house_number, "postcode": family.postcode,
         "municipality": family.municipality_code or "", "language": family.language,
-        "children": [{"first_name": c.first_name, "birth_date": c.birth_date}
-                     for c in children]})
-    form.municipality.choices = [SelectChoice("", "—")] + [
-        SelectChoice(code, name) for code, name in directory.municipalities()]
-    if form.validate_on_submit():
-        # Each entry of the form is the child shown in its place (ids never leave the page).
-        corrected = [(child.id if child else None,
-                      entry.form.first_name.data.strip() if entry else None,
-                      entry.form.birth_date.data if entry else None)
-                     for child, entry in zip_longest(children, form.children.entries)]
+        "children": [{"ref": str(c.id), "first_name": c.first_name,
+                      "birth_date": c.birth_date} for c in children] + [{}]})
+    _municipality_choices(form)
+    if _adds_a_row(form):
+        pass
+    elif form.validate_on_submit():
         try:
             changed = operations.correct_family(
                 current_user, family, parent_names=form.parent_names.data,
@@ -161,16 +191,39 @@ def edit(family_id):
                 street=form.street.data or None, house_number=form.house_number.data or None,
                 postcode=form.postcode.data or None,
                 municipality_code=form.municipality.data or None, language=form.language.data,
-                children=corrected)
+                children=form.child_list())
         except Refused as refused:
             show_refusal(form, refused)
         else:
             flash(_("The corrections are saved.") if changed else _("Nothing was changed."),
                   "success")
             return redirect(url_for("cases.family", family_id=family.id), code=303)
-    status = 400 if form.is_submitted() else 200
+    status = 400 if form.is_submitted() and form.errors or form.form_errors else 200
+    names = {str(child.id): child.first_name for child in children}
     return render_template("cases/edit.html", form=form, family=family,
-                           children=children), status
+                           names=names), status
+
+
+@bp.route("/<uuid:family_id>/children/<uuid:child_id>/remove", methods=["GET", "POST"])
+@login_required
+def remove_child(family_id, child_id):
+    """Remove a child, after a confirmation: its data is deleted."""
+    family = _family_for("family.edit", family_id)
+    child = db.session().get(Child, child_id)
+    if child is None or child.family_id != family.id:
+        abort(404)
+    form = ConfirmForm(label=_l("Yes, remove this child and its data"))
+    if form.validate_on_submit():
+        try:
+            operations.remove_child(current_user, family, child)
+        except Refused as refused:
+            form.form_errors.append(str(refused))
+        else:
+            flash(_("The child is removed."), "success")
+            return redirect(url_for("cases.family", family_id=family.id), code=303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("cases/remove_child.html", form=form, family=family,
+                           child=child), status
 
 
 @bp.route("/<uuid:family_id>")
@@ -182,11 +235,17 @@ def family(family_id):
     consents = queries.consents_of(family)
     organisations = directory.organisation_names(c.organisation_id for c in consents)
     timeline = referrals.family_timeline(family.id)
-    return render_template("cases/family.html", family=family, children=children,
+    history = queries.family_history(family)
+    municipality = dict(directory.municipalities()).get(family.municipality_code) \
+        if family.municipality_code else None
+    actors = [event.actor_id for event, _ in timeline] + [entry.actor_id for entry in history]
+    return render_template("cases/family.html", family=family, children=sorted(
+                               children, key=lambda child: child.birth_date),
                            signals=signals, signal_domains=domains, domain_labels=labels,
                            consents=consents, organisations=organisations,
                            referrals=referrals.of_family(family.id), timeline=timeline,
-                           names=names_of(event.actor_id for event, _ in timeline),
+                           history=history, municipality=municipality,
+                           names=names_of(actors),
                            may_signal=policy.allowed(current_user, "signal.create", family),
                            may_refer=policy.allowed(current_user, "referral.create", family))
 

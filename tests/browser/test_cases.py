@@ -1,6 +1,6 @@
 """A nurse adds a family and logs a signal, in a real browser."""
 
-from tests.browser.pages import assert_accessible, log_in
+from tests.browser.pages import SUBMIT, assert_accessible, log_in
 
 
 def test_nurse_adds_a_family_and_logs_a_signal(page):
@@ -13,19 +13,19 @@ def test_nurse_adds_a_family_and_logs_a_signal(page):
     page.fill("#children-0-first_name", "Mees")
     page.fill("#children-0-birth_date", "2015-06-01")
     with page.expect_navigation():
-        page.click("main form button[type=submit]")
+        page.click(SUBMIT)
     assert page.inner_text("h1") == "Robin Testouder"
     assert_accessible(page)
     page.click("text=Signaal vastleggen")
     with page.expect_navigation():
-        page.click("main form button[type=submit]")  # empty: errors, nothing saved
+        page.click(SUBMIT)  # empty: errors, nothing saved
     assert "Beschrijf wat je zag of hoorde" in page.inner_text("[role=alert]")
     assert_accessible(page)
     page.check("label:has-text('Schoolkosten')")
     page.fill("#observations", "Geen geld voor de schoolreis.")
     page.fill("#child_wishes", "Mee op schoolreis.")
     with page.expect_navigation():
-        page.click("main form button[type=submit]")
+        page.click(SUBMIT)
     assert "Geen geld voor de schoolreis." in page.inner_text("main")
     assert_accessible(page)
 
@@ -38,7 +38,7 @@ def test_untrained_teacher_sees_why(page):
     page.fill("#children-0-first_name", "Lot")
     page.fill("#children-0-birth_date", "2016-02-02")
     with page.expect_navigation():
-        page.click("main form button[type=submit]")
+        page.click(SUBMIT)
     assert "signaleringstraining is niet vastgelegd" in page.inner_text("main")
     page.goto(page.url + "/signals/new")
     assert page.inner_text("h1") == "Signaleringstraining nodig"
@@ -58,17 +58,17 @@ def test_nurse_records_and_withdraws_consent(page):
     page.select_option("#child", label="Noor (demo)")
     page.fill("#given_by", "Sanne de Vries")
     with page.expect_navigation():
-        page.click("main form button[type=submit]")
+        page.click(SUBMIT)
     assert "Een ouder of verzorger moet toestemming geven" in page.inner_text("[role=alert]")
     assert_accessible(page)
     page.check("#parent_agreed")
     with page.expect_navigation():
-        page.click("main form button[type=submit]")
+        page.click(SUBMIT)
     assert page.url == family and "Naam en sportwens van Noor" in page.inner_text("main")
     page.click("text=Toestemming intrekken")
     assert_accessible(page)
     page.check("#confirm")
     with page.expect_navigation():
-        page.click("main form button[type=submit]")
+        page.click(SUBMIT)
     assert "ingetrokken op" in page.inner_text("main")
     assert_accessible(page)

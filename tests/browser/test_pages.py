@@ -20,6 +20,19 @@ def test_login_page_is_dutch_and_accessible(page):
     assert_accessible(page)
 
 
+def pages_of(page):
+    """The paths a logged-in user reaches from home: its menu and links, and the account
+    pages; each once."""
+    links = [urldefrag(a.get_attribute("href")).url for a in page.query_selector_all(
+        "header nav a[href^='/']:not([download]), main a[href^='/']:not([download])")]
+    seen = {"/"}
+    for path in links + ACCOUNT_PAGES:
+        if path in seen or path.startswith("//"):  # "//host" would leave the site
+            continue
+        seen.add(path)
+        yield path
+
+
 @pytest.mark.parametrize("email", [user[0] for user in USERS])
 def test_every_page_of_every_role(page, email):
     log_in(page, email)
@@ -27,11 +40,7 @@ def test_every_page_of_every_role(page, email):
     assert "Welkom" in page.inner_text("h1")
     assert_accessible(page)
     seen = {"/"}
-    links = [urldefrag(a.get_attribute("href")).url for a in page.query_selector_all(
-        "header nav a[href^='/']:not([download]), main a[href^='/']:not([download])")]
-    for path in links + ACCOUNT_PAGES:
-        if path in seen or path.startswith("//"):  # "//host" would leave the site
-            continue
+    for path in pages_of(page):
         seen.add(path)
         response = page.goto(path)
         assert response.status == 200, path
@@ -144,3 +153,31 @@ def test_the_account_pages_nobody_links_to(new_page, width):
         assert response.status == 200, path
         assert_accessible(page)
         assert no_sideways_scrolling(page), path
+
+
+# Each table's overflow beyond its own box or its scroll box (a wrapper that clips it).
+CLIPPED_TABLES = """[...document.querySelectorAll('main table')].filter(table => {
+  const box = table.parentElement;
+  return table.scrollWidth > table.clientWidth + 1 || box.scrollWidth > box.clientWidth + 1;
+}).map(table => (table.querySelector('caption') || table).textContent.trim().slice(0, 40))"""
+
+
+@pytest.mark.parametrize("email", [user[0] for user in USERS])
+def test_every_page_fits_a_phone_and_no_table_is_clipped_on_a_desktop(new_page, email):
+    """At 320 px no page scrolls sideways (tables become stacked rows); at 1280 px no table is
+    cut off in a scroll box. Every page of every role, from its home page."""
+    phone = new_page(locale="nl-NL", viewport={"width": 320, "height": 640})
+    desktop = new_page(locale="nl-NL", viewport={"width": 1280, "height": 800})
+    log_in(phone, email)
+    log_in(desktop, email)
+    wide, clipped = [], []
+    for path in ["/", *pages_of(phone)]:
+        phone.goto(path)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        if width > 320:
+            wide.append(f"{path}: {width} px")
+        desktop.goto(path)
+        if tables := desktop.evaluate(CLIPPED_TABLES):
+            clipped.append(f"{path}: {tables}")
+    assert wide == [], "pages wider than a 320 px phone"
+    assert clipped == [], "tables clipped at 1280 px"

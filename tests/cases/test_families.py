@@ -91,8 +91,11 @@ def test_no_warning_across_organisations(app, make_app, make_user, nurse, client
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"parent_names": ""}, "Vul minstens één naam in"),
-    ({"children-0-first_name": "", "children-1-first_name": ""}, "Vul minstens één kind in"),
-    ({"children-0-birth_date": ""}, "Vul zowel de voornaam als de geboortedatum in"),
+    ({"children-0-first_name": "", "children-1-first_name": "", "children-0-birth_date": "",
+      "children-1-birth_date": ""}, "Vul minstens één kind in"),
+    ({"children-0-first_name": "", "children-1-first_name": ""},
+     "Vul de voornaam van het kind in"),
+    ({"children-0-birth_date": ""}, "Vul de geboortedatum van het kind in"),
     ({"children-0-birth_date": "1980-01-01"}, "afgelopen 27 jaar"),
     ({"children-0-birth_date": "morgen"}, "Not a valid date value"),
     ({"postcode": "12345"}, "Vul een postcode in zoals 1234 AB"),

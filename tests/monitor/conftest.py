@@ -81,6 +81,6 @@ def table_of(html, key):
     for row in re.findall(r"<tr>(.*?)</tr>", section, re.S):
         head = re.search(r'<th scope="row">(.*?)</th>', row, re.S)
         if head:
-            rows[head.group(1).strip()] = [c.strip() for c in re.findall(r"<td>(.*?)</td>", row,
+            rows[head.group(1).strip()] = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row,
                                                                           re.S)]
     return rows

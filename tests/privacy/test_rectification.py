@@ -17,6 +17,13 @@ FORM = {"parent_names": NEW_NAME, "phone": "06-99999999", "email": "",
         "children-0-first_name": "Elif", "children-0-birth_date": "2017-03-02"}
 
 
+def _form(app, world, **changes):
+    """FORM with the id of the world's child, as the correction page gives it."""
+    with app.app_context():
+        child = db.session().exec(select(Child.id).where(Child.family_id == world.family_id)).one()
+    return {**FORM, "children-0-ref": str(child), **changes}
+
+
 def _raw_database(app):
     """Every byte of the database as text (SQLite file, or a PostgreSQL dump of all rows)."""
     engine = app.extensions["referral.engine"]
@@ -43,7 +50,7 @@ def test_the_owner_corrects_the_family(client, world, login, app, caplog):
     login(world.owner)
     page = client.get(f"/families/{world.family_id}/edit")
     assert page.status_code == 200 and 'value="Zeynep Yilmaz"' in page.text
-    response = post_form(client, f"/families/{world.family_id}/edit", FORM)
+    response = post_form(client, f"/families/{world.family_id}/edit", _form(app, world))
     assert response.status_code == 303
     family_page = client.get(f"/families/{world.family_id}").text
     assert NEW_NAME in family_page and "06-99999999" in family_page
@@ -57,8 +64,11 @@ def test_the_owner_corrects_the_family(client, world, login, app, caplog):
         assert child.birth_date.isoformat() == "2017-03-02"
     [entry] = [e for e in audit_entries(app, family_id=world.family_id, action="update")
                if e.summary.startswith("family data corrected")]
-    assert entry.summary == ("family data corrected: address, child, language, parent names, "
+    assert entry.summary == ("family data corrected: address, language, parent names, "
                              "phone, postcode")
+    [child_entry] = audit_entries(app, family_id=world.family_id, action="update",
+                                  object_type="child")
+    assert child_entry.summary == "child data corrected"
     raw = _raw_database(app)
     assert "MARKER-4471" not in raw and "06-99999999" not in raw and "Nieuwe Weg" not in raw
     assert not any("MARKER-4471" in record.getMessage() for record in caplog.records)
@@ -73,7 +83,7 @@ def test_the_owner_corrects_the_family(client, world, login, app, caplog):
 ])
 def test_bad_corrections_save_nothing(client, world, login, app, change, message):
     login(world.owner)
-    response = post_form(client, f"/families/{world.family_id}/edit", {**FORM, **change})
+    response = post_form(client, f"/families/{world.family_id}/edit", _form(app, world, **change))
     assert response.status_code == 400
     assert "Er is een probleem" in response.text
     if message:

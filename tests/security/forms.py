@@ -320,9 +320,25 @@ def _search_families(ctx):
 def _correct_family(ctx):
     ctx.login(ctx.world.owner)
     url = f"/families/{ctx.world.family_id}/edit"
-    data = {**FAMILY, "children-0-first_name": "Elif Sara", "children-0-birth_date": "2017-03-01"}
+    [child_id] = ctx.run(lambda: [child.id for child in children_of(
+        [ctx.world.family_id])[ctx.world.family_id]])
+    data = {**FAMILY, "children-0-ref": str(child_id), "children-0-first_name": "Elif Sara",
+            "children-0-birth_date": "2017-03-01"}
     del data["confirm_new"]
     return Form(url, data, page=url)
+
+
+def _remove_child(ctx):
+    ctx.login(ctx.world.owner)
+
+    def make():
+        family = create_family(db.session().get(User, ctx.world.owner.id),
+                               parent_names="Fam. Twee", children=[
+                                   ("Sem", date(2015, 1, 1)), ("Lot", date(2016, 1, 1))])
+        return family.id, children_of([family.id])[family.id][0].id
+    family_id, child_id = ctx.run(make)
+    url = f"/families/{family_id}/children/{child_id}/remove"
+    return Form(url, {"confirm": "y"}, page=url)
 
 
 SIGNAL = {"domains": ["food"], "observations": "Komt zonder ontbijt op school.",
@@ -631,6 +647,8 @@ FORMS = [
          changes_database=False),
     Case("cases.new", "/families/new", _new_family, FAMILY_TEXTS),
     Case("cases.edit", "/families/<uuid:family_id>/edit", _correct_family, FAMILY_TEXTS),
+    Case("cases.remove_child", "/families/<uuid:family_id>/children/<uuid:child_id>/remove",
+         _remove_child),
     Case("cases.new_signal", "/families/<uuid:family_id>/signals/new", _new_signal,
          SIGNAL_TEXTS),
     Case("cases.new_consent", "/families/<uuid:family_id>/consents/new", _new_consent, {

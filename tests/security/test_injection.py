@@ -175,8 +175,11 @@ def run_flow(app, town, make_user, make_service):
         "children-0-birth_date": child_birth, "confirm_new": "y"})
     family = _id(made)
     flow.ids["family"] = family
+    with app.app_context():
+        corrected_child = db.session().exec(select(Child.id).where(
+            Child.family_id == town.family_id)).one()
     flow.post("owner", f"/families/{town.family_id}/edit", {
-        "parent_names": v("e-names"), "phone": v("e-phone", short),
+        "children-0-ref": str(corrected_child), "parent_names": v("e-names"), "phone": v("e-phone", short),
         "email": v("e-email", email), "street": v("e-street"), "house_number": "12",
         "postcode": "", "municipality": "GM0363", "language": "nl",
         "children-0-first_name": v("e-child", lambda t: f"{SCRIPT}#{t}#"),

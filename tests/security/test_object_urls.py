@@ -35,8 +35,8 @@ from sqlmodel import select
 
 from referral import create_app, db
 from referral.auth.models import User
-from referral.cases.models import Consent, Family
-from referral.cases.operations import create_family
+from referral.cases.models import Child, Consent, Family
+from referral.cases.operations import correct_family, create_family
 from referral.directory.models import Organisation, Service
 from referral.feedback import operations as feedback_operations
 from referral.monitor.operations import save_pledge
@@ -89,6 +89,7 @@ class Objects:
     colleague_name: str
     versions: dict = field(default_factory=dict)  # referral id -> version
     asked: object = None  # a bridge worker asked to accompany on the letter referral
+    children: dict = field(default_factory=dict)  # the family's children: first name -> id
 
     def __getattr__(self, name):  # the world's ids and people, directly
         return getattr(self.__dict__["world"], name)
@@ -137,6 +138,14 @@ def make_objects(app, world, make_user):
                                           family_agreed=True)
         _invitation, token = feedback_operations.invite(owner, family, referral=inbox,
                                                        language="nl")
+        [elif_] = session.exec(select(Child).where(Child.family_id == family.id)).all()
+        correct_family(owner, family, parent_names=family.parent_names, phone=family.phone,
+                       email=None, street=None, house_number=None, postcode=None,
+                       municipality_code=family.municipality_code, language="nl",
+                       children=[(elif_.id, "Elif", elif_.birth_date),
+                                 (None, "Daan", date(2020, 6, 1))])
+        children = {c.first_name: c.id for c in session.exec(
+            select(Child).where(Child.family_id == family.id))}
         service = session.get(Service, world.inbox_service)
         service.assured_date = date(2020, 1, 1)  # so that checking it again is a change
         session.add(service)
@@ -154,7 +163,7 @@ def make_objects(app, world, make_user):
             world, officer, receipt, consent, draft, handover.id, token,
             service.organisation_id, jeugdfonds, sport, referral_queries.default_follow_up(),
             session.get(User, world.colleague.id).name,
-            {r.id: r.version for r in session.exec(select(Referral)).all()}, asked)
+            {r.id: r.version for r in session.exec(select(Referral)).all()}, asked, children)
     return objects
 
 
@@ -217,8 +226,13 @@ OBJECT_URLS = {
     "cases.family": [Case(_family, "owner", shows=lambda o: ("Zeynep Yilmaz", "Elif"))],
     "cases.edit": [Case(_family, "owner", form=lambda o: {
         "parent_names": "Zeynep Yilmaz-Demir", "phone": "06-12345678", "language": "nl",
-        "municipality": "GM0363", "children-0-first_name": "Elif",
-        "children-0-birth_date": "2017-03-01"}, shows=lambda o: ("Zeynep Yilmaz", "Elif"))],
+        "municipality": "GM0363", "children-0-ref": str(o.children["Daan"]),
+        "children-0-first_name": "Daan", "children-0-birth_date": "2020-06-01",
+        "children-1-ref": str(o.children["Elif"]), "children-1-first_name": "Elif",
+        "children-1-birth_date": "2017-03-01"}, shows=lambda o: ("Zeynep Yilmaz", "Elif"))],
+    "cases.remove_child": [Case(
+        lambda o: {"family_id": o.family_id, "child_id": o.children.get("Daan", o.consent)},
+        "owner", form=lambda o: {"confirm": "y"}, shows=lambda o: ("Daan",))],
     "cases.new_signal": [Case(_family, "owner", form=lambda o: {
         "domains": "food", "observations": "Geen winterjas.", "source": "observation",
         "urgency": "normal"})],
@@ -357,7 +371,7 @@ PUBLIC = {
 ALL_URLS = {**OBJECT_URLS, **QUERY_URLS}
 INSIDERS = sorted({case.insider for cases in ALL_URLS.values() for case in cases})
 # The insider's POSTs that change the world most go last, in this order.
-LAST = ("cases.withdraw_consent", "directory.deactivate_organisation",
+LAST = ("cases.remove_child", "cases.withdraw_consent", "directory.deactivate_organisation",
         "directory.merge_organisation", "privacy.erase")
 
 

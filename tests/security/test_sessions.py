@@ -22,7 +22,7 @@ from sqlmodel import select
 from referral import db
 from referral.auth.models import User
 from referral.auth.queries import find_user
-from referral.cases.models import Consent, Family
+from referral.cases.models import Child, Consent, Family
 from referral.cases.operations import create_family
 from referral.directory.models import Service
 from referral.feedback import operations as feedback_operations
@@ -414,9 +414,10 @@ def tour(app, world, make_user):  # noqa: F811  (world: the fixture imported abo
         consent = session.exec(select(Consent.id).where(
             Consent.family_id == world.family_id)).first()
         organisation = session.get(Service, world.inbox_service).organisation_id
+        child = session.exec(select(Child.id).where(Child.family_id == world.family_id)).first()
         db.commit()
     values = {
-        "family_id": [world.family_id], "consent_id": [consent],
+        "family_id": [world.family_id], "consent_id": [consent], "child_id": [child],
         "organisation_id": [organisation], "service_id": [world.inbox_service],
         "referral_id": [world.inbox_referral, world.letter_referral],
         "signal_id": [world.signal_id], "user_id": [world.colleague.id],
