@@ -18,8 +18,8 @@ from referral.referrals.models import Referral
 from referral.referrals.operations import (
     add_note,
     assign_bridge,
-    decide_bridge,
     change_status,
+    decide_bridge,
     propose_handover,
     refer,
 )
