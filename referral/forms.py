@@ -37,6 +37,9 @@ class LongSelect(Select):
 class CheckboxesField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+    # Drawn by a template of its own (the refer page's picker) inside a fieldset with the
+    # field's id that takes focus: the error summary links to the fieldset, not to a box.
+    own_markup = False
 
 
 def need_domain_choices():
@@ -119,7 +122,8 @@ def _focus_target(field):
     if isinstance(field, FormField):
         visible = [sub for sub in field.form if not isinstance(sub, HiddenField)]
         return _focus_target(visible[0]) if visible else field.id
-    if isinstance(field.widget, ListWidget) and list(field.iter_choices()):
+    if (isinstance(field.widget, ListWidget) and not getattr(field, "own_markup", False)
+            and list(field.iter_choices())):
         return f"{field.id}-0"
     return field.id
 

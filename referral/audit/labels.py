@@ -15,6 +15,7 @@ ACTION_LABELS = {"read": _l("read"), "create": _l("create"), "update": _l("chang
 # The parts of the tool an entry is about (its object_type).
 OBJECT_LABELS = {
     "audit_log": _l("access log"),
+    "child": _l("child"),
     "backup": _l("backup"),
     "consent": _l("consent"),
     "demo": _l("demo data"),
@@ -76,6 +77,9 @@ SUMMARIES = [(re.compile(pattern + r"\Z"), label) for pattern, label in [
      _l("signal logged (%(n)s need domains)")),
     (r"consent recorded \((?P<method>\w+)\)", _l("consent recorded (%(method)s)")),
     (r"consent withdrawn", _l("consent withdrawn")),
+    (r"child added", _l("child added")),
+    (r"child data corrected", _l("child's data corrected")),
+    (r"child removed", _l("child removed")),
     # accounts and logins
     (r"account created with role (?P<role>\w+)", _l("account made with the role %(role)s")),
     (r"account deactivated", _l("account deactivated")),

@@ -18,11 +18,17 @@ from referral.forms import CheckboxesField, ConfirmForm, ListFilters
 from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS, status_label
 from referral.referrals.operations import MAX_MESSAGE, MAX_SERVICES
 
+class PickerField(CheckboxesField):
+    """The services to refer to, drawn by templates/referrals/_picker.html."""
+
+    own_markup = True
+
+
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class ReferForm(FlaskForm):
-    services = CheckboxesField(_l("Refer to"), validators=[
+    services = PickerField(_l("Refer to"), validators=[
         DataRequired(_l("Choose at least one service."))])
     message = TextAreaField(_l("What the partner needs to know"), validators=[
         DataRequired(_l("Write what the partner needs to know.")), Length(max=MAX_MESSAGE)])

@@ -9,9 +9,10 @@ import pytest
 from sqlmodel import select
 
 from referral import db
+from referral.auth.queries import find_user
 from referral.dev.demo import DEMO_NAMESPACE
 from referral.dev.directory_data import ORGANISATIONS
-from referral.referrals.models import Referral
+from referral.referrals.models import Referral, Status
 from tests.browser.pages import assert_accessible, log_in, no_sideways_scrolling, submit
 
 WIDTHS = {"phone": {"width": 320, "height": 640}, "desktop": {"width": 1280, "height": 800}}
@@ -21,8 +22,10 @@ FOOD_PARCEL = uuid.uuid5(DEMO_NAMESPACE, f"{ORGANISATIONS[0][0]}/Voedselpakket")
 def demo_referral(app):
     """The demo family's referral to the food parcel, waiting in the partner's inbox."""
     with app.app_context():
+        nurse = find_user("jgz@demo.example")
         return db.session().exec(select(Referral.id).where(
-            Referral.service_id == FOOD_PARCEL)).one()
+            Referral.service_id == FOOD_PARCEL, Referral.status == Status.requested,
+            Referral.owner_id == nurse.id)).one()
 
 
 def legends(page):

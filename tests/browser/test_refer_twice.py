@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import func, select
 
 from referral import db, policy
-from referral.auth.models import User
+from referral.auth.queries import find_user
 from referral.cases.models import Family, Signal
 from referral.dev.directory_data import VOORBEELDSTAD
 from referral.directory.models import Organisation, Service
@@ -24,8 +24,7 @@ def _demo_signal(app):
     """The first signal of the demo nurse's first family."""
     with app.app_context():
         session = db.session()
-        nurse = session.exec(select(User).where(User.role == "professional")
-                             .order_by(User.created_at)).first()
+        nurse = find_user("jgz@demo.example")
         return session.exec(select(Signal.id).join(Family, Family.id == Signal.family_id)
                             .where(Family.created_by == nurse.id)
                             .order_by(Signal.created_at)).first()

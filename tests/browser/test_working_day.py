@@ -76,8 +76,10 @@ def test_partner(new_page):
 def test_bridge_worker(new_page):
     page = _start(new_page, "brug@demo.example", PHONE, "en")
     assert page.locator("#work-requests li").count() == 1
-    _open(page, "#work-requests")
-    assert WORDS["en"]["nothing"] in _home(page).inner_text("main")
+    _open(page, "#work-requests")  # the request waits for a yes or no …
+    with page.expect_navigation():
+        page.click("form[action$='/bridge/answer'] [name=accept]")
+    assert WORDS["en"]["nothing"] in _home(page).inner_text("main")  # … then nothing waits
 
 
 def test_coordinator(new_page):

@@ -218,8 +218,9 @@ def test_two_tabs_make_one_referral_and_the_second_links_the_first(app, client, 
         [first] = db.session().exec(select(Referral).where(Referral.service_id == extra)).all()
     assert "al een open verwijzing" in second.text
     assert f'href="/referrals/{first.id}"' in second.text
-    # The summary's link lands on the list of services, which can take focus.
-    assert 'href="#services"' in second.text and 'id="services" tabindex="-1"' in second.text
+    # The summary's link lands on the first box of the list of services, which takes focus.
+    target = re.search(r'class="error-summary".*?href="#(services[-\w]*)"', second.text, re.S)
+    assert target and f'id="{target.group(1)}"' in second.text
     assert _count(app, world) == 3
 
 
