@@ -61,11 +61,16 @@ def _copy_labels():
     from referral.auth.models import ROLE_LABELS
     from referral.cases.models import METHOD_LABELS, SOURCE_LABELS, URGENCY_LABELS
     from referral.feedback.models import FORM_LABELS
+    from referral.policy import RULE_LABELS
+    from referral.privacy.models import ERASURE_REASON_LABELS
     from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS, STATUS_LABELS
 
+    # The labels the copy shows, and the codes its access log lines name (privacy.queries
+    # .log_codes): a refusal names its rule, an erasure its reason.
     labels = [label for table in (STATUS_LABELS, OUTCOME_LABELS, REASON_LABELS, METHOD_LABELS,
                                   SOURCE_LABELS, URGENCY_LABELS, FORM_LABELS, ROLE_LABELS,
-                                  ACTION_LABELS, OBJECT_LABELS, CORRECTED_LABELS)
+                                  ACTION_LABELS, OBJECT_LABELS, CORRECTED_LABELS, RULE_LABELS,
+                                  ERASURE_REASON_LABELS)
               for label in table.values()] + [label for _pattern, label in SUMMARIES]
     return {label._args[0] for label in labels}
 
