@@ -19,8 +19,19 @@ from referral.directory.models import NeedDomain
 from referral.feedback.models import FORM_LABELS
 from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS, STATUS_LABELS, EventKind
 
-# The copy is written in these languages; a family that speaks another gets it in Dutch.
-COPY_LANGUAGES = ("nl", "en")
+# The copy is written in these languages (the family languages of the feedback pages); a
+# family that speaks another gets it in Dutch. Arabic reads right to left.
+COPY_LANGUAGES = ("nl", "en", "ar", "pl", "tr", "uk")
+RTL = {"ar"}
+
+# The need domains in the family's language where the directory has no column for it (it
+# holds Dutch and English): the seeded domains by their code; a newer one shows in English.
+DOMAIN_LABELS = {"money": _l("Money and debts"), "food": _l("Food"),
+                 "clothing": _l("Clothing"), "housing": _l("Housing"),
+                 "sport_culture": _l("Sport and culture"), "school_costs": _l("School costs"),
+                 "health_costs": _l("Health insurance and care costs"),
+                 "stress_parenting": _l("Stress and parenting"),
+                 "digital": _l("Digital access"), "transport": _l("Transport")}
 
 # Columns that say nothing to a family (ids, codes kept for counting, mail retries); they
 # stay in the JSON download.
@@ -80,9 +91,9 @@ def _items(pairs):
 def sections(record, names, described, language):
     """The copy's sections in the current language (call it under force_locale)."""
     municipalities = dict(directory.municipalities())
-    dutch = language == "nl"
-    domains = {code: nl if dutch else en for code, nl, en in db.session().exec(
-        select(NeedDomain.code, NeedDomain.label_nl, NeedDomain.label_en))}
+    domains = {code: nl if language == "nl" else en if language == "en"
+               else str(DOMAIN_LABELS.get(code, en)) for code, nl, en in db.session().exec(
+                   select(NeedDomain.code, NeedDomain.label_nl, NeedDomain.label_en))}
 
     def name(value):
         return names.get(value, value) if value else None

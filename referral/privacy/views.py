@@ -108,6 +108,7 @@ def family(family_id):
     with force_locale(language):
         copy = render_template(
             "privacy/copy.html", family=family, now=db.utcnow(), language=language,
+            rtl=language in family_copy.RTL,
             sections=family_copy.sections(record, names, described, language),
             accesses=family_copy.accesses(record, queries.log_codes()))
     # The copy is our own template, rendered with autoescaping.

@@ -48,7 +48,11 @@ def test_the_copy_reads_like_a_letter_in_dutch(client, world, officer):
 
 @pytest.mark.parametrize(("language", "expected", "words"), [
     ("en", "en", ("What we store about you", "1 Mar 2017", "requested", "Food")),
-    ("ar", "nl", ("Wat wij over u bewaren", "1 mrt 2017")),  # no copy in Arabic yet: Dutch
+    ("tr", "tr", ("Sizin hakkınızda sakladıklarımız", "1 Mar 2017", "talep edildi", "Gıda",
+                  "bir görüşme", "Verilerinize kimler baktı", "yönlendirme yapıldı")),
+    ("pl", "pl", ("Co o Państwu przechowujemy", "1 mar 2017", "wysłane", "Jedzenie")),
+    ("uk", "uk", ("Що ми зберігаємо про Вас", "1 бер. 2017 р.", "надіслано", "Харчування")),
+    ("ar", "ar", ("ما نحفظه عنكم", "01\u200f/03\u200f/2017", "مطلوبة", "الطعام")),
 ])
 def test_the_copy_is_in_the_familys_language(client, world, officer, app, language, expected,
                                              words):
@@ -57,6 +61,17 @@ def test_the_copy_is_in_the_familys_language(client, world, officer, app, langua
     assert got == expected
     for word in words:
         assert word in text, word
+    assert not re.search(r"\b(requested|Food|referral made)\b", text) or expected == "en"
+
+
+def test_arabic_copy_reads_right_to_left(client, world, officer, app):
+    _speaks(app, world, "ar")
+    page = client.get(f"/privacy/families/{world.family_id}").text
+    assert re.search(r'<article class="family-copy" lang="ar" dir="rtl"', page)
+    assert "Wat wij over u bewaren" not in page
+    _speaks(app, world, "tr")
+    page = client.get(f"/privacy/families/{world.family_id}").text
+    assert re.search(r'<article class="family-copy" lang="tr" dir="ltr"', page)
 
 
 def test_the_officer_may_choose_the_copys_language(client, world, officer):
