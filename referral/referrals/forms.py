@@ -18,6 +18,7 @@ from referral.forms import CheckboxesField, ConfirmForm, ListFilters
 from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS, status_label
 from referral.referrals.operations import MAX_MESSAGE, MAX_SERVICES
 
+
 class PickerField(CheckboxesField):
     """The services to refer to, drawn by templates/referrals/_picker.html."""
 
