@@ -1,6 +1,7 @@
 """Real failures against real processes: gunicorn with its workers, and the PostgreSQL server
 on 127.0.0.1:5432, which these tests stop, restart and cut connections of."""
 
+import dataclasses
 import http.client
 import http.cookiejar
 import os
@@ -25,7 +26,11 @@ from alembic import command
 from sqlmodel import select
 
 from referral import create_app, db
+from referral.auth.models import User
+from referral.cases.models import Family
+from referral.cases.operations import log_signal
 from tests.conftest import PG_URL, _config, free_port
+from tests.world import build_world
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HERE = Path(__file__).parent
@@ -325,6 +330,20 @@ class Browser:
     def login(self, person):
         page = self.post_form("/login", {"email": person.email, "password": person.password})
         assert page.status == 200 and "/login" not in page.url, page.status
+
+
+@pytest.fixture
+def world(app, make_user, make_service):
+    """The world, whose signal is a new one with nothing referred from it yet: the refer form
+    below sends from it to the inbox service (one open referral per signal and service)."""
+    built = build_world(app, make_user, make_service)
+    with app.app_context():
+        session = db.session()
+        signal = log_signal(session.get(User, built.owner.id),
+                            session.get(Family, built.family_id), domains=["food"],
+                            source="conversation", observations="Weer gezien.")
+        db.commit()
+        return dataclasses.replace(built, signal_id=signal.id)
 
 
 def refer_form(browser, alliance):

@@ -60,10 +60,14 @@ def test_many_writers_at_once_each_save_or_get_the_busy_page(app, app_config, wo
     saved = {world.inbox_referral: set(), world.letter_referral: set()}
     for referral_id, text, response in results:
         assert_no_internals(response)
-        # A 503 after the redirect: the note was saved, only the page after it was busy.
-        if response.status == 200 or not response.url.endswith("/notes"):
-            assert response.status == 503 or SAVED in response.text
+        # Redirected to the referral: the note was saved (a 503 there: only the page after
+        # it was busy; its "saved" message may show on another page of the same person, whose
+        # requests run side by side and share one session).
+        if not response.url.endswith("/notes"):
+            assert response.status in (200, 503)
             saved[referral_id].add(text)
+        else:
+            assert response.status == 503 or SAVED in response.text
     assert sum(len(texts) for texts in saved.values()) > len(results) // 2
     for referral_id, texts in saved.items():
         assert notes(app, referral_id) == texts
@@ -120,6 +124,7 @@ def step(browser, referral_id, target, fields, **values):
     """Press a step's button with the form as it was shown (its version included)."""
     data = {f"{target}-csrf_token": fields["csrf_token"],
             f"{target}-version": fields[f"{target}-version"],
+            f"{target}-confirm": "y",  # the box the steps that end a referral ask for
             **{f"{target}-{k}": v for k, v in values.items()}}
     return browser.request(f"/referrals/{referral_id}/status/{target}", data)
 
