@@ -146,7 +146,7 @@ def invite(actor, *, email, name, role, organisation_id=None, language="nl"):
     if language not in current_app.config["LANGUAGES"]:
         raise Refused(_l("Choose one of the languages offered."), "language")
     # No password until the owner chooses one: an empty hash never matches.
-    user = new_user(email=email, name=name, role=role, password_hash="",
+    user = new_user(email=email, name=name, role=role, password_hash="",  # nosec B106 (no password chosen yet, not a secret)
                     organisation_id=organisation.id if organisation else None, language=language)
     db.session().add(user)
     db.session().flush()

@@ -135,9 +135,9 @@ def users(*, role=None, status=None, organisation_id=None, expired=False, text="
     if status == AccountStatus.deactivated:
         conditions.append(User.active.is_(False))
     elif status == AccountStatus.invited:
-        conditions += [User.active.is_(True), User.password_hash == ""]
+        conditions += [User.active.is_(True), User.password_hash == ""]  # nosec B105 (no password chosen yet, not a secret)
     elif status == AccountStatus.active:
-        conditions += [User.active.is_(True), User.password_hash != ""]
+        conditions += [User.active.is_(True), User.password_hash != ""]  # nosec B105 (no password chosen yet, not a secret)
     if organisation_id:
         conditions.append(User.organisation_id == organisation_id)
     if expired:
@@ -156,7 +156,7 @@ def users(*, role=None, status=None, organisation_id=None, expired=False, text="
         return UserPage(rows[start:start + USERS_PAGE_SIZE], total, page, USERS_PAGE_SIZE)
     total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
     page = min(max(1, page), max(1, math.ceil(total / USERS_PAGE_SIZE)))
-    status_order = case((User.active.is_(False), 2), (User.password_hash == "", 1), else_=0)
+    status_order = case((User.active.is_(False), 2), (User.password_hash == "", 1), else_=0)  # nosec B105 (no password chosen yet, not a secret)
     key = {"role": User.role, "training": User.trained_on, "status": status_order,
            "created": User.created_at}[sort]
     # Never-trained accounts first, on SQLite and PostgreSQL alike.
