@@ -1,22 +1,33 @@
-"""Back up the database with its keys, and restore both into a fresh instance."""
+"""Back up the database without its keys, export the keys apart under a passphrase, and
+restore both into a fresh instance; a restore re-applies the erasures made since."""
 
+import base64
 import io
 import json
 import os
 import stat
 import tarfile
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
 from referral import crypto, db
+from referral.audit.models import AuditEvent
 from referral.auth.models import User
+from referral.cases.models import Family
+from referral.privacy import operations as privacy
+from referral.privacy import queries as privacy_queries
+from referral.privacy.models import ErasureReceipt
 from tests.conftest import post_form
+from tests.world import PRIVATE
 
 # A backup reads the database with a program or connection of its own, and a restore needs a
 # database to replace.
 pytestmark = pytest.mark.own_database
+
+PASSPHRASE = "paarse olifant danst zacht"
 
 
 @pytest.fixture
@@ -24,6 +35,20 @@ def archive(app, world, tmp_path):  # noqa: F811
     """A backup of the world's database, made with the command line."""
     path = tmp_path / "backup.tar.gz"
     result = app.test_cli_runner().invoke(args=["backup", "create", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def _export(app, path, passphrase=PASSPHRASE):
+    return app.test_cli_runner().invoke(args=["backup", "keys", "--out", str(path)],
+                                        input=f"{passphrase}\n")
+
+
+@pytest.fixture
+def keys(app, tmp_path):
+    """The world's keys, exported under the passphrase."""
+    path = tmp_path / "keys.referral-keys"
+    result = _export(app, path)
     assert result.exit_code == 0, result.output
     return path
 
@@ -36,9 +61,11 @@ def target(make_app, new_database):
     return make_app(INSTANCE_PATH=str(instance), DATABASE_URL=url)
 
 
-def _restore(app, path, *options, input=None):
-    return app.test_cli_runner().invoke(args=["backup", "restore", str(path), *options],
-                                        input=input)
+def _restore(app, path, *options, keys=None, passphrase=PASSPHRASE, input=""):
+    with_keys = ["--keys", str(keys)] if keys else []
+    return app.test_cli_runner().invoke(
+        args=["backup", "restore", str(path), *with_keys, *options],
+        input=(f"{passphrase}\n" if keys else "") + input)
 
 
 def _users(app):
@@ -54,24 +81,53 @@ def _state(app):
             _users(app))
 
 
-def test_archive_is_private_and_its_manifest_names_keys_without_material(app, archive):
+def _secrets(app):
+    """Every key value of the instance, as its base64 text and as raw bytes."""
+    material = json.loads(crypto.key_file(app).read_text())
+    texts = [entry["key"] for entry in material["encryption_keys"]] + [material["index_key"]]
+    assert len(texts) >= 2
+    return [form for text in texts
+            for form in (text.encode(), base64.urlsafe_b64decode(text),
+                         base64.b64encode(base64.urlsafe_b64decode(text)))]
+
+
+def test_the_archive_is_private_and_holds_no_key_material(app, archive):
     assert stat.S_IMODE(os.stat(archive).st_mode) == 0o600
     with tarfile.open(archive) as tar:
-        names = set(tar.getnames())
-        manifest = json.loads(tar.extractfile("manifest.json").read())
+        contents = {member.name: tar.extractfile(member).read() for member in tar.getmembers()}
     kind = "sqlite" if app.config["DATABASE_URL"].startswith("sqlite") else "postgresql"
     database = {"sqlite": "database.sqlite", "postgresql": "database.pgdump"}[kind]
-    assert names == {"manifest.json", "keys.json", "audit-head.log", database}
+    assert set(contents) == {"manifest.json", "audit-head.log", database}
+    for name, data in contents.items():
+        for secret in _secrets(app):
+            assert secret not in data, f"key material in {name}"
+    manifest = json.loads(contents["manifest.json"])
     material = json.loads(crypto.key_file(app).read_text())
     assert manifest["database"] == kind and manifest["alembic_revision"]
     assert manifest["key_ids"] == [key["id"] for key in material["encryption_keys"]]
-    text = json.dumps(manifest)
-    assert material["index_key"] not in text
-    assert not any(key["key"] in text for key in material["encryption_keys"])
+    assert manifest["key_fingerprints"]  # lets a restore tell the matching key file
 
 
-def test_restore_into_a_fresh_instance_shows_the_family_to_its_owner(archive, target, world):  # noqa: F811
-    result = _restore(target, archive, "--yes")
+def test_the_key_export_is_private_and_unreadable_without_the_passphrase(app, keys):
+    assert stat.S_IMODE(os.stat(keys).st_mode) == 0o600
+    data = keys.read_bytes()
+    for secret in _secrets(app):
+        assert secret not in data
+    exported = json.loads(data)
+    assert exported["version"] == 1 and exported["kdf"]["name"] == "argon2id"
+    assert exported["cipher"] == "aes-256-gcm"
+
+
+def test_a_short_passphrase_is_refused(app, world, tmp_path):  # noqa: F811
+    path = tmp_path / "keys.referral-keys"
+    result = _export(app, path, passphrase="kort wachtw")  # 11 characters
+    assert result.exit_code == 1 and "at least 12 characters" in result.output
+    assert not path.exists()
+
+
+def test_restore_into_a_fresh_instance_shows_the_family_to_its_owner(archive, keys, target,
+                                                                     world):  # noqa: F811
+    result = _restore(target, archive, "--yes", keys=keys)
     assert result.exit_code == 0, result.output
     assert "the access log is intact" in result.output and "decrypt" in result.output
     assert "Kept the keys that were here" in result.output
@@ -83,21 +139,100 @@ def test_restore_into_a_fresh_instance_shows_the_family_to_its_owner(archive, ta
     assert verified.exit_code == 0, verified.output
 
 
-def test_a_target_with_data_is_refused_without_force_and_asked_with_it(app, archive, world):  # noqa: F811
+def test_restore_without_the_key_file_is_refused(archive, target):
+    before = _state(target)
+    result = _restore(target, archive, "--yes")
+    assert result.exit_code == 1 and "--keys" in result.output
+    assert "Nothing was changed" in result.output
+    assert _state(target) == before
+
+
+def test_a_wrong_passphrase_is_refused(archive, keys, target):
+    before = _state(target)
+    result = _restore(target, archive, "--yes", keys=keys, passphrase="een ander wachtwoord")
+    assert result.exit_code == 1 and "passphrase does not open" in result.output
+    assert "Nothing was changed" in result.output
+    assert _state(target) == before
+
+
+def test_keys_of_another_instance_are_refused(archive, target, tmp_path):
+    other = tmp_path / "other.referral-keys"
+    exported = _export(target, other)  # the target's own keys, not the backup's
+    assert exported.exit_code == 0, exported.output
+    before = _state(target)
+    result = _restore(target, archive, "--yes", keys=other)
+    assert result.exit_code == 1 and "do not belong to this backup" in result.output
+    assert "Nothing was changed" in result.output
+    assert _state(target) == before
+
+
+def test_a_target_with_data_is_refused_without_force_and_asked_with_it(app, archive, keys,
+                                                                       world):  # noqa: F811
     runner = app.test_cli_runner()
     result = runner.invoke(args=["users", "create", "nieuw@example.org", "--name", "Nieuw",
                                  "--role", "coordinator", "--password-stdin"],
                            input="paarse-olifant-danst-zacht\n")
     assert result.exit_code == 0, result.output
     before = _state(app)
-    refused = _restore(app, archive, "--yes")
+    refused = _restore(app, archive, "--yes", keys=keys)
     assert refused.exit_code == 1 and "already holds data" in refused.output
-    declined = _restore(app, archive, "--force", input="n\n")
+    declined = _restore(app, archive, "--force", keys=keys, input="n\n")
     assert declined.exit_code == 1 and "Replace the database" in declined.output
     assert _state(app) == before
-    forced = _restore(app, archive, "--force", "--yes")
+    forced = _restore(app, archive, "--force", "--yes", keys=keys)
     assert forced.exit_code == 0, forced.output
     assert _users(app) == before[2] - 1  # back to the moment of the backup
+
+
+def _family_rows(app, family_id):
+    with app.app_context():
+        return {model.__tablename__: len(db.session().exec(select(model).where(*conditions)).all())
+                for model, conditions, _order in privacy_queries.family_rows(family_id)}
+
+
+def test_a_restore_from_before_an_erasure_erases_the_family_again(app, archive, keys, world):  # noqa: F811
+    assert sum(_family_rows(app, world.family_id).values()) > 5
+    with app.app_context():
+        session = db.session()
+        privacy.erase(session.get(User, world.privacy.id), session.get(Family, world.family_id))
+        db.commit()
+    listed = Path(app.instance_path) / "erased-families.log"  # the default ERASURE_LIST
+    assert stat.S_IMODE(os.stat(listed).st_mode) == 0o600
+    [line] = listed.read_text().splitlines()
+    assert line.split()[0] == str(world.family_id)
+    assert not any(text in line for text in PRIVATE)
+
+    result = _restore(app, archive, "--force", "--yes", keys=keys)
+    assert result.exit_code == 0, result.output
+    assert "Re-applied 1 erasure" in result.output
+    assert sum(_family_rows(app, world.family_id).values()) == 0
+    with app.app_context():
+        session = db.session()
+        assert session.get(Family, world.family_id) is None
+        [receipt] = session.exec(select(ErasureReceipt).where(
+            ErasureReceipt.family_ref == world.family_id)).all()
+        assert receipt.reason == "restore" and receipt.erased_by is None
+        entry = session.exec(select(AuditEvent).where(
+            AuditEvent.family_id == world.family_id, AuditEvent.action == "delete")).one()
+        assert entry.user_id is None and entry.summary == "family erased (restore)"
+    client = app.test_client()
+    post_form(client, "/login", {"email": world.owner.email, "password": world.owner.password})
+    page = client.get(f"/families/{world.family_id}")
+    assert page.status_code == 404 and not any(text in page.text for text in PRIVATE)
+    assert listed.read_text().splitlines() == [line]  # listed once, not again
+    verified = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    again = _restore(app, archive, "--force", "--yes", keys=keys)  # every restore, again
+    assert again.exit_code == 0 and "Re-applied 1 erasure" in again.output
+
+
+def test_the_erasure_list_is_written_only_when_the_erasure_commits(app, world):  # noqa: F811
+    listed = os.path.join(app.instance_path, "erased-families.log")
+    with app.app_context():
+        session = db.session()
+        privacy.erase(session.get(User, world.privacy.id), session.get(Family, world.family_id))
+        db.session().rollback()
+    assert not os.path.exists(listed)
 
 
 def _rewrite(path, out, **manifest_changes):
@@ -127,15 +262,27 @@ def _garbage(_path, out):
     (_truncated, "not a readable backup archive"),
     (_garbage, "not a readable backup archive"),
 ], ids=["newer revision", "truncated", "not an archive"])
-def test_a_bad_archive_leaves_the_target_untouched(archive, target, tmp_path, spoil, message):
+def test_a_bad_archive_leaves_the_target_untouched(archive, keys, target, tmp_path, spoil,
+                                                   message):
     before = _state(target)
-    result = _restore(target, spoil(archive, tmp_path / "spoilt.tar.gz"), "--force", "--yes")
+    result = _restore(target, spoil(archive, tmp_path / "spoilt.tar.gz"), "--force", "--yes",
+                      keys=keys)
     assert result.exit_code == 1 and message in result.output
     assert "Nothing was changed" in result.output or "nothing was changed" in result.output
     assert _state(target) == before
     with target.app_context():
         tables = sa.inspect(db.engine()).get_table_names()
     assert "user_account" in tables  # the empty database is still there
+
+
+def test_an_altered_key_export_is_refused(archive, keys, target):
+    exported = json.loads(keys.read_text())
+    exported["key_ids"] = ["kanders"]  # the header is bound to the ciphertext
+    keys.write_text(json.dumps(exported))
+    before = _state(target)
+    result = _restore(target, archive, "--yes", keys=keys)
+    assert result.exit_code == 1 and "passphrase does not open" in result.output
+    assert _state(target) == before
 
 
 def test_only_postgresql_needs_pg_dump(app, world, tmp_path, monkeypatch):  # noqa: F811

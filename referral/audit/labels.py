@@ -150,6 +150,7 @@ SUMMARIES = [(re.compile(pattern + r"\Z"), label) for pattern, label in [
     (r"backup of the (?P<kind>\w+) database", _l("backup of the %(kind)s database")),
     (r"database restored from the backup of (?P<when>.+)",
      _l("database restored from the backup of %(when)s")),
+    (r"keys exported, under a passphrase", _l("keys exported, encrypted with a passphrase")),
     (r"key rotation to (?P<key>\S+) resumed", _l("key rotation to %(key)s resumed")),
     (r"key (?P<key>\S+) added", _l("key %(key)s added")),
     (r"every value re-encrypted with key (?P<key>\S+)",

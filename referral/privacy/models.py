@@ -11,11 +11,13 @@ from referral.db import id_field, time_field
 class ErasureReason(enum.StrEnum):
     request = "request"  # the family asked
     retention = "retention"  # its retention period passed
+    restore = "restore"  # erased before, again after a restore from an older backup
 
 
 ERASURE_REASON_LABELS = {
     ErasureReason.request: _l("at the family's request"),
     ErasureReason.retention: _l("retention period passed"),
+    ErasureReason.restore: _l("again, after a restore from an older backup"),
 }
 
 

@@ -15,7 +15,7 @@ from referral.cases.models import Signal, SignalDomain
 from referral.feedback.models import FeedbackAttempt
 from referral.mail import OutboxMessage
 from referral.monitor import operations as monitor
-from referral.privacy import queries
+from referral.privacy import erasure_list, queries
 from referral.privacy.models import ErasureReason, ErasureReceipt
 
 
@@ -70,6 +70,7 @@ def _erase(family_id, *, user, reason):
     session.add(receipt)
     audit.record("delete", object_type="family", object_id=family_id, family_id=family_id,
                  user=user, summary=f"family erased ({reason})")
+    erasure_list.remember(family_id)  # outside every backup, so a restore erases it again
     session.flush()
     return receipt
 
