@@ -54,6 +54,9 @@ DEFAULTS = {
     "RETENTION_AUDIT_DAYS": 1826,  # access log entries are kept five years
     "RETENTION_MAIL_DAYS": 90,  # sent mail (no personal data in it) leaves the outbox
     "RETENTION_ATTEMPT_DAYS": 30,  # failed logins and feedback links, for throttling
+    # The erased families' ids and dates, outside the database and every backup, so a restore
+    # erases them again. None: erased-families.log in the instance folder.
+    "ERASURE_LIST": None,
     "BABEL_DEFAULT_LOCALE": "nl",
     "LANGUAGES": ["nl", "en"],
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token

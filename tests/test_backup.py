@@ -294,3 +294,54 @@ def test_only_postgresql_needs_pg_dump(app, world, tmp_path, monkeypatch):  # no
     else:
         assert result.exit_code == 1 and "pg_dump is not installed" in result.output
         assert not path.exists()
+
+
+
+def test_a_restore_on_a_new_machine_reads_the_configured_erasure_list(app, archive, keys, world,
+                                                                      make_app, new_database,
+                                                                      tmp_path):  # noqa: F811
+    listed = tmp_path / "elsewhere" / "erased.log"  # another mount, say
+    listed.parent.mkdir()
+    app.config["ERASURE_LIST"] = str(listed)
+    with app.app_context():
+        session = db.session()
+        privacy.erase(session.get(User, world.privacy.id), session.get(Family, world.family_id))
+        db.commit()
+    assert listed.exists() and not (Path(app.instance_path) / "erased-families.log").exists()
+
+    instance, url = new_database("new")
+    new = make_app(INSTANCE_PATH=str(instance), DATABASE_URL=url, ERASURE_LIST=str(listed))
+    result = _restore(new, archive, "--yes", keys=keys)
+    assert result.exit_code == 0, result.output
+    assert "Re-applied 1 erasure" in result.output
+    assert sum(_family_rows(new, world.family_id).values()) == 0
+
+
+def test_configured_keys_are_checked_against_the_backup(app, world, make_app, new_database,
+                                                        tmp_path):  # noqa: F811
+    material = json.loads(crypto.key_file(app).read_text())
+    configured = {"ENCRYPTION_KEYS": material["encryption_keys"],
+                  "INDEX_KEY": material["index_key"]}
+    archive = tmp_path / "backup.tar.gz"
+    made = make_app(**configured).test_cli_runner().invoke(args=["backup", "create",
+                                                                 str(archive)])
+    assert made.exit_code == 0, made.output
+
+    other = crypto.new_key_material()
+    instance, url = new_database("wrong")
+    wrong = make_app(INSTANCE_PATH=str(instance), DATABASE_URL=url,
+                     ENCRYPTION_KEYS=other["encryption_keys"], INDEX_KEY=other["index_key"])
+    refused = _restore(wrong, archive, "--yes")
+    assert refused.exit_code == 1 and "do not belong to this backup" in refused.output
+    with_file = _restore(wrong, archive, "--yes", keys=archive)
+    assert with_file.exit_code == 1 and "restore without --keys" in with_file.output
+
+    instance, url = new_database("right")
+    right = make_app(INSTANCE_PATH=str(instance), DATABASE_URL=url, **configured)
+    result = _restore(right, archive, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "they fit" in result.output and "decrypt" in result.output
+    with right.app_context():
+        family = db.session().get(Family, world.family_id)
+        assert "Zeynep" in crypto.keyring().open(
+            family.parent_names_enc, crypto.context(family, "parent_names_enc"))
