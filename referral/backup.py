@@ -414,24 +414,28 @@ def backup_restore(path, keys_path, force, yes):
         command.upgrade(db.alembic_config(), "head")
         click.echo(f"Upgraded the database from revision {revision} to the code's.")
     session = db.session()
-    problem = verify(session, instance)
+    problem = verify(session, instance)  # the log as restored, before anything is added
     if problem:
-        _fail(f"Restored, but the access log is broken: {problem}.")
-    try:
-        opened = _sample_decrypts(session)
-    except crypto.CryptoError as exc:
-        _fail(f"Restored, but the keys do not fit the database: {exc}.")
+        problem = f"Restored, but the access log is broken: {problem}."
+    else:
+        try:
+            opened = _sample_decrypts(session)
+        except crypto.CryptoError as exc:
+            problem = f"Restored, but the keys do not fit the database: {exc}."
     audit.record("create", object_type="backup",
                  summary=f"database restored from the backup of {manifest.get('created_at')}")
     db.commit()
-    click.echo(f"Checked: the access log is intact and {opened} sampled encrypted values "
-               "decrypt.")
+    # Even when a check failed: a restore never leaves an erased family in use.
     where = erasure_list.path(app)
     again = erasure_list.reapply(policy.COMMAND_LINE, erased, commit=db.commit)
     click.echo(f"Re-applied {again} erasure(s) made after this backup (of {len(erased)} "
                f"families in {where})." if where.exists() else
                f"No erasure list at {where}: if families were erased after this backup, put "
                "the list there (or set REFERRAL_ERASURE_LIST) and restore again.")
+    if problem:
+        _fail(problem)
+    click.echo(f"Checked: the access log is intact and {opened} sampled encrypted values "
+               "decrypt.")
 
 
 def _material_of(path):
