@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from referral import crypto, db
 from referral.audit.models import AuditEvent
@@ -190,8 +190,19 @@ def _family_rows(app, family_id):
                 for model, conditions, _order in privacy_queries.family_rows(family_id)}
 
 
+def _every_decrypted_value(app):
+    """Every encrypted value in the database, decrypted with the instance's keys."""
+    with app.app_context():
+        ring, session = crypto.keyring(), db.session()
+        return [ring.open(stored, crypto.context_of(table.name, column.name, row_id))
+                for table, column in crypto.encrypted_columns(SQLModel.metadata)
+                for row_id, stored in session.execute(
+                    sa.select(table.c.id, column).where(column.isnot(None)))]
+
+
 def test_a_restore_from_before_an_erasure_erases_the_family_again(app, archive, keys, world):  # noqa: F811
     assert sum(_family_rows(app, world.family_id).values()) > 5
+    assert any("Zeynep" in value for value in _every_decrypted_value(app))
     with app.app_context():
         session = db.session()
         privacy.erase(session.get(User, world.privacy.id), session.get(Family, world.family_id))
@@ -206,6 +217,7 @@ def test_a_restore_from_before_an_erasure_erases_the_family_again(app, archive, 
     assert result.exit_code == 0, result.output
     assert "Re-applied 1 erasure" in result.output
     assert sum(_family_rows(app, world.family_id).values()) == 0
+    assert not any(text in value for value in _every_decrypted_value(app) for text in PRIVATE)
     with app.app_context():
         session = db.session()
         assert session.get(Family, world.family_id) is None
@@ -345,3 +357,22 @@ def test_configured_keys_are_checked_against_the_backup(app, world, make_app, ne
         family = db.session().get(Family, world.family_id)
         assert "Zeynep" in crypto.keyring().open(
             family.parent_names_enc, crypto.context(family, "parent_names_enc"))
+
+
+def test_a_key_export_from_before_a_rotation_does_not_fit_a_later_backup(app, world, keys,
+                                                                         target, tmp_path):  # noqa: F811
+    runner = app.test_cli_runner()
+    rotated = runner.invoke(args=["keys", "rotate"])
+    assert rotated.exit_code == 0, rotated.output
+    newest = json.loads(crypto.key_file(app).read_text())["encryption_keys"][-1]["id"]
+    archive = tmp_path / "after-rotation.tar.gz"
+    assert runner.invoke(args=["backup", "create", str(archive)]).exit_code == 0
+    before = _state(target)
+    refused = _restore(target, archive, "--yes", keys=keys)  # exported before the rotation
+    assert refused.exit_code == 1 and "do not belong to this backup" in refused.output
+    assert f"encryption_keys/{newest}" in refused.output
+    assert _state(target) == before
+    fresh = tmp_path / "keys-after-rotation.json"
+    assert _export(app, fresh).exit_code == 0
+    result = _restore(target, archive, "--yes", keys=fresh)
+    assert result.exit_code == 0, result.output
