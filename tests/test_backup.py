@@ -376,3 +376,22 @@ def test_a_key_export_from_before_a_rotation_does_not_fit_a_later_backup(app, wo
     assert _export(app, fresh).exit_code == 0
     result = _restore(target, archive, "--yes", keys=fresh)
     assert result.exit_code == 0, result.output
+
+
+def test_the_daily_retention_lists_its_erasures_too(app, world):  # noqa: F811
+    from datetime import UTC, datetime, timedelta
+
+    from referral import policy
+    from referral.referrals.models import Referral, Status
+
+    with app.app_context():
+        session = db.session()
+        for referral in session.exec(select(Referral).where(
+                Referral.family_id == world.family_id)):
+            referral.status, referral.closed_at = Status.completed, db.utcnow()
+            session.add(referral)
+        db.commit()
+        privacy.purge(policy.COMMAND_LINE, now=datetime.now(UTC) + timedelta(days=731))
+        db.commit()
+    listed = (Path(app.instance_path) / "erased-families.log").read_text().split()
+    assert listed[0] == str(world.family_id)
