@@ -7,10 +7,9 @@ import re
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from flask import request
 from sqlalchemy import func
 from sqlmodel import select
-
-from flask import request
 
 from referral import db
 from referral.audit.chain import verify
