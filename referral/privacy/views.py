@@ -19,6 +19,7 @@ from referral.audit.labels import ACTION_LABELS, OBJECT_LABELS, OUTCOME_LABELS, 
 from referral.audit.models import AuditOutcome
 from referral.auth.queries import names as names_of
 from referral.cases.models import LANGUAGES, Family
+from referral.crypto import CryptoError, keyring
 from referral.forms import ConfirmForm
 from referral.privacy import bp, family_copy, operations, queries, register
 from referral.privacy.forms import FindForm, LogFilterForm
@@ -46,9 +47,16 @@ def index():
                            reasons=ERASURE_REASON_LABELS)
 
 
-LOG_FILTERS = "log_filters"  # the session's access-log filters, under opaque handles
+# The access log's filters, kept between pages in the session (a signed cookie, not an
+# encrypted one) under opaque handles: sealed with the key ring and bound to the officer, so
+# the cookie carries no email address or family reference readably either.
+LOG_FILTERS = "log_filters"
 LOG_FILTERS_KEPT = 5
 LOG_FIELDS = ("family", "user", "action", "start", "end")
+
+
+def _log_context(user):
+    return f"search/audit-log/{user.id}"
 
 
 def _keep_log_filters(form):
@@ -56,15 +64,23 @@ def _keep_log_filters(form):
     the address of a next page carries. Only the last few are kept."""
     kept = dict(web_session.get(LOG_FILTERS) or {})
     handle = secrets.token_urlsafe(9)
-    kept[handle] = {name: form[name].data.isoformat() if hasattr(form[name].data, "isoformat")
-                    else form[name].data for name in LOG_FIELDS if form[name].data}
+    terms = {name: form[name].data.isoformat() if hasattr(form[name].data, "isoformat")
+             else form[name].data for name in LOG_FIELDS if form[name].data}
+    kept[handle] = keyring().seal(json.dumps(terms), _log_context(current_user))
     web_session[LOG_FILTERS] = dict(list(kept.items())[-LOG_FILTERS_KEPT:])
     return handle
 
 
 def _kept_log_filters(handle):
-    """The filters kept under this handle, as form data; none for an unknown handle."""
-    return MultiDict((web_session.get(LOG_FILTERS) or {}).get(handle or "", {}))
+    """The filters kept under this handle, as form data; None for a handle this session
+    does not hold (another's, or gone with a logout)."""
+    sealed = (web_session.get(LOG_FILTERS) or {}).get(handle or "")
+    if not sealed:
+        return None
+    try:
+        return MultiDict(json.loads(keyring().open(sealed, _log_context(current_user))))
+    except CryptoError:  # sealed with a retired key, or for another officer
+        return None
 
 
 @bp.route("/log", methods=["GET", "POST"])
@@ -81,11 +97,11 @@ def log():
         handle = _keep_log_filters(form) if valid else None
         lost = False
     else:
-        form = LogFilterForm(_kept_log_filters(handle), meta={"csrf": False})
+        kept = _kept_log_filters(handle)
+        lost = handle is not None and kept is None
+        handle = handle if kept is not None else None
+        form = LogFilterForm(kept or MultiDict(), meta={"csrf": False})
         valid = form.validate()
-        lost = handle is not None and handle not in (web_session.get(LOG_FILTERS) or {})
-        if lost:
-            handle = None
     page = request.args.get("page", "1") if request.method == "GET" else "1"
     page = int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 100_000 else 1
     events, more = [], False

@@ -153,6 +153,9 @@ def test_the_log_filters_stay_out_of_every_address(client, world, officer, app, 
     addresses = []  # what a request log or a proxy keeps: the path and the query string
     app.before_request_funcs.setdefault(None, []).append(
         lambda: addresses.append(request.full_path))
+    empty = client.get("/privacy/log").text  # the filter form carries its own CSRF token
+    assert re.search(r'<form method="post" action="/privacy/log" novalidate class="filters">'
+                     r'\s*<input type="hidden" name="csrf_token" value="[^"]+">', empty)
     first = post_form(client, "/privacy/log", {"user": officer.email,
                                                "family": str(world.family_id)})
     assert first.status_code == 200 and 'rel="next"' in first.text
@@ -166,6 +169,12 @@ def test_the_log_filters_stay_out_of_every_address(client, world, officer, app, 
     assert "aanmaken" not in second.text.split("<tbody>")[1]  # not the owner's
     typed = (officer.email, quote(officer.email), str(world.family_id), world.family_id.hex)
     assert [path for path in addresses if any(value in path for value in typed)] == []
+    # The session (a signed cookie anyone holding it can read) keeps them sealed.
+    cookie = client.get_cookie("referral_session").value
+    with app.test_request_context():
+        held = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert held["log_filters"] and officer.email not in json.dumps(held)
+    assert str(world.family_id) not in json.dumps(held)
     # A handle this session does not hold (another's, or one that is gone) says so.
     assert "niet meer bekend" not in second.text
     assert "niet meer bekend" in client.get("/privacy/log?filter=elsewhere&page=2").text
