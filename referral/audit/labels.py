@@ -112,6 +112,10 @@ SUMMARIES = [(re.compile(pattern + r"\Z"), label) for pattern, label in [
     (r"denied: (?P<rule>[\w.]+)", _l("refused: %(rule)s")),
     # feedback, monitor, directory
     (r"feedback invitation \((?P<form>\w+)\)", _l("feedback invitation (%(form)s)")),
+    (r"feedback invitation replaced by a new link", _l("feedback invitation replaced by a new "
+                                                        "link")),
+    (r"feedback link opened in another browser", _l("feedback link opened in another browser "
+                                                     "than the first")),
     (r"monitor (?P<year>\d{4})", _l("monitor %(year)s viewed")),
     (r"monitor export (?P<year>\d{4})", _l("monitor %(year)s exported")),
     (r"monitor export (?P<year>\d{4}) \(CLI\)",

@@ -29,10 +29,14 @@ class LinkState(enum.StrEnum):
     used = "used"
     throttled = "throttled"  # too many wrong links from this address
     session = "session"  # the browser's short-lived hold on the link ran out
+    elsewhere = "elsewhere"  # another browser opened the link first: it is bound to that one
+    replaced = "replaced"  # the professional made a new link for the same person
 
 
 class FeedbackInvite(SQLModel, table=True):
-    """A one-time link for a parent or a child. Only the token's hash is kept."""
+    """A one-time link for a parent or a child. Only the token's hash is kept. The first
+    browser that opens it holds it (the hash of that browser's cookie): for every other
+    browser the link is dead from then on."""
 
     __tablename__ = "feedback_invite"
 
@@ -45,6 +49,9 @@ class FeedbackInvite(SQLModel, table=True):
     created_at: datetime = time_field()
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    opened_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    holder_hash: str | None = Field(default=None, max_length=64)
+    replaced_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     form: str = Field(max_length=20)
     language: str = Field(max_length=5)
 

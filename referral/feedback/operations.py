@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
 from sqlmodel import select
 
 from referral import audit, db, policy
@@ -21,6 +22,7 @@ from referral.feedback.queries import (
     TEXTS,
     by_token,
     form_for,
+    holds,
     is_guessing,
     state,
     token_hash,
@@ -79,20 +81,66 @@ def invite(user, family, *, child=None, referral=None, language=None):
     audit.record("create", object_type="feedback_invite", object_id=invitation.id,
                  family_id=family.id, user=user,
                  summary=f"feedback invitation ({invitation.form})")
+    for old in replace_earlier(invitation):
+        audit.record("update", object_type="feedback_invite", object_id=old.id,
+                     family_id=family.id, user=user,
+                     summary="feedback invitation replaced by a new link")
+    db.session().flush()
     return invitation, token
 
 
-def open_link(token, address):
-    """(a LinkState, the invitation or None); a link
-    that does not work counts against the address, so guessing is limited."""
+def open_link(token, address, holder=None):
+    """(a LinkState, the invitation or None, a new holder secret or None). The first browser
+    that opens a link holds it: it gets a secret of its own (kept as a cookie; only its hash
+    is stored) and the link is opened. Every other browser gets `elsewhere` from then on; the
+    holder (`holder`: its secret) may open the link again. A link that does not work counts
+    against the address, so guessing is limited."""
     if is_guessing(address):
-        return LinkState.throttled, None
+        return LinkState.throttled, None, None
     invitation = by_token(token)
     if invitation is None:
         db.session().add(FeedbackAttempt(address=address or "-"))
         db.session().flush()
-        return LinkState.unknown, None
-    return state(invitation), invitation
+        return LinkState.unknown, None, None
+    status = state(invitation)
+    if status != LinkState.ok:
+        return status, invitation, None
+    if invitation.opened_at is None:
+        secret = secrets.token_urlsafe(32)
+        # Only one browser can be first, also when two open the link at the same moment.
+        claimed = db.session().execute(
+            update(FeedbackInvite)
+            .where(FeedbackInvite.id == invitation.id, FeedbackInvite.opened_at.is_(None))
+            .values(opened_at=db.utcnow(), holder_hash=token_hash(secret))
+            .execution_options(synchronize_session=False)).rowcount
+        db.session().refresh(invitation)
+        if claimed:
+            return LinkState.ok, invitation, secret
+    if holds(invitation, holder):
+        return LinkState.ok, invitation, None
+    audit.record("read", outcome="denied", object_type="feedback_invite",
+                 object_id=invitation.id, family_id=invitation.family_id,
+                 summary="feedback link opened in another browser")
+    return LinkState.elsewhere, invitation, None
+
+
+def replace_earlier(invitation):
+    """A new link for the same person about the same thing replaces the earlier ones that
+    were not answered: those stop working at once."""
+    earlier = db.session().exec(select(FeedbackInvite).where(
+        FeedbackInvite.family_id == invitation.family_id,
+        FeedbackInvite.id != invitation.id,
+        FeedbackInvite.used_at.is_(None), FeedbackInvite.replaced_at.is_(None),
+        _same(FeedbackInvite.child_id, invitation.child_id),
+        _same(FeedbackInvite.referral_id, invitation.referral_id))).all()
+    for old in earlier:
+        old.replaced_at = db.utcnow()
+        db.session().add(old)
+    return earlier
+
+
+def _same(column, value):
+    return column.is_(None) if value is None else column == value
 
 
 def submit(invitation, *, language, scores, texts):

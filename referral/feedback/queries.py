@@ -2,6 +2,7 @@
 see of the answers."""
 
 import hashlib
+import hmac
 from datetime import date, timedelta
 
 from flask import current_app
@@ -55,9 +56,17 @@ def by_token(token):
         FeedbackInvite.token_hash == token_hash(token[:200]))).first()
 
 
+def holds(invitation, holder):
+    """Whether the browser with this holder secret is the one the link is bound to."""
+    return bool(holder and invitation.holder_hash
+                and hmac.compare_digest(token_hash(holder[:200]), invitation.holder_hash))
+
+
 def state(invitation):
     if invitation.used_at is not None:
         return LinkState.used
+    if invitation.replaced_at is not None:
+        return LinkState.replaced
     return (LinkState.expired if db.aware(invitation.expires_at) <= db.utcnow()
             else LinkState.ok)
 

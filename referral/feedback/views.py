@@ -36,30 +36,50 @@ def _public(template, status=200, **context):
                            **context), status
 
 
+HOLDER_COOKIE = "feedback_holder"  # the secret of the one browser a link works in
+
+
 @bp.route("/f/<token>")
 def open_link(token):
-    """Exchange the token for a short-lived cookie, then leave it out of the address."""
+    """Exchange the token for a short-lived hold on the link, then leave it out of the
+    address. The first browser to open a link holds it (a cookie of its own, for the /f
+    pages only); any other browser gets a page saying so and how to get a new link."""
     _speak(session.get("feedback_language"))
-    status, invitation = operations.open_link(token, request.remote_addr)
+    status, invitation, secret = operations.open_link(token, request.remote_addr,
+                                                      request.cookies.get(HOLDER_COOKIE))
     if status == LinkState.throttled:
         return _public("feedback/closed.html", 429, reason=LinkState.throttled)
     if status == LinkState.unknown:
         return _public("feedback/closed.html", 404, reason=LinkState.unknown)
     _speak(session.get("feedback_language") or invitation.language)
+    if status == LinkState.elsewhere:
+        session.pop(SESSION_KEY, None)
+        return _public("feedback/closed.html", 403, reason=status)
     if status != LinkState.ok:
         return _public("feedback/closed.html", reason=status)
     minutes = current_app.config["FEEDBACK_SESSION_MINUTES"]
     session[SESSION_KEY] = {"invite": str(invitation.id), "until": time.time() + minutes * 60}
     session.setdefault("feedback_language", invitation.language)
-    return redirect(url_for("feedback.start"), code=303)
+    response = redirect(url_for("feedback.start"), code=303)
+    if secret:
+        response.set_cookie(
+            HOLDER_COOKIE, secret, path="/f",
+            max_age=max(0, int((db.aware(invitation.expires_at) - db.utcnow()).total_seconds())),
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True,
+            samesite="Lax")
+    return response
 
 
 def _invitation():
-    """The invitation of this browser's cookie, if it is still fresh."""
+    """The invitation of this browser's hold, if it is still fresh and this is the browser
+    the link is bound to."""
     held = session.get(SESSION_KEY)
     if not held or held.get("until", 0) < time.time():
         return None
-    return db.session().get(FeedbackInvite, uuid.UUID(held["invite"]))
+    invitation = db.session().get(FeedbackInvite, uuid.UUID(held["invite"]))
+    if invitation is None or not queries.holds(invitation, request.cookies.get(HOLDER_COOKIE)):
+        return None
+    return invitation
 
 
 @bp.route("/f/", methods=["GET", "POST"])

@@ -9,14 +9,11 @@ from referral.audit.labels import ACTION_LABELS
 UUID = r"^\s*[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\s*$"
 
 
-class _Query(FlaskForm):
-    """A search form sent with GET: nothing changes, so no CSRF token."""
+class LogFilterForm(FlaskForm):
+    """The access log's filters. A family reference and an employee's email address are
+    personal, so the form is posted (with its CSRF token) and never put in an address; the
+    pages after the first carry only an opaque handle to the filters kept in the session."""
 
-    class Meta:
-        csrf = False
-
-
-class LogFilterForm(_Query):
     family = StringField(_l("Family reference"), validators=[
         Optional(), Length(max=40), Regexp(UUID, message=_l("Enter a family reference as shown "
                                                             "on the family page."))])

@@ -134,6 +134,10 @@ REGISTER = {
         "created_by": _l("The professional who invited"),
         "expires_at": _l("When the link stops working"),
         "used_at": _l("When the link was used"),
+        "opened_at": _l("When the link was first opened"),
+        "holder_hash": _l("Hash of the secret of the browser that opened the link first, "
+                          "the only one it works in"),
+        "replaced_at": _l("When a new link replaced this one"),
         "form": _l("Parent or child form"),
     }),
     "feedback_response": Table(_l("What a family or child answered."), True, {

@@ -2,6 +2,7 @@
 processing register. Everything but the register needs a two-factor login."""
 
 import json
+import secrets
 import uuid
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -11,12 +12,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 
 from referral import audit, db, policy
 from referral.audit.labels import ACTION_LABELS, OBJECT_LABELS, OUTCOME_LABELS, describe
 from referral.audit.models import AuditOutcome
 from referral.auth.queries import names as names_of
 from referral.cases.models import LANGUAGES, Family
+from referral.crypto import CryptoError, keyring
 from referral.forms import ConfirmForm
 from referral.privacy import bp, family_copy, operations, queries, register
 from referral.privacy.forms import FindForm, LogFilterForm
@@ -44,15 +47,65 @@ def index():
                            reasons=ERASURE_REASON_LABELS)
 
 
-@bp.route("/log")
+# The access log's filters, kept between pages in the session (a signed cookie, not an
+# encrypted one) under opaque handles: sealed with the key ring and bound to the officer, so
+# the cookie carries no email address or family reference readably either.
+LOG_FILTERS = "log_filters"
+LOG_FILTERS_KEPT = 5
+LOG_FIELDS = ("family", "user", "action", "start", "end")
+
+
+def _log_context(user):
+    return f"search/audit-log/{user.id}"
+
+
+def _keep_log_filters(form):
+    """Keep the posted filters in the session under a new random handle; the handle is all
+    the address of a next page carries. Only the last few are kept."""
+    kept = dict(web_session.get(LOG_FILTERS) or {})
+    handle = secrets.token_urlsafe(9)
+    terms = {name: form[name].data.isoformat() if hasattr(form[name].data, "isoformat")
+             else form[name].data for name in LOG_FIELDS if form[name].data}
+    kept[handle] = keyring().seal(json.dumps(terms), _log_context(current_user))
+    web_session[LOG_FILTERS] = dict(list(kept.items())[-LOG_FILTERS_KEPT:])
+    return handle
+
+
+def _kept_log_filters(handle):
+    """The filters kept under this handle, as form data; None for a handle this session
+    does not hold (another's, or gone with a logout)."""
+    sealed = (web_session.get(LOG_FILTERS) or {}).get(handle or "")
+    if not sealed:
+        return None
+    try:
+        return MultiDict(json.loads(keyring().open(sealed, _log_context(current_user))))
+    except CryptoError:  # sealed with a retired key, or for another officer
+        return None
+
+
+@bp.route("/log", methods=["GET", "POST"])
 @login_required
 def log():
+    """The access log, filtered. The filters are posted (a family reference or an email
+    address never goes in an address or a request log); the pages after the first are
+    opened with the handle of the filters kept in the session."""
     _officer("audit.read", object_type="audit_log")
-    form = LogFilterForm(request.args)
-    page = request.args.get("page", "1")
+    handle = request.args.get("filter")
+    if request.method == "POST":
+        form = LogFilterForm()
+        valid = form.validate_on_submit()
+        handle = _keep_log_filters(form) if valid else None
+        lost = False
+    else:
+        kept = _kept_log_filters(handle)
+        lost = handle is not None and kept is None
+        handle = handle if kept is not None else None
+        form = LogFilterForm(kept or MultiDict(), meta={"csrf": False})
+        valid = form.validate()
+    page = request.args.get("page", "1") if request.method == "GET" else "1"
     page = int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 100_000 else 1
     events, more = [], False
-    if form.validate():
+    if valid:
         events, more = operations.read_access_log(
             current_user,
             family_id=uuid.UUID(form.family.data.strip()) if form.family.data else None,
@@ -60,11 +113,11 @@ def log():
             end=form.end.data, page=page)
     codes = queries.log_codes()
     return render_template("privacy/log.html", form=form, events=events, more=more, page=page,
-                           page_size=queries.LOG_PAGE_SIZE,
+                           page_size=queries.LOG_PAGE_SIZE, handle=handle, lost=lost,
                            names=names_of(e.user_id for e in events),
                            actions=ACTION_LABELS, parts=OBJECT_LABELS, outcomes=OUTCOME_LABELS,
                            describe=lambda summary: describe(summary, codes),
-                           AuditOutcome=AuditOutcome)
+                           AuditOutcome=AuditOutcome), 200 if valid else 400
 
 
 @bp.route("/families", methods=["GET", "POST"])

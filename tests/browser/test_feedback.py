@@ -8,9 +8,10 @@ import pytest
 from tests.browser.pages import assert_accessible, log_in
 
 WORDS = {"nl": {"question": "Werd er goed naar u geluisterd?", "child": "Luisterden de grote mensen",
-                "thanks": "Dank u wel!"},
+                "thanks": "Dank u wel!",
+                "elsewhere": "Deze link is op een andere telefoon of computer geopend"},
          "ar": {"question": "هل شعرت بأن أحدًا استمع إليك؟", "child": "هل استمع إليك الكبار؟",
-                "thanks": "شكرًا لك!"}}
+                "thanks": "شكرًا لك!", "elsewhere": "تم فتح هذا الرابط على هاتف أو حاسوب آخر"}}
 
 
 def submit(page, selector="main form button[type=submit]"):
@@ -58,6 +59,12 @@ def test_feedback_from_parent_and_child(new_page, language):
         family.goto(link)
         assert family.url.endswith("/f/") and link.rsplit("/", 1)[1] not in family.url
         assert_accessible(family)
+        other = new_page(locale="nl-NL")  # another browser with the same link: no form
+        other.goto(link)
+        assert words["elsewhere"] in other.inner_text("h1")
+        assert other.locator("main form").count() == 0
+        assert_accessible(other)
+        other.close()
         submit(family, f"main form button[value={language}]")
         assert family.get_attribute("html", "lang") == language
         assert family.get_attribute("html", "dir") == ("rtl" if language == "ar" else "ltr")
@@ -92,6 +99,7 @@ def test_the_form_passes_axe_in_every_language_and_works_without_javascript(new_
     nurse.goto("/families/")
     nurse.click("main a >> text=Sanne de Vries (demo)")
     nurse.click("main a[href*='/feedback/invite/']")
+    invite = nurse.url
     nurse.check("input[name=whom][value=parent]")
     submit(nurse)
     [link] = list(dict.fromkeys(re.findall(r"https?://[^\s<\"]+/f/[A-Za-z0-9_-]+",
@@ -104,8 +112,15 @@ def test_the_form_passes_axe_in_every_language_and_works_without_javascript(new_
         assert family.get_attribute("html", "lang") == language
         assert family.evaluate("document.documentElement.scrollWidth") <= 320, language
 
+    # A link works in the browser that opened it first: the other browser gets a new one.
+    nurse.goto(invite)
+    nurse.check("input[name=whom][value=parent]")
+    submit(nurse)
+    [new_link] = list(dict.fromkeys(re.findall(r"https?://[^\s<\"]+/f/[A-Za-z0-9_-]+",
+                                               nurse.content())))
+    assert new_link != link
     plain = new_page(java_script_enabled=False)  # no script anywhere: the form still works
-    plain.goto(link)
+    plain.goto(new_link)
     with plain.expect_navigation():
         plain.click("main form button[value=pl]")
     plain.check("input[name=heard][value='5']")

@@ -134,8 +134,8 @@ def _responses(app):
 def test_a_link_answers_once(app, world):
     invitation_id, token = _invitation(app, world)
     with app.app_context():
-        status, opened = open_link(token, "192.0.2.1")
-        assert (status, opened.id) == ("ok", invitation_id)
+        status, opened, secret = open_link(token, "192.0.2.1")
+        assert (status, opened.id) == ("ok", invitation_id) and secret
     assert _answer(app, invitation_id, 4) is None
     [response] = _responses(app)
     with app.app_context():
@@ -160,7 +160,7 @@ def test_an_expired_link_answers_nothing(app, world):
 
 def test_a_wrong_link_counts_against_the_address(app, world):
     with app.app_context():
-        assert open_link("no-such-token", "192.0.2.9") == ("unknown", None)
+        assert open_link("no-such-token", "192.0.2.9") == ("unknown", None, None)
         db.commit()
         assert db.session().exec(select(func.count()).select_from(FeedbackAttempt).where(
             FeedbackAttempt.address == "192.0.2.9")).one() == 1

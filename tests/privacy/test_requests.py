@@ -1,10 +1,13 @@
 """A family's access request and erasure, and the access log, as the privacy officer sees
 them; nobody else gets in, and not without a two-factor login."""
 
+import html
 import json
 import re
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from flask import request
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -13,6 +16,7 @@ from referral.audit.chain import verify
 from referral.audit.models import AuditEvent
 from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
 from referral.mail import OutboxMessage
+from referral.privacy import queries as privacy_queries
 from referral.referrals.models import Referral, ReferralEvent
 from tests.conftest import audit_entries, post_form
 from tests.world import SECRET_MESSAGE
@@ -118,23 +122,62 @@ def test_erasure_asks_first_then_deletes_everywhere(client, world, officer, app)
 
 def test_the_log_filters_by_family_employee_action_and_period(client, world, officer, app):
     client.get(f"/privacy/families/{world.family_id}")  # one export entry by the officer
-    page = client.get(f"/privacy/log?family={world.family_id}")
+    page = post_form(client, "/privacy/log", {"family": str(world.family_id)})
     assert page.status_code == 200
     rows = re.findall(r"<tr><td[ >]", page.text)
     with app.app_context():
         expected = db.session().exec(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.family_id == world.family_id)).one()
     assert len(rows) == expected - 1  # this very reading was logged after the page's query
-    by_owner = client.get(f"/privacy/log?user={world.owner.email}&action=create")
+    by_owner = post_form(client, "/privacy/log", {"user": world.owner.email,
+                                                  "action": "create"})
     assert "Test Persoon 1" in by_owner.text and "aanmaken" in by_owner.text
     assert "exporteren" not in by_owner.text.split("<tbody>")[1]
-    empty = client.get("/privacy/log?start=2000-01-01&end=2000-01-31")
+    empty = post_form(client, "/privacy/log", {"start": "2000-01-01", "end": "2000-01-31"})
     assert "Geen regels gevonden." in empty.text
-    bad = client.get("/privacy/log?family=not-a-reference&start=31-31-2026")
-    assert bad.status_code == 200 and "Er is een probleem" in bad.text
+    bad = post_form(client, "/privacy/log", {"family": "not-a-reference",
+                                             "start": "31-31-2026"})
+    assert bad.status_code == 400 and "Er is een probleem" in bad.text
     # Reading the log is itself in the log, with the family it was about.
     reads = audit_entries(app, object_type="audit_log", user_id=officer.id)
     assert any(entry.family_id == world.family_id for entry in reads)
+
+
+def test_the_log_filters_stay_out_of_every_address(client, world, officer, app, monkeypatch):
+    """The outsider's finding: the filters were a GET form, so an employee's email address
+    and a family reference went into every request log and proxy log. Now they are posted;
+    the next pages carry only an opaque handle, and still show the filtered entries."""
+    monkeypatch.setattr(privacy_queries, "LOG_PAGE_SIZE", 2)
+    for _ in range(3):
+        client.get(f"/privacy/families/{world.family_id}")  # export entries by the officer
+    addresses = []  # what a request log or a proxy keeps: the path and the query string
+    app.before_request_funcs.setdefault(None, []).append(
+        lambda: addresses.append(request.full_path))
+    empty = client.get("/privacy/log").text  # the filter form carries its own CSRF token
+    assert re.search(r'<form method="post" action="/privacy/log" novalidate class="filters">'
+                     r'\s*<input type="hidden" name="csrf_token" value="[^"]+">', empty)
+    first = post_form(client, "/privacy/log", {"user": officer.email,
+                                               "family": str(world.family_id)})
+    assert first.status_code == 200 and 'rel="next"' in first.text
+    assert 'method="get"' not in first.text
+    assert f"family={world.family_id}" not in first.text
+    older = html.unescape(re.search(r'href="([^"]+)" rel="next"', first.text).group(1))
+    assert set(parse_qs(urlsplit(older).query)) == {"filter", "page"}
+    second = client.get(older)
+    assert second.status_code == 200 and 'rel="prev"' in second.text
+    assert second.text.count("<tr><td") == 2  # two of the officer's entries, filtered
+    assert "aanmaken" not in second.text.split("<tbody>")[1]  # not the owner's
+    typed = (officer.email, quote(officer.email), str(world.family_id), world.family_id.hex)
+    assert [path for path in addresses if any(value in path for value in typed)] == []
+    # The session (a signed cookie anyone holding it can read) keeps them sealed.
+    cookie = client.get_cookie("referral_session").value
+    with app.test_request_context():
+        held = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert held["log_filters"] and officer.email not in json.dumps(held)
+    assert str(world.family_id) not in json.dumps(held)
+    # A handle this session does not hold (another's, or one that is gone) says so.
+    assert "niet meer bekend" not in second.text
+    assert "niet meer bekend" in client.get("/privacy/log?filter=elsewhere&page=2").text
 
 
 def test_find_a_family_by_reference_or_address(client, world, officer, app):

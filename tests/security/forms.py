@@ -522,6 +522,12 @@ def _find_family(ctx):
     return Form("/privacy/families", {"name": "Zeynep"}, page="/privacy/families")
 
 
+def _log_filter(ctx):
+    ctx.login_two_factor()
+    return Form("/privacy/log", {"user": ctx.world.owner.email, "action": "create"},
+                page="/privacy/log")
+
+
 def _refer(ctx):
     ctx.login(ctx.world.owner)
     url = f"/referrals/new/{ctx.world.signal_id}"
@@ -681,6 +687,7 @@ FORMS = [
     Case("privacy.erase", "/privacy/families/<uuid:family_id>/erase", _erase),
     Case("privacy.find", "/privacy/families", _find_family, {
         "name": Text(100), "house_number": Text(12)}),
+    Case("privacy.log", "/privacy/log", _log_filter, {"user": Text(254, email_of)}),
     Case("referrals.new", "/referrals/new/<uuid:signal_id>", _refer, {"message": Text(4000)}),
     Case("referrals.add_note", "/referrals/<uuid:referral_id>/notes", _note, {
         "text": Text(2000)}),

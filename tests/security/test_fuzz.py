@@ -435,7 +435,7 @@ def _pages(town, organisation):
         ("partner", "/monitor/pledge/edit", []),
         ("coordinator", "/monitor/pledges", ["year"]),
         ("coordinator", f"/monitor/pledges/{organisation}", ["year"]),
-        ("privacy", "/privacy/log", ["family", "user", "action", "start", "end", "page"]),
+        ("privacy", "/privacy/log", ["filter", "page"]),
         ("privacy", "/privacy/families", ["reference", "postcode", "house_number", "name"]),
         ("owner", "/referrals/", ["status", "overdue", "service", "organisation", "days",
                                   "sort", "page"]),

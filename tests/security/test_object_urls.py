@@ -3,7 +3,8 @@
 Each rule of `app.url_map` with parameters in its path is either in OBJECT_URLS (how to fill
 its parameters from the world, who the rule lets in, what everyone else gets) or in PUBLIC
 (with the reason it is public by design): a new URL that is in neither fails the coverage test.
-QUERY_URLS adds the pages that take a family in their query string.
+QUERY_URLS adds the pages without parameters in their path that are about a family (its
+reference posted, never in the query string).
 
 Every outsider (a professional of another organisation, partners of organisations that are not
 involved or only by letter, a bridge worker nobody asked, the coordinator and the privacy
@@ -346,11 +347,12 @@ OBJECT_URLS = {
                              may=COORDINATOR, form=lambda o: {}, **DIRECTORY)],
 }
 
-# Pages without parameters in the path that take a family in the query string.
+# Pages without parameters in the path that take a family in a posted form.
 QUERY_URLS = {
     "privacy.log": [Case(lambda o: {}, "officer", may=OFFICER, two_factor=True,
                          about_family=False, label="of the family",
-                         query=lambda o: {"family": str(o.family_id)})],
+                         form=lambda o: {"family": str(o.family_id)},
+                         finds=lambda o: (f"{str(o.family_id)[:8]}…",))],
     "privacy.find": [Case(lambda o: {}, "officer", may=OFFICER, two_factor=True,
                           about_family=False, label="the family",
                           form=lambda o: {"reference": str(o.family_id)},
