@@ -68,6 +68,10 @@ def create_app(test_config=None):
     if app.extensions["referral.keyring"] is None and app.config["ENV"] == "production":
         config.fail("no encryption keys: run 'flask --app referral init' or set "
                     "REFERRAL_ENCRYPTION_KEYS and REFERRAL_INDEX_KEY.")
+    if (app.config["ENV"] == "production" and app.extensions["referral.keyring"] is not None
+            and app.extensions["referral.keyring"].log_key is None):
+        config.fail("no log key for the access log: run 'flask --app referral init' (REFERRAL_ENV "
+                    "unset) to add one to keys.json, or set REFERRAL_LOG_KEY.")
 
     app.before_request(_request_id)
     db.init_app(app)
