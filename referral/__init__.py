@@ -80,6 +80,7 @@ def create_app(test_config=None):
     login_manager.init_app(app)
 
     from referral import models, web  # noqa: F401  (models: every table in the metadata)
+    from referral.auth import queries as auth_queries
     from referral.auth import views as auth_views
     from referral.cases import views as case_views
     from referral.cli import register as register_cli
@@ -89,7 +90,7 @@ def create_app(test_config=None):
     from referral.privacy import views as privacy_views
     from referral.referrals import views as referral_views
 
-    login_manager.user_loader(auth_views.load_user)
+    login_manager.user_loader(auth_queries.load_user)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     web.init_app(app)
