@@ -176,7 +176,7 @@ def test_a_draft_change_is_refused_and_writes_nothing(app, world, what, change, 
     if change:
         change(app, world, draft_id)
     fields = {"message": "Tweede versie.", "service": world.inbox_service,
-              "follow_up_on": LATER, "version": None}
+              "follow_up_on": LATER, "version": 1}
     fields.update({"a stale form": {"version": 0}, "an empty message": {"message": "  "},
                    "a message too long": {"message": "x" * 4001},
                    "no service": {"service": None}}.get(what, {}))
