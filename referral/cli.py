@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlmodel import select
 
 from referral import audit, crypto, db, keys, policy
+from referral.audit.chain import sealed
 from referral.auth import operations as accounts
 from referral.auth.queries import all_users, find_user
 from referral.backup import backup_cli
@@ -38,7 +39,7 @@ def init_command():
     if not secret.exists():
         crypto.write_private(secret, secrets.token_hex(32))
         click.echo(f"Created {secret}")
-    material, log_key_added = crypto.read_material(app), False
+    material = crypto.read_material(app)
     if material is None:
         crypto.write_material(app, crypto.new_key_material())
         click.echo(f"Created {crypto.key_file(app)} — back it up together with the database.")
@@ -46,11 +47,12 @@ def init_command():
         # An instance from before the keyed access log: the log key joins the other keys,
         # and every entry from now on is sealed with it.
         crypto.write_material(app, {**material, "log_key": crypto.new_log_key()})
-        log_key_added = True
         click.echo(f"Added a log key to {crypto.key_file(app)} — copy it to every instance.")
     app.extensions["referral.keyring"] = crypto.load_keyring(app)
     command.upgrade(db.alembic_config(), "head")
-    if log_key_added:
+    if app.extensions["referral.keyring"].log_key and not sealed(db.session()):
+        # The log's newest entry is from before the log key (added above, or set in
+        # REFERRAL_LOG_KEY): the first entry sealed with it follows at once.
         audit.record("create", object_type="keys", summary="log key added")
         db.commit()
     database = Path(app.instance_path) / "referral.sqlite"

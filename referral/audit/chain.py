@@ -64,6 +64,12 @@ def log_key(app=None):
     return ring.log_key if ring is not None else None
 
 
+def sealed(session):
+    """Whether the newest entry is sealed with the log key (or there is none yet)."""
+    head = session.get(AuditHead, 1)
+    return head is None or head.seq == 0 or keyed(head.hash)
+
+
 def record(action, *, outcome="success", object_type=None, object_id=None, family_id=None,
            summary="", user=None, on_behalf_of=None):
     """Append an entry in the current transaction; it commits with the change it records."""

@@ -273,3 +273,16 @@ def test_init_gives_an_instance_from_before_the_log_key_one(app_config, make_app
     assert last.summary == "log key added" and last.hash.startswith(MAC)
     again = runner.invoke(args=["init"])  # running it again changes no key
     assert again.exit_code == 0 and json.loads(Path(path).read_text()) == added
+
+
+@pytest.mark.own_database
+def test_init_seals_the_log_when_the_log_key_comes_from_the_environment(make_app):
+    material = crypto.new_key_material()
+    keys = {"ENCRYPTION_KEYS": material["encryption_keys"], "INDEX_KEY": material["index_key"]}
+    _fill(make_app(**keys), 2)  # before REFERRAL_LOG_KEY was set
+    keyed = make_app(**keys, LOG_KEY=material["log_key"])
+    runner = keyed.test_cli_runner()
+    code, output = _verify(runner)  # the newest entry is not sealed yet
+    assert code == 1 and "entry 2 was changed (not sealed with the log key)" in output
+    assert runner.invoke(args=["init"]).exit_code == 0
+    assert _intact(runner, 3)
