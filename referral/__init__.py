@@ -68,6 +68,10 @@ def create_app(test_config=None):
     if app.extensions["referral.keyring"] is None and app.config["ENV"] == "production":
         config.fail("no encryption keys: run 'flask --app referral init' or set "
                     "REFERRAL_ENCRYPTION_KEYS and REFERRAL_INDEX_KEY.")
+    if (app.config["ENV"] == "production" and app.extensions["referral.keyring"] is not None
+            and app.extensions["referral.keyring"].log_key is None):
+        config.fail("no log key for the access log: run 'flask --app referral init' (REFERRAL_ENV "
+                    "unset) to add one to keys.json, or set REFERRAL_LOG_KEY.")
 
     app.before_request(_request_id)
     db.init_app(app)
@@ -76,6 +80,7 @@ def create_app(test_config=None):
     login_manager.init_app(app)
 
     from referral import models, web  # noqa: F401  (models: every table in the metadata)
+    from referral.auth import queries as auth_queries
     from referral.auth import views as auth_views
     from referral.cases import views as case_views
     from referral.cli import register as register_cli
@@ -85,7 +90,7 @@ def create_app(test_config=None):
     from referral.privacy import views as privacy_views
     from referral.referrals import views as referral_views
 
-    login_manager.user_loader(auth_views.load_user)
+    login_manager.user_loader(auth_queries.load_user)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     web.init_app(app)

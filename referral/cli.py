@@ -14,7 +14,8 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlmodel import select
 
-from referral import crypto, db, keys, policy
+from referral import audit, crypto, db, keys, policy
+from referral.audit.chain import sealed
 from referral.auth import operations as accounts
 from referral.auth.queries import all_users, find_user
 from referral.backup import backup_cli
@@ -38,11 +39,22 @@ def init_command():
     if not secret.exists():
         crypto.write_private(secret, secrets.token_hex(32))
         click.echo(f"Created {secret}")
-    if crypto.read_material(app) is None:
+    material = crypto.read_material(app)
+    if material is None:
         crypto.write_material(app, crypto.new_key_material())
         click.echo(f"Created {crypto.key_file(app)} — back it up together with the database.")
+    elif not material.get("log_key") and not app.config.get("ENCRYPTION_KEYS"):
+        # An instance from before the keyed access log: the log key joins the other keys,
+        # and every entry from now on is sealed with it.
+        crypto.write_material(app, {**material, "log_key": crypto.new_log_key()})
+        click.echo(f"Added a log key to {crypto.key_file(app)} — copy it to every instance.")
     app.extensions["referral.keyring"] = crypto.load_keyring(app)
     command.upgrade(db.alembic_config(), "head")
+    if app.extensions["referral.keyring"].log_key and not sealed(db.session()):
+        # The log's newest entry is from before the log key (added above, or set in
+        # REFERRAL_LOG_KEY): the first entry sealed with it follows at once.
+        audit.record("create", object_type="keys", summary="log key added")
+        db.commit()
     database = Path(app.instance_path) / "referral.sqlite"
     if database.exists():
         database.chmod(0o600)  # it holds encrypted values, but also who did what when

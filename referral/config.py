@@ -52,6 +52,9 @@ DEFAULTS = {
     "RETENTION_CLOSED_DAYS": 730,  # a family goes two years after its last referral closed
     "RETENTION_SIGNAL_DAYS": 365,  # a signal that led to no referral goes after a year
     "RETENTION_AUDIT_DAYS": 1826,  # access log entries are kept five years
+    # A second, append-only copy of the access log's head outside the instance: a file on
+    # another mount (checked by `audit verify`) or "syslog"; None: only instance/audit-head.log.
+    "AUDIT_HEAD_SINK": None,
     "RETENTION_MAIL_DAYS": 90,  # sent mail (no personal data in it) leaves the outbox
     "RETENTION_ATTEMPT_DAYS": 30,  # failed logins and feedback links, for throttling
     # The erased families' ids and dates, outside the database and every backup, so a restore

@@ -44,7 +44,13 @@ def new_key():
 
 
 def new_key_material():
-    return {"encryption_keys": [new_key()], "index_key": _b64(os.urandom(32))}
+    return {"encryption_keys": [new_key()], "index_key": _b64(os.urandom(32)),
+            "log_key": new_log_key()}
+
+
+def new_log_key():
+    """The key of the access log's MAC chain (referral/audit/chain.py)."""
+    return _b64(os.urandom(32))
 
 
 def _decode_key(text, what):
@@ -72,6 +78,9 @@ class KeyRing:
             self.keys[key_id] = AESGCM(_decode_key(entry.get("key"), f"encryption key {key_id}"))
         self.newest = key_id
         self.index_key = _decode_key(material.get("index_key"), "index key")
+        # The access log's MAC key; an instance from before it has none until `init`.
+        self.log_key = (_decode_key(material["log_key"], "log key")
+                        if material.get("log_key") else None)
 
     def seal(self, plaintext, context):
         nonce = os.urandom(12)
@@ -115,7 +124,8 @@ def read_material(app):
     """The key material from configuration, or else from the instance folder; None if absent."""
     if app.config.get("ENCRYPTION_KEYS"):
         return {"encryption_keys": app.config["ENCRYPTION_KEYS"],
-                "index_key": app.config.get("INDEX_KEY")}
+                "index_key": app.config.get("INDEX_KEY"),
+                "log_key": app.config.get("LOG_KEY")}
     path = key_file(app)
     if not path.exists():
         return None

@@ -10,7 +10,8 @@ from referral import create_app, crypto
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
     for name in ("REFERRAL_ENV", "REFERRAL_DATABASE_URL", "REFERRAL_SECRET_KEY",
-                 "REFERRAL_ENCRYPTION_KEYS", "REFERRAL_INDEX_KEY", "REFERRAL_REQUIRE_2FA",
+                 "REFERRAL_ENCRYPTION_KEYS", "REFERRAL_INDEX_KEY", "REFERRAL_LOG_KEY",
+                 "REFERRAL_AUDIT_HEAD_SINK", "REFERRAL_REQUIRE_2FA",
                  "REFERRAL_ALLOW_SQLITE_IN_PRODUCTION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("REFERRAL_INSTANCE_PATH", str(tmp_path))
@@ -65,9 +66,23 @@ def test_production_starts_with_everything_set(instance, monkeypatch):
     monkeypatch.setenv("REFERRAL_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/db")
     monkeypatch.setenv("REFERRAL_ENCRYPTION_KEYS", json.dumps(material["encryption_keys"]))
     monkeypatch.setenv("REFERRAL_INDEX_KEY", material["index_key"])
+    monkeypatch.setenv("REFERRAL_LOG_KEY", material["log_key"])
     app = create_app()
     assert app.config["REQUIRE_2FA"] is True  # the production default
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.extensions["referral.keyring"].log_key is not None
+
+
+def test_production_refuses_without_a_log_key(instance, monkeypatch):
+    """Without it the access log would be chained with plain SHA-256, which anyone who can
+    write the database recomputes."""
+    material = crypto.new_key_material()
+    del material["log_key"]
+    crypto.write_private(instance / "keys.json", json.dumps(material))
+    monkeypatch.setenv("REFERRAL_ENV", "production")
+    monkeypatch.setenv("REFERRAL_SECRET_KEY", "x" * 64)
+    monkeypatch.setenv("REFERRAL_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/db")
+    assert "REFERRAL_LOG_KEY" in _refusal() and "init" in _refusal()
 
 
 @pytest.mark.parametrize("content", [

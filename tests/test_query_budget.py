@@ -265,7 +265,8 @@ def test_referring_and_a_status_change_stay_within_their_budget(app, world,  # n
     partner = _client(app, world.partner)
     token = csrf_token(partner, "/account")
     status_count, _ = _count_post(app, partner, f"/referrals/{newest.id}/status/accepted",
-                                  {"accepted-csrf_token": token})
+                                  {"accepted-csrf_token": token,
+                                   "accepted-version": str(newest.version)})
     print({"refer": refer_count, "status": status_count})  # noqa: T201
     assert refer_count <= REFER_BUDGET, f"referring: {refer_count} statements"
     assert status_count <= STATUS_BUDGET, f"status change: {status_count} statements"

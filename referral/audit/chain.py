@@ -1,8 +1,20 @@
-"""Write and verify the access log."""
+"""Write and verify the access log.
 
+Each entry's hash covers the entry before it. Since the log key (keys.json's `log_key`, or
+REFERRAL_LOG_KEY) it is an HMAC-SHA256 under that key, stored as ``m1:<base64url>``: someone
+who can write the database but has no keys cannot make a chain that verifies. Entries from
+before the log key keep their plain SHA-256 (64 hex digits) and still verify, but only
+before the first keyed entry: a plain entry after a keyed one is a forgery.
+"""
+
+import base64
 import hashlib
+import hmac
+import logging
 import os
+import syslog
 from datetime import UTC
+from itertools import islice
 from pathlib import Path
 
 from flask import current_app, g, has_request_context, request
@@ -10,12 +22,14 @@ from flask_login import current_user
 from sqlalchemy import event
 from sqlmodel import Session, delete, func, select
 
-from referral import db
+from referral import crypto, db
 from referral.audit.models import GENESIS, AuditCheckpoint, AuditEvent, AuditHead, AuditOutcome
 
 ACTIONS = {"read", "create", "update", "delete", "search", "export", "print", "login", "logout"}
 OUTCOMES = set(AuditOutcome)
 HEAD_FILE = "audit-head.log"
+MAC = "m1:"  # the mark of a keyed entry hash: HMAC-SHA256 under the log key
+log = logging.getLogger(__name__)
 CHAINED = ("seq", "at", "user_id", "role", "on_behalf_of", "family_id", "action",
            "object_type", "object_id", "address", "outcome", "summary", "request_id")
 
@@ -30,9 +44,30 @@ def _canonical(value):
     return str(value)
 
 
-def entry_hash(entry):
+def entry_hash(entry, key=None):
+    """The entry's hash: keyed with the log key, else (entries from before it) plain."""
     fields = "\x1f".join(_canonical(getattr(entry, name)) for name in CHAINED)
-    return hashlib.sha256(f"{entry.prev_hash}\x1e{fields}".encode()).hexdigest()
+    message = f"{entry.prev_hash}\x1e{fields}".encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    mac = hmac.new(key, message, hashlib.sha256).digest()
+    return MAC + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def keyed(digest):
+    return digest.startswith(MAC)
+
+
+def log_key(app=None):
+    """The log key of the app's key material, or None (keys from before the log key)."""
+    ring = (app or current_app).extensions.get("referral.keyring")
+    return ring.log_key if ring is not None else None
+
+
+def sealed(session):
+    """Whether the newest entry is sealed with the log key (or there is none yet)."""
+    head = session.get(AuditHead, 1)
+    return head is None or head.seq == 0 or keyed(head.hash)
 
 
 def record(action, *, outcome="success", object_type=None, object_id=None, family_id=None,
@@ -45,6 +80,11 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
     session = db.session()
     # Take our turn at the head: a row lock on PostgreSQL; SQLite holds its write lock already.
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    key = log_key()
+    if key is None and keyed(head.hash):
+        # Never a plain entry after a keyed one: that is what a forger would write.
+        raise crypto.CryptoError("the access log is keyed, but there is no log key: "
+                                 f"restore {crypto.KEY_FILE} or set REFERRAL_LOG_KEY")
     entry = AuditEvent(
         seq=head.seq + 1,
         user_id=user.id if user else None,
@@ -60,27 +100,44 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
         request_id=g.get("request_id") if has_request_context() else None,
         prev_hash=head.hash,
     )
-    entry.hash = entry_hash(entry)
+    entry.hash = entry_hash(entry, key)
     head.seq, head.hash = entry.seq, entry.hash
     session.add(entry)
     session.add(head)
     session.flush()
-    session.info["audit_head"] = (entry.seq, entry.hash, current_app.instance_path)
+    session.info["audit_head"] = (entry.seq, entry.hash, current_app.instance_path,
+                                  current_app.config.get("AUDIT_HEAD_SINK"))
     return entry
+
+
+def _append(path, line):
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
 
 
 @event.listens_for(Session, "after_commit")
 def _write_head_file(session):
-    """Keep the newest hash outside the database too, so a cut-off tail shows."""
+    """Keep the newest hash outside the database too, so a cut-off tail or a rewritten
+    entry shows: in the instance folder, and in the sink outside the instance if one is
+    set (AUDIT_HEAD_SINK: a file on another mount, or "syslog")."""
     head = session.info.pop("audit_head", None)
     if head is None:
         return
-    seq, digest, instance_path = head
-    fd = os.open(Path(instance_path) / HEAD_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, f"{seq} {digest}\n".encode())
-    finally:
-        os.close(fd)
+    seq, digest, instance_path, sink = head
+    line = f"{seq} {digest}\n"
+    _append(Path(instance_path) / HEAD_FILE, line)
+    if not sink:
+        return
+    try:  # the change is committed: a sink that is away must not turn it into an error
+        if sink == "syslog":
+            syslog.syslog(syslog.LOG_NOTICE, f"referral audit head {line.strip()}")
+        else:
+            _append(sink, line)
+    except OSError as exc:
+        log.error("the access log's head did not reach %s: %s", sink, exc)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -115,8 +172,16 @@ def remove_before(session, before, progress=None):
     return removed
 
 
-def verify(session, instance_path, progress=None):
-    """Return None for an intact log, or a sentence naming the first broken entry."""
+def verify(session, instance_path, progress=None, *, key=None, sink=None):
+    """Return None for an intact log, or a sentence naming the first broken entry.
+
+    `key`: the log key (default: the app's); `sink`: the head's copy outside the instance
+    (default: AUDIT_HEAD_SINK when it is a file). Every line of the head file and of the
+    sink must be an entry of the chain as it is now."""
+    if key is None:
+        key = log_key()
+    if sink is None:
+        sink = current_app.config.get("AUDIT_HEAD_SINK")
     prev_hash, expected = GENESIS, 1
     kept_from = checkpoint(session)
     if kept_from is not None:
@@ -127,6 +192,7 @@ def verify(session, instance_path, progress=None):
         if logged is None or kept_from.hash not in logged.summary:
             return f"the checkpoint at entry {kept_from.seq} is not in the log"
         prev_hash, expected = kept_from.hash, kept_from.seq + 1
+    was_keyed = keyed(prev_hash)
     rows = session.exec(select(AuditEvent).order_by(AuditEvent.seq).execution_options(
         yield_per=1000))
     try:
@@ -136,7 +202,18 @@ def verify(session, instance_path, progress=None):
             if entry.prev_hash != prev_hash:
                 return (f"entry {entry.seq} does not follow entry {expected - 1} "
                         "(removed or reordered)")
-            if entry_hash(entry) != entry.hash:
+            if keyed(entry.hash):
+                if key is None:
+                    return (f"entry {entry.seq} is sealed with a log key, and this instance "
+                            "has none (keys.json without log_key?)")
+                was_keyed = True
+                right = hmac.compare_digest(entry_hash(entry, key), entry.hash)
+            elif was_keyed:
+                return (f"entry {entry.seq} was changed (a plain hash after entries sealed "
+                        "with the log key)")
+            else:
+                right = entry_hash(entry) == entry.hash
+            if not right:
                 return f"entry {entry.seq} was changed"
             if progress:
                 progress(1)
@@ -147,29 +224,55 @@ def verify(session, instance_path, progress=None):
     head = session.get(AuditHead, 1)
     if head is None or (head.seq, head.hash) != (last, prev_hash):
         return f"the log ends at entry {last}, but its head says entry {head.seq if head else '?'}"
-    outside = _last_head_in_file(Path(instance_path) / HEAD_FILE)
-    if outside is not None:
-        seq, digest = outside
-        if seq > last:
-            return f"entries after {last} were removed (entry {seq} was recorded)"
-        stored = session.get(AuditEvent, seq)
-        if stored is None or stored.hash != digest:
-            return f"entry {seq} differs from the hash recorded outside the database"
+    if key is not None and last > 0 and not keyed(prev_hash):
+        # Every entry since the log key is keyed (init writes one when it adds the key).
+        return f"entry {last} was changed (not sealed with the log key)"
+    places = [(Path(instance_path) / HEAD_FILE, HEAD_FILE)]
+    if sink and sink != "syslog":
+        places.append((Path(sink), sink))
+    for path, where in places:
+        problem = _check_outside(session, path, where, last, kept_from)
+        if problem:
+            return problem
     return None
 
 
-def _last_head_in_file(path):
-    if not path.exists():
-        return None
-    newest = None
+def _head_lines(path):
+    """(line number, seq, hash) of every well-formed line of a head file."""
     with path.open() as fh:
-        for line in fh:
+        for number, line in enumerate(fh, 1):
             parts = line.split()
             if len(parts) == 2 and parts[0].isdigit():
-                candidate = (int(parts[0]), parts[1])
-                if newest is None or candidate[0] > newest[0]:
-                    newest = candidate
-    return newest
+                yield number, int(parts[0]), parts[1]
+
+
+def _check_outside(session, path, where, last, kept_from, chunk=5000):
+    """Every line of a head file against the verified chain: a line beyond the newest entry
+    means a cut-off tail; a line that differs, a rewritten log."""
+    if not path.exists():
+        return None
+    newest = max((seq for _n, seq, _h in _head_lines(path)), default=0)
+    if newest > last:
+        return f"entries after {last} were removed (entry {newest} was recorded, in {where})"
+    removed_up_to = kept_from.seq if kept_from else 0
+    lines = _head_lines(path)
+    while batch := list(islice(lines, chunk)):
+        wanted = [seq for _n, seq, _h in batch if seq > removed_up_to]
+        stored = {}
+        if wanted:
+            stored = dict(session.exec(select(AuditEvent.seq, AuditEvent.hash).where(
+                AuditEvent.seq >= min(wanted), AuditEvent.seq <= max(wanted))).all())
+        for number, seq, digest in batch:
+            if seq > removed_up_to:
+                right = stored.get(seq) == digest
+            elif seq == removed_up_to:
+                right = kept_from.hash == digest
+            else:
+                continue  # removed after its retention period: nothing left to compare
+            if not right:
+                return (f"entry {seq} differs from the hash recorded outside the database "
+                        f"({where}, line {number}): the log was rewritten")
+    return None
 
 
 def count(session):

@@ -148,7 +148,7 @@ SUMMARIES = [(re.compile(pattern + r"\Z"), label) for pattern, label in [
     (r"signal without a referral erased \(retention\)",
      _l("signal without a referral erased (retention period passed)")),
     (r"access log read \(" + _N + r" entries\)", _l("access log read (%(n)s entries)")),
-    (r"entries up to (?P<seq>\d+) removed after retention; last hash (?P<hash>\w+)",
+    (r"entries up to (?P<seq>\d+) removed after retention; last hash (?P<hash>\S+)",
      _l("entries up to %(seq)s removed after the retention period; last hash %(hash)s")),
     # operations
     (r"backup of the (?P<kind>\w+) database", _l("backup of the %(kind)s database")),
@@ -160,6 +160,7 @@ SUMMARIES = [(re.compile(pattern + r"\Z"), label) for pattern, label in [
     (r"every value re-encrypted with key (?P<key>\S+)",
      _l("every value encrypted again with key %(key)s")),
     (r"key (?P<key>\S+) retired", _l("key %(key)s retired")),
+    (r"log key added", _l("log key added: the access log is sealed with it from here on")),
     (r"scaled demo data generated .*", _l("demo data generated at scale")),
 ]]
 

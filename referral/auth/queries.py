@@ -3,15 +3,39 @@ that throttle the next."""
 
 import hashlib
 import math
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import current_app
+from flask import current_app, session
 from sqlmodel import case, func, or_, select
 
 from referral import db
 from referral.auth.models import AccountLink, AccountStatus, LinkState, LoginAttempt, Role, User
 from referral.crypto import keyring
+
+PENDING_SECONDS = 300  # a password accepted waits this long for its two-factor code
+
+
+def load_user(user_id):
+    """The user of a session cookie, if the cookie's session version is still current."""
+    try:
+        raw_id, version = user_id.split(".")
+        user = db.session().get(User, uuid.UUID(raw_id))
+    except (ValueError, AttributeError):
+        return None
+    if user is None or not user.active or str(user.session_version) != version:
+        return None
+    return user
+
+
+def pending_user():
+    """The user of this browser who gave a right password and still owes a two-factor
+    code; None if nobody does."""
+    if time.time() - session.get("pending_at", 0) > PENDING_SECONDS:
+        return None
+    return load_user(session.get("pending_user", ""))
 
 
 def names(user_ids):

@@ -32,6 +32,7 @@ from referral.auth.models import (
     training_label,
 )
 from referral.auth.queries import SORTS, link_by_token, link_state
+from referral.auth.queries import pending_user as _pending_user
 from referral.auth.queries import users as find_users
 from referral.crypto import CryptoError, keyring
 from referral.directory.queries import organisation_names, organisations
@@ -39,27 +40,7 @@ from referral.errors import Denied, Refused
 from referral.forms import ButtonForm, ConfirmForm, show_refusal
 from referral.web import safe_next
 
-PENDING_SECONDS = 300
 LINK_SECONDS = 1800  # after opening an account link, to choose the password
-
-
-def load_user(user_id):
-    """The user of a session cookie, if the cookie's session version is still current."""
-    try:
-        raw_id, version = user_id.split(".")
-        user = db.session().get(User, uuid.UUID(raw_id))
-    except (ValueError, AttributeError):
-        return None
-    if user is None or not user.active or str(user.session_version) != version:
-        return None
-    return user
-
-
-def _pending_user():
-    """The user who gave a right password and still owes a two-factor code."""
-    if time.time() - session.get("pending_at", 0) > PENDING_SECONDS:
-        return None
-    return load_user(session.get("pending_user", ""))
 
 
 def _finish_login(user, *, two_factor=False):

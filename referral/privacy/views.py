@@ -17,13 +17,43 @@ from werkzeug.datastructures import MultiDict
 from referral import audit, db, policy
 from referral.audit.labels import ACTION_LABELS, OBJECT_LABELS, OUTCOME_LABELS, describe
 from referral.audit.models import AuditOutcome
+from referral.auth.models import Role
 from referral.auth.queries import names as names_of
+from referral.auth.queries import pending_user
 from referral.cases.models import LANGUAGES, Family
 from referral.crypto import CryptoError, keyring
 from referral.forms import ConfirmForm
 from referral.privacy import bp, family_copy, operations, queries, register
 from referral.privacy.forms import FindForm, LogFilterForm
 from referral.privacy.models import ERASURE_REASON_LABELS, ErasureReceipt
+
+
+@bp.before_request
+def _code_still_owed():
+    """A privacy officer who gave the password and still owes the two-factor code is not
+    logged in yet, but is known: the privacy pages answer 403 and log the denial, instead of
+    sending them to the login page without a trace (the register is for everyone)."""
+    if current_user.is_authenticated or request.endpoint == "privacy.register":
+        return
+    user = pending_user()
+    if user is None or user.role != Role.privacy_officer:
+        return  # nobody known: login_required sends them to the login page
+    rule = "audit.read" if request.endpoint in ("privacy.index", "privacy.log") \
+        else "privacy.request"
+    args = request.view_args or {}
+    about = {}
+    if "family_id" in args:
+        about = {"object_type": "family", "object_id": args["family_id"],
+                 "family_id": args["family_id"]}
+    elif "receipt_id" in args:
+        about = {"object_type": "erasure_receipt", "object_id": args["receipt_id"]}
+    elif request.endpoint == "privacy.log":
+        about = {"object_type": "audit_log"}
+    attempted = "read" if request.method in ("GET", "HEAD") else (
+        "delete" if request.endpoint == "privacy.erase" else "update")
+    audit.record(attempted, outcome="denied", user=user,
+                 summary=f"denied: {rule} needs two-factor", **about)
+    abort(Response(render_template("privacy/two_factor_needed.html", owed=user), 403))
 
 
 def _officer(action="privacy.request", **about):

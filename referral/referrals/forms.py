@@ -68,11 +68,13 @@ class DraftForm(FlaskForm):
         DataRequired(_l("Write what the partner needs to know.")), Length(max=MAX_MESSAGE)])
     follow_up_on = DateField(_l("Follow up on"), validators=[
         DataRequired(_l("Enter a date like 2026-12-31.")), _within_a_year])
+    # Optional(): a form without it is refused by the operation exactly like a stale form.
     version = IntegerField(widget=HiddenField.widget, validators=[Optional()])
 
 
 class StatusForm(FlaskForm):
     target = HiddenField(validators=[DataRequired(), Length(max=20)])
+    # Optional(): a form without it is refused by the operation exactly like a stale form.
     version = IntegerField(widget=HiddenField.widget, validators=[Optional()])
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
     outcome = SelectField(_l("Outcome"), validators=[Optional()], choices=[

@@ -46,6 +46,9 @@ from referral.referrals.queries import (
 MAX_SERVICES = 5  # services referred to at once, from one signal
 MAX_MESSAGE = 4000  # characters of the message for the partner
 STALE = _l("This referral changed while you were looking at it. Look at it again, then retry.")
+# The version a caller without a form passes (the command line, the demo): not compared.
+# A form's version that is missing (None) is compared, and refused like a stale one.
+UNCHECKED = object()
 
 
 class AlreadyReferred(Refused):
@@ -203,7 +206,7 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
     return made
 
 
-def change_status(user, referral, target, *, reason=None, outcome=None, version=None,
+def change_status(user, referral, target, *, reason=None, outcome=None, version=UNCHECKED,
                   reason_code=None):
     """Move the referral along the lifecycle from the side that is the user's, or raise
     Refused with a message."""
@@ -212,8 +215,8 @@ def change_status(user, referral, target, *, reason=None, outcome=None, version=
     side = side_for(user, referral, target)
     if side is None:
         raise Refused(_l("This step is not yours to take."))
-    if version is not None and version != referral.version:
-        raise Refused(STALE)
+    if version is not UNCHECKED and version != referral.version:
+        raise Refused(STALE)  # also a form posted without its version
     if (target in OPEN and referral.status in CLOSED
             and lifecycle.find(referral.status, target, side)):  # reopening: no newer one open
         lock_signal(referral.signal_id)
@@ -293,7 +296,7 @@ def change_follow_up(user, referral, *, follow_up_on):
     return event
 
 
-def edit_draft(user, referral, *, message, service, follow_up_on, version=None):
+def edit_draft(user, referral, *, message, service, follow_up_on, version=UNCHECKED):
     """The owner changes a draft before it is sent: its message, its service (not one the
     family has an open referral to from this signal) and its follow-up date. Each change is
     an event. Returns what changed (Change and EventKind.follow_up values)."""
@@ -302,8 +305,8 @@ def edit_draft(user, referral, *, message, service, follow_up_on, version=None):
     if referral.status != Status.draft:
         raise Refused(_l("Only a draft can be changed; this referral is %(status)s.",
                          status=status_label(referral.status)))
-    if version is not None and version != referral.version:
-        raise Refused(STALE)
+    if version is not UNCHECKED and version != referral.version:
+        raise Refused(STALE)  # also a form posted without its version
     if service is None or service.status != ServiceStatus.active:
         raise Refused(_l("Choose a service that takes referrals."), field="service")
     _check_message(message)

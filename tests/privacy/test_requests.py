@@ -4,8 +4,10 @@ them; nobody else gets in, and not without a two-factor login."""
 import html
 import json
 import re
+import uuid
 from urllib.parse import parse_qs, quote, urlsplit
 
+import pyotp
 import pytest
 from flask import request
 from sqlalchemy import func
@@ -18,7 +20,7 @@ from referral.cases.models import Child, Consent, Family, Signal, SignalDomain
 from referral.mail import OutboxMessage
 from referral.privacy import queries as privacy_queries
 from referral.referrals.models import Referral, ReferralEvent
-from tests.conftest import audit_entries, post_form
+from tests.conftest import audit_entries, csrf_token, post_form
 from tests.world import SECRET_MESSAGE
 
 FAMILY_TABLES = (Family, Child, Signal, SignalDomain, Consent, Referral, ReferralEvent)
@@ -95,6 +97,48 @@ def test_without_two_factor_the_officer_is_told_and_logged(client, world, login,
         assert "Zeynep" not in response.text
     denied = audit_entries(app, outcome="denied", user_id=world.privacy.id)
     assert len(denied) == 2 and "two-factor" in denied[-1].summary
+
+
+def _privacy_pages(world):
+    return ("/privacy/", "/privacy/log", "/privacy/families",
+            f"/privacy/families/{world.family_id}", f"/privacy/families/{world.family_id}.json",
+            f"/privacy/families/{world.family_id}/erase", f"/privacy/receipts/{uuid.uuid4()}")
+
+
+@pytest.mark.parametrize("state", ["password-only", "code-owed"])
+def test_an_officer_without_the_second_factor_gets_403_and_a_denied_entry_everywhere(
+        client, world, login, app, make_user, state):
+    """Issue 16, finding 6: logged in with the password only (no two-factor set up), or with
+    the password given and the code still owed — every privacy page, read or posted, answers
+    403 with the reason and logs the denial; none sends them away without a trace."""
+    if state == "password-only":
+        person = world.privacy
+        assert login(person).headers["Location"] == "/"
+        token = csrf_token(client, "/account")
+    else:
+        person = make_user("privacy_officer", organisation="Alliantie",
+                           totp_secret=pyotp.random_base32())
+        assert login(person).headers["Location"].endswith("/login/code")
+        token = csrf_token(client, "/login/code")
+    before = len(audit_entries(app, outcome="denied", user_id=person.id))
+    requests = [("GET", path) for path in _privacy_pages(world)] + [
+        ("POST", "/privacy/families"), ("POST", f"/privacy/families/{world.family_id}/erase")]
+    for method, path in requests:
+        response = client.open(path, method=method, data={
+            "csrf_token": token, "name": "Yilmaz", "confirm": "y"} if method == "POST" else None)
+        assert response.status_code == 403, (method, path, response.headers.get("Location"))
+        assert "Inloggen in twee stappen nodig" in response.text
+        assert "Zeynep" not in response.text
+    denied = audit_entries(app, outcome="denied", user_id=person.id)[before:]
+    assert len(denied) == len(requests)
+    assert all(e.summary.endswith("needs two-factor") for e in denied)
+    assert [e.action for e in denied][-1] == "delete"  # the erasure that was attempted
+    assert sum(e.family_id == world.family_id for e in denied) == 4
+    assert _counts(app, world.family_id)["family"] == 1  # nothing erased
+    if state == "code-owed":  # the way on is the code, and the page says so
+        assert 'href="/login/code"' in response.text
+    else:
+        assert 'href="/login/enrol"' in response.text
 
 
 def test_erasure_asks_first_then_deletes_everywhere(client, world, officer, app):

@@ -176,7 +176,7 @@ def test_a_draft_change_is_refused_and_writes_nothing(app, world, what, change, 
     if change:
         change(app, world, draft_id)
     fields = {"message": "Tweede versie.", "service": world.inbox_service,
-              "follow_up_on": LATER, "version": None}
+              "follow_up_on": LATER, "version": 1}
     fields.update({"a stale form": {"version": 0}, "an empty message": {"message": "  "},
                    "a message too long": {"message": "x" * 4001},
                    "no service": {"service": None}}.get(what, {}))
@@ -272,6 +272,22 @@ def test_draft_page_changes_service_and_message(app, client, login, world, make_
                                                                           "Tweede versie.")
 
 
+@pytest.mark.parametrize("version", ["0", None], ids=["stale", "left-out"])
+def test_draft_page_without_its_version_is_refused_like_a_stale_form(app, client, login, world,
+                                                                      version):
+    draft_id = _draft(app, world)
+    login(world.owner)
+    url = f"/referrals/{draft_id}/edit"
+    data = {"csrf_token": csrf_token(client, url), "service": str(world.inbox_service),
+            "message": "Tweede versie.", "follow_up_on": LATER.isoformat()}
+    if version is not None:
+        data["version"] = version
+    response = client.post(url, data=data)
+    assert response.status_code == 200
+    assert "Deze verwijzing is veranderd terwijl je ernaar keek" in response.text
+    assert _message(app, draft_id) == "Eerste versie." and load(app, draft_id).version == 1
+
+
 @pytest.mark.parametrize("fields", [{"message": ""}, {"message": "x" * 4001},
                                     {"service": ""}, {"service": "geen-dienst"},
                                     {"follow_up_on": "2020-01-01"}])
@@ -280,7 +296,8 @@ def test_draft_page_refuses_bad_input(app, client, login, world, fields):
     login(world.owner)
     url = f"/referrals/{draft_id}/edit"
     data = {"csrf_token": csrf_token(client, url), "service": str(world.inbox_service),
-            "message": "Tweede versie.", "follow_up_on": LATER.isoformat(), **fields}
+            "message": "Tweede versie.", "follow_up_on": LATER.isoformat(), "version": "1",
+            **fields}
     response = client.post(url, data=data)
     assert response.status_code == 200 and "Er is een probleem" in response.text
     assert _message(app, draft_id) == "Eerste versie."

@@ -83,10 +83,13 @@ def test_markers_stay_out_of_database_logs_and_mail(mail_app, smtp, make_user, m
     post_form(client, f"{referral}/handover", {"colleague": str(colleague.id),
                                                 "note": f"Verlof {MARK}"})
     as_(partner)
-    assert f"Bericht {MARK}" in client.get(referral).text  # it works: the partner reads it
+    shown = client.get(referral).text
+    assert f"Bericht {MARK}" in shown  # it works: the partner reads it
     client.post(f"{referral}/status/rejected", data={
         "rejected-csrf_token": csrf_token(client, "/account"),
-        "rejected-reason": f"Reden {MARK}"})
+        "rejected-version": re.search(r'name="rejected-version" type="hidden" value="(\d+)"',
+                                      shown).group(1),
+        "rejected-reason": f"Reden {MARK}", "rejected-confirm": "y"})
     with app.app_context():
         assert send_pending()[0] >= 3  # new referral, note, handover, rejection
     assert smtp.messages

@@ -17,8 +17,14 @@ from tests.world import SECRET_MESSAGE, dutch, load, refer_again
 
 def step(client, referral_id, target, **fields):
     """Press a step's button on the referral page, as the form there would post it (with its
-    confirmation box ticked, which only the steps that end a referral have)."""
+    confirmation box ticked, which only the steps that end a referral have, and the version
+    of the referral the page showed)."""
     fields.setdefault("confirm", "y")
+    if "version" not in fields:
+        shown = re.search(r'name="[\w-]+-version" type="hidden" value="(\d+)"',
+                          client.get(f"/referrals/{referral_id}").text)
+        if shown:
+            fields["version"] = shown.group(1)
     token = csrf_token(client, "/account")
     data = {f"{target}-csrf_token": token, **{f"{target}-{k}": v for k, v in fields.items()}}
     return client.post(f"/referrals/{referral_id}/status/{target}", data=data)
@@ -172,6 +178,46 @@ def test_a_form_from_before_a_change_is_told_not_applied(app, client, login, wor
     step(client, world.inbox_referral, "accepted", version=old)
     response = step(client, world.inbox_referral, "cancelled", version=old, reason="dubbel")
     assert "veranderd" in text_of(client.get(response.headers["Location"]))
+    assert load(app, world.inbox_referral).status == "accepted"
+
+
+def _status_post(client, referral_id, target, *, version):
+    """The step's form exactly as the referral page shows it, with its version field
+    changed (None: left out)."""
+    page = client.get(f"/referrals/{referral_id}").text
+    form = re.search(rf'<form[^>]*action="/referrals/{referral_id}/status/{target}".*?</form>',
+                     page, re.S).group(0)
+    data = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
+    assert f"{target}-version" in data  # the page does send it
+    if version is None:
+        del data[f"{target}-version"]
+    else:
+        data[f"{target}-version"] = str(version)
+    return client.post(f"/referrals/{referral_id}/status/{target}", data=data)
+
+
+def test_a_step_posted_without_its_version_is_refused_like_a_stale_form(
+        app, client, login, world):
+    """Issue 16, finding 6: leaving the version out skipped the check that a stale form
+    meets. Now both get the same answer, and nothing changes."""
+    login(world.partner)
+    before = load(app, world.inbox_referral)
+    events = len(audit_entries(app, object_type="referral", action="update"))
+    stale = _status_post(client, world.inbox_referral, "accepted", version=before.version - 1)
+    stale_page = text_of(client.get(stale.headers["Location"]))
+    missing = _status_post(client, world.inbox_referral, "accepted", version=None)
+    missing_page = text_of(client.get(missing.headers["Location"]))
+    assert (missing.status_code, missing.headers["Location"]) == \
+        (stale.status_code, stale.headers["Location"]) == (303, f"/referrals/{world.inbox_referral}")
+    message = "Deze verwijzing is veranderd terwijl je ernaar keek"
+    assert message in stale_page and message in missing_page
+    after = load(app, world.inbox_referral)
+    assert (after.status, after.version) == (before.status, before.version) == ("requested",
+                                                                                before.version)
+    assert len(audit_entries(app, object_type="referral", action="update")) == events
+    # The same form with its version does the step.
+    done = _status_post(client, world.inbox_referral, "accepted", version=before.version)
+    assert message not in text_of(client.get(done.headers["Location"]))
     assert load(app, world.inbox_referral).status == "accepted"
 
 

@@ -568,7 +568,8 @@ def _edit_draft(ctx):
     ctx.login(ctx.world.owner)
     url = f"/referrals/{draft}/edit"
     return Form(url, {"service": str(ctx.world.inbox_service), "message": "Tweede versie.",
-                      "follow_up_on": (date.today() + timedelta(days=21)).isoformat()},
+                      "follow_up_on": (date.today() + timedelta(days=21)).isoformat(),
+                      "version": str(ctx.get(Referral, draft).version)},
                 page=url)
 
 

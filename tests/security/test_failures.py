@@ -151,10 +151,10 @@ def _tampered(make_app, family, tamper):
 
 def _without_the_key(make_app, app, owner):
     """A restore with the wrong keys.json: the key everything was sealed with is gone (the
-    index key is still right, so the login itself works)."""
+    index and log keys are still right, so the login itself works)."""
     material = json.loads(crypto.key_file(app).read_text())
     broken = make_app(PROPAGATE_EXCEPTIONS=False, ENCRYPTION_KEYS=[crypto.new_key()],
-                      INDEX_KEY=material["index_key"])
+                      INDEX_KEY=material["index_key"], LOG_KEY=material["log_key"])
     browser = broken.test_client()
     post_form(browser, "/login", {"email": owner.email, "password": owner.password})
     return browser

@@ -269,7 +269,8 @@ OBJECT_URLS = {
         "follow_up_on": (o.follow_up + timedelta(days=7)).isoformat()})],
     "referrals.edit": [Case(_referral("draft"), "owner", form=lambda o: {
         "service": str(o.inbox_service), "message": "Graag bellen na drie uur.",
-        "follow_up_on": o.follow_up.isoformat()}, shows=lambda o: (SECRET_MESSAGE,))],
+        "follow_up_on": o.follow_up.isoformat(), "version": "1"},
+        shows=lambda o: (SECRET_MESSAGE,))],
     "referrals.add_note": [
         Case(_referral("inbox_referral"), "partner", may=PARTNER, label="inbox",
              form=lambda o: {"text": "Pakket staat klaar."}),
