@@ -333,7 +333,7 @@ def test_configured_keys_are_checked_against_the_backup(app, world, make_app, ne
                                                         tmp_path):  # noqa: F811
     material = json.loads(crypto.key_file(app).read_text())
     configured = {"ENCRYPTION_KEYS": material["encryption_keys"],
-                  "INDEX_KEY": material["index_key"]}
+                  "INDEX_KEY": material["index_key"], "LOG_KEY": material["log_key"]}
     archive = tmp_path / "backup.tar.gz"
     made = make_app(**configured).test_cli_runner().invoke(args=["backup", "create",
                                                                  str(archive)])
@@ -342,7 +342,8 @@ def test_configured_keys_are_checked_against_the_backup(app, world, make_app, ne
     other = crypto.new_key_material()
     instance, url = new_database("wrong")
     wrong = make_app(INSTANCE_PATH=str(instance), DATABASE_URL=url,
-                     ENCRYPTION_KEYS=other["encryption_keys"], INDEX_KEY=other["index_key"])
+                     ENCRYPTION_KEYS=other["encryption_keys"], INDEX_KEY=other["index_key"],
+                     LOG_KEY=other["log_key"])
     refused = _restore(wrong, archive, "--yes")
     assert refused.exit_code == 1 and "do not belong to this backup" in refused.output
     with_file = _restore(wrong, archive, "--yes", keys=archive)
