@@ -33,6 +33,11 @@ from common import logged_in, statements  # noqa: E402
 from directory import free_port, fresh_postgres_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
+# The checkout this script is in is the one measured (in-process, gunicorn and flask init),
+# not whichever one the virtualenv was installed from.
+sys.path.insert(0, str(ROOT.parent))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(ROOT.parent), os.environ.get("PYTHONPATH")]))
 PASSWORD = "oefen-wachtwoord-2026"  # the demo accounts' password  # noqa: S105  # nosec B105
 PROFESSIONAL, PARTNER, BRIDGE, COORDINATOR = (
     "jgz@demo.example", "partner@demo.example", "brug@demo.example", "coordinator@demo.example")

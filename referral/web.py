@@ -182,8 +182,9 @@ def _template_globals():
         "get_locale": get_locale,
         "format_date": format_date,
         "format_datetime": format_datetime,
-        "language_form": LanguageForm(formdata=None, language=str(get_locale()),
-                                      next=request.full_path.rstrip("?")),
+        # The language switcher's hidden fields, written by base.html as LanguageForm would
+        # (building the form on every page cost more than the rest of the header).
+        "language_next": request.full_path.rstrip("?"),
         "language_names": LANGUAGE_NAMES,
         "request_id": g.get("request_id", ""),
     }
