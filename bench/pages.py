@@ -266,8 +266,12 @@ def world(app):
     with app.app_context():
         session = db.session()
         nurse, partner = find_user(PROFESSIONAL), find_user(PARTNER)
-        families = [f.id for f in families_of(nurse)][:50]
-        consented = [f for f in families if active_consent(f, partner.organisation_id)]
+        everyone = [f.id for f in families_of(nurse)]
+        families = everyone[:50]
+        # The families the partner may receive referrals for get the bench's new signals,
+        # so the referral posts have signals enough to refer (at any scale).
+        consented = [f for f in everyone[:500] if active_consent(f, partner.organisation_id)]
+        consented = consented[:50]
         signals = session.execute(select(Signal.id).where(Signal.family_id.in_(consented))
                                   .order_by(Signal.created_at)).scalars().all()
         services = session.execute(select(Service.id).where(
@@ -292,7 +296,8 @@ def world(app):
                 for name, model in (("families", Family), ("signals", Signal),
                                     ("referrals", Referral), ("services", Service))}
     app.extensions["referral.engine"].dispose()  # gunicorn's workers open their own
-    return dict(families=families, signals=signals, pairs=pairs, mine=mine,
+    return dict(families=families, consented=consented or families, signals=signals,
+                pairs=pairs, mine=mine,
                 services=any_service, requested=[(str(i), v) for i, v in requested],
                 size={**size, "version": version})
 
@@ -324,7 +329,8 @@ def pages(ids):
         ("create signal (post)", PROFESSIONAL, "post", POST,
          [("POST", f"/families/{f}/signals/new",
            {"domains": ["food", "money"], "urgency": "normal", "source": "conversation",
-            "observations": "Gezien tijdens het spreekuur (bench)."}) for f in family]),
+            "observations": "Gezien tijdens het spreekuur (bench)."})
+          for f in ids["consented"]]),
         ("add note (post)", PROFESSIONAL, "post", POST,
          [("POST", f"/referrals/{r}/notes", {"text": "Moeder gebeld (bench)."})
           for r in ids["mine"]]),
