@@ -39,20 +39,25 @@ def main():
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--database-url")
     parser.add_argument("--scale", type=float, default=0, help="share of national scale")
+    parser.add_argument("--time-only", action="store_true",
+                        help="only the mean time per request, no profile")
     args = parser.parse_args()
     app = setup_database(args.database_url, args.scale)
     ids = world(app)
     names = {"family": ids["families"][0], "referral": ids["mine"][0],
              "service": ids["services"][0]}
     client = logged_in(app, args.email)
-    for path in args.paths or PATHS:
-        path = path.format(**names)
+    for template in args.paths or PATHS:
+        path = template.format(**names)
         for _ in range(5):  # templates compiled, caches warm
             assert client.get(path).status_code == 200, path
         began = time.perf_counter()
         for _ in range(args.rounds):
             client.get(path)
         plain = (time.perf_counter() - began) / args.rounds
+        if args.time_only:
+            print(f"{template}\t{plain * 1000:.2f} ms", flush=True)
+            continue
         profile = cProfile.Profile()
         profile.enable()
         for _ in range(args.rounds):
