@@ -38,10 +38,13 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/bandit -q -r referral
 
-# The real pages under gunicorn at municipal and national scale; writes bench/report.md.
+# Every page under gunicorn beside a bare Flask app, driven by Debian's wrk (installed when
+# missing), on SQLite and PostgreSQL, demo and municipal scale; writes bench/report.md.
+# BENCH_ARGS=--national adds PostgreSQL at national scale (slow to load); see bench/README.md.
 # (bench/directory.py and bench/monitor.py still run on their own.)
 bench: install translations
-	$(VENV)/bin/python bench/pages.py
+	command -v wrk >/dev/null || apt-get install -y -q wrk
+	$(VENV)/bin/python bench/pages.py $(BENCH_ARGS)
 
 # Extract new strings from the code and templates into the catalogs (then translate nl).
 messages: install

@@ -5,6 +5,8 @@ import time
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
+import flask_babel
+from babel import support
 from flask import (
     Blueprint,
     current_app,
@@ -27,6 +29,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 from wtforms import HiddenField, SelectField
+from wtforms.i18n import messages_path
 from wtforms.validators import AnyOf, Length
 
 from referral import audit, db, mail, policy
@@ -152,8 +155,61 @@ def language():
     return redirect(safe_next(form.next.data), code=303)
 
 
+def _translations():
+    """The catalog of the request's language, for the strings of templates: Flask-Babel's
+    get_translations asks the app context nine times per string (a page has dozens); this
+    asks once and keeps the catalog beside the locale Flask-Babel chose, so a changed locale
+    (force_locale for a mail in the family's language, refresh) is followed at once."""
+    try:
+        state = getattr(g._get_current_object(), "_flask_babel", None)
+    except RuntimeError:  # no app context: Flask-Babel's answer (no translation)
+        return flask_babel.get_translations()
+    locale = getattr(state, "babel_locale", None)
+    if locale is None:  # not chosen yet in this request: Flask-Babel chooses it
+        return flask_babel.get_translations()
+    kept = getattr(state, "referral_catalog", None)
+    if kept is None or kept[0] is not locale:
+        kept = state.referral_catalog = (locale, flask_babel.get_translations())
+    return kept[1]
+
+
+class _WTFormsMessages:
+    """WTForms' own messages in the request's language. Flask-WTF reads WTForms' catalog
+    from disk and parses it in every request that builds a form; the catalogs are the
+    package's, the same for everyone, so each language's is read once per process."""
+
+    catalogs = {}
+
+    def _catalog(self):
+        locale = str(get_locale())
+        if locale not in self.catalogs:
+            self.catalogs[locale] = support.Translations.load(messages_path(), [locale],
+                                                              domain="wtforms")
+        return self.catalogs[locale]
+
+    def ugettext(self, string):
+        return self._catalog().ugettext(string)
+
+    def ungettext(self, singular, plural, n):
+        return self._catalog().ungettext(singular, plural, n)
+
+
+_WTFORMS_MESSAGES = _WTFormsMessages()
+
+
+def _wtforms_messages():
+    request.wtforms_translations = _WTFORMS_MESSAGES  # where Flask-WTF looks first
+
+
 def init_app(app):
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.install_gettext_callables(  # as Flask-Babel's, with _translations
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        newstyle=True)
+    app.before_request(_wtforms_messages)
     app.jinja_env.globals["error_links"] = error_links  # the error summary of every form
     app.jinja_env.globals["format_number"] = format_number
     app.before_request(_expire_session)
@@ -182,8 +238,9 @@ def _template_globals():
         "get_locale": get_locale,
         "format_date": format_date,
         "format_datetime": format_datetime,
-        "language_form": LanguageForm(formdata=None, language=str(get_locale()),
-                                      next=request.full_path.rstrip("?")),
+        # The language switcher's hidden fields, written by base.html as LanguageForm would
+        # (building the form on every page cost more than the rest of the header).
+        "language_next": request.full_path.rstrip("?"),
         "language_names": LANGUAGE_NAMES,
         "request_id": g.get("request_id", ""),
     }

@@ -158,3 +158,25 @@ def test_the_address_behind_a_reverse_proxy(make_app, hops, address):
               environ_base={"REMOTE_ADDR": "127.0.0.1"})
     with app.app_context():
         assert [a.address for a in db.session().exec(select(LoginAttempt))] == [address]
+
+
+def test_template_strings_follow_the_locale_as_it_changes(app):
+    """Templates look the catalog up once per request (issue 18), yet a mail in another
+    language (force_locale) and the page around it each get their own."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    page = "{{ _('Home') }}|{{ ngettext('%(num)d year', '%(num)d years', 2) }}"
+    with app.test_request_context("/"):
+        assert render_template_string(page) == "Start|2 jaar"
+        with force_locale("en"):
+            assert render_template_string(page) == "Home|2 years"
+        assert render_template_string(page) == "Start|2 jaar"
+
+
+def test_wtforms_own_messages_in_the_page_language(client, make_user, login):
+    """WTForms' catalog is read once per process (issue 18), still in the visitor's language."""
+    login(make_user("professional"))
+    assert "Ongeldig getal." in client.get("/directory/?age=twaalf").text
+    post_form(client, "/language", {"language": "en", "next": "/"}, page="/")
+    assert "Not a valid integer value." in client.get("/directory/?age=twaalf").text

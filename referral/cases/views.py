@@ -236,8 +236,8 @@ def family(family_id):
     organisations = directory.organisation_names(c.organisation_id for c in consents)
     timeline = referrals.family_timeline(family.id)
     history = queries.family_history(family)
-    municipality = dict(directory.municipalities()).get(family.municipality_code) \
-        if family.municipality_code else None
+    municipality = directory.municipality_names([family.municipality_code]).get(
+        family.municipality_code)
     actors = [event.actor_id for event, _ in timeline] + [entry.actor_id for entry in history]
     return render_template("cases/family.html", family=family, children=sorted(
                                children, key=lambda child: child.birth_date),

@@ -43,7 +43,13 @@ def is_stale(service, today=None):
 
 
 def need_domains():
-    return db.session().exec(select(NeedDomain).order_by(NeedDomain.position)).all()
+    """The need domains, read once per request (its database session): a page asks for
+    their labels in several places. Reference data, the same for everyone."""
+    session = db.session()
+    if "need_domains" not in session.info:
+        session.info["need_domains"] = session.exec(
+            select(NeedDomain).order_by(NeedDomain.position)).all()
+    return session.info["need_domains"]
 
 
 def municipalities():
@@ -53,6 +59,17 @@ def municipalities():
         .where(ServiceArea.municipality_code.is_not(None)).distinct()
         .order_by(ServiceArea.municipality_name)).all()
     return [(code, name) for code, name in rows]
+
+
+def municipality_names(codes):
+    """{code: name} of these municipalities only (a page of rows names a few; the country
+    has hundreds)."""
+    codes = {code for code in codes if code}
+    if not codes:
+        return {}
+    return dict(db.session().exec(
+        select(ServiceArea.municipality_code, ServiceArea.municipality_name)
+        .where(ServiceArea.municipality_code.in_(codes)).distinct()).all())
 
 
 @dataclass

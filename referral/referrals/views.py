@@ -115,7 +115,7 @@ def _inbox(user):
                          page=page_number(request.args))
     return render_template("referrals/inbox.html", page=page, form=form, ignored=ignored,
                            counts=queries.inbox_counts(user),
-                           municipality_names=dict(directory.municipalities()))
+                           municipality_names=_municipality_names(page))
 
 
 def _accompany(user):
@@ -124,7 +124,12 @@ def _accompany(user):
     page = queries.accompanied_by(user, status=form.status.data, sort=form.sort.data,
                                   page=page_number(request.args))
     return render_template("referrals/accompany.html", page=page, form=form, ignored=ignored,
-                           municipality_names=dict(directory.municipalities()))
+                           municipality_names=_municipality_names(page))
+
+
+def _municipality_names(page):
+    """The names of the page's families' municipalities, not of the country's."""
+    return directory.municipality_names(row.municipality_code for row in page.results)
 
 
 @bp.route("/stuck")

@@ -23,6 +23,9 @@ from referral.referrals.models import (
 from referral.referrals.queries import overdue_clause
 
 SHOWN = 5  # rows per section; the count says how many there are
+# How many rows match in all, read with the first SHOWN of them (a window is computed
+# before the LIMIT): a section is one statement, not a count and a read.
+TOTAL = func.count().over().label("total")
 
 # What others do to a referral that its people want to know about (reminders and
 # escalations are the tool's own, and a creation is not news to anyone yet).
@@ -52,15 +55,10 @@ def _open():
 
 
 def _section(where, *, order, at, family=False, joins=()):
-    """Count the referrals matching `where` and read the first SHOWN of them."""
+    """Count the referrals matching `where` and read the first SHOWN of them: one statement,
+    the count as a window over all matching rows (taken before the limit)."""
     session = db.session()
-    count_query = select(func.count()).select_from(Referral)
-    for join in joins:
-        count_query = count_query.join(*join)
-    count = session.exec(count_query.where(*where)).one()
-    if not count:
-        return Section()
-    columns = [Referral.id, Service.name, Referral.status, at]
+    columns = [Referral.id, Service.name, Referral.status, at, TOTAL]
     if family:
         columns.append(Family)
     query = select(*columns).select_from(Referral).join(
@@ -70,8 +68,10 @@ def _section(where, *, order, at, family=False, joins=()):
     if family:
         query = query.join(Family, Family.id == Referral.family_id)
     rows = session.exec(query.where(*where).order_by(*order).limit(SHOWN)).all()
-    return Section(count, [Row(r[0], r[1], r[2], r[3],
-                               r[4].parent_names if family else None) for r in rows])
+    if not rows:
+        return Section()
+    return Section(rows[0][4], [Row(r[0], r[1], r[2], r[3],
+                                    r[5].parent_names if family else None) for r in rows])
 
 
 def _changed(visible, user, *, unseen_counts):
@@ -91,16 +91,16 @@ def _changed(visible, user, *, unseen_counts):
                 .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
                 .outerjoin(ReferralSeen, seen).where(*where))
 
-    count = session.exec(base(func.count(func.distinct(Referral.id)))).one()
-    if not count:
-        return Section()
     latest = func.max(ReferralEvent.at).label("latest")
+    # One row per referral (grouped), so the window counts the referrals.
     rows = session.exec(
-        base(Referral.id, Service.name, Referral.status, latest)
+        base(Referral.id, Service.name, Referral.status, latest, TOTAL)
         .join(Service, Service.id == Referral.service_id)
         .group_by(Referral.id, Service.name, Referral.status)
         .order_by(latest.desc(), Referral.id).limit(SHOWN)).all()
-    return Section(count, [Row(*row) for row in rows])
+    if not rows:
+        return Section()
+    return Section(rows[0][4], [Row(*row[:4]) for row in rows])
 
 
 def for_owner(user, today=None):
