@@ -54,6 +54,9 @@ DEFAULTS = {
     "RETENTION_AUDIT_DAYS": 1826,  # access log entries are kept five years
     "RETENTION_MAIL_DAYS": 90,  # sent mail (no personal data in it) leaves the outbox
     "RETENTION_ATTEMPT_DAYS": 30,  # failed logins and feedback links, for throttling
+    # An old wrapping key is destroyed this long after an erasure or rotation replaced it:
+    # as long as the oldest backup is kept (a backup needs the keys of its day).
+    "WRAPPING_KEY_RETENTION_DAYS": 35,
     "BABEL_DEFAULT_LOCALE": "nl",
     "LANGUAGES": ["nl", "en"],
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token
