@@ -83,6 +83,17 @@ def remember(model, row_id, family_id):
     _owners(db.session())[(model.__tablename__, row_id)] = family_id
 
 
+def _loaded(target, context):
+    _owners(context.session)[(target.__tablename__, target.id)] = target.family_id
+
+
+def track_parents(*models):
+    """Note the family of every row of these models a session loads, for the rows under
+    them (the identity map forgets a row nobody holds any more; this does not)."""
+    for model in models:
+        event.listen(model, "load", _loaded)
+
+
 def family_of(model, row_id):
     """The family of a parent row (a referral, an invitation): from this session's memory or
     identity map, else one query."""

@@ -7,7 +7,7 @@ from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
 from referral.db import encrypted_field, id_field, time_field
-from referral.familykeys import FamilyData, family_of
+from referral.familykeys import FamilyData, family_of, track_parents
 
 
 class FeedbackForm(enum.StrEnum):
@@ -48,6 +48,9 @@ class FeedbackInvite(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     form: str = Field(max_length=20)
     language: str = Field(max_length=5)
+
+
+track_parents(FeedbackInvite)
 
 
 class FeedbackResponse(FamilyData, SQLModel, table=True):

@@ -7,7 +7,7 @@ from sqlalchemy import DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
 from referral.db import encrypted_field, id_field, time_field
-from referral.familykeys import FamilyData, family_of
+from referral.familykeys import FamilyData, family_of, track_parents
 
 
 class Status(enum.StrEnum):
@@ -154,6 +154,9 @@ class Referral(FamilyData, SQLModel, table=True):
     submission_key: str | None = Field(default=None, max_length=80, unique=True)
     # What the partner needs to know: the only case content the partner sees.
     message_enc: str = encrypted_field()
+
+
+track_parents(Referral)
 
 
 class ReferralEvent(FamilyData, SQLModel, table=True):
