@@ -257,3 +257,29 @@ def test_the_retention_keeps_old_wrapping_keys_for_backups(make_app, world):
 def test_no_key_is_made_for_a_family_that_does_not_exist(app):
     with app.app_context(), pytest.raises(crypto.CryptoError):
         familykeys.cipher(uuid.uuid4())
+
+
+@pytest.mark.own_database
+def test_the_migration_goes_down_with_every_value_sealed_by_the_ring_again(app, world, runner):
+    _fill(app, world)
+    assert runner.invoke(args=["db", "downgrade", "5c1f0e2a9b47"]).exit_code == 0
+    with app.app_context():
+        session = db.session()
+        assert not sa.inspect(session.connection()).has_table("family_key")
+        ring = crypto.keyring()
+        stored = session.execute(sa.select(Family.parent_names_enc).where(
+            Family.id == world.family_id)).scalar_one()
+        assert stored.startswith("v1.") and ring.open(stored, crypto.context_of(
+            "family", "parent_names_enc", world.family_id)) == "Zeynep Yilmaz"
+        notes = session.execute(sa.text(
+            "SELECT id, text_enc FROM referral_event WHERE text_enc IS NOT NULL")).all()
+        assert notes and all(text.startswith("v1.") for _id, text in notes)
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():  # readable as it is, then moved to a new family key
+        assert db.session().get(Family, world.family_id).parent_names == "Zeynep Yilmaz"
+    assert runner.invoke(args=["keys", "rotate"]).exit_code == 0
+    with app.app_context():
+        family = db.session().get(Family, world.family_id)
+        assert family.parent_names_enc.startswith("f1.")
+        assert family.parent_names == "Zeynep Yilmaz"
+        assert familykeys.pending() == 0
