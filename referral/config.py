@@ -60,6 +60,9 @@ DEFAULTS = {
     # The erased families' ids and dates, outside the database and every backup, so a restore
     # erases them again. None: erased-families.log in the instance folder.
     "ERASURE_LIST": None,
+    # An old wrapping key is destroyed this long after an erasure or rotation replaced it:
+    # as long as the oldest backup is kept (a backup needs the keys of its day).
+    "WRAPPING_KEY_RETENTION_DAYS": 35,
     "BABEL_DEFAULT_LOCALE": "nl",
     "LANGUAGES": ["nl", "en"],
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token

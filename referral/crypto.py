@@ -1,11 +1,17 @@
 """Encryption at rest: AES-256-GCM bound to table, column and row, a key ring, blind indexes.
 
-A stored value reads ``v1.<key id>.<base64 of nonce and ciphertext>``. The associated
-data names the table, column and row, so a value copied elsewhere fails to decrypt.
+A value of a family reads ``f1.<base64 of nonce and ciphertext>``, sealed with that family's
+own data key (referral.familykeys), which is stored wrapped by the ring's newest wrapping
+key as ``w1.<key id>.<base64>``: destroying the wrapped key shreds every copy of the
+family's values. Any other value (accounts, mail, and family values from before family
+keys) reads ``v1.<key id>.<base64 of nonce and ciphertext>``, sealed with the ring. The
+associated data names the table, column and row, so a value copied elsewhere fails to
+decrypt.
 """
 
 import base64
 import binascii
+import fcntl
 import hashlib
 import hmac
 import json
@@ -17,9 +23,11 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import current_app
+from flask import current_app, g
 
 VERSION = "v1"
+FAMILY_VERSION = "f1"  # sealed with a family's own data key
+WRAP_VERSION = "w1"  # a family's data key, wrapped by a wrapping key of the ring
 KEY_FILE = "keys.json"
 
 
@@ -43,9 +51,13 @@ def new_key():
     return {"id": new_key_id(), "key": _b64(os.urandom(32))}
 
 
+def new_wrapping_key():
+    return {**new_key(), "created": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
 def new_key_material():
     return {"encryption_keys": [new_key()], "index_key": _b64(os.urandom(32)),
-            "log_key": new_log_key()}
+            "log_key": new_log_key(), "wrapping_keys": [new_wrapping_key()]}
 
 
 def new_log_key():
@@ -81,6 +93,15 @@ class KeyRing:
         # The access log's MAC key; an instance from before it has none until `init`.
         self.log_key = (_decode_key(material["log_key"], "log key")
                         if material.get("log_key") else None)
+        # Wrapping keys: the newest wraps the families' data keys; older ones are kept only
+        # for the backup retention (referral.familykeys), then destroyed.
+        self.wrapping, self.newest_wrapping = {}, None
+        for entry in material.get("wrapping_keys") or []:
+            key_id = entry.get("id", "") if isinstance(entry, dict) else ""
+            if not key_id.isalnum() or key_id in self.wrapping:
+                raise CryptoError(f"wrapping key id {key_id!r} is empty, not alphanumeric or twice")
+            self.wrapping[key_id] = AESGCM(_decode_key(entry.get("key"), f"wrapping key {key_id}"))
+            self.newest_wrapping = key_id
 
     def seal(self, plaintext, context):
         nonce = os.urandom(12)
@@ -102,6 +123,25 @@ class KeyRing:
                 f"{context}: does not decrypt here (altered, or copied from another row or column)"
             ) from exc
 
+    def wrap(self, data_key, context):
+        """A family's data key, sealed with the newest wrapping key."""
+        nonce = os.urandom(12)
+        data = self.wrapping[self.newest_wrapping].encrypt(nonce, data_key, context.encode())
+        return f"{WRAP_VERSION}.{self.newest_wrapping}.{_b64(nonce + data)}"
+
+    def unwrap(self, stored, context):
+        try:
+            version, key_id, body = stored.split(".", 2)
+            raw = _unb64(body)
+        except (ValueError, binascii.Error) as exc:
+            raise CryptoError(f"{context}: not a wrapped key") from exc
+        if version != WRAP_VERSION or key_id not in self.wrapping:
+            raise CryptoError(f"{context}: unknown wrapping key {key_id!r}")
+        try:
+            return self.wrapping[key_id].decrypt(raw[:12], raw[12:], context.encode())
+        except InvalidTag as exc:
+            raise CryptoError(f"{context}: does not unwrap here") from exc
+
     def blind_index(self, purpose, value):
         """A keyed hash for exact-match lookups on an encrypted value."""
         message = f"{purpose}\0{normalise(value)}".encode()
@@ -112,6 +152,35 @@ def key_id_of(stored):
     return stored.split(".", 2)[1]
 
 
+def is_family_value(stored):
+    return stored.startswith(f"{FAMILY_VERSION}.")
+
+
+def family_cipher(data_key):
+    return AESGCM(data_key)
+
+
+def seal_family(cipher, plaintext, context):
+    """A value sealed with a family's own data key (an AESGCM of it)."""
+    nonce = os.urandom(12)
+    data = cipher.encrypt(nonce, plaintext.encode(), context.encode())
+    return f"{FAMILY_VERSION}.{_b64(nonce + data)}"
+
+
+def open_family(cipher, stored, context):
+    try:
+        version, body = stored.split(".", 1)
+        raw = _unb64(body)
+    except (ValueError, binascii.Error) as exc:
+        raise CryptoError(f"{context}: not an encrypted value") from exc
+    if version != FAMILY_VERSION:
+        raise CryptoError(f"{context}: not sealed with a family key")
+    try:
+        return cipher.decrypt(raw[:12], raw[12:], context.encode()).decode()
+    except InvalidTag as exc:
+        raise CryptoError(f"{context}: does not decrypt with this family's key") from exc
+
+
 def normalise(value):
     return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
 
@@ -120,12 +189,7 @@ def key_file(app):
     return Path(app.instance_path) / KEY_FILE
 
 
-def read_material(app):
-    """The key material from configuration, or else from the instance folder; None if absent."""
-    if app.config.get("ENCRYPTION_KEYS"):
-        return {"encryption_keys": app.config["ENCRYPTION_KEYS"],
-                "index_key": app.config.get("INDEX_KEY"),
-                "log_key": app.config.get("LOG_KEY")}
+def _file_material(app):
     path = key_file(app)
     if not path.exists():
         return None
@@ -133,6 +197,18 @@ def read_material(app):
         return json.loads(path.read_text())
     except ValueError as exc:
         raise CryptoError(f"{path} is not valid JSON") from exc
+
+
+def read_material(app):
+    """The key material from configuration, or else from the instance folder; None if absent.
+    The wrapping keys are always in the instance folder: an erasure changes them."""
+    if app.config.get("ENCRYPTION_KEYS"):
+        stored = _file_material(app) or {}
+        return {"encryption_keys": app.config["ENCRYPTION_KEYS"],
+                "index_key": app.config.get("INDEX_KEY"),
+                "log_key": app.config.get("LOG_KEY"),
+                "wrapping_keys": stored.get("wrapping_keys", [])}
+    return _file_material(app)
 
 
 def write_private(path, text):
@@ -148,13 +224,47 @@ def write_material(app, material):
     write_private(key_file(app), json.dumps(material, indent=2))
 
 
+def update_wrapping_keys(app, change):
+    """Change the wrapping keys in the instance folder under an exclusive lock (several app
+    processes may erase at once), then reload this process's ring. `change` gets the list
+    and returns the new one."""
+    path = key_file(app)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        stored = _file_material(app) or {}
+        stored["wrapping_keys"] = change(list(stored.get("wrapping_keys", [])))
+        write_private(path, json.dumps(stored, indent=2))
+    finally:
+        os.close(fd)
+    app.extensions["referral.keyring"] = load_keyring(app)
+    return app.extensions["referral.keyring"]
+
+
+def _stamp(app):
+    try:
+        return key_file(app).stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def load_keyring(app):
     material = read_material(app)
+    app.extensions["referral.keyring.stamp"] = _stamp(app)
     return None if material is None else KeyRing(material)
 
 
 def keyring():
-    ring = current_app.extensions.get("referral.keyring")
+    """This app's key ring, read again once a request when another process changed the key
+    file (an erasure adds a wrapping key and destroys old ones)."""
+    app = current_app
+    if not g.get("keyring_checked"):
+        g.keyring_checked = True
+        if app.extensions.get("referral.keyring") is not None and (
+                _stamp(app) != app.extensions.get("referral.keyring.stamp")):
+            app.extensions["referral.keyring"] = load_keyring(app)
+    ring = app.extensions.get("referral.keyring")
     if ring is None:
         raise CryptoError("no encryption keys: run 'flask --app referral init'")
     return ring
@@ -170,14 +280,26 @@ def context_of(table, column, row_id):
 
 
 def sealed(column):
-    """A property that stores its value encrypted in `column`, bound to the row's id."""
+    """A property that stores its value encrypted in `column`, bound to the row's id: with
+    the family's own data key for a row of a family's data (the model has `family_cipher`,
+    see referral.familykeys), else with the key ring."""
 
     def get(obj):
         stored = getattr(obj, column)
-        return None if stored is None else keyring().open(stored, context(obj, column))
+        if stored is None:
+            return None
+        if is_family_value(stored):
+            return open_family(obj.family_cipher(), stored, context(obj, column))
+        return keyring().open(stored, context(obj, column))
 
     def set_(obj, value):
-        sealed_value = None if value is None else keyring().seal(value, context(obj, column))
+        if value is None:
+            sealed_value = None
+        elif hasattr(obj, "family_cipher"):
+            sealed_value = seal_family(obj.family_cipher(create=True), value,
+                                       context(obj, column))
+        else:
+            sealed_value = keyring().seal(value, context(obj, column))
         setattr(obj, column, sealed_value)
 
     return property(get, set_, doc=f"Decrypted value of {column}.")

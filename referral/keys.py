@@ -1,8 +1,12 @@
 """Rotating and retiring the encryption keys: operations for the command line.
 
-A rotation adds a key to the ring in the instance folder and re-encrypts every value with
-it; a key is retired once no value uses it any more. Keys from REFERRAL_ENCRYPTION_KEYS are
-changed there, by the operator, not here."""
+A rotation adds a key to the ring in the instance folder and re-encrypts every value that is
+not a family's with it; a family's values are sealed with the family's own key
+(referral.familykeys), so a rotation leaves them as they are and rewraps the family keys
+under a new wrapping key instead (one short row per family). Values of a family still sealed
+with the ring (from before family keys) move to their family's key. A key is retired once no
+value uses it any more; old wrapping keys are destroyed after WRAPPING_KEY_RETENTION_DAYS.
+Keys from REFERRAL_ENCRYPTION_KEYS are changed there, by the operator, not here."""
 
 from dataclasses import dataclass
 
@@ -11,7 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlmodel import SQLModel
 
-from referral import audit, crypto, db, policy
+from referral import audit, crypto, db, familykeys, policy
 from referral.errors import Refused
 
 
@@ -30,13 +34,29 @@ def _not_on(column, key_id):
     return sa.and_(column.isnot(None), ~_on(column, key_id))
 
 
-def _count(condition, key_id):
+def _ring_columns():
+    family = familykeys.family_tables()
+    return [(table, column) for table, column in crypto.encrypted_columns(SQLModel.metadata)
+            if table.name not in family]
+
+
+def _count(condition, key_id, columns=None):
     """How many encrypted values, in every table, meet the condition about this key."""
     session = db.session()
     return sum(
         session.execute(sa.select(sa.func.count()).select_from(table)
                         .where(condition(column, key_id))).scalar_one()
-        for table, column in crypto.encrypted_columns(SQLModel.metadata))
+        for table, column in columns or crypto.encrypted_columns(SQLModel.metadata))
+
+
+def _pending(ring):
+    """What a rotation still has to do: values not on the newest key (not a family's), a
+    family's values still sealed with the ring, family keys not under the newest wrapping
+    key."""
+    return (_count(_not_on, ring.newest, _ring_columns())
+            + _count(lambda column, _key: familykeys.ring_sealed(column), None,
+                     familykeys.family_columns())
+            + familykeys.pending(ring))
 
 
 def start_rotation(actor):
@@ -48,7 +68,7 @@ def start_rotation(actor):
         raise Refused(_l("The keys come from REFERRAL_ENCRYPTION_KEYS: add a new key at the "
                          "end there, restart, then run this command again to re-encrypt."))
     ring = crypto.keyring()
-    pending = _count(_not_on, ring.newest)
+    pending = _pending(ring) if ring.newest_wrapping else 0
     if pending:
         audit.record("update", object_type="keys", user=actor,
                      summary=f"key rotation to {ring.newest} resumed")
@@ -56,13 +76,18 @@ def start_rotation(actor):
     material = crypto.read_material(app)
     material["encryption_keys"].append(crypto.new_key())
     crypto.write_material(app, material)
-    ring = app.extensions["referral.keyring"] = crypto.load_keyring(app)
-    audit.record("create", object_type="keys", user=actor, summary=f"key {ring.newest} added")
-    return Rotation(ring.newest, _count(_not_on, ring.newest), resumed=False)
+    crypto.load_keyring(app)
+    ring = app.extensions["referral.keyring"] = familykeys.add_wrapping_key()
+    audit.record("create", object_type="keys", user=actor,
+                 summary=f"key {ring.newest} and wrapping key {ring.newest_wrapping} added")
+    return Rotation(ring.newest, _pending(ring), resumed=False)
 
 
 def reencrypt(actor, *, batch=500, progress=None, commit=None):
-    """Re-encrypt every value that does not use the newest key yet, `batch` rows at a time.
+    """Re-encrypt every value (not a family's) that does not use the newest key yet, move a
+    family's values sealed with the ring to the family's key, and rewrap every family key
+    under the newest wrapping key, `batch` rows at a time; then destroy the wrapping keys
+    past their retention, once that holds.
 
     `commit`: called after each batch by a caller that wants it to hold on its own (the
     command line: an interrupted rotation then resumes where it stopped). Without it
@@ -70,7 +95,7 @@ def reencrypt(actor, *, batch=500, progress=None, commit=None):
     policy.require(actor, "keys.rotate")
     ring = crypto.keyring()
     session = db.session()
-    for table, column in crypto.encrypted_columns(SQLModel.metadata):
+    for table, column in _ring_columns():
         while True:
             rows = session.execute(
                 sa.select(table.c.id, column).where(_not_on(column, ring.newest))
@@ -86,8 +111,12 @@ def reencrypt(actor, *, batch=500, progress=None, commit=None):
             (commit or session.flush)()
             if progress:
                 progress(len(rows))
+    familykeys.to_family_keys(batch=batch, progress=progress, commit=commit)
+    familykeys.rewrap(batch=batch, progress=progress, commit=commit)
+    familykeys.destroy_after_commit(session, familykeys.expired_wrapping_keys())
     audit.record("update", object_type="keys", user=actor,
-                 summary=f"every value re-encrypted with key {ring.newest}")
+                 summary=f"every value re-encrypted with key {ring.newest}, every family key "
+                         f"rewrapped with {crypto.keyring().newest_wrapping}")
 
 
 def retire(actor, key_id):

@@ -13,13 +13,14 @@ from referral.directory.models import (
     ServiceTerm,
     TaxonomyTerm,
 )
+from referral.familykeys import FamilyKey
 from referral.feedback.models import FeedbackAttempt, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
 from referral.monitor.models import Pledge, PledgeActivity, PledgeReport
 from referral.privacy.models import ErasureReceipt
 from referral.referrals.models import Handover, Referral, ReferralEvent, ReferralSeen
 
-__all__ = ["AccountLink", "AuditCheckpoint", "AuditEvent", "AuditHead", "Child", "Consent", "ErasureReceipt", "Family", "FeedbackAttempt",
+__all__ = ["AccountLink", "AuditCheckpoint", "AuditEvent", "AuditHead", "Child", "Consent", "ErasureReceipt", "Family", "FamilyKey", "FeedbackAttempt",
            "FeedbackInvite", "FeedbackResponse", "Handover", "LoginAttempt",
            "NeedDomain", "Organisation", "OutboxMessage", "Pledge", "PledgeActivity",
            "PledgeReport", "Referral", "ReferralEvent", "ReferralSeen", "Service",

@@ -141,9 +141,11 @@ def test_rotation_and_retirement_are_in_the_access_log(app, runner, marked):
     assert runner.invoke(args=["keys", "rotate"]).exit_code == 0
     assert runner.invoke(args=["keys", "retire", old]).exit_code == 0
     new = app.extensions["referral.keyring"].newest
+    wrapping = app.extensions["referral.keyring"].newest_wrapping
     entries = [(e.action, e.summary, e.user_id) for e in audit_entries(app, object_type="keys")]
-    assert entries == [("create", f"key {new} added", None),
-                       ("update", f"every value re-encrypted with key {new}", None),
+    assert entries == [("create", f"key {new} and wrapping key {wrapping} added", None),
+                       ("update", f"every value re-encrypted with key {new}, every family "
+                                  f"key rewrapped with {wrapping}", None),
                        ("delete", f"key {old} retired", None)]
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
 

@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from referral.crypto import keyring
 from referral.db import encrypted_field, id_field, time_field
+from referral.familykeys import FamilyData
 
 
 class Urgency(enum.StrEnum):
@@ -92,8 +93,8 @@ def address_index(organisation_id, postcode, house_number):
                                  f"{normal_postcode(postcode)}|{house_number}")
 
 
-class Family(SQLModel, table=True):
-    """A household; everything that identifies it is encrypted."""
+class Family(FamilyData, SQLModel, table=True):
+    """A household; everything that identifies it is encrypted (with its own key)."""
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID | None = Field(default=None, foreign_key="organisation.id",
@@ -110,8 +111,11 @@ class Family(SQLModel, table=True):
     # Keyed hash of postcode and house number within the organisation, to warn of doubles.
     address_index: str | None = Field(default=None, max_length=64, index=True)
 
+    def owning_family(self):
+        return self.id
 
-class Child(SQLModel, table=True):
+
+class Child(FamilyData, SQLModel, table=True):
     __table_args__ = (Index("ix_child_monitor", "family_id", "age_band"),)  # age bands, fast
 
     id: uuid.UUID = id_field()
@@ -127,7 +131,7 @@ class Child(SQLModel, table=True):
         return date.fromisoformat(self.birth_date_text)
 
 
-class Signal(SQLModel, table=True):
+class Signal(FamilyData, SQLModel, table=True):
     """What a professional noticed about a family, with what goes well and what they want."""
 
     # The monitor counts a year's signals from this index alone.
@@ -163,7 +167,7 @@ METHOD_LABELS = {ConsentMethod.spoken: _l("spoken"), ConsentMethod.written: _l("
                  ConsentMethod.digital: _l("digital")}
 
 
-class Consent(SQLModel, table=True):
+class Consent(FamilyData, SQLModel, table=True):
     """Who agreed to share what with which organisation; withdrawn stops sharing at once."""
 
     id: uuid.UUID = id_field()

@@ -7,6 +7,7 @@ from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
 from referral.db import encrypted_field, id_field, time_field
+from referral.familykeys import FamilyData, family_of, track_parents
 
 
 class FeedbackForm(enum.StrEnum):
@@ -56,7 +57,10 @@ class FeedbackInvite(SQLModel, table=True):
     language: str = Field(max_length=5)
 
 
-class FeedbackResponse(SQLModel, table=True):
+track_parents(FeedbackInvite)
+
+
+class FeedbackResponse(FamilyData, SQLModel, table=True):
     """The answers: scores plain (1 to 5, for counting in SQL), free text encrypted. The
     service and organisation are copied from the referral so the monitor needs no join
     through case data; nothing here says who answered."""
@@ -79,6 +83,9 @@ class FeedbackResponse(SQLModel, table=True):
     went_well_enc: str | None = encrypted_field(nullable=True)
     do_better_enc: str | None = encrypted_field(nullable=True)
     to_grown_ups_enc: str | None = encrypted_field(nullable=True)
+
+    def owning_family(self):  # the invitation's family: nothing here says who answered
+        return family_of(FeedbackInvite, self.invite_id)
 
 
 class FeedbackAttempt(SQLModel, table=True):

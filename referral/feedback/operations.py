@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import select
 
-from referral import audit, db, policy
+from referral import audit, db, familykeys, policy
 from referral.cases.models import Family
 from referral.errors import Refused
 from referral.feedback import LANGUAGES
@@ -48,6 +48,7 @@ def new_response(invitation, *, language, scores, texts, service_id=None,
         form=invitation.form, language=language, service_id=service_id,
         organisation_id=organisation_id, municipality_code=municipality_code,
         **{name: scores.get(name) for name in SCORES})
+    familykeys.remember(FeedbackInvite, invitation.id, invitation.family_id)
     for name in TEXTS:
         setattr(response, name, (texts.get(name) or "").strip() or None)
     return response

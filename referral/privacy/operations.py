@@ -7,7 +7,7 @@ import json
 from sqlalchemy import func
 from sqlmodel import delete, select
 
-from referral import audit, db, policy
+from referral import audit, db, familykeys, policy
 from referral.audit.models import AuditEvent
 from referral.auth.models import AccountLink, LoginAttempt
 from referral.auth.queries import find_user
@@ -51,14 +51,21 @@ def export_family(actor, family):
 def erase(actor, family):
     """Erase a family at its request (a privacy officer only); returns the receipt."""
     _officer(actor, family, attempted="delete")
-    return _erase(family.id, user=actor, reason=ErasureReason.request)
+    receipt = _erase(family.id, user=actor, reason=ErasureReason.request)
+    familykeys.after_erasure()
+    return receipt
 
 
 def _erase(family_id, *, user, reason):
     """Delete a family's data everywhere (children, signals, consents, referrals and their
     events, handovers, feedback, queued mail); the access log keeps its entries under the
-    family's random id, which names nobody once the family is gone."""
+    family's random id, which names nobody once the family is gone.
+
+    The family's key goes first: every copy of its values left anywhere (free pages, WAL,
+    backups) no longer decrypts. The blind indexes go with the family's and children's
+    rows. The caller then calls familykeys.after_erasure (once for many erasures)."""
     session = db.session()
+    familykeys.forget(session, family_id)
     counts = {}
     for model, conditions, _order in queries.family_rows(family_id):
         result = session.exec(delete(model).where(*conditions))
@@ -138,6 +145,8 @@ def purge(actor, *, now=None, dry_run=False, progress=None, commit=None):
             commit()
         if progress:
             progress(1)
+    if families:
+        familykeys.after_erasure()
     for signal_id, family_id in signals:
         _erase_signal(signal_id, family_id, user=actor)
         if progress:

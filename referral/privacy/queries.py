@@ -8,7 +8,7 @@ from flask_babel import get_locale
 from sqlalchemy import exists, func, or_
 from sqlmodel import select
 
-from referral import db, policy
+from referral import db, familykeys, policy
 from referral.audit.models import AuditEvent
 from referral.auth.models import ROLE_LABELS
 from referral.auth.queries import names as names_of
@@ -21,7 +21,7 @@ from referral.cases.models import (
     SignalDomain,
     address_index,
 )
-from referral.crypto import context, context_of, keyring
+from referral.crypto import context_of
 from referral.directory.models import NeedDomain, Organisation, Service, fold
 from referral.feedback.models import FORM_LABELS, FeedbackInvite, FeedbackResponse
 from referral.mail import OutboxMessage
@@ -52,8 +52,8 @@ def dump(row):
         if name in HIDDEN_COLUMNS:
             continue
         if column.info.get("encrypted"):
-            if value is not None:
-                value = keyring().open(value, context(row, name))
+            plain = column.info["plain"] or name.removesuffix("_enc")
+            value = None if value is None else getattr(row, plain)  # the family's key, or the ring
             name = name.removesuffix("_enc")
         out[name] = _value(value)
     return out
@@ -160,16 +160,17 @@ def families_named(text):
     words = fold(text).split()
     if not words:
         return []
-    session, ring = db.session(), keyring()
+    session = db.session()
+    familykeys.load_all(session)  # every family's key, in one statement
     names = {}
     for family_id, sealed in session.exec(select(Family.id, Family.parent_names_enc)):
-        names[family_id] = [ring.open(sealed, context_of("family", "parent_names_enc",
-                                                         family_id))]
+        names[family_id] = [familykeys.open_stored(
+            sealed, context_of("family", "parent_names_enc", family_id), family_id)]
     for child_id, family_id, sealed in session.exec(
             select(Child.id, Child.family_id, Child.first_name_enc)):
         if family_id in names:
-            names[family_id].append(ring.open(sealed, context_of("child", "first_name_enc",
-                                                                 child_id)))
+            names[family_id].append(familykeys.open_stored(
+                sealed, context_of("child", "first_name_enc", child_id), family_id))
     found = [family_id for family_id, said in names.items()
              if all(word in fold(" ".join(said)) for word in words)]
     if not found:

@@ -223,6 +223,10 @@ REGISTER = {
         "hash": _l("Its hash, so the chain can still be checked"),
         "removed": _l("How many entries were removed"),
     }),
+    "family_key": Table(_l("Each family's own key, with which all its encrypted data is "
+                           "sealed; an erasure deletes it first."), True, {
+        "wrapped": _l("The key, encrypted with a wrapping key kept outside the database"),
+    }),
     "erasure_receipt": Table(_l("Proof that a family's data was erased."), True, {
         "erased_at": _l("When"),
         "erased_by": _l("Who (none: the daily retention)"),

@@ -7,6 +7,7 @@ from sqlalchemy import DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
 from referral.db import encrypted_field, id_field, time_field
+from referral.familykeys import FamilyData, family_of, track_parents
 
 
 class Status(enum.StrEnum):
@@ -104,7 +105,7 @@ class HandoverAnswer(enum.StrEnum):
     declined = "declined"
 
 
-class Referral(SQLModel, table=True):
+class Referral(FamilyData, SQLModel, table=True):
     """A signal sent to one service; the owner stays accountable until it is closed."""
 
     # The monitor counts a year's referrals from this index alone.
@@ -155,7 +156,10 @@ class Referral(SQLModel, table=True):
     message_enc: str = encrypted_field()
 
 
-class ReferralEvent(SQLModel, table=True):
+track_parents(Referral)
+
+
+class ReferralEvent(FamilyData, SQLModel, table=True):
     """Every status change, note, reminder and handover of a referral, in order."""
 
     __tablename__ = "referral_event"
@@ -175,8 +179,11 @@ class ReferralEvent(SQLModel, table=True):
     follow_up_on: date | None = None
     from_service_id: uuid.UUID | None = Field(default=None, foreign_key="service.id")
 
+    def owning_family(self):
+        return family_of(Referral, self.referral_id)
 
-class Handover(SQLModel, table=True):
+
+class Handover(FamilyData, SQLModel, table=True):
     """A proposal to move a referral to a colleague; effective only once accepted."""
 
     id: uuid.UUID = id_field()
@@ -188,6 +195,8 @@ class Handover(SQLModel, table=True):
     accepted: bool | None = None
     note_enc: str | None = encrypted_field(nullable=True)
 
+    def owning_family(self):
+        return family_of(Referral, self.referral_id)
 
 
 class ReferralSeen(SQLModel, table=True):

@@ -1,5 +1,6 @@
 """Consent: who must agree by the child's age, recording it, and withdrawing it."""
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -31,7 +32,7 @@ def _born(years_ago, days=0):
 def test_who_must_agree(app, age, parent, child, ok):
     subject = None
     if age is not None:
-        subject = Child(family_id=None, age_band="x", name_index="x")
+        subject = Child(family_id=uuid.uuid4(), age_band="x", name_index="x")
         with app.app_context():
             subject.birth_date_text = _born(age, days=1).isoformat()
             problem = consent_problem(subject, parent_agreed=parent, child_agreed=child,

@@ -242,11 +242,12 @@ def test_the_refer_page_warns_beside_a_service_the_family_is_referred_to(client,
 
 @pytest.mark.own_database
 def test_the_upgrade_names_open_duplicates_made_before_the_guard(app, world, runner):
-    # Just below the guard's migration (the newest; the rows below use every column).
+    with app.app_context():  # built (its message sealed) while the family's key is there
+        extra = _row(world)
+    # Just below the guard's migration (the rows below use every column).
     assert runner.invoke(args=["db", "downgrade", "e06f5f65b70d"]).exit_code == 0
     with app.app_context():  # a second open referral, as the code before the guard made
         session = db.session()
-        extra = _row(world)
         session.add(extra)
         db.commit()
         extra_id = extra.id

@@ -119,9 +119,9 @@ def _stored(app, family_id):
 
 
 def _altered(stored, _other):
-    version, key_id, body = stored.split(".", 2)
+    head, body = stored.rsplit(".", 1)  # f1.<body> (a family's key) or v1.<key id>.<body>
     flipped = body[:20] + ("A" if body[20] != "A" else "B") + body[21:]
-    return f"{version}.{key_id}.{flipped}"
+    return f"{head}.{flipped}"
 
 
 def _copied(_stored, other):
@@ -129,8 +129,8 @@ def _copied(_stored, other):
 
 
 def _key_gone(stored, _other):
-    version, _key_id, body = stored.split(".", 2)
-    return f"{version}.k19700101dead00.{body}"
+    body = stored.rsplit(".", 1)[1]
+    return f"{crypto.VERSION}.k19700101dead00.{body}"
 
 
 def _errors(caplog):
