@@ -140,7 +140,9 @@ def fingerprints(material):
             continue
         if value and isinstance(value, list) and all(isinstance(e, dict) and "id" in e
                                                      for e in value):
-            items = [(f"{name}/{entry['id']}", entry) for entry in value]
+            # Only the key itself: an erasure marks a wrapping key superseded, and the
+            # export made after it must still fit a backup made before.
+            items = [(f"{name}/{entry['id']}", entry.get("key", entry)) for entry in value]
         else:
             items = [(name, value)]
         for label, item in items:
