@@ -75,6 +75,18 @@ def _decode_key(text, what):
     return raw
 
 
+def _parts(stored, context, version, keys, what, key_kind):
+    """The key id and the raw nonce + ciphertext of `version.<key id>.<base64>`."""
+    try:
+        found, key_id, body = stored.split(".", 2)
+        raw = _unb64(body)
+    except (ValueError, binascii.Error) as exc:
+        raise CryptoError(f"{context}: not {what}") from exc
+    if found != version or key_id not in keys:
+        raise CryptoError(f"{context}: unknown {key_kind} {key_id!r}")
+    return key_id, raw
+
+
 class KeyRing:
     """The newest key encrypts; every key decrypts."""
 
@@ -109,13 +121,7 @@ class KeyRing:
         return f"{VERSION}.{self.newest}.{_b64(nonce + data)}"
 
     def open(self, stored, context):
-        try:
-            version, key_id, body = stored.split(".", 2)
-            raw = _unb64(body)
-        except (ValueError, binascii.Error) as exc:
-            raise CryptoError(f"{context}: not an encrypted value") from exc
-        if version != VERSION or key_id not in self.keys:
-            raise CryptoError(f"{context}: unknown key {key_id!r}")
+        key_id, raw = _parts(stored, context, VERSION, self.keys, "an encrypted value", "key")
         try:
             return self.keys[key_id].decrypt(raw[:12], raw[12:], context.encode()).decode()
         except InvalidTag as exc:
@@ -130,13 +136,8 @@ class KeyRing:
         return f"{WRAP_VERSION}.{self.newest_wrapping}.{_b64(nonce + data)}"
 
     def unwrap(self, stored, context):
-        try:
-            version, key_id, body = stored.split(".", 2)
-            raw = _unb64(body)
-        except (ValueError, binascii.Error) as exc:
-            raise CryptoError(f"{context}: not a wrapped key") from exc
-        if version != WRAP_VERSION or key_id not in self.wrapping:
-            raise CryptoError(f"{context}: unknown wrapping key {key_id!r}")
+        key_id, raw = _parts(stored, context, WRAP_VERSION, self.wrapping, "a wrapped key",
+                             "wrapping key")
         try:
             return self.wrapping[key_id].decrypt(raw[:12], raw[12:], context.encode())
         except InvalidTag as exc:

@@ -205,11 +205,9 @@ def _account_link(app, world):
     return client
 
 
-@pytest.mark.slow
-def test_every_page_stays_within_its_budget(app, world, make_user, make_service):  # noqa: F811
-    _grow(app, world)
-    for n in range(3):
-        make_service(f"Extra hulp {n}", organisation="Voedselbank", referral_route="inbox")
+def every_client(app, world, make_user):
+    """A logged-in client per role, the family's, a privacy officer's with and without the
+    second factor, a linked account's and an anonymous one."""
     officer = make_user("privacy_officer", organisation="Alliantie", totp_secret=KEY)
     clients = {"anonymous": app.test_client(), "family": app.test_client(),
                "pending": _client(app, officer),
@@ -218,18 +216,32 @@ def test_every_page_stays_within_its_budget(app, world, make_user, make_service)
                   for who in ("owner", "partner", "bridge", "coordinator")}}
     _family_link(app, world, clients["family"])
     clients["linked"] = _account_link(app, world)
-    post_form(clients["partner"], "/monitor/pledge/edit", {
-        "activities-0-what": "Spreekuur op school", "activities-1-what": "Ontbijt"})
+    return clients
+
+
+def page_names(app, world):
+    """What the paths of BUDGETS name, in the test world."""
     with app.app_context():
         organisation = db.session().exec(select(Organisation.id).where(
             Organisation.name == "Voedselbank")).one()
         child = db.session().exec(select(Child.id).where(
             Child.family_id == world.family_id)).first()
     draft = refer_again(app, world, world.inbox_service, send=False)
-    names = {"family": world.family_id, "child": child, "signal": world.signal_id, "draft": draft,
-             "referral": world.inbox_referral, "letter_referral": world.letter_referral,
-             "service": world.inbox_service, "organisation": organisation,
-             "colleague": world.colleague.id}
+    return {"family": world.family_id, "child": child, "signal": world.signal_id, "draft": draft,
+            "referral": world.inbox_referral, "letter_referral": world.letter_referral,
+            "service": world.inbox_service, "organisation": organisation,
+            "colleague": world.colleague.id}
+
+
+@pytest.mark.slow
+def test_every_page_stays_within_its_budget(app, world, make_user, make_service):  # noqa: F811
+    _grow(app, world)
+    for n in range(3):
+        make_service(f"Extra hulp {n}", organisation="Voedselbank", referral_route="inbox")
+    clients = every_client(app, world, make_user)
+    post_form(clients["partner"], "/monitor/pledge/edit", {
+        "activities-0-what": "Spreekuur op school", "activities-1-what": "Ontbijt"})
+    names = page_names(app, world)
     measured, over = {}, []
     for who, path, budget in BUDGETS:
         count = count_queries(app, clients[who], path.format(**names))

@@ -19,16 +19,12 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import pyotp
 from flask import request
-from sqlmodel import select
 
 from referral import db
 from referral.auth.models import User
-from referral.cases.models import Child
 from referral.cases.operations import create_family
-from referral.directory.models import Organisation
 from tests.conftest import post_form
-from tests.test_query_budget import BUDGETS, KEY, _account_link, _client, _family_link
-from tests.world import refer_again
+from tests.test_query_budget import BUDGETS, KEY, _client, every_client, page_names
 
 # Parameters a GET form or a link may carry: choices from a list, numbers, on/off.
 HARMLESS = {"status", "overdue", "service", "organisation", "days", "sort", "order", "page",
@@ -104,24 +100,8 @@ def test_no_page_has_a_get_form_or_link_that_carries_personal_data(app, world, m
     """Every page of the budget list (every page of the app, test_query_budget makes sure),
     opened as every role: what each may see, and the error pages of what it may not."""
     make_service("Extra hulp", organisation="Voedselbank", referral_route="inbox")
-    officer = make_user("privacy_officer", organisation="Alliantie", totp_secret=KEY)
-    clients = {"anonymous": app.test_client(), "family": app.test_client(),
-               "pending": _client(app, officer),
-               "officer": _client(app, officer, pyotp.TOTP(KEY).now()),
-               **{who: _client(app, getattr(world, who))
-                  for who in ("owner", "partner", "bridge", "coordinator")}}
-    _family_link(app, world, clients["family"])
-    clients["linked"] = _account_link(app, world)
-    with app.app_context():
-        organisation = db.session().exec(select(Organisation.id).where(
-            Organisation.name == "Voedselbank")).one()
-        child = db.session().exec(select(Child.id).where(
-            Child.family_id == world.family_id)).first()
-    draft = refer_again(app, world, world.inbox_service, send=False)
-    names = {"family": world.family_id, "child": child, "signal": world.signal_id, "draft": draft,
-             "referral": world.inbox_referral, "letter_referral": world.letter_referral,
-             "service": world.inbox_service, "organisation": organisation,
-             "colleague": world.colleague.id}
+    clients = every_client(app, world, make_user)
+    names = page_names(app, world)
     paths = list(dict.fromkeys(path.format(**names) for _who, path, _budget in BUDGETS))
     paths.append(f"/privacy/families/{world.family_id}?language=ar")
     problems, pages = [], 0
