@@ -10,13 +10,19 @@ from referral import audit, db
 pytestmark = pytest.mark.usefixtures("app")
 
 
-@pytest.fixture
-def entries(app):
-    """Five entries, each in its own transaction like five requests."""
-    for n in range(5):
+def fill(app, count, start=0):
+    """`count` entries, each in its own transaction like a request, so the head file has a
+    line for every one."""
+    for n in range(start, start + count):
         with app.app_context():
             audit.record("read", object_type="test", object_id=n, summary=f"entry {n + 1}")
             db.commit()
+
+
+@pytest.fixture
+def entries(app):
+    """Five entries, each in its own transaction like five requests."""
+    fill(app, 5)
 
 
 def _sql(app, statement, **params):

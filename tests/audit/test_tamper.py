@@ -18,6 +18,7 @@ from sqlmodel import select
 from referral import audit, crypto, db
 from referral.audit.chain import HEAD_FILE, MAC, entry_hash
 from referral.audit.models import AuditEvent, AuditHead
+from tests.audit.test_chain import _as_attacker, _sql, fill
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -25,31 +26,9 @@ ENTRIES = 320
 CHANGED = 300
 
 
-def _fill(app, count=ENTRIES, start=0):
-    """`count` entries, each committed on its own like a request, so the head file has a
-    line for every one."""
-    for n in range(start, start + count):
-        with app.app_context():
-            audit.record("read", object_type="test", object_id=n, summary=f"entry {n + 1}")
-            db.commit()
-
-
-def _sql(app, statement, **params):
-    with app.app_context():
-        db.session().execute(sa.text(statement), params)
-        db.commit()
-
-
-def _drop_the_no_update_trigger(app):
-    if app.config["DATABASE_URL"].startswith("sqlite"):
-        _sql(app, "DROP TRIGGER audit_event_no_update")
-    else:
-        _sql(app, "DROP TRIGGER audit_event_no_change ON audit_event")
-
-
 def _rewrite(app, forge, *, changed=CHANGED):
     """The outsider's attack, step by step; `forge` is their hash function."""
-    _drop_the_no_update_trigger(app)
+    _as_attacker(app)
     with app.app_context():
         session = db.session()
         session.execute(sa.text("UPDATE audit_event SET summary = 'nothing to see' "
@@ -102,7 +81,7 @@ def _own_key(entry):
 
 
 def test_the_log_is_sealed_with_the_log_key(app, runner):
-    _fill(app, 3)
+    fill(app, 3)
     with app.app_context():
         entries = db.session().exec(select(AuditEvent).order_by(AuditEvent.seq)).all()
     assert all(e.hash.startswith(MAC) for e in entries)
@@ -121,7 +100,7 @@ def test_the_log_is_sealed_with_the_log_key(app, runner):
 
 @pytest.mark.parametrize("forge", [_plain, _own_key], ids=["plain-sha256", "own-key"])
 def test_the_outsiders_rewrite_and_append_fails_verification(app, runner, forge):
-    _fill(app)
+    fill(app, ENTRIES)
     assert _verify(runner)[0] == 0
     _rewrite(app, forge)
     code, output = _verify(runner)
@@ -138,7 +117,7 @@ def test_the_same_rewrite_of_an_unkeyed_log_shows_in_the_older_head_file_lines(
     plain = make_app(ENCRYPTION_KEYS=material["encryption_keys"],
                      INDEX_KEY=material["index_key"])
     assert plain.extensions["referral.keyring"].log_key is None
-    _fill(plain)
+    fill(plain, ENTRIES)
     _rewrite(plain, _plain)
     code, output = _verify(plain.test_cli_runner())
     assert code == 1, output
@@ -147,7 +126,7 @@ def test_the_same_rewrite_of_an_unkeyed_log_shows_in_the_older_head_file_lines(
 
 
 def test_an_older_head_file_line_that_does_not_match_is_named(app, runner):
-    _fill(app, 5)
+    fill(app, 5)
     path = os.path.join(app.instance_path, HEAD_FILE)
     lines = Path(path).read_text().splitlines()
     lines[1] = "2 " + MAC + "A" * 43
@@ -159,7 +138,7 @@ def test_an_older_head_file_line_that_does_not_match_is_named(app, runner):
 def test_a_plain_entry_is_never_written_after_a_keyed_one(app, make_app):
     """No downgrade: an app without the log key refuses to write, and one that has it
     refuses a plain entry after keyed ones."""
-    _fill(app, 2)
+    fill(app, 2)
     material = crypto.new_key_material()
     keyless = make_app(ENCRYPTION_KEYS=material["encryption_keys"],
                        INDEX_KEY=material["index_key"])
@@ -174,14 +153,14 @@ def test_plain_entries_from_before_the_log_key_still_verify_and_stay_protected(
     material = crypto.new_key_material()
     before = make_app(ENCRYPTION_KEYS=material["encryption_keys"],
                       INDEX_KEY=material["index_key"])
-    _fill(before, 3)  # the old, plain chain
-    _fill(app, 2, start=3)  # then the log key: keyed from entry 4 on
+    fill(before, 3)  # the old, plain chain
+    fill(app, 2, start=3)  # then the log key: keyed from entry 4 on
     with app.app_context():
         hashes = db.session().exec(select(AuditEvent.hash).order_by(AuditEvent.seq)).all()
     assert [h.startswith(MAC) for h in hashes] == [False] * 3 + [True] * 2
     assert _intact(runner, 5)
     # The old entries can be recomputed, but the first keyed entry seals their last hash.
-    _drop_the_no_update_trigger(app)
+    _as_attacker(app)
     with app.app_context():
         session = db.session()
         session.execute(sa.text("UPDATE audit_event SET summary = 'x' WHERE seq = 2"))
@@ -200,8 +179,8 @@ def test_plain_entries_from_before_the_log_key_still_verify_and_stay_protected(
 def test_a_keyed_log_may_not_end_in_a_plain_entry(app, runner):
     """Someone who writes a whole new plain chain from the first entry leaves no keyed
     entry to trip over; while the instance has a log key, its newest entry must be keyed."""
-    _fill(app, 3)
-    _drop_the_no_update_trigger(app)
+    fill(app, 3)
+    _as_attacker(app)
     with app.app_context():
         session = db.session()
         prev = "0" * 64
@@ -225,12 +204,9 @@ def test_a_cut_off_tail_shows_in_the_sink_outside_the_instance(make_app, tmp_pat
     sink = tmp_path / "elsewhere" / "referral-audit-head.log"
     sink.parent.mkdir()
     app = make_app(AUDIT_HEAD_SINK=str(sink))
-    _fill(app, 5)
+    fill(app, 5)
     assert sink.read_text() == Path(os.path.join(app.instance_path, HEAD_FILE)).read_text()
-    if app.config["DATABASE_URL"].startswith("sqlite"):
-        _sql(app, "DROP TRIGGER audit_event_no_delete")
-    else:
-        _sql(app, "DROP TRIGGER audit_event_no_change ON audit_event")
+    _as_attacker(app)
     _sql(app, "DELETE FROM audit_event WHERE seq >= 4")
     _sql(app, "UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit_event WHERE seq = 3)")
     path = os.path.join(app.instance_path, HEAD_FILE)
@@ -247,7 +223,7 @@ def test_a_cut_off_tail_shows_in_the_sink_outside_the_instance(make_app, tmp_pat
 
 def test_syslog_as_the_sink_keeps_writing(make_app, runner):
     app = make_app(AUDIT_HEAD_SINK="syslog")
-    _fill(app, 2)
+    fill(app, 2)
     assert _intact(app.test_cli_runner(), 2)
 
 
@@ -259,7 +235,7 @@ def test_init_gives_an_instance_from_before_the_log_key_one(app_config, make_app
     del material["log_key"]
     crypto.write_private(path, json.dumps(material))
     old = make_app()
-    _fill(old, 2)  # plain entries
+    fill(old, 2)  # plain entries
     result = old.test_cli_runner().invoke(args=["init"])
     assert result.exit_code == 0, result.output
     assert "Added a log key" in result.output
@@ -279,7 +255,7 @@ def test_init_gives_an_instance_from_before_the_log_key_one(app_config, make_app
 def test_init_seals_the_log_when_the_log_key_comes_from_the_environment(make_app):
     material = crypto.new_key_material()
     keys = {"ENCRYPTION_KEYS": material["encryption_keys"], "INDEX_KEY": material["index_key"]}
-    _fill(make_app(**keys), 2)  # before REFERRAL_LOG_KEY was set
+    fill(make_app(**keys), 2)  # before REFERRAL_LOG_KEY was set
     keyed = make_app(**keys, LOG_KEY=material["log_key"])
     runner = keyed.test_cli_runner()
     code, output = _verify(runner)  # the newest entry is not sealed yet
