@@ -368,23 +368,18 @@ monitor_cli = AppGroup("monitor", help="The yearly monitor, without personal dat
 
 @monitor_cli.command("export")
 @click.option("--year", type=int, required=True, help="The calendar year, e.g. 2026.")
-@click.option("--municipality", default=None, help="A CBS code such as GM0363; default all.")
 @click.option("--out", "path", required=True, type=click.Path(dir_okay=False),
               help="The CSV file to write.")
 @click.option("--language", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
-def monitor_export(year, municipality, path, language):
+def monitor_export(year, path, language):
     """Write the monitor of a year as CSV (small numbers hidden as on the page)."""
     from flask_babel import force_locale
 
-    from referral.directory.queries import municipalities
     from referral.monitor.queries import export_csv
     from referral.policy import COMMAND_LINE
 
-    if municipality and municipality not in dict(municipalities()):
-        _fail(f"Unknown municipality {municipality!r}: use a CBS code from the directory.")
     with current_app.test_request_context(), force_locale(language):
-        tables, body = export_csv(COMMAND_LINE, year=year, municipality=municipality,
-                                  fresh=True)
+        tables, body = export_csv(COMMAND_LINE, year=year, fresh=True)
     Path(path).write_text(body, encoding="utf-8")
     db.commit()
     click.echo(f"Wrote {len(tables)} tables of the {year} monitor to {path}.")

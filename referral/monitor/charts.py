@@ -1,6 +1,6 @@
 """Charts as inline SVG drawn on the server: bars, lines and a heat map. Each has a title and
 a description for screen readers; the numbers stand in a table beside it. Hidden (small)
-figures are drawn as an empty outline marked "< 5", never as their value.
+figures are drawn as an empty outline marked "•", never as their value.
 
 Every chart is drawn at its own size in CSS pixels, never scaled down: its text stays 12 px
 on a phone. Bars and lines fit a 320 px screen; the heat map, one column per organisation,
@@ -118,7 +118,7 @@ def line(table, description):
 
 
 def heat(table, description):
-    """A grid: darker where more referrals went; hidden cells blank with "< 5". The column
+    """A grid: darker where more referrals went; hidden cells blank with "•". The column
     headings slant upwards, whole; the drawing is as high and wide as they need."""
     if not table.rows or not table.columns:
         return Markup("")

@@ -109,10 +109,10 @@ def remind_pledges(user, *, year, today=None):
 
 
 def recount_figures(user, *, year):
-    """Count the monitor of a year again, as this user sees it, in the current language, so
-    that nobody waits for the count (cron, every few minutes)."""
+    """Count the monitor of a year again, in the current language, so that nobody waits for
+    the count (cron, every few minutes)."""
     policy.require(user, "monitor.export")
-    return queries.cached_figures(queries.scope_of(user, year), queries.labels(),
+    return queries.cached_figures(queries.Scope(year), queries.labels(),
                                   force=True)[0]
 
 

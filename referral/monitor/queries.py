@@ -31,10 +31,8 @@ from referral.monitor.models import (
 from referral.monitor.suppression import (
     SMALL,
     Cell,
-    cover,
     mean,
     protect,
-    rest_is_small,
     single,
     total,
 )
@@ -61,7 +59,8 @@ def labels():
         "age_bands": _("Children in the families reached, per age band"),
         "referrals_status": _("Referrals per status"),
         "referrals_organisation": _("Referrals per organisation"),
-        "referrals_service": _("Referrals per service"),
+        "municipalities": _("Per municipality"),
+        "no_municipality": _("Municipality not known"),
         "outcomes_title": _("Outcome of completed referrals"),
         "key_figures": _("Key figures"),
         "matrix": _("Which need domains lead to which organisations"),
@@ -106,10 +105,12 @@ class Table:
 
 @dataclass(frozen=True)
 class Scope:
+    """What is counted: the referrals and signals made in `years` calendar years ending with
+    `year` (the trend: two), in the whole alliance. There is no narrower scope: see
+    `figures`."""
+
     year: int
-    municipality: str | None = None
-    organisation_id: object = None  # a partner sees only their own organisation
-    years: int = 1  # how many years are counted, ending with `year` (the trend: two)
+    years: int = 1
 
     @property
     def start(self):
@@ -121,27 +122,14 @@ class Scope:
 
 
 def _referrals(scope, *columns):
-    query = select(*columns).select_from(Referral).where(
+    return select(*columns).select_from(Referral).where(
         Referral.created_at >= scope.start, Referral.created_at < scope.end,
         Referral.status != Status.entered_in_error)
-    if scope.municipality:
-        query = query.join(Family, Family.id == Referral.family_id).where(
-            Family.municipality_code == scope.municipality)
-    if scope.organisation_id:
-        query = query.where(Referral.organisation_id == scope.organisation_id)
-    return query
 
 
 def _signals(scope, *columns):
-    query = select(*columns).select_from(Signal).where(
+    return select(*columns).select_from(Signal).where(
         Signal.created_at >= scope.start, Signal.created_at < scope.end)
-    if scope.municipality:
-        query = query.join(Family, Family.id == Signal.family_id).where(
-            Family.municipality_code == scope.municipality)
-    if scope.organisation_id:  # a partner: the signals that led to a referral to them
-        query = query.where(Signal.id.in_(select(Referral.signal_id).where(
-            Referral.organisation_id == scope.organisation_id)))
-    return query
 
 
 def _breakdown(key, title, counts, labels, column, chart="bars"):
@@ -151,25 +139,22 @@ def _breakdown(key, title, counts, labels, column, chart="bars"):
                  total(dict(counts)), [[(row, 0) for row in range(len(labels))]])
 
 
-def figures(scope, labels):
-    """Every table of the monitor for this scope; `labels` names codes in the reader's
-    language (need domains, sources, statuses, outcomes, column titles).
-
-    One municipality's figures can be set beside those of all municipalities; they are
-    guarded so that subtracting the two never leaves a small number (see `_guard`)."""
-    tables = _figures(scope, labels)
-    if scope.municipality:
-        _guard(tables, _figures(Scope(scope.year, None, scope.organisation_id), labels))
-    return tables
+def _part(key, title, counts, labels, column, whole):
+    """A breakdown of figures shown in another table (`whole`, their Cells): counted like
+    any breakdown when they are all shown; when one is hidden, every part is hidden too and
+    there is no total, so that nothing here gives back what the other table hides."""
+    if not any(cell.hidden for cell in whole):
+        return _breakdown(key, title, counts, labels, column)
+    return Table(key, title, [column], [(labels[code], [Cell(counts.get(code, 0), "complement")])
+                                        for code in labels], "bars")
 
 
 def cached_figures(scope, labels, *, now=None, force=False):
-    """`figures`, counted at most once per MONITOR_CACHE_SECONDS for each scope and
-    language and shared by every app process. Returns (tables, when they were counted).
+    """`figures`, counted at most once per MONITOR_CACHE_SECONDS for each year and language
+    and shared by every app process. Returns (tables, when they were counted).
     (Storing the count is this read's memory, not a change of anything it counts.)"""
     now = now or datetime.now(UTC)
-    key = f"{scope.year}/{scope.municipality or '-'}/{scope.organisation_id or '-'}/" \
-          f"{labels['lang']}"
+    key = f"{scope.year}/{labels['lang']}"
     session = db.session()
     row = session.get(MonitorCache, key)
     fresh = now - timedelta(seconds=current_app.config["MONITOR_CACHE_SECONDS"])
@@ -194,31 +179,21 @@ def _table(data):
                  data["chart"], _cell(data["total"]))
 
 
-def _guard(tables, whole):
-    """Hide a figure of one municipality wherever the rest (all municipalities minus this
-    one) would be a small number above zero, and protect again the parts it belongs to."""
-    wide = {table.key: table for table in whole}
-    for table in tables:
-        other = wide.get(table.key)
-        if other is None:
-            continue
-        theirs = {(label, column): cell for label, cells in other.rows
-                  for column, cell in zip(other.columns, cells, strict=True)}
-        for label, cells in table.rows:
-            for j, cell in enumerate(cells):
-                if rest_is_small(cell, theirs.get((label, table.columns[j]))):
-                    cells[j] = Cell(cell.value, "complement")
-        if rest_is_small(table.total, other.total):
-            table.total = Cell(table.total.value, "complement")
-        for group in table.groups:
-            mine = {(i, j): table.rows[i][1][j] for i, j in group}
-            rest = sum(theirs[(table.rows[i][0], table.columns[j])].value - cell.value
-                       for (i, j), cell in mine.items())
-            for (i, j), cell in cover(mine, 0 < rest < SMALL).items():
-                table.rows[i][1][j] = cell
+def figures(scope, labels):
+    """Every table of the monitor for one year, in the reader's language (`labels` names
+    need domains, sources, statuses, outcomes and column titles).
 
-
-def _figures(scope, labels):
+    All figures published for a year are one set of linked tables: everyone who may see
+    the monitor sees the same set, and each table is a breakdown of one population (the
+    year's signals, families reached, their children, referrals) along one dimension,
+    beside the total that every breakdown of that population shares. Such breakdowns tell
+    nothing about each other beyond their total, so hiding within each table (`protect`)
+    holds across them. Where a table breaks down a figure of another (the outcomes of the
+    completed referrals, the reasons of the rejected and failed ones, the heat map's
+    organisations), it follows what that table hides. Municipalities are a breakdown of
+    their own, not a filter: a municipality's page beside the whole would make every table
+    a two-way table, and protecting those together hid most of a small municipality's
+    figures (see docs/monitor.md)."""
     session = db.session()
     tables = []
     domains = {d.code: (d.label_nl if labels["lang"] == "nl" else d.label_en)
@@ -227,8 +202,10 @@ def _figures(scope, labels):
     by_domain = dict(session.exec(_signals(scope, SignalDomain.domain_code, func.count())
                                   .join(SignalDomain, SignalDomain.signal_id == Signal.id)
                                   .group_by(SignalDomain.domain_code)).all())
-    tables.append(_breakdown("signals_domain", labels["signals_domain"], by_domain, domains,
-                             labels["signals"]))
+    # A signal names one need domain or more: the domains add up to more than the signals,
+    # so they get no total (which would bound the number of signals) and are hidden one by one.
+    tables.append(Table("signals_domain", labels["signals_domain"], [labels["signals"]], [
+        (label, [single(by_domain.get(code, 0))]) for code, label in domains.items()], "bars"))
     by_source = dict(session.exec(_signals(scope, Signal.source, func.count())
                                   .group_by(Signal.source)).all())
     tables.append(_breakdown("signals_source", labels["signals_source"], by_source,
@@ -244,43 +221,89 @@ def _figures(scope, labels):
                              labels["children"]))
 
     # One pass over the year's referrals, grouped finely; the breakdowns add the groups up.
-    by_status, by_organisation, by_service, by_outcome, by_reason = (Counter()
-                                                                     for _ in range(5))
+    by_status, by_outcome, by_reason = (Counter() for _ in range(3))
     organisations = dict(session.exec(select(Organisation.id, Organisation.name)).all())
-    service_names = dict(session.exec(select(Service.id, Service.name)).all())
-    for status, outcome, reason, organisation_id, service_id, n in session.exec(
+    # Every organisation that offers a service or ever had a referral, also in a year
+    # without one: a list of only those with some would tell which had none.
+    by_organisation = Counter(dict.fromkeys(session.exec(select(Organisation.name).where(
+        Organisation.id.in_(select(Service.organisation_id))
+        | Organisation.id.in_(select(Referral.organisation_id)))).all(), 0))
+    for status, outcome, reason, organisation_id, n in session.exec(
             _referrals(scope, Referral.status, Referral.outcome, Referral.reason_code,
-                       Referral.organisation_id, Referral.service_id, func.count())
+                       Referral.organisation_id, func.count())
             .group_by(Referral.status, Referral.outcome, Referral.reason_code,
-                      Referral.organisation_id, Referral.service_id)).all():
+                      Referral.organisation_id)).all():
         by_status[status] += n
         by_organisation[organisations[organisation_id]] += n
-        by_service[service_names[service_id]] += n
         if status == Status.completed:
             by_outcome[outcome] += n
         if status in (Status.rejected, Status.failed):
             by_reason[reason or "other"] += n
     statuses = {s: labels["statuses"][s] for s in Status if s != Status.entered_in_error}
-    tables.append(_breakdown("referrals_status", labels["referrals_status"], by_status,
-                             statuses, labels["referrals"]))
-    for key, counts in (("referrals_organisation", by_organisation),
-                        ("referrals_service", by_service)):
-        counts = _largest(counts, labels["others"])
-        tables.append(_breakdown(key, labels[key], counts, {n: n for n in counts},
-                                 labels["referrals"]))
-    tables.append(_breakdown("outcomes", labels["outcomes_title"], by_outcome,
-                             labels["outcomes"], labels["referrals"]))
-    tables.append(_breakdown("reasons", labels["reasons_title"], by_reason, labels["reasons"],
-                             labels["referrals"]))
+    status_table = _breakdown("referrals_status", labels["referrals_status"], by_status,
+                              statuses, labels["referrals"])
+    tables.append(status_table)
+    status_cells = _cells(status_table, statuses)
+    by_organisation = _largest(by_organisation, labels["others"])
+    organisation_table = _breakdown("referrals_organisation", labels["referrals_organisation"],
+                                    by_organisation, {n: n for n in by_organisation},
+                                    labels["referrals"])
+    tables.append(organisation_table)
+    outcome_table = _part("outcomes", labels["outcomes_title"], by_outcome, labels["outcomes"],
+                          labels["referrals"], [status_cells[Status.completed]])
+    tables.append(outcome_table)
+    tables.append(_part("reasons", labels["reasons_title"], by_reason, labels["reasons"],
+                        labels["referrals"], [status_cells[Status.rejected],
+                                              status_cells[Status.failed]]))
+    tables.append(_municipalities(scope, labels))
 
-    tables.append(_key_figures(scope, labels, families, by_status, by_outcome))
-    tables.append(_matrix(scope, labels, domains, organisations))
+    met = _cells(outcome_table, labels["outcomes"])["need_met"]
+    tables.append(_key_figures(scope, labels, families, by_status, met,
+                               [status_cells[s] for s in OPEN]))
+    tables.append(_matrix(scope, labels, domains, organisations, organisation_table))
     tables.append(_feedback(scope, labels))
     tables.append(_trend(scope, labels))
     tables.append(_feedback_trend(scope, labels))
-    if not scope.organisation_id:
-        tables.append(_targets(scope, labels))
+    tables.append(_targets(scope, labels))
     return tables
+
+
+def _cells(table, codes):
+    """{code: cell} of a one-column breakdown made from `codes` (see `_breakdown`)."""
+    return dict(zip(codes, (cells[0] for _label, cells in table.rows), strict=True))
+
+
+def _municipalities(scope, labels):
+    """Signals, families reached and referrals per municipality of the family: each column
+    a breakdown of a total shown elsewhere; the largest municipalities by name, and the
+    families whose municipality is not known on a row of their own."""
+    session = db.session()
+    place = func.coalesce(Family.municipality_code, "")
+    signals, families, referrals = (dict(session.exec(query.join(
+        Family, Family.id == column).group_by(place)).all())
+        for query, column in (
+            (_signals(scope, place, func.count()), Signal.family_id),
+            (_signals(scope, place, func.count(func.distinct(Signal.family_id))),
+             Signal.family_id),
+            (_referrals(scope, place, func.count()), Referral.family_id)))
+    # Every municipality where a family lives, also without a signal this year (see the
+    # organisations in `figures`). Not those where only a service is offered: their zeros
+    # would hide the only municipality of a small alliance.
+    ranked = _largest({code: referrals.get(code, 0) + signals.get(code, 0)
+                       for code in session.exec(select(place).distinct()).all()}, None)
+    names = directory.municipality_names(ranked) | {"": labels["no_municipality"],
+                                                    None: labels["others"]}
+    columns = []
+    for counts in (signals, families, referrals):
+        grouped = {code: counts.get(code, 0) for code in ranked if code is not None}
+        if None in ranked:
+            grouped[None] = sum(counts.values()) - sum(grouped.values())
+        columns.append(protect(grouped))
+    table = Table("municipalities", labels["municipalities"],
+                  [labels["signals"], labels["families_reached"], labels["referrals"]])
+    for code in ranked:
+        table.rows.append((names.get(code, code), [column[code] for column in columns]))
+    return table
 
 
 def _largest(counts, others):
@@ -317,19 +340,22 @@ def _median_days(scope, earlier, later, *conditions):
     return f"{statistics.median(float(d) for d in days):.1f}"
 
 
-def _key_figures(scope, labels, families, by_status, by_outcome):
-    completed = by_status.get(Status.completed, 0)
-    met = by_outcome.get("need_met", 0)
+def _key_figures(scope, labels, families, by_status, met, open_cells):
+    """`met`: the outcome "need met" as its table shows it; `open_cells`: the open statuses
+    as theirs do. A share is shown only where those are, so it gives back nothing hidden."""
     open_count = sum(by_status.get(s, 0) for s in OPEN)
+    hidden = Cell(0, "complement")
     rows = [
         (labels["families_reached"], [single(families)]),
-        (labels["share_need_met"], [_share(met, completed)]),
+        (labels["share_need_met"], [hidden if met.hidden else _share(
+            met.value, by_status.get(Status.completed, 0))]),
         (labels["median_acceptance"], [_median_days(scope, Referral.requested_at,
                                                     Referral.accepted_at)]),
         (labels["median_completion"], [_median_days(scope, Referral.requested_at,
                                                     Referral.closed_at,
                                                     Referral.status == Status.completed)]),
-        (labels["share_overdue"], [_share(_overdue(scope), open_count)]),
+        (labels["share_overdue"], [hidden if any(c.hidden for c in open_cells)
+                                   else _share(_overdue(scope), open_count)]),
     ]
     return Table("key", labels["key_figures"], [labels["value"]], rows)
 
@@ -338,23 +364,24 @@ def _overdue(scope):
     return db.session().exec(_referrals(scope, func.count()).where(overdue_clause())).one()
 
 
-def _matrix(scope, labels, domains, organisations):
-    """Which need domains lead to which organisations: referrals, per signal domain."""
-    rows = db.session().exec(
-        _referrals(scope, SignalDomain.domain_code, Referral.organisation_id, func.count())
-        .join(SignalDomain, SignalDomain.signal_id == Referral.signal_id)
-        .group_by(SignalDomain.domain_code, Referral.organisation_id)).all()
-    per_organisation = Counter()
-    for _code, organisation_id, n in rows:
-        per_organisation[organisations[organisation_id]] += n
-    names = list(_largest(per_organisation, labels["others"]))
+def _matrix(scope, labels, domains, organisations, organisation_table):
+    """Which need domains lead to which organisations: referrals, per signal domain. The
+    columns are the organisations that `organisation_table` shows; every other one, hidden
+    there or among "all others", is counted under "all others", so no column can tell what
+    that table hides."""
+    named = [label for label, [cell] in organisation_table.rows
+             if not cell.hidden and label != labels["others"]]
+    names = named + ([labels["others"]] if len(named) < len(organisation_table.rows) else [])
     counts = Counter()
-    for code, organisation_id, n in rows:
+    for code, organisation_id, n in db.session().exec(
+            _referrals(scope, SignalDomain.domain_code, Referral.organisation_id, func.count())
+            .join(SignalDomain, SignalDomain.signal_id == Referral.signal_id)
+            .group_by(SignalDomain.domain_code, Referral.organisation_id)).all():
         name = organisations[organisation_id]
-        counts[(code, name if name in names else labels["others"])] += n
+        counts[(code, name if name in named else labels["others"])] += n
     table = Table("matrix", labels["matrix"], names, chart="heat")
-    for code, label in domains.items():
-        if any((code, name) in counts for name in names):
+    if names:
+        for code, label in domains.items():
             table.rows.append((label, [single(counts[(code, name)]) for name in names]))
     return table
 
@@ -366,10 +393,6 @@ def _feedback(scope, labels):
         f(getattr(FeedbackResponse, name)) for name in names for f in (func.count, func.sum)]
     ).where(FeedbackResponse.submitted_at >= scope.start,
             FeedbackResponse.submitted_at < scope.end)
-    if scope.municipality:
-        query = query.where(FeedbackResponse.municipality_code == scope.municipality)
-    if scope.organisation_id:
-        query = query.where(FeedbackResponse.organisation_id == scope.organisation_id)
     # (parent?, question) -> [answers, sum of scores]; both children's forms count together.
     totals = {}
     for form, *figures in db.session().exec(query.group_by(FeedbackResponse.form)).all():
@@ -395,7 +418,7 @@ def _months(scope):
 def _trend(scope, labels):
     """Referrals and signals per month over the two years up to the chosen one."""
     months = _months(scope)
-    two_years = Scope(scope.year, scope.municipality, scope.organisation_id, years=2)
+    two_years = Scope(scope.year, years=2)
 
     def per_month(query_for, column):
         year, month = func.extract("year", column), func.extract("month", column)
@@ -430,10 +453,6 @@ def _feedback_trend(scope, labels):
                    func.sum(FeedbackResponse.heard)).where(
         FeedbackResponse.submitted_at >= datetime(scope.year - 1, 1, 1, tzinfo=UTC),
         FeedbackResponse.submitted_at < scope.end, FeedbackResponse.heard.is_not(None))
-    if scope.municipality:
-        query = query.where(FeedbackResponse.municipality_code == scope.municipality)
-    if scope.organisation_id:
-        query = query.where(FeedbackResponse.organisation_id == scope.organisation_id)
     figures = {(int(y), int(m)): (n, total_score) for y, m, n, total_score in
                db.session().exec(query.group_by(year, month)).all()}
     table = Table("feedback_trend", labels["feedback_trend"], [labels["questions"]["heard"]],
@@ -479,35 +498,28 @@ def years():
 
 # ---- what a user may see ---------------------------------------------------------------
 
-def period(year=None, municipality=None):
-    """The year and municipality to count: those asked for if the data has them, else the
-    newest year and all municipalities. Returns (year, municipality, years, municipalities)."""
+def period(year=None):
+    """The year to count: the one asked for if the data has it, else the newest. Returns
+    (year, every year there is)."""
     choices = years()
-    municipalities = dict(directory.municipalities())
-    return (year if year in choices else choices[0],
-            municipality if municipality in municipalities else None, choices, municipalities)
+    return (year if year in choices else choices[0]), choices
 
 
-def scope_of(user, year, municipality=None):
-    """A partner sees only their own organisation's figures; the others the alliance's."""
-    organisation = user.organisation_id if user.role == Role.partner else None
-    return Scope(year, municipality, organisation)
-
-
-def dashboard(user, *, year, municipality=None):
-    """The monitor's tables as this user may see them, and when they were counted."""
+def dashboard(user, *, year):
+    """The monitor's tables of a year, the same for everyone who may see them, and when they
+    were counted."""
     policy.require(user, "monitor.view")
-    scope = scope_of(user, year, municipality)
+    scope = Scope(year)
     tables, counted_at = cached_figures(scope, labels())
     audit.record("read", object_type="monitor", user=user, summary=f"monitor {scope.year}")
     return scope, tables, counted_at
 
 
-def export_csv(user, *, year, municipality=None, fresh=False):
-    """The monitor as this user may see it, as one CSV (hidden figures stay hidden); `fresh`
-    counts now rather than reading the shared count. Returns (tables, the CSV text)."""
+def export_csv(user, *, year, fresh=False):
+    """The monitor as one CSV (hidden figures stay hidden); `fresh` counts now rather than
+    reading the shared count. Returns (tables, the CSV text)."""
     policy.require(user, "monitor.export")
-    scope = scope_of(user, year, municipality)
+    scope = Scope(year)
     tables = (figures(scope, labels()) if fresh
               else cached_figures(scope, labels())[0])
     audit.record("export", object_type="monitor", user=user,

@@ -1,11 +1,13 @@
 """Small numbers stay hidden, also from subtraction.
 
-A count under SMALL is shown as "< 5". When the parts of a breakdown add up to a figure that
-is shown (its total), the hidden parts together could be worked out by subtraction; so more
-parts are hidden, smallest first, until the hidden ones hold at least SMALL together. Such a
-part may itself be large: it shows as "•", never as "< 5", so nothing shown is false.
-A mean score from fewer than SMALL answers says "too few answers": "< 5" would read as a
-score.
+A count under SMALL is hidden. When the parts of a breakdown add up to a figure that is
+shown (its total), the hidden parts together could be worked out by subtraction; so more
+parts are hidden, smallest first, until the hidden ones hold at least SMALL together. Every
+hidden count shows as "•", small or not: "< 5" would tell a reader (and an attacker's
+solver) that it is under five, and a hidden part that is large would then stand out.
+So whoever adds and subtracts everything shown can tell of a hidden part only that it lies
+between 0 and the sum hidden beside it, at least SMALL. A mean score from fewer than SMALL
+answers says "too few answers".
 """
 
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 SMALL = 5
+HIDDEN = "•"
 TOO_FEW = _l("too few answers")
 
 
@@ -26,13 +29,9 @@ class Cell:
         return None if self.hidden else self.value
 
     def __str__(self):
-        if self.hidden == "small":
-            return f"< {SMALL}"
-        if self.hidden == "complement":
-            return "•"
         if self.hidden == "few":
             return str(TOO_FEW)
-        return str(self.value)
+        return HIDDEN if self.hidden else str(self.value)
 
 
 def _cover(values, hidden):
@@ -51,25 +50,6 @@ def protect(counts):
     hidden = _cover(counts, small)
     return {label: Cell(n, "small" if label in small else "complement" if label in hidden
                         else None) for label, n in counts.items()}
-
-
-def cover(cells, hidden_total=False):
-    """Re-protect the parts {key: Cell} of a shown figure after more of them were hidden for
-    another reason; when the figure itself is hidden, at least one part is hidden too, so
-    that adding the parts up cannot give it back."""
-    values = {key: cell.value for key, cell in cells.items()}
-    hidden = {key for key, cell in cells.items() if cell.hidden}
-    if hidden_total and not hidden and values:
-        hidden = {min(values, key=lambda k: (values[k], str(k)))}
-    hidden = _cover(values, hidden)
-    return {key: cell if cell.hidden or key not in hidden else Cell(cell.value, "complement")
-            for key, cell in cells.items()}
-
-
-def rest_is_small(part, whole):
-    """True when `whole` minus `part`, both shown, would be a small number above zero."""
-    return (isinstance(part, Cell) and isinstance(whole, Cell) and not part.hidden
-            and not whole.hidden and 0 < whole.value - part.value < SMALL)
 
 
 def total(counts):

@@ -15,10 +15,9 @@ from referral.monitor.models import PROGRESS_LABELS
 
 
 def _period():
-    """The year and municipality asked for in the address, as the data has them."""
+    """The year asked for in the address, if the data has it, and every year there is."""
     year = request.args.get("year", "")
-    year = int(year) if year.isascii() and year.isdigit() else None
-    return queries.period(year, request.args.get("municipality") or None)
+    return queries.period(int(year) if year.isascii() and year.isdigit() else None)
 
 
 @bp.route("/")
@@ -35,22 +34,20 @@ def report():
 
 
 def _page(template):
-    year, municipality, years, municipalities = _period()
-    scope, tables, counted_at = queries.dashboard(current_user, year=year,
-                                                  municipality=municipality)
+    year, years = _period()
+    scope, tables, counted_at = queries.dashboard(current_user, year=year)
     description = _("The same figures stand in the table below the chart.")
     charts = {t.key: CHARTS[t.chart](t, description) for t in tables if t.chart}
     return render_template(template, tables=tables, charts=charts, scope=scope, years=years,
-                           municipalities=municipalities, today=date.today(),
-                           counted_at=counted_at)
+                           today=date.today(), counted_at=counted_at)
 
 
 @bp.route("/export.csv")
 @login_required
 def export_csv():
-    year, municipality, _years, _municipalities = _period()
-    _tables, body = queries.export_csv(current_user, year=year, municipality=municipality)
-    name = f"monitor-{year}{'-' + municipality if municipality else ''}.csv"
+    year, _years = _period()
+    _tables, body = queries.export_csv(current_user, year=year)
+    name = f"monitor-{year}.csv"
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

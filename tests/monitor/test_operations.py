@@ -115,19 +115,6 @@ def test_every_operation_as_every_role(app, staff, name, actor):
             assert denial.user_id == user.id
 
 
-@pytest.mark.parametrize("actor", ACTORS)
-def test_a_partner_counts_only_their_own_organisation(app, staff, actor):
-    with app.app_context():
-        user = staff.user(actor)
-        scope = queries.scope_of(user, YEAR, "GM0363")
-        own = {"partner": _organisation_id("Voedselbank"),
-               "other_partner": _organisation_id("Jeugdfonds")}
-        assert (scope.year, scope.municipality, scope.organisation_id) == \
-            (YEAR, "GM0363", own.get(actor))
-        if actor in VIEWERS:
-            assert queries.dashboard(user, year=YEAR)[0].organisation_id == own.get(actor)
-
-
 def test_a_partner_reports_only_on_their_own_pledge(app, staff):
     with app.app_context():
         theirs = _pledges(staff)  # Voedselbank's
