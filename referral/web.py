@@ -35,6 +35,7 @@ from wtforms.validators import AnyOf, Length
 from referral import audit, db, mail, policy
 from referral.auth import operations as auth_operations
 from referral.auth.models import role_label
+from referral.crypto import CryptoError, keyring
 from referral.dates import format_date, format_datetime
 from referral.errors import Denied
 from referral.forms import error_links
@@ -70,6 +71,31 @@ class LanguageForm(FlaskForm):
     language = SelectField(choices=list(LANGUAGE_NAMES),
                            validators=[AnyOf(list(LANGUAGE_NAMES))])
     next = HiddenField(validators=[Length(max=500)])
+
+
+# Search text kept between pages in the session (a signed cookie, not an encrypted one):
+# sealed with the key ring and bound to its user, so the cookie carries no name, postcode
+# or email address readably, and nobody else's session can use it.
+
+def keep_search(name, text, user):
+    """Keep `text` under `name` for `user`'s next pages (or forget it, when empty)."""
+    if text:
+        session[name] = keyring().seal(text, f"search/{name}/{user.id}")
+    else:
+        session.pop(name, None)
+
+
+def kept_search(name, user):
+    """The text kept under `name` for `user`; "" when there is none, or it does not open
+    (sealed with a retired key, or for someone else)."""
+    sealed = session.get(name)
+    if not sealed:
+        return ""
+    try:
+        return keyring().open(sealed, f"search/{name}/{user.id}")
+    except CryptoError:
+        session.pop(name, None)
+        return ""
 
 
 def safe_next(target, default="main.home"):

@@ -38,7 +38,7 @@ from referral.crypto import CryptoError, keyring
 from referral.directory.queries import organisation_names, organisations
 from referral.errors import Denied, Refused
 from referral.forms import ButtonForm, ConfirmForm, show_refusal
-from referral.web import safe_next
+from referral.web import keep_search, kept_search, safe_next
 
 LINK_SECONDS = 1800  # after opening an account link, to choose the password
 
@@ -217,20 +217,20 @@ def _query_args(filters, **changes):
 @login_required
 def users():
     """Every account, filtered in the address (bookmarkable); a name or email address to look
-    for is posted and kept in the session, never in an address or a log line."""
+    for is posted and kept sealed in the session, never in an address or a log line."""
     policy.require(current_user, "users.list")
     filters = _filters()
     search = UserSearchForm()
     if request.method == "POST":
         if search.validate_on_submit():
             text = " ".join((search.text.data or "").split())
-            session[SEARCH_KEY] = text
+            keep_search(SEARCH_KEY, text, current_user)
             args = _query_args(filters, search="y" if text else None)
             return redirect(url_for("auth.users", **args), code=303)
     elif request.args.get("search") == "y":
-        search.text.data = session.get(SEARCH_KEY, "")
+        search.text.data = kept_search(SEARCH_KEY, current_user)
     else:
-        session.pop(SEARCH_KEY, None)
+        keep_search(SEARCH_KEY, "", current_user)
     everyone = [o for o in organisations()]
     form = UserFilterForm(request.args, organisations=everyone)
     page = find_users(role=filters["role"], status=filters["status"],

@@ -2,7 +2,6 @@ import uuid
 from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask import session as web_session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -33,11 +32,11 @@ from referral.cases.models import (
     age_in_months,
     age_on,
 )
-from referral.crypto import CryptoError, keyring
 from referral.directory import queries as directory
 from referral.errors import Refused
 from referral.forms import ConfirmForm, need_domain_choices, page_number, show_refusal
 from referral.referrals import queries as referrals
+from referral.web import keep_search, kept_search
 
 
 @bp.app_context_processor
@@ -85,25 +84,7 @@ def _family_for(action, family_id):
     return family
 
 
-# The search text of my families, kept between pages in the session (a signed cookie, not
-# an encrypted one): sealed with the key ring and bound to the user, so the cookie does not
-# carry a family's name readably, and nobody else's session can use it.
 SEARCH_KEY = "family_search"
-
-
-def _search_context(user):
-    return f"search/families/{user.id}"
-
-
-def _saved_search(user):
-    sealed = web_session.get(SEARCH_KEY)
-    if not sealed:
-        return ""
-    try:
-        return keyring().open(sealed, _search_context(user))
-    except CryptoError:  # sealed with a retired key, or not this user's: start afresh
-        web_session.pop(SEARCH_KEY, None)
-        return ""
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -117,13 +98,10 @@ def index():
     sort = sort if sort in queries.FAMILY_SORTS else "newest"
     if form.validate_on_submit():
         text = (form.text.data or "").strip()
-        if form.clear.data or not text:
-            web_session.pop(SEARCH_KEY, None)
-        else:
-            web_session[SEARCH_KEY] = keyring().seal(text, _search_context(current_user))
+        keep_search(SEARCH_KEY, "" if form.clear.data else text, current_user)
         return redirect(url_for("cases.index", sort=None if sort == "newest" else sort),
                         code=303)
-    text = _saved_search(current_user)
+    text = kept_search(SEARCH_KEY, current_user)
     if not form.is_submitted():
         form.text.data = text
     page, children = queries.caseload(current_user, text=text, sort=sort,

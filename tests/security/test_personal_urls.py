@@ -184,3 +184,33 @@ def test_the_check_of_addresses_would_see_a_leak():
     assert any(value in old for value in _typed_variants(["professional1@example.org"]))
     assert any(value in "/privacy/families?postcode=1234+AB&house_number=77k"
                for value in _typed_variants(["1234 AB"]))
+
+
+def test_kept_searches_are_not_readable_in_the_session_cookie(app, client, login, make_user):
+    """The session is a signed cookie, not an encrypted one: whoever holds it can read it.
+    A search kept between pages is sealed in it (and opens only for its user)."""
+    coordinator, owner = make_user("coordinator"), make_user("professional")
+    serializer = app.session_interface.get_signing_serializer(app)
+
+    def cookie():
+        return serializer.loads(client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value)
+
+    login(coordinator)
+    post_form(client, "/users", {"text": owner.email}, follow_redirects=True)
+    assert "users_search" in cookie() and owner.email not in str(cookie())
+    assert owner.email in client.get("/users?search=y").text  # kept for the next page
+    login(owner)
+    post_form(client, "/families/", {"text": "Postcodeproef"}, follow_redirects=True)
+    assert "family_search" in cookie() and "Postcodeproef" not in str(cookie())
+    assert "Postcodeproef" in client.get("/families/").text
+
+
+def test_a_kept_search_opens_only_for_its_user(app, make_user):
+    from referral.web import keep_search, kept_search
+
+    alice, bob = make_user("coordinator"), make_user("coordinator")
+    with app.test_request_context():
+        keep_search("users_search", "Jansen", alice)
+        assert kept_search("users_search", bob) == ""  # and forgotten
+        keep_search("users_search", "Jansen", alice)
+        assert kept_search("users_search", alice) == "Jansen"
