@@ -5,8 +5,13 @@ import base64
 import io
 import json
 import os
+import pty
+import select as io_select
+import signal
 import stat
+import sys
 import tarfile
+import termios
 from pathlib import Path
 
 import pytest
@@ -16,6 +21,7 @@ from sqlmodel import SQLModel, select
 from referral import crypto, db, familykeys
 from referral.audit.models import AuditEvent
 from referral.auth.models import User
+from referral.backup import open_keys
 from referral.cases.models import Family
 from referral.familykeys import FamilyKey
 from referral.privacy import operations as privacy
@@ -117,6 +123,57 @@ def test_the_key_export_is_private_and_unreadable_without_the_passphrase(app, ke
     exported = json.loads(data)
     assert exported["version"] == 1 and exported["kdf"]["name"] == "argon2id"
     assert exported["cipher"] == "aes-256-gcm"
+
+
+def _at_a_terminal(command, env, answers):
+    """Run `command` in a pseudo-terminal and type each answer once it asks with echo off
+    (as getpass does: typed sooner, the input would be flushed); return its exit status and
+    everything the terminal showed."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the command, with the terminal as its input and output
+        try:
+            os.execvpe(command[0], command, env)  # noqa: S606  # our own flask, our arguments
+        finally:
+            os._exit(127)
+    shown, answers = b"", list(answers)
+    try:
+        while io_select.select([terminal], [], [], 30)[0]:
+            try:
+                chunk = os.read(terminal, 1024)
+            except OSError:  # the command ended and closed the terminal
+                break
+            shown += chunk
+            asking = not termios.tcgetattr(terminal)[3] & termios.ECHO
+            if answers and asking and shown.rstrip().endswith(b":"):
+                os.write(terminal, answers.pop(0).encode() + b"\n")
+        else:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        _pid, status = os.waitpid(pid, 0)
+        os.close(terminal)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+@pytest.mark.own_database
+def test_at_a_terminal_the_passphrase_is_asked_twice_and_never_shown(app, tmp_path):
+    out = tmp_path / "keys.referral-keys"
+    flask = str(Path(sys.executable).with_name("flask"))
+    env = {**os.environ, "REFERRAL_INSTANCE_PATH": app.config["INSTANCE_PATH"],
+           "REFERRAL_DATABASE_URL": app.config["DATABASE_URL"]}
+    status, shown = _at_a_terminal([flask, "--app", "referral", "backup", "keys", "--out",
+                                    str(out)], env, [PASSPHRASE, PASSPHRASE])
+    assert status == 0, shown
+    assert "Passphrase of the key export:" in shown and "Repeat for confirmation:" in shown
+    assert PASSPHRASE not in shown  # not echoed
+    material = open_keys(out.read_text(), PASSPHRASE)
+    assert material == crypto.read_material(app)
+    # A slip in the repetition: asked again, from the start.
+    status, shown = _at_a_terminal([flask, "--app", "referral", "backup", "keys", "--out",
+                                    str(tmp_path / "other")], env,
+                                   [PASSPHRASE, "paarse olifant danst zach", PASSPHRASE,
+                                    PASSPHRASE])
+    assert status == 0 and "do not match" in shown and shown.count("Repeat") == 2
+    assert open_keys((tmp_path / "other").read_text(), PASSPHRASE) == material
 
 
 def test_a_short_passphrase_is_refused(app, world, tmp_path):  # noqa: F811
