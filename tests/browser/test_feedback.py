@@ -59,10 +59,12 @@ def test_feedback_from_parent_and_child(new_page, language):
         family.goto(link)
         assert family.url.endswith("/f/") and link.rsplit("/", 1)[1] not in family.url
         assert_accessible(family)
-        other = new_page(locale="nl-NL")  # another browser with the same link: no form
+        # Another browser with the same link, on the smallest phone: no form.
+        other = new_page(locale="nl-NL", viewport={"width": 320, "height": 640})
         other.goto(link)
         assert words["elsewhere"] in other.inner_text("h1")
         assert other.locator("main form").count() == 0
+        assert other.evaluate("document.documentElement.scrollWidth") <= 320
         assert_accessible(other)
         other.close()
         submit(family, f"main form button[value={language}]")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.pages import assert_accessible, log_in, speak, submit
+from tests.browser.pages import assert_accessible, log_in, no_sideways_scrolling, speak, submit
 
 WORDS = {
     "nl": {"correct": "Gegevens van het gezin verbeteren", "everything": "Alles wat over",
@@ -53,6 +53,10 @@ def test_correct_show_and_erase_a_family(new_page, language):
         officer.click("main tbody tr >> nth=0 >> form.inline button.link")
     assert reference.group(0) not in officer.url
     assert_accessible(officer)
+    officer.set_viewport_size({"width": 320, "height": 800})  # the filtered log on a phone
+    officer.reload()
+    assert no_sideways_scrolling(officer) and officer.locator("main tbody tr").count() >= 1
+    officer.set_viewport_size({"width": 1280, "height": 900})
     officer.goto("/privacy/families")
     officer.fill("#reference", reference.group(0))
     submit(officer)
