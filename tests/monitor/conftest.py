@@ -55,13 +55,8 @@ def build(app, owner_id, partner_ids, services, plan, municipality="GM0363"):
                                 observations="gezien")
             if service_name is None:
                 continue
-            service = session.get(Service, services[service_name])
-            record_consent(nurse, family, organisation_id=service.organisation_id,
-                           given_by="ouder", scope="alles", method="spoken",
-                           given_on=date.today(), parent_agreed=True)
-            [referral] = refer(nurse, family, signal, [service], message="graag",
-                               follow_up_on=default_follow_up(), send=True,
-                               form_token=str(uuid.uuid4()))
+            referral = refer_with_consent(nurse, family, signal,
+                                          session.get(Service, services[service_name]))
             partner = partners[service_name]
             if status in ("accepted", "completed"):
                 change_status(partner, referral, "accepted")
@@ -71,6 +66,16 @@ def build(app, owner_id, partner_ids, services, plan, municipality="GM0363"):
             if status == "rejected":
                 change_status(partner, referral, "rejected", reason="vol")
         db.commit()
+
+
+def refer_with_consent(nurse, family, signal, service):
+    """The family agrees to the service's organisation, and the nurse refers the signal."""
+    record_consent(nurse, family, organisation_id=service.organisation_id, given_by="ouder",
+                   scope="alles", method="spoken", given_on=date.today(), parent_agreed=True)
+    [referral] = refer(nurse, family, signal, [service], message="graag",
+                       follow_up_on=default_follow_up(), send=True,
+                       form_token=str(uuid.uuid4()))
+    return referral
 
 
 def table_of(html, key):

@@ -3,7 +3,6 @@ attacker.py): on the demo, on small alliances that hypothesis makes up, and on a
 municipality's worth of generated data. Every hidden count keeps an interval that holds a
 value under 5 and is at least 5 wide."""
 
-import uuid
 from datetime import UTC, date, datetime
 
 import pytest
@@ -14,15 +13,15 @@ from hypothesis import strategies as st
 from referral import db
 from referral.auth.models import User
 from referral.cases.models import Signal
-from referral.cases.operations import create_family, log_signal, record_consent
+from referral.cases.operations import create_family, log_signal
 from referral.dev import demo, scale
 from referral.directory.models import Service
 from referral.monitor import queries
 from referral.monitor.suppression import SMALL
 from referral.referrals.models import Referral
-from referral.referrals.operations import change_status, refer
-from referral.referrals.queries import default_follow_up
+from referral.referrals.operations import change_status
 from tests.monitor.attacker import attack
+from tests.monitor.conftest import refer_with_consent
 
 YEAR = date.today().year
 
@@ -115,13 +114,8 @@ def _build(app, partners, plan):
                                 observations="gezien")
             when = datetime(YEAR - earlier, month, 1 + n % 27, 12, tzinfo=UTC)
             if which is not None:
-                service = session.get(Service, services[which])
-                record_consent(nurse, family, organisation_id=service.organisation_id,
-                               given_by="ouder", scope="alles", method="spoken",
-                               given_on=date.today(), parent_agreed=True)
-                [referral] = refer(nurse, family, signal, [service], message="graag",
-                                   follow_up_on=default_follow_up(), send=True,
-                                   form_token=str(uuid.uuid4()))
+                referral = refer_with_consent(nurse, family, signal,
+                                              session.get(Service, services[which]))
                 partner = session.get(User, users[which])
                 for step in _steps(status):
                     closing = step == status and status != "in-progress"
