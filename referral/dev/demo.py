@@ -32,13 +32,16 @@ DEMO_NAMESPACE = uuid.UUID("6f1d3c1e-2b7a-4c55-9d7e-0a1b2c3d4e5f")
 # The demo accounts' password, printed by make run; never a real account's.
 PASSWORD = "oefen-wachtwoord-2026"  # noqa: S105  # nosec B105
 
-ORGANISATIONS = [
-    "JGZ Voorbeeldstad (demo)",
-    "Basisschool De Regenboog (demo)",
-    "Voedselbank Voorbeeldstad (demo)",
-    "Stichting Ervaringsdeskundigen (demo)",
-    "Armoedealliantie Voorbeeldstad (demo)",
-]
+ORGANISATIONS = {  # name: description (HSDS wants one of every organisation)
+    "JGZ Voorbeeldstad (demo)": "Jeugdgezondheidszorg: het consultatiebureau en de "
+                                "jeugdarts en -verpleegkundige op school.",
+    "Basisschool De Regenboog (demo)": "Openbare basisschool in Voorbeeldstad.",
+    "Voedselbank Voorbeeldstad (demo)": "",  # in the directory, with its description
+    "Stichting Ervaringsdeskundigen (demo)": "Ouders die armoede kennen en meedenken over "
+                                             "de aanpak.",
+    "Armoedealliantie Voorbeeldstad (demo)": "De samenwerking van gemeente, scholen, "
+                                             "zorg en fondsen tegen kinderarmoede.",
+}
 
 PRIVACY_OFFICER = "privacy@demo.example"
 USERS = [
@@ -70,14 +73,15 @@ def _place(org):
     if org not in directory_data.PLACES:
         return None
     street, postcode, _hours = directory_data.PLACES[org]
-    return {"address_1": street, "postal_code": postcode, "city": directory_data.CITY}
+    return {"address_1": street, "postal_code": postcode, "city": directory_data.CITY,
+            "state_province": directory_data.PROVINCE}
 
 
 def load_directory():
     """Some forty services of a fictional municipality, across every need domain."""
     session = db.session()
-    organisations = [_organisation(name, phone=phone, website=website)
-                     for name, phone, website in directory_data.ORGANISATIONS]
+    organisations = [_organisation(name, phone=phone, website=website, description=description)
+                     for name, phone, website, description in directory_data.ORGANISATIONS]
     today = date.today()
     for (org, name, domains, description, (low, high), route, (capacity, weeks), income,
          applies, areas, checked_days_ago) in directory_data.SERVICES:
@@ -103,7 +107,8 @@ def load():
     # The directory first: it gives the organisations their phone and website, which the
     # services (and so the letters) show.
     load_directory()
-    organisations = [_organisation(name) for name in ORGANISATIONS]
+    organisations = [_organisation(name, description=description)
+                     for name, description in ORGANISATIONS.items()]
     for email, name, role, org, trained in USERS:
         if find_user(email) is None:
             # The trained demo professional took the training recently, so it never expires.

@@ -5,19 +5,31 @@ DORPENLAND = ("GM9902", "Dorpenland (demo)")
 BOTH = (VOORBEELDSTAD, DORPENLAND)
 
 ORGANISATIONS = [
-    # name, phone, website
-    ("Voedselbank Voorbeeldstad (demo)", "010-5550101", "https://voedselbank.demo.example"),
-    ("Stichting Leergeld Voorbeeldstad (demo)", "010-5550102", "https://leergeld.demo.example"),
-    ("Jeugdfonds Sport & Cultuur (demo)", "010-5550103", "https://jeugdfonds.demo.example"),
-    ("Kledingbank De Kast (demo)", "010-5550104", None),
-    ("Schuldhulp Voorbeeldstad (demo)", "010-5550105", "https://schuldhulp.demo.example"),
-    ("Gemeente Voorbeeldstad (demo)", "14 010", "https://gemeente.demo.example"),
-    ("Stichting Jarige Kids (demo)", None, "https://jarigekids.demo.example"),
-    ("Huiswerkklas De Brug (demo)", "010-5550108", None),
-    ("Digimaatjes Voorbeeldstad (demo)", "010-5550109", "https://digimaatjes.demo.example"),
-    ("Opvoedpunt Voorbeeldstad (demo)", "010-5550110", "https://opvoedpunt.demo.example"),
-    ("Zorgverzekeraar Regio (demo)", "0800-5550111", "https://zorg.demo.example"),
-    ("Woonstichting Thuis (demo)", "010-5550112", "https://thuis.demo.example"),
+    # name, phone, website, description
+    ("Voedselbank Voorbeeldstad (demo)", "010-5550101", "https://voedselbank.demo.example",
+     "Voedselpakketten en hulp met boodschappen voor gezinnen met te weinig geld voor eten."),
+    ("Stichting Leergeld Voorbeeldstad (demo)", "010-5550102", "https://leergeld.demo.example",
+     "Zorgt dat kinderen meedoen op school en daarbuiten: schoolspullen, een fiets, een laptop."),
+    ("Jeugdfonds Sport & Cultuur (demo)", "010-5550103", "https://jeugdfonds.demo.example",
+     "Betaalt de contributie of het lesgeld voor sport, muziek, dans en theater."),
+    ("Kledingbank De Kast (demo)", "010-5550104", None,
+     "Gratis kleding en schoenen voor kinderen en ouders."),
+    ("Schuldhulp Voorbeeldstad (demo)", "010-5550105", "https://schuldhulp.demo.example",
+     "Helpt gezinnen met schulden, geldzaken en het aanvragen van toeslagen."),
+    ("Gemeente Voorbeeldstad (demo)", "14 010", "https://gemeente.demo.example",
+     "De gemeente: bijzondere bijstand, het minimabeleid en de stadspas."),
+    ("Stichting Jarige Kids (demo)", None, "https://jarigekids.demo.example",
+     "Een verjaardagsbox, zodat ieder kind zijn verjaardag kan vieren."),
+    ("Huiswerkklas De Brug (demo)", "010-5550108", None,
+     "Huiswerkbegeleiding na school door vrijwilligers."),
+    ("Digimaatjes Voorbeeldstad (demo)", "010-5550109", "https://digimaatjes.demo.example",
+     "Vrijwilligers die ouders helpen met de computer, de telefoon en DigiD."),
+    ("Opvoedpunt Voorbeeldstad (demo)", "010-5550110", "https://opvoedpunt.demo.example",
+     "Gesprekken en cursussen voor ouders met vragen over opvoeden en opgroeien."),
+    ("Zorgverzekeraar Regio (demo)", "0800-5550111", "https://zorg.demo.example",
+     "De gemeentelijke zorgverzekering voor inwoners met een laag inkomen."),
+    ("Woonstichting Thuis (demo)", "010-5550112", "https://thuis.demo.example",
+     "Woningcorporatie: huurachterstand, energiekosten en een passende woning."),
 ]
 
 # org, name, domains, description, ages, route, capacity (weeks), income limit %,
@@ -147,6 +159,7 @@ PLACES = {
     11: ("Woonboulevard 8", "9901 TV", "Maandag tot vrijdag 9:00 tot 16:00"),
 }
 CITY = "Voorbeeldstad"
+PROVINCE = "Utrecht"
 
 # How a family applies, by the service's referral route.
 APPLY = {

@@ -75,7 +75,7 @@ class ServiceForm(FlaskForm):
     application_process = TextAreaField(_l("How to apply"), validators=[
         Optional(), Length(max=2000)])
     fees_description = TextAreaField(_l("Costs"), validators=[Optional(), Length(max=1000)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=100)])
     email = StringField(_l("Email address"), validators=[
         Optional(), Length(max=254), Regexp(EMAIL, message=_l("Enter a valid email address."))])
     url = StringField(_l("Website"), validators=[
@@ -87,9 +87,10 @@ class ServiceForm(FlaskForm):
         Optional(), Length(max=10),
         Regexp(r"^\s*\d{4}\s?[A-Za-z]{2}\s*$", message=_l("Enter a postcode like 1234 AB."))])
     city = StringField(_l("Place"), validators=[Optional(), Length(max=120)])
+    state_province = StringField(_l("Province"), validators=[Optional(), Length(max=100)])
     opening_hours = TextAreaField(_l("Opening hours"), validators=[Optional(), Length(max=500)])
 
-    PLACE_FIELDS = ("address_1", "postal_code", "city")
+    PLACE_FIELDS = ("address_1", "postal_code", "city", "state_province")
 
     def address(self):
         return {name: self[name].data or "" for name in self.PLACE_FIELDS}
@@ -125,8 +126,11 @@ class OrganisationForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")),
                                                Length(max=200)])
     alternate_name = StringField(_l("Also known as"), validators=[Optional(), Length(max=200)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    # HSDS requires a description of every organisation: what another directory shows.
+    description = TextAreaField(_l("Description"), validators=[
+        DataRequired(_l("Describe in a sentence what the organisation does.")),
+        Length(max=4000)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=100)])
     email = StringField(_l("Email address"), validators=[
         Optional(), Length(max=254), Regexp(EMAIL, message=_l("Enter a valid email address."))])
     website = StringField(_l("Website"), validators=[

@@ -9,7 +9,7 @@ import uuid
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from referral.db import id_field, time_field
@@ -94,7 +94,7 @@ class Organisation(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=4000)
     email: str | None = Field(default=None, max_length=254)
     website: str | None = Field(default=None, max_length=500)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: str | None = Field(default=None, max_length=100)
     active: bool = True
     created_at: datetime = time_field()
     last_modified: datetime = time_field()
@@ -110,7 +110,7 @@ class Service(SQLModel, table=True):
     description: str = Field(default="", max_length=4000)
     url: str | None = Field(default=None, max_length=500)
     email: str | None = Field(default=None, max_length=254)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: str | None = Field(default=None, max_length=100)
     status: str = Field(default=ServiceStatus.active, max_length=20, index=True)
     application_process: str | None = Field(default=None, max_length=2000)
     fees_description: str | None = Field(default=None, max_length=1000)
@@ -143,7 +143,20 @@ class ServiceArea(SQLModel, table=True):
     id: uuid.UUID = id_field()
     service_id: uuid.UUID = Field(foreign_key="service.id", index=True)
     municipality_code: str | None = Field(default=None, max_length=6, index=True)
-    municipality_name: str = Field(max_length=120)
+    municipality_name: str = Field(max_length=500)
+
+
+class HsdsRecord(SQLModel, table=True):
+    """One row of an imported HSDS table, every field as the source wrote it (text, as in
+    the tabular form), so that an export gives back what came in. `used`: the tool made a
+    record of its own from it, whose values an export writes over these."""
+
+    __tablename__ = "hsds_record"
+
+    table_name: str = Field(primary_key=True, max_length=40)
+    id: uuid.UUID = Field(primary_key=True)
+    fields: str = Field(sa_type=Text)  # a JSON object: field -> text
+    used: bool = False
 
 
 class ServiceLanguage(SQLModel, table=True):
@@ -212,6 +225,7 @@ class Address(SQLModel, table=True):
     address_1: str = Field(max_length=200)  # street and number
     city: str = Field(max_length=120)
     postal_code: str | None = Field(default=None, max_length=10)
+    state_province: str | None = Field(default=None, max_length=100)  # HSDS requires it
     country: str = Field(default="NL", max_length=2)  # ISO 3166-1 alpha-2, as HSDS has it
     address_type: str = Field(default=AddressType.physical, max_length=10)
 

@@ -44,7 +44,7 @@ SERVICE_FIELDS = {"alternate_name", "url", "email", "phone", "status", "applicat
 CHOICES = {"status": set(ServiceStatus), "capacity": set(Capacity),
            "referral_route": set(ReferralRoute)}
 AREA_CODE = re.compile(r"GM\d{4}")
-ADDRESS_FIELDS = {"address_1": 200, "postal_code": 10, "city": 120}
+ADDRESS_FIELDS = {"address_1": 200, "postal_code": 10, "city": 120, "state_province": 100}
 OPENING_HOURS_LIMIT = 500
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 
@@ -204,6 +204,9 @@ def _check_place(address, opening_hours):
     if any(address.values()) and not (address.get("address_1") and address.get("city")):
         raise Refused(_l("Write the street and number and the place, or leave the address "
                          "empty."), "address_1" if not address.get("address_1") else "city")
+    if any(address.values()) and not address.get("state_province"):
+        # HSDS requires it, so that the address means the same in another directory.
+        raise Refused(_l("Write the province too."), "state_province")
     if len((opening_hours or "").strip()) > OPENING_HOURS_LIMIT:
         raise Refused(_l("Write at most %(num)d characters.", num=OPENING_HOURS_LIMIT),
                       "opening_hours")

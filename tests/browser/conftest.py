@@ -55,13 +55,31 @@ def live_server(browser, app):
         load()
         DEMO_KEYS[PRIVACY_OFFICER] = officer_key()  # as make run does
         db.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
     server.server_close()
+
+
+def _buffered(app):
+    """The app with each response read whole and closed before it is sent.
+
+    When a browser drops a connection (a page left while its icon loads), werkzeug's
+    server reads the dead socket before it closes the response, fails there, and leaves
+    a static file open for the garbage collector to warn about in some later test."""
+
+    def wsgi(environ, start_response):
+        response = app(environ, start_response)
+        try:
+            return [b"".join(response)]
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+
+    return wsgi
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 import pyotp
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Error as PlaywrightError
 
 from referral.dev.demo import PASSWORD
 from tests.browser.conftest import DEMO_KEYS
@@ -13,8 +14,18 @@ axe = Axe()
 
 
 def assert_accessible(page):
-    """Fail listing every serious or critical axe violation on the page as it is now."""
-    violations = axe.run(page).response["violations"]
+    """Fail listing every serious or critical axe violation on the page as it is now.
+
+    A click on a link returns before the next page has loaded: wait for it, and scan once
+    more if the document was swapped while axe ran."""
+    for attempt in range(3):
+        page.wait_for_load_state()
+        try:
+            violations = axe.run(page).response["violations"]
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
     serious = [v for v in violations if v["impact"] in ("serious", "critical")]
     report = "\n".join(f"- {v['id']} ({v['impact']}): {v['help']}; nodes: "
                        f"{[node['target'] for node in v['nodes']]}" for v in serious)

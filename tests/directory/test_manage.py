@@ -98,6 +98,7 @@ def test_partner_edits_own_service(app, client, make_user, login, old_service):
     ({"capacity": "sometimes"}, "Ongeldige keuze"),
     ({"postal_code": "Amsterdam"}, "1234 AB"),
     ({"address_1": "Dorpsstraat 1"}, "leeg"),
+    ({"address_1": "Dorpsstraat 1", "city": "Amsterdam"}, "Vul ook de provincie in"),
     ({"opening_hours": "x" * 501}, "500"),
 ])
 def test_bad_service_input_saves_nothing(app, client, make_user, login, old_service, changes,
@@ -144,7 +145,10 @@ def test_partner_adds_a_service_to_own_organisation_only(app, client, make_user,
 def test_coordinator_creates_an_organisation_and_a_duplicate_name_is_refused(app, client,
                                                                              make_user, login):
     login(make_user("coordinator"))
-    data = {"name": "Stichting Leergeld", "website": "https://leergeld.example"}
+    data = {"name": "Stichting Leergeld", "website": "https://leergeld.example",
+            "description": "Schoolspullen en meedoen."}
+    missing = post_form(client, "/directory/organisations/new", {**data, "description": ""})
+    assert missing.status_code == 200 and "Beschrijf in een zin" in missing.text
     assert post_form(client, "/directory/organisations/new", data).status_code == 303
     again = post_form(client, "/directory/organisations/new", data)
     assert again.status_code == 200 and "Er is al een organisatie met deze naam" in again.text
@@ -217,7 +221,7 @@ def test_partner_gives_the_address_and_opening_hours_the_service_page_shows(
         "name": "Voedselpakket", "description": "Elke week boodschappen.", "domains": ["food"],
         "areas": "GM0363 Amsterdam", "referral_route": "phone", "capacity": "open",
         "status": "active", "phone": "020-5550199", "address_1": "Kerkstraat 5",
-        "postal_code": "1017 GB", "city": "Amsterdam",
+        "postal_code": "1017 GB", "city": "Amsterdam", "state_province": "Noord-Holland",
         "opening_hours": "Dinsdag en donderdag 10:00 tot 12:00",
         "application_process": "Neem een brief van de verwijzer mee."})
     assert response.status_code == 303

@@ -215,6 +215,9 @@ def test_a_partner_adds_and_edits_the_services_of_their_own_organisation_only(ap
         address={"address_1": "x" * 201, "city": "Amsterdam"})),
      "address_1", "Write at most 200 characters."),
     (lambda a, term: operations.edit_service(COMMAND_LINE, _service(a.service), **_entry(
+        address={"address_1": "Dorpsstraat 1", "city": "Amsterdam"})),
+     "state_province", "Write the province too."),
+    (lambda a, term: operations.edit_service(COMMAND_LINE, _service(a.service), **_entry(
         opening_hours="x" * 501)), "opening_hours", "Write at most 500 characters."),
 ])
 def test_the_rules_of_an_entry_hold_for_every_caller(app, staff, call, field, message):
@@ -258,7 +261,8 @@ def test_only_who_manages_the_directory_exports_it(app, staff, actor):
 
 # --- where and when: an HSDS location with its address, and a schedule ------------------------
 
-PLACE = {"address_1": "Dorpsstraat 12", "postal_code": "1234 AB", "city": "Voorbeeldstad"}
+PLACE = {"address_1": "Dorpsstraat 12", "postal_code": "1234 AB", "city": "Voorbeeldstad",
+         "state_province": "Utrecht"}
 
 
 def test_a_service_keeps_its_address_and_opening_hours_the_hsds_way(app, staff):
@@ -288,7 +292,8 @@ def test_a_service_keeps_its_address_and_opening_hours_the_hsds_way(app, staff):
         assert len(db.session().exec(select(Schedule)).all()) == 1
         # Emptied: the place and the hours are gone.
         operations.edit_service(COMMAND_LINE, service, **_entry(
-            address={"address_1": "", "postal_code": "", "city": ""}, opening_hours=""))
+            address={"address_1": "", "postal_code": "", "city": "", "state_province": ""},
+            opening_hours=""))
         db.commit()
         result = queries.get_service(staff.service)
         assert result.address is None and result.opening_hours is None

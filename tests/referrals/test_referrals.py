@@ -621,7 +621,8 @@ def test_the_letter_says_where_when_and_how_to_apply(app, client, login, world, 
     service = make_service(
         "Spreekuur schoolkosten", organisation="Leergeld", domains=("school_costs",),
         referral_route="phone", phone="010-5550177", email="spreekuur@leergeld.example",
-        address={"address_1": "Schoolplein 3", "postal_code": "3011 AA", "city": "Rotterdam"},
+        address={"address_1": "Schoolplein 3", "postal_code": "3011 AA", "city": "Rotterdam",
+                 "state_province": "Zuid-Holland"},
         opening_hours="Woensdag 13:00 tot 16:00",
         application_process="Neem een loonstrook mee.")
     referral = refer_again(app, world, service)

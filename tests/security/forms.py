@@ -396,7 +396,7 @@ SERVICE = {"name": "Huiswerkklas", "alternate_name": "Huiswerkhulp",
            "languages": "nl, en"}
 SERVICE_TEXTS = {"name": Text(200), "alternate_name": Text(200), "description": Text(4000),
                  "eligibility_description": Text(2000), "application_process": Text(2000),
-                 "fees_description": Text(1000), "phone": Text(40),
+                 "fees_description": Text(1000), "phone": Text(100),
                  "email": Text(254, email_of), "url": Text(500, url_of),
                  "languages": Text(200, languages_of), "areas": Text(20000, areas_of)}
 
@@ -422,7 +422,7 @@ def unique_of(n):
 
 
 ORGANISATION_TEXTS = {"name": Text(200, unique_of), "alternate_name": Text(200),
-                      "description": Text(4000), "phone": Text(40),
+                      "description": Text(4000), "phone": Text(100),
                       "email": Text(254, email_of), "website": Text(500, url_of)}
 
 
