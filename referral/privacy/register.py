@@ -260,10 +260,15 @@ REGISTER = {
         "municipality_name": _l("Municipality name"),
     }),
     "service_domain": Table(DIRECTORY, False, {}),
+    "hsds_record": Table(DIRECTORY, False, {
+        "table_name": _l("HSDS table"), "fields": _l("The row as the source wrote it"),
+        "used": _l("Whether the directory uses it"),
+    }),
     "location": Table(DIRECTORY, False, {"name": _l("Name of the place")}),
     "address": Table(DIRECTORY, False, {
         "location_id": _l("Which place"), "address_1": _l("Street and number"),
-        "city": _l("Place"), "postal_code": _l("Postcode"), "country": _l("Country"),
+        "city": _l("Place"), "postal_code": _l("Postcode"), "state_province": _l("Province"),
+        "country": _l("Country"),
         "address_type": _l("Visiting or postal address"),
     }),
     "service_at_location": Table(DIRECTORY, False, {"location_id": _l("Which place")}),

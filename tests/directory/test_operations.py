@@ -241,7 +241,7 @@ def test_a_malformed_import_is_refused_and_writes_nothing(app, staff, tmp_path):
         with pytest.raises(HsdsError) as refused:
             operations.import_hsds(staff.user("coordinator"), folder)
         assert isinstance(refused.value, Refused)
-        assert "services.csv, line 2, column status" in str(refused.value)
+        assert "services.csv, line 2, field status" in str(refused.value)
         assert stored() == before
 
 

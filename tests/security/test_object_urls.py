@@ -317,7 +317,8 @@ OBJECT_URLS = {
                                    **DIRECTORY)],
     "directory.edit_organisation": [Case(
         lambda o: {"organisation_id": o.voedselbank}, "coordinator", may=COORDINATOR,
-        form=lambda o: {"name": "Voedselbank Oost"}, **DIRECTORY)],
+        form=lambda o: {"name": "Voedselbank Oost", "description": "Voedselpakketten."},
+        **DIRECTORY)],
     "directory.deactivate_organisation": [Case(
         lambda o: {"organisation_id": o.voedselbank}, "coordinator", may=COORDINATOR,
         form=lambda o: {"confirm": "y"}, **DIRECTORY)],

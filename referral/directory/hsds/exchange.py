@@ -506,9 +506,10 @@ def export_tables():
 def _export_phones(tables, kept):
     session = db.session()
     shown = {o.id: o.phone for o in session.exec(select(Organisation))}
-    shown |= {s.id: s.phone for s in session.exec(select(Service))}
+    services = {s.id: s.phone for s in session.exec(select(Service))}
+    shown |= services
     written = set()
-    for ident, (values, used) in kept.items():
+    for values, used in kept.values():
         owner = _phone_owner(values)
         if not used:
             tables["phone"].append(values)
@@ -519,7 +520,7 @@ def _export_phones(tables, kept):
             written.add(owner)
     for owner, number in shown.items():
         if number and owner not in written:
-            link = "service_id" if session.get(Service, owner) else "organization_id"
+            link = "service_id" if owner in services else "organization_id"
             tables["phone"].append({"id": str(uuid.uuid5(NAMESPACE, f"phone/{owner}")),
                                     link: str(owner), "number": number})
 
