@@ -84,6 +84,7 @@ def create_app(test_config=None):
     from referral.auth import views as auth_views
     from referral.cases import views as case_views
     from referral.cli import register as register_cli
+    from referral.directory import api as directory_api
     from referral.directory import views as directory_views
     from referral.feedback import views as feedback_views
     from referral.monitor import views as monitor_views
@@ -97,6 +98,7 @@ def create_app(test_config=None):
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(case_views.bp)
     app.register_blueprint(directory_views.bp)
+    app.register_blueprint(directory_api.bp)
     app.register_blueprint(referral_views.bp)
     app.register_blueprint(feedback_views.bp)
     app.register_blueprint(monitor_views.bp)

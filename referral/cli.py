@@ -269,15 +269,22 @@ directory_cli = AppGroup("directory", help="Exchange the directory as Open Refer
 
 
 @directory_cli.command("import")
-@click.argument("path", type=click.Path(exists=True))
-def directory_import(path):
-    """Import an HSDS 3.0 package (folder or zip of CSVs) or JSON form; upsert by HSDS id."""
+@click.argument("source")
+def directory_import(source):
+    """Import an HSDS 3.0 package (folder or zip of CSVs), JSON form or HSDS API
+    (https://…/api/hsds); upsert by HSDS id."""
     from referral.directory.operations import import_hsds
     from referral.errors import Refused
     from referral.policy import COMMAND_LINE
 
+    if not source.startswith(("http://", "https://")) and not Path(source).exists():
+        _fail(f"Nothing was imported. {source}: no such file or folder.")
+
+    def progress(page, pages):
+        click.echo(f"read page {page} of {pages}", err=True)
+
     try:
-        report = import_hsds(COMMAND_LINE, path)
+        report = import_hsds(COMMAND_LINE, source, progress=progress)
     except Refused as exc:
         _fail(f"Nothing was imported. {exc}")
     db.commit()

@@ -296,7 +296,10 @@ def _security_headers(response):
     headers["Referrer-Policy"] = "no-referrer"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["X-Request-Id"] = g.get("request_id", "")
-    if request.endpoint != "static":
+    if request.blueprint == "hsds_api" and response.status_code in (200, 304):
+        # The public directory: kept, and checked with its ETag before every use.
+        headers["Cache-Control"] = "no-cache"
+    elif request.endpoint != "static":
         # Pages may hold personal data: never keep them in a browser or proxy cache.
         headers["Cache-Control"] = "no-store"
     if current_app.config["ENV"] == "production":

@@ -101,6 +101,14 @@ BUDGETS = [
     ("coordinator", "/users/{colleague}/deactivate", 3),
     ("coordinator", "/directory/attention", 3),
     ("coordinator", "/directory/export.zip", 20),  # one select per HSDS table it writes
+    # The public HSDS API: the directory's tables, one select each, whatever the page.
+    ("anonymous", "/api/hsds/", 0),
+    ("anonymous", "/api/hsds/openapi.json", 0),
+    ("anonymous", "/api/hsds/services", 24),
+    ("anonymous", "/api/hsds/organizations", 24),
+    ("anonymous", "/api/hsds/taxonomies", 24),
+    ("anonymous", "/api/hsds/taxonomy_terms", 24),
+    ("anonymous", "/api/hsds/service_at_locations", 24),
     ("coordinator", "/directory/organisations", 3),
     ("coordinator", "/directory/organisations/new", 2),
     ("coordinator", "/directory/organisations/{organisation}", 8),

@@ -1,4 +1,4 @@
-"""HSDS import keeps every row as the source wrote it; phones and area names are not cut; an address has its province
+"""HSDS import keeps every row as the source wrote it; phones and area names are not cut; an address has its province; how to refer and capacity may be not known
 
 Revision ID: 3e8a5c7d1b90
 Revises: 9d4b6e1f2a3c
@@ -28,6 +28,12 @@ def upgrade():
             batch_op.alter_column('phone', existing_type=sqlmodel.sql.sqltypes.AutoString(
                 length=40), type_=sqlmodel.sql.sqltypes.AutoString(length=100),
                 existing_nullable=True)
+    with op.batch_alter_table('service', schema=None) as batch_op:
+        # Not known, for a service from another directory that does not say.
+        batch_op.alter_column('referral_route', existing_type=sqlmodel.sql.sqltypes
+                              .AutoString(length=10), nullable=True)
+        batch_op.alter_column('capacity', existing_type=sqlmodel.sql.sqltypes
+                              .AutoString(length=20), nullable=True)
     with op.batch_alter_table('address', schema=None) as batch_op:
         batch_op.add_column(sa.Column('state_province', sqlmodel.sql.sqltypes.AutoString(
             length=100), nullable=True))
@@ -44,6 +50,13 @@ def downgrade():
                               .AutoString(length=120), existing_nullable=False)
     with op.batch_alter_table('address', schema=None) as batch_op:
         batch_op.drop_column('state_province')
+    op.execute("UPDATE service SET referral_route = 'phone' WHERE referral_route IS NULL")
+    op.execute("UPDATE service SET capacity = 'open' WHERE capacity IS NULL")
+    with op.batch_alter_table('service', schema=None) as batch_op:
+        batch_op.alter_column('capacity', existing_type=sqlmodel.sql.sqltypes
+                              .AutoString(length=20), nullable=False)
+        batch_op.alter_column('referral_route', existing_type=sqlmodel.sql.sqltypes
+                              .AutoString(length=10), nullable=False)
     for table in ('organisation', 'service'):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column('phone', existing_type=sqlmodel.sql.sqltypes.AutoString(

@@ -66,9 +66,14 @@ class ServiceForm(FlaskForm):
         Optional(), Length(max=2000)])
     income_limit_percent = IntegerField(_l("Income limit (percentage of the social minimum)"),
                                         validators=[Optional(), NumberRange(50, 300)])
-    referral_route = SelectField(_l("How to refer"), choices=_choices(ROUTE_LABELS))
+    # Empty when another directory did not say: whoever edits the service chooses.
+    referral_route = SelectField(_l("How to refer"), choices=[
+        SelectChoice("", _l("Choose…")), *_choices(ROUTE_LABELS)],
+        validators=[DataRequired(_l("Choose how to refer."))])
     professional_applies = BooleanField(_l("A professional applies on the family's behalf"))
-    capacity = SelectField(_l("Capacity"), choices=_choices(CAPACITY_LABELS))
+    capacity = SelectField(_l("Capacity"), choices=[
+        SelectChoice("", _l("Choose…")), *_choices(CAPACITY_LABELS)],
+        validators=[DataRequired(_l("Choose the capacity."))])
     waiting_weeks = IntegerField(_l("Expected waiting time in weeks"), validators=[
         Optional(), NumberRange(0, 104)])
     status = SelectField(_l("Status"), choices=_choices(STATUS_LABELS))

@@ -48,6 +48,7 @@ CAPACITY_LABELS = {
     Capacity.waiting_list: _l("waiting list"),
     Capacity.closed: _l("closed for new referrals"),
 }
+NOT_KNOWN = _l("not known: ask the organisation")
 ROUTE_LABELS = {
     ReferralRoute.inbox: _l("in this tool"),
     ReferralRoute.phone: _l("by phone"),
@@ -121,9 +122,10 @@ class Service(SQLModel, table=True):
     last_modified: datetime = time_field()
     # Dutch additions that HSDS lacks.
     income_limit_percent: int | None = None  # of the social minimum (sociaal minimum)
-    referral_route: str = Field(default=ReferralRoute.phone, max_length=10)
+    # None: not known (a service from another directory that did not say).
+    referral_route: str | None = Field(default=ReferralRoute.phone, max_length=10)
     professional_applies: bool = False
-    capacity: str = Field(default=Capacity.open, max_length=20, index=True)
+    capacity: str | None = Field(default=Capacity.open, max_length=20, index=True)
     waiting_weeks: int | None = None
     # Folded to lower case without accents, so "cafe" finds "café" with a plain LIKE on
     # SQLite and PostgreSQL alike: the names (for relevance) and everything searchable.

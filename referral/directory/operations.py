@@ -323,12 +323,14 @@ def assure_service(user, service):
 
 # ---- the HSDS exchange -------------------------------------------------------------------
 
-def import_hsds(user, path):
-    """Import an HSDS 3.0 source (a folder or zip of CSVs, or a JSON form), upserting by
-    HSDS id; raises HsdsError (a Refused) and writes nothing when it is malformed."""
+def import_hsds(user, path, *, progress=None):
+    """Import an HSDS 3.0 source (a folder or zip of CSVs, a JSON form, or an HSDS API's
+    address), upserting by HSDS id; raises HsdsError (a Refused) and writes nothing when it
+    is malformed."""
     policy.require(user, "directory.manage", object_type="directory")
     report = hsds.Report()
-    hsds.apply(hsds.check(hsds.read_source(path), report), report, user=user)
+    hsds.apply(hsds.check(hsds.read_source(path, progress=progress), report), report,
+               user=user)
     return report
 
 

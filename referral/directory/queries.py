@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from referral import audit, db, policy
 from referral.directory import hsds
+from referral.directory.hsds.documents import Directory
 from referral.directory.models import (
     Address,
     AddressType,
@@ -108,7 +109,8 @@ def search(*, domains=(), municipality=None, age=None, text="", everything=False
     conditions = []
     if not everything:
         conditions += [Service.status == ServiceStatus.active,
-                       Service.capacity != Capacity.closed, Organisation.active]
+                       or_(Service.capacity.is_(None), Service.capacity != Capacity.closed),
+                       Organisation.active]
     if domains:
         conditions.append(Service.id.in_(select(ServiceDomain.service_id).where(
             ServiceDomain.domain_code.in_(list(domains)))))
@@ -215,7 +217,8 @@ def needing_attention(today=None):
     """Active services that are stale, have no area, or no way to reach them."""
     today = today or date.today()
     no_area = ~Service.id.in_(select(ServiceArea.service_id))
-    no_contact = (Service.referral_route != ReferralRoute.inbox) & Service.phone.is_(None) \
+    no_contact = or_(Service.referral_route.is_(None),
+                     Service.referral_route != ReferralRoute.inbox) & Service.phone.is_(None) \
         & Service.email.is_(None) & Service.url.is_(None)
     stale = Service.assured_date.is_(None) | (Service.assured_date < today - STALE_AFTER)
     rows = db.session().exec(
@@ -234,3 +237,27 @@ def hsds_export(user):
     files = hsds.package_files(hsds.export_tables())
     audit.record("export", object_type="directory", user=user, summary="HSDS export")
     return files
+
+
+def hsds_public():
+    """The directory as HSDS objects for the public API: the active services of active
+    organisations and what they link to; no contacts and no change notes (those may name
+    a person). Returns (Directory, {service id: folded search text})."""
+    session = db.session()
+    shown = {str(service_id): text for service_id, text in session.exec(
+        select(Service.id, Service.search_text).join(Organisation).where(
+            Service.status == ServiceStatus.active, Organisation.active))}
+    active = {str(org_id) for org_id in session.exec(
+        select(Organisation.id).where(Organisation.active))}
+    directory = Directory(hsds.export_tables())
+    directory.rows["service"] = {k: v for k, v in directory.rows["service"].items()
+                                 if k in shown}
+    directory.rows["organization"] = {k: v for k, v in directory.rows["organization"].items()
+                                      if k in active}
+    directory.rows["service_at_location"] = {
+        k: v for k, v in directory.rows["service_at_location"].items()
+        if (v.get("service_id") or "").lower() in shown}
+    for table in ("contact", "metadata"):
+        directory.rows[table] = {}
+    directory.index()
+    return directory, shown

@@ -18,6 +18,7 @@ from referral.directory.forms import (
     parse_languages,
 )
 from referral.directory.models import (
+    NOT_KNOWN,
     Capacity,
     Organisation,
     ReferralRoute,
@@ -42,8 +43,8 @@ def age_range(service):
 @bp.app_context_processor
 def labels():
     return {"status_label": lambda v: STATUS_LABELS.get(v, v),
-            "capacity_label": lambda v: CAPACITY_LABELS.get(v, v),
-            "route_label": lambda v: ROUTE_LABELS.get(v, v),
+            "capacity_label": lambda v: CAPACITY_LABELS.get(v, v) if v else NOT_KNOWN,
+            "route_label": lambda v: ROUTE_LABELS.get(v, v) if v else NOT_KNOWN,
             "age_range": age_range,
             "ServiceStatus": ServiceStatus, "Capacity": Capacity, "ReferralRoute": ReferralRoute}
 

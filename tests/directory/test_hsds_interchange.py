@@ -16,7 +16,7 @@ from referral.dev.demo import load_directory
 from referral.directory.models import Service, ServiceArea
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "hsds-3.0"
-OFFICIAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "hsds-3.0"
+OFFICIAL = EXAMPLES  # with the official descriptor and schemas
 SCHEMAS = OFFICIAL / "schema"
 ORGANISATION = "d9d5e0f5-d3ce-4f73-9a2f-4dd0ecc6c610"
 
@@ -120,11 +120,11 @@ def select_first_service():
     return select(Service).order_by(Service.name)
 
 
-def test_the_shipped_descriptor_is_the_official_one():
-    shipped = Path(__file__).resolve().parents[2] / "referral" / "directory" / "hsds" / \
-        "datapackage.json"
-    assert json.loads(shipped.read_text()) == json.loads(
-        (OFFICIAL / "official-datapackage.json").read_text())
+def test_the_shipped_descriptor_and_api_document_are_the_official_ones():
+    shipped = Path(__file__).resolve().parents[2] / "referral" / "directory" / "hsds"
+    for name, official in (("datapackage.json", "official-datapackage.json"),
+                           ("openapi.json", "schema/openapi.json")):
+        assert (shipped / name).read_bytes() == (OFFICIAL / official).read_bytes(), name
 
 
 def test_the_descriptor_paths_are_followed(app, runner, tmp_path):
@@ -220,3 +220,21 @@ def test_bad_json_is_named_by_file_and_path_and_saves_nothing(app, runner, tmp_p
     assert "Nothing was imported" in result.output and message in result.output, result.output
     with app.app_context():
         assert db.session().exec(select_first_service()).first() is None
+
+
+def test_what_another_directory_does_not_say_stays_not_known(app, runner, client, make_user,
+                                                             login, tmp_path):
+    organisation = {"id": ORGANISATION, "name": "Stichting", "description": "Helpt."}
+    outside = _service(organization=organisation, description="Buurthulp voor gezinnen.")
+    assert _import_json(runner, tmp_path, outside).exit_code == 0
+    with app.app_context():
+        service = db.session().get(Service, uuid.UUID(outside["id"]))
+        assert (service.referral_route, service.capacity) == (None, None)
+    login(make_user("professional"))
+    page = client.get(f"/directory/services/{outside['id']}").text
+    assert "niet bekend: vraag het de organisatie" in page
+    assert "Verwijs in deze tool" not in page and "Bellen" not in page
+    assert outside["id"] in client.get("/directory/?q=buurthulp").text  # not taken as closed
+    exported, _folder = _exported(runner, tmp_path)
+    assert not [r for r in exported["x_referral_services.csv"]
+                if r["service_id"] == outside["id"]]

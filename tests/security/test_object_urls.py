@@ -363,6 +363,10 @@ QUERY_URLS = {
 
 PUBLIC = {
     "static": "style sheets: the same files for everyone, no data",
+    **{f"hsds_api.{name}": "the HSDS API: the public directory, active services only, no "
+                           "contacts or change notes (tests/directory/test_hsds_api.py)"
+       for name in ("service", "organization", "taxonomy", "taxonomy_term",
+                    "service_at_location")},
     "directory.service": "the directory holds no personal data: every user reads every service",
     "directory.organisation": "the directory holds no personal data: every user reads every "
                               "organisation and its services",

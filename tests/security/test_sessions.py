@@ -423,6 +423,7 @@ def tour(app, world, make_user):  # noqa: F811  (world: the fixture imported abo
         "signal_id": [world.signal_id], "user_id": [world.colleague.id],
         "receipt_id": [receipt], "token": [token, "geen-echte-link"],
         "filename": ["style.css", "bestaat-niet.css"],
+        "ident": [str(world.inbox_service), "geen-id"],  # the HSDS API's objects
     }
     for listed in values.values():
         if isinstance(listed[0], uuid.UUID):
@@ -482,8 +483,12 @@ def _header_problems(response, path, *, production):
                  if headers.get(name) != value]
     if not re.fullmatch(r"[0-9a-f]{16}", headers.get("X-Request-Id", "")):
         problems.append(f"X-Request-Id: {headers.get('X-Request-Id')!r}")
-    # Pages may hold personal data: no cache keeps them. Style sheets may be cached.
-    if not path.startswith("/static/") and headers.get("Cache-Control") != "no-store":
+    # Pages may hold personal data: no cache keeps them. Style sheets may be cached, and the
+    # public HSDS API's answers, checked with their ETag before each use.
+    if path.startswith("/api/hsds/") and response.status_code == 200:
+        if headers.get("Cache-Control") != "no-cache":
+            problems.append(f"Cache-Control: {headers.get('Cache-Control')!r}")
+    elif not path.startswith("/static/") and headers.get("Cache-Control") != "no-store":
         problems.append(f"Cache-Control: {headers.get('Cache-Control')!r}")
     hsts = headers.get("Strict-Transport-Security")
     if production:

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from sqlalchemy import null
 from sqlmodel import select
 
 from referral import audit, db
@@ -70,8 +71,16 @@ def _write_moment(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + millis + "Z"
 
 
+def _years(value):
+    """HSDS ages are numbers (0.5); the tool holds whole years."""
+    years = float(value)
+    if not 0 <= years <= 150:
+        raise ValueError("not an age from 0 to 150")
+    return int(years)
+
+
 IDENT = Kind(uuid.UUID)
-YEARS = Kind(lambda value: int(float(value)))  # HSDS ages are numbers; the tool's whole years
+YEARS = Kind(_years)
 DAY = Kind(date.fromisoformat, date.isoformat)
 MOMENT = Kind(_moment, _write_moment)
 INTEGER = Kind(int)
@@ -406,11 +415,16 @@ def apply(plan, report, *, user):
                 continue
             if table in ("organization", "service") and ident in plan.phones:
                 values = {**values, "phone": plan.phones[ident]}
+            unsaid = table == "service" and ident not in plan.records[EXTENSION] \
+                and session.get(Service, ident) is None
             if table == "service":
                 values = {**values, "last_modified": values.get("last_modified")
                           or db.utcnow()}
             record = _upsert(MAPPINGS[table].model, {**values, "id": ident}, report,
                              _LABELS[table])
+            if unsaid:  # another directory that does not say how to refer: not known (NULL,
+                # as None would let the columns' defaults in)
+                record.referral_route = record.capacity = null()
             if table == "service":
                 refresh_search_text(record, session.get(Organisation, record.organisation_id))
         session.flush()
@@ -484,6 +498,8 @@ def export_tables():
         for record in session.exec(select(mapping.model).order_by(mapping.model.id)):
             if table == "schedule" and record.service_id is None:
                 continue
+            if table == EXTENSION and record.id not in own and not _says_anything(record):
+                continue
             values = _written(mapping, record, own.get(record.id, ({}, True))[0])
             if table == "location":  # the tool's places are places to go to
                 values.setdefault("location_type", "physical")
@@ -501,6 +517,12 @@ def export_tables():
         once = {row[_key(table)]: row for row in reversed(rows)}
         tables[table] = [once[key] for key in sorted(once)]
     return tables
+
+
+def _says_anything(service):
+    """Whether the tool knows any Dutch addition of the service (else it has no row)."""
+    return service.professional_applies or any(getattr(service, name) is not None for name in (
+        "income_limit_percent", "referral_route", "capacity", "waiting_weeks"))
 
 
 def _export_phones(tables, kept):

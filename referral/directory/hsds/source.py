@@ -10,6 +10,8 @@ import csv
 import io
 import json
 import posixpath
+import urllib.error
+import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +46,11 @@ class Source:
         self.rows.setdefault(row.table, []).append(row)
 
 
-def read_source(path):
-    """The rows of an HSDS source: a folder or zip with a package, or a JSON file."""
+def read_source(path, *, progress=None):
+    """The rows of an HSDS source: a folder or zip with a package, a JSON file, or the
+    address of an HSDS API (read page by page; `progress(page, pages)` after each)."""
+    if str(path).startswith(("http://", "https://")):
+        return read_api(str(path), progress=progress)
     path = Path(path)
     if path.is_dir():
         return read_package({p.relative_to(path).as_posix(): p.read_bytes()
@@ -131,6 +136,48 @@ def _read_csv(source, table, name, data):
             raise HsdsError(f"{name}, line {reader.line_num}", "more cells than columns")
         source.add(Row(table, f"{name}, line {reader.line_num}",
                        {k: v for k, v in values.items() if k in known and v}))
+
+
+# ---- an HSDS API -----------------------------------------------------------------------
+
+PAGE_SIZE = 100
+LARGEST_ANSWER = 50 * 1024 * 1024
+
+
+def read_api(address, *, progress=None):
+    """Every service of an HSDS API, fully nested, page by page: from its base address
+    (…/api/hsds) or its /services address."""
+    base = address.split("?")[0].rstrip("/").removesuffix("/services")
+    source, page = Source(), 1
+    while True:
+        url = f"{base}/services?full=true&page={page}&per_page={PAGE_SIZE}"
+        document = _fetch(url)
+        if not isinstance(document, dict) or not isinstance(document.get("contents"), list):
+            raise HsdsError(url, "not a page of services (no contents)")
+        read_json(source, url, document)
+        pages = document.get("total_pages")
+        pages = pages if isinstance(pages, int) and not isinstance(pages, bool) else page
+        if progress:
+            progress(page, pages)
+        if not document["contents"] or document.get("last_page") is True or page >= pages:
+            return source
+        page += 1
+
+
+def _fetch(url):
+    # http or https only: read_source sends nothing else here.
+    request = urllib.request.Request(url, headers={  # noqa: S310
+        "Accept": "application/json", "User-Agent": "referral-directory-import"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # nosec B310
+            data = response.read(LARGEST_ANSWER + 1)
+    except urllib.error.HTTPError as exc:
+        raise HsdsError(url, f"the API answered {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise HsdsError(url, f"not reachable ({getattr(exc, 'reason', exc)})") from exc
+    if len(data) > LARGEST_ANSWER:
+        raise HsdsError(url, "an answer larger than 50 MB")
+    return _json(url, data)
 
 
 # ---- the JSON forms --------------------------------------------------------------------

@@ -14,6 +14,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 DESCRIPTOR = json.loads((Path(__file__).parent / "datapackage.json").read_text("utf-8"))
+# The API as Open Referral describes it, served at /api/hsds/openapi.json.
+OPENAPI = json.loads((Path(__file__).parent / "openapi.json").read_text("utf-8"))
 RESOURCES = {resource["name"]: resource for resource in DESCRIPTOR["resources"]}
 FIELDS = {name: [f["name"] for f in r["schema"]["fields"]] for name, r in RESOURCES.items()}
 PATHS = {name: r["path"] for name, r in RESOURCES.items()}
@@ -89,6 +91,12 @@ def text_of(value):
 
 def problem(table, field, text):
     """What is wrong with a field's text under the descriptor's rules, or None."""
+    if "\x00" in text:
+        return "holds a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid Unicode"
     spec = TYPES[table, field]
     kind = spec["type"]
     if spec.get("format") == "uuid" and not _is_uuid(text):
