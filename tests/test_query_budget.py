@@ -65,7 +65,7 @@ BUDGETS = [
     ("owner", "/referrals/{letter_referral}/letter", 14),  # with the address and hours
     ("owner", "/directory/", 12),  # the need domains read once (issue 18)
     ("owner", "/directory/?domains=food&municipality=GM0363&age=7&q=voedsel", 12),
-    ("owner", "/directory/services/{service}", 8),  # with the address and hours
+    ("owner", "/directory/services/{service}", 9),  # the address, hours, what the source says
     ("owner", "/feedback/", 3),
     ("owner", "/feedback/invite/{family}", 4),
     ("owner", "/privacy/register", 2),

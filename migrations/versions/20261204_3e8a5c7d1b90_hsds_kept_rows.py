@@ -22,7 +22,10 @@ def upgrade():
         sa.Column('id', sa.Uuid(), nullable=False),
         sa.Column('fields', sa.Text(), nullable=False),
         sa.Column('used', sa.Boolean(), nullable=False),
+        sa.Column('service_id', sa.Uuid(), nullable=True),
         sa.PrimaryKeyConstraint('table_name', 'id'))
+    op.create_index(op.f('ix_hsds_record_service_id'), 'hsds_record', ['service_id'],
+                    unique=False)
     for table in ('organisation', 'service'):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.alter_column('phone', existing_type=sqlmodel.sql.sqltypes.AutoString(
@@ -62,4 +65,5 @@ def downgrade():
             batch_op.alter_column('phone', existing_type=sqlmodel.sql.sqltypes.AutoString(
                 length=100), type_=sqlmodel.sql.sqltypes.AutoString(length=40),
                 existing_nullable=True)
+    op.drop_index(op.f('ix_hsds_record_service_id'), table_name='hsds_record')
     op.drop_table('hsds_record')

@@ -159,6 +159,8 @@ class HsdsRecord(SQLModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     fields: str = Field(sa_type=Text)  # a JSON object: field -> text
     used: bool = False
+    # The service the row belongs to (its service_id), so its page finds it in one step.
+    service_id: uuid.UUID | None = Field(default=None, index=True)
 
 
 class ServiceLanguage(SQLModel, table=True):

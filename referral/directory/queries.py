@@ -1,8 +1,9 @@
 """Read the directory: the search, a service or organisation with its details, the entries
 that need attention, the HSDS export."""
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import case, func, literal, or_
@@ -15,6 +16,7 @@ from referral.directory.models import (
     Address,
     AddressType,
     Capacity,
+    HsdsRecord,
     NeedDomain,
     Organisation,
     ReferralRoute,
@@ -80,9 +82,11 @@ class Result:
     areas: list
     domains: list
     languages: list
-    # Read for one service only (its page, the letter): where to go and when.
+    # Read for one service only (its page, the letter): where to go and when; for its page,
+    # what its HSDS source says besides ({table: [rows]}: phone, cost_option, …).
     address: Address | None = None
     opening_hours: str | None = None
+    source: dict = field(default_factory=dict)
 
     @property
     def stale(self):
@@ -175,6 +179,20 @@ def get_service(service_id):
     result.opening_hours = db.session().exec(select(Schedule.description).where(
         Schedule.service_id == service_id)).first()
     return result
+
+
+SOURCE_TABLES = ("phone", "cost_option", "required_document", "contact")
+
+
+def source_details(service_id):
+    """What an imported service's HSDS source says that the tool keeps but does not model:
+    every phone, cost options, documents to bring, contacts; {table: [rows]}."""
+    details = {}
+    for record in db.session().exec(select(HsdsRecord).where(
+            HsdsRecord.service_id == service_id, HsdsRecord.table_name.in_(SOURCE_TABLES))
+            .order_by(HsdsRecord.table_name, HsdsRecord.id)):
+        details.setdefault(record.table_name, []).append(json.loads(record.fields))
+    return details
 
 
 def address_of(service_id):

@@ -86,6 +86,7 @@ def _service_or_404(service_id):
 def service(service_id):
     policy.require(current_user, "directory.search")
     result = _service_or_404(service_id)
+    result.source = queries.source_details(service_id)
     return render_template("directory/service.html", result=result,
                            domain_labels=_domain_labels(),
                            can_edit=policy.allowed(current_user, "service.edit", result.service))

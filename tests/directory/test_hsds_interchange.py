@@ -238,3 +238,14 @@ def test_what_another_directory_does_not_say_stays_not_known(app, runner, client
     exported, _folder = _exported(runner, tmp_path)
     assert not [r for r in exported["x_referral_services.csv"]
                 if r["service_id"] == outside["id"]]
+
+
+def test_the_service_page_shows_what_the_source_says_besides(app, runner, client, make_user,
+                                                             login):
+    source = EXAMPLES / "service_full.json"
+    assert _run(runner, "import", str(source)).exit_code == 0
+    login(make_user("professional"))
+    page = client.get("/directory/services/ac148810-d857-441c-9679-408f346de14b").text
+    for shown in ("Meer uit de bron", "Under 18s and Over 60s", "35 gbp",
+                  "Any official identification document", "+44 1234 234567"):
+        assert shown in page, shown

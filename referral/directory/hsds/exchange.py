@@ -456,11 +456,13 @@ _LABELS = {"organization": "organisations", "taxonomy_term": "taxonomy terms",
 def _keep(table, ident, values, used, report):
     session = db.session()
     fields = json.dumps(values, ensure_ascii=False, sort_keys=True)
+    service_id = uuid.UUID(values["service_id"]) if values.get("service_id") else None
     record = session.get(HsdsRecord, (table, ident))
     if record is None:
-        session.add(HsdsRecord(table_name=table, id=ident, fields=fields, used=used))
+        session.add(HsdsRecord(table_name=table, id=ident, fields=fields, used=used,
+                               service_id=service_id))
     elif (record.fields, record.used) != (fields, used):
-        record.fields, record.used = fields, used
+        record.fields, record.used, record.service_id = fields, used, service_id
         session.add(record)
     session.flush()
 
