@@ -42,7 +42,7 @@ def openapi():
 @bp.get("/services")
 def services():
     directory, texts = queries.hsds_public()
-    rows = sorted(directory.rows["service"].values(), key=lambda row: row["id"])
+    rows = _sorted(directory.rows["service"])
     if words := fold(_text("search")).split():
         rows = [r for r in rows if all(w in texts[r["id"].lower()] for w in words)]
     if organisation := _text("organization_id").lower():
@@ -67,49 +67,40 @@ def services():
 
 @bp.get("/services/<ident>")
 def service(ident):
-    directory, _texts = queries.hsds_public()
-    row = directory.get("service", ident) or abort(404, "No such service.")
+    directory, row = _one("service", ident, "service")
     return _send(directory.full("service", row), [row])
 
 
 @bp.get("/organizations")
 def organizations():
-    directory, _texts = queries.hsds_public()
-    rows = sorted(directory.rows["organization"].values(), key=lambda row: row["id"])
-    if words := fold(_text("search")).split():
-        rows = [r for r in rows if all(w in fold(" ".join(
-            filter(None, [r.get("name"), r.get("alternate_name"), r.get("description")])))
-            for w in words)]
+    directory, rows = _listed("organization")
+    rows = _searched(rows, ("name", "alternate_name", "description"))
     full = _flag("full")
     return _send(_page([_organization(directory, r, services=full) for r in rows]))
 
 
 @bp.get("/organizations/<ident>")
 def organization(ident):
-    directory, _texts = queries.hsds_public()
-    row = directory.get("organization", ident) or abort(404, "No such organization.")
+    directory, row = _one("organization", ident, "organization")
     return _send(_organization(directory, row, services=True))
 
 
 @bp.get("/taxonomies")
 def taxonomies():
-    directory, _texts = queries.hsds_public()
-    rows = sorted(directory.rows["taxonomy"].values(), key=lambda row: row["id"])
+    directory, rows = _listed("taxonomy")
     rows = _searched(rows, ("name", "description"))
     return _send(_page([directory.full("taxonomy", r) for r in rows]))
 
 
 @bp.get("/taxonomies/<ident>")
 def taxonomy(ident):
-    directory, _texts = queries.hsds_public()
-    row = directory.get("taxonomy", ident) or abort(404, "No such taxonomy.")
+    directory, row = _one("taxonomy", ident, "taxonomy")
     return _send(directory.full("taxonomy", row))
 
 
 @bp.get("/taxonomy_terms")
 def taxonomy_terms():
-    directory, _texts = queries.hsds_public()
-    rows = sorted(directory.rows["taxonomy_term"].values(), key=lambda row: row["id"])
+    directory, rows = _listed("taxonomy_term")
     rows = _searched(rows, ("name", "description", "code"))
     if taxonomy_id := _text("taxonomy_id").lower():
         rows = [r for r in rows if r.get("taxonomy_id", "").lower() == taxonomy_id]
@@ -123,15 +114,13 @@ def taxonomy_terms():
 
 @bp.get("/taxonomy_terms/<ident>")
 def taxonomy_term(ident):
-    directory, _texts = queries.hsds_public()
-    row = directory.get("taxonomy_term", ident) or abort(404, "No such taxonomy term.")
+    directory, row = _one("taxonomy_term", ident, "taxonomy term")
     return _send(directory.full("taxonomy_term", row))
 
 
 @bp.get("/service_at_locations")
 def service_at_locations():
-    directory, _texts = queries.hsds_public()
-    rows = sorted(directory.rows["service_at_location"].values(), key=lambda row: row["id"])
+    directory, rows = _listed("service_at_location")
     if organisation := _text("organization_id").lower():
         rows = [r for r in rows if (directory.get("service", r.get("service_id")) or {}).get(
             "organization_id", "").lower() == organisation]
@@ -141,13 +130,27 @@ def service_at_locations():
 
 @bp.get("/service_at_locations/<ident>")
 def service_at_location(ident):
-    directory, _texts = queries.hsds_public()
-    row = directory.get("service_at_location", ident) or abort(
-        404, "No such service at a location.")
+    directory, row = _one("service_at_location", ident, "service at a location")
     return _send(_service_at_location(directory, row, full=True))
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+def _one(table, ident, what):
+    """The public directory and the row of that id, or a 404 naming what was asked."""
+    directory, _texts = queries.hsds_public()
+    return directory, directory.get(table, ident) or abort(404, f"No such {what}.")
+
+
+def _listed(table):
+    """The public directory and the table's rows, in id order."""
+    directory, _texts = queries.hsds_public()
+    return directory, _sorted(directory.rows[table])
+
+
+def _sorted(rows):
+    return sorted(rows.values(), key=lambda row: row["id"])
+
 
 def _organization(directory, row, *, services):
     if not services:

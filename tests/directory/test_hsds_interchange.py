@@ -249,3 +249,16 @@ def test_the_service_page_shows_what_the_source_says_besides(app, runner, client
     for shown in ("Meer uit de bron", "Under 18s and Over 60s", "35 gbp",
                   "Any official identification document", "+44 1234 234567"):
         assert shown in page, shown
+
+
+def test_a_municipality_twice_is_kept_twice_and_shown_once(app, runner, tmp_path):
+    organisation = {"id": ORGANISATION, "name": "Stichting", "description": "Helpt."}
+    areas = [{"id": str(uuid.uuid4()), "name": name, "extent": "GM0363",
+              "extent_type": "cbs_municipality"} for name in ("Amsterdam", "A'dam")]
+    result = _import_json(runner, tmp_path, _service(organization=organisation,
+                                                     service_areas=areas))
+    assert result.exit_code == 0, result.output
+    assert "$.service_areas[1]: kept, not used by the directory (the same as " \
+        "source.json, $.service_areas[0])" in result.output
+    exported, _folder = _exported(runner, tmp_path)
+    assert {r["name"] for r in exported["service_areas.csv"]} == {"Amsterdam", "A'dam"}

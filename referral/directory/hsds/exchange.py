@@ -155,6 +155,9 @@ MAPPINGS = {
         "capacity": ("capacity", text(20)), "waiting_weeks": ("waiting_weeks", INTEGER)},
         needs=("service_id",), parents={"service_id": "service"}),
 }
+# Rows the tool holds once: a municipality per service, a place per service.
+ONCE = {"service_area": ("service_id", "municipality_code"),
+        "service_at_location": ("service_id", "location_id")}
 ORDER = ["organization", "taxonomy_term", "service", EXTENSION, "location",
          "service_at_location", "address", "schedule", "service_area", "language"]
 PER_SERVICE = {"service_area": ServiceArea, "language": ServiceLanguage}
@@ -225,7 +228,7 @@ def check(source, report):
                 {}, {}, {}, {})
     session = db.session()
     domain_codes = set(session.exec(select(NeedDomain.code)).all())
-    domain_terms = {}
+    domain_terms, held = {}, {}  # held: what the tool holds once, by its key
     for table in ORDER:
         mapping = MAPPINGS[table]
         known = {parent: set(plan.records.get(parent, ())) | set(session.exec(select(
@@ -246,9 +249,12 @@ def check(source, report):
                         in mapping.parents.items()
                         if values.get(name) and uuid.UUID(values[name]) not in known[parent]]
             record = None if reasons else _read(mapping, values, reasons)
-            twin = _twin(table, record, records)
-            if twin:
-                reasons.append(f"the same as {where[table, twin]}")
+            key = (table, *(record.get(n) for n in ONCE[table])) \
+                if record is not None and table in ONCE else (None,)
+            if None not in key:
+                twin = held.setdefault(key, ident)
+                if twin != ident:
+                    reasons.append(f"the same as {where[table, twin]}")
             if reasons:
                 report.notes.append(f"{where[kind, ident]}: kept, not used by the directory ("
                                     + "; ".join(reasons) + ")")
@@ -279,22 +285,6 @@ def _read(mapping, values, reasons):
             reasons.append(f"extent {extent[:20]!r} is not a CBS municipality code")
         record["municipality_code"] = extent
     return None if reasons else record
-
-
-# Rows the tool holds once: a municipality per service, a place per service.
-_ONCE = {"service_area": ("service_id", "municipality_code"),
-         "service_at_location": ("service_id", "location_id")}
-
-
-def _twin(table, record, records):
-    """The id of an earlier row this one repeats where the tool holds it once."""
-    if record is None or table not in _ONCE:
-        return None
-    same = [record.get(name) for name in _ONCE[table]]
-    if None in same:
-        return None
-    return next((ident for ident, other in records.items()
-                 if [other.get(name) for name in _ONCE[table]] == same), None)
 
 
 def _check_names(organisations, where):
@@ -402,7 +392,7 @@ def apply(plan, report, *, user):
     """Write a checked plan (for operations.import_hsds, which asks the policy first)."""
     session = db.session()
     for (table, ident), (values, used) in plan.kept.items():
-        _keep(table, ident, values, used, report)
+        _keep(table, ident, values, used)
     for table in ORDER:
         records = plan.records.get(table, {})
         if table in PER_SERVICE:
@@ -453,7 +443,7 @@ _LABELS = {"organization": "organisations", "taxonomy_term": "taxonomy terms",
            "language": "languages"}
 
 
-def _keep(table, ident, values, used, report):
+def _keep(table, ident, values, used):
     session = db.session()
     fields = json.dumps(values, ensure_ascii=False, sort_keys=True)
     service_id = uuid.UUID(values["service_id"]) if values.get("service_id") else None
