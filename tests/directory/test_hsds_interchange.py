@@ -262,3 +262,11 @@ def test_a_municipality_twice_is_kept_twice_and_shown_once(app, runner, tmp_path
         "source.json, $.service_areas[0])" in result.output
     exported, _folder = _exported(runner, tmp_path)
     assert {r["name"] for r in exported["service_areas.csv"]} == {"Amsterdam", "A'dam"}
+
+
+def test_a_name_of_only_spaces_is_kept_and_not_shown(app, runner, tmp_path):
+    organisation = {"id": ORGANISATION, "name": "   ", "description": "Helpt."}
+    result = _import_json(runner, tmp_path, _service(organization=organisation))
+    assert result.exit_code == 0, result.output
+    assert "$.organization: kept, not used by the directory (no name (only spaces))" \
+        in result.output

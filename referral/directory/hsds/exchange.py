@@ -276,6 +276,9 @@ def _read(mapping, values, reasons):
             record[attribute] = kind.read(values[name])
         except ValueError as exc:
             reasons.append(f"{name} {exc}")
+    reasons += [f"no {name} (only spaces)" for name in mapping.needs
+                if name in mapping.fields and record.get(mapping.fields[name][0]) is None
+                and not any(r.startswith(f"{name} ") for r in reasons)]
     for attribute, value in mapping.empty.items():
         if record.get(attribute) is None:
             record[attribute] = value
