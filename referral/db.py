@@ -4,8 +4,9 @@ import uuid
 from datetime import UTC, datetime
 
 from alembic.config import Config
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, Session, SQLModel
 
@@ -78,17 +79,72 @@ def make_engine(url, *, busy_timeout_ms=10_000, lock_timeout_ms=10_000):
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        # Take the write lock up front: a deferred transaction that reads, then writes,
-        # fails at once with "database is locked" when another writer got there first.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A request that only reads (GET, HEAD) starts without SQLite's one write lock, so
+        # readers never queue behind each other; everything else takes it up front.
+        connection.exec_driver_sql("BEGIN" if _reads_first() else "BEGIN IMMEDIATE")
 
     return engine
+
+
+# A read that another writer overtook: SQLite cannot move a deferred transaction that has
+# read onto the newer state, so its first write fails at once (SQLITE_BUSY_SNAPSHOT).
+SNAPSHOT_GONE = 517
+
+
+def _reads_first():
+    return (has_request_context() and request.method in ("GET", "HEAD")
+            and not g.get("write_lock"))
+
+
+def _snapshot_gone(error):
+    return getattr(error.orig, "sqlite_errorcode", None) == SNAPSHOT_GONE
+
+
+def _dispatch_again_if_overtaken(app):
+    """Run each view; when a GET that writes (an access-log entry, a denial) was overtaken
+    by another worker's write between its first read and its first write, run it once more
+    from the start, holding the write lock from its first statement. Its writes are flushed
+    inside the view, so that this shows there rather than at the commit."""
+    view = app.dispatch_request
+
+    def flushed():
+        try:
+            result = view()
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            _flush()  # a refusal's denial entry, say
+            raise
+        _flush()
+        return result
+
+    def dispatch_request():
+        try:
+            return flushed()
+        except OperationalError as error:
+            if not _snapshot_gone(error):
+                raise
+        stale = g.pop("db_session")
+        stale.rollback()
+        stale.close()
+        g.pop("_login_user", None)  # loaded in the stale session: load again
+        g.write_lock = True
+        return flushed()
+
+    app.dispatch_request = dispatch_request
+
+
+def _flush():
+    if "db_session" in g:
+        g.db_session.flush()
 
 
 def init_app(app):
     app.extensions["referral.engine"] = make_engine(
         app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
         lock_timeout_ms=app.config["POSTGRES_LOCK_TIMEOUT_MS"])
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        _dispatch_again_if_overtaken(app)
 
     @app.after_request
     def commit(response):

@@ -1,0 +1,106 @@
+"""SQLite, as several workers use it: a request that only reads starts without the one
+write lock, so it never waits behind a writer; a GET that writes (an access-log entry)
+and was overtaken by another worker's write runs again, holding the lock, rather than
+failing. Always on SQLite, also when the suite runs on PostgreSQL (which has no such lock)."""
+
+import re
+import shutil
+import sqlite3
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from flask import g
+from sqlmodel import select
+
+from referral import create_app, db
+from referral.audit.models import AuditEvent
+from referral.dev.demo import PASSWORD, load
+from tests.conftest import _config, browser, post_form
+
+NURSE = SimpleNamespace(email="jgz@demo.example", password=PASSWORD)
+
+
+@pytest.fixture
+def sqlite_app(template, tmp_path):
+    instance = tmp_path / "instance"
+    shutil.copytree(template[0], instance, ignore=shutil.ignore_patterns("referral.sqlite*"))
+    path = tmp_path / "reads.sqlite"
+    app = create_app(_config(instance, f"sqlite:///{path}", SQLITE_BUSY_TIMEOUT_MS=300))
+    with app.app_context():
+        command.upgrade(db.alembic_config(), "head")
+        load()
+        db.commit()
+    app.database_path = path
+    yield app
+    app.extensions["referral.engine"].dispose()
+
+
+def _writes(statement):
+    return re.match(r"\s*(INSERT|UPDATE|DELETE)\b", statement, re.IGNORECASE)
+
+
+def test_a_page_that_only_reads_does_not_wait_for_a_writer(sqlite_app):
+    client = browser(sqlite_app, NURSE)
+    service = re.search(r"/directory/services/([0-9a-f-]{36})",
+                        client.get("/directory/?q=voedsel").text).group(1)
+    holder = sqlite3.connect(sqlite_app.database_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another worker in the middle of a write
+    try:
+        page = client.get(f"/directory/services/{service}")
+        ready = client.get("/readyz")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert page.status_code == 200 and "Voedsel" in page.text
+    assert ready.json == {"status": "ok"}
+
+
+def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
+    client = browser(sqlite_app, NURSE)
+    family = re.search(r"/families/([0-9a-f-]{36})", client.get("/families/").text).group(1)
+    engine = sqlite_app.extensions["referral.engine"]
+    began, overtaken = [], []
+
+    def track(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN"):
+            began.append(statement)
+        elif _writes(statement) and not g.get("write_lock") and not overtaken:
+            # Between this request's first read and its first write, another worker writes.
+            other = sqlite3.connect(sqlite_app.database_path, isolation_level=None)
+            other.execute("UPDATE need_domain SET position = position + 1")
+            other.close()
+            overtaken.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", track)
+    try:
+        page = client.get(f"/families/{family}")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", track)
+    assert page.status_code == 200, page.text[:300]
+    assert overtaken and began == ["BEGIN", "BEGIN IMMEDIATE"]
+    with sqlite_app.app_context():
+        reads = db.session().exec(select(AuditEvent).where(
+            AuditEvent.object_id == family, AuditEvent.action == "read")).all()
+    assert len(reads) == 1  # the first try left nothing
+    verified = sqlite_app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_a_post_takes_the_lock_from_its_first_statement(sqlite_app):
+    client = browser(sqlite_app, NURSE)
+    engine = sqlite_app.extensions["referral.engine"]
+    began = []
+
+    def track(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN"):
+            began.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", track)
+    try:
+        client.get("/families/")
+        assert post_form(client, "/logout", {}, page="/").status_code == 303
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", track)
+    assert began[0] == "BEGIN" and began[-1] == "BEGIN IMMEDIATE"
