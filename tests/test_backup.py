@@ -135,17 +135,20 @@ def _at_a_terminal(command, env, answers):
             os.execvpe(command[0], command, env)  # noqa: S606  # our own flask, our arguments
         finally:
             os._exit(127)
-    shown, answers = b"", list(answers)
+    shown, fresh, answers = b"", b"", list(answers)
     try:
-        while io_select.select([terminal], [], [], 30)[0]:
+        while io_select.select([terminal], [], [], 60)[0]:
             try:
                 chunk = os.read(terminal, 1024)
             except OSError:  # the command ended and closed the terminal
                 break
-            shown += chunk
+            shown, fresh = shown + chunk, fresh + chunk
             asking = not termios.tcgetattr(terminal)[3] & termios.ECHO
-            if answers and asking and shown.rstrip().endswith(b":"):
+            # A new prompt since the last answer: not the line end getpass writes after
+            # an answer while echo is still off (typed then, an answer would be flushed).
+            if answers and asking and fresh.strip().endswith(b":"):
                 os.write(terminal, answers.pop(0).encode() + b"\n")
+                fresh = b""
         else:
             os.kill(pid, signal.SIGKILL)
     finally:
