@@ -49,6 +49,7 @@ DEFAULTS = {
     "FEEDBACK_MAX_FAILURES": 10,  # links that do not work, per address …
     "FEEDBACK_THROTTLE_MINUTES": 15,  # … in this many minutes: then wait
     "MONITOR_CACHE_SECONDS": 600,  # the monitor's figures are counted again after this
+    "HSDS_API": True,  # the public read-only HSDS API at /api/hsds/ (False: it answers 404)
     "RETENTION_CLOSED_DAYS": 730,  # a family goes two years after its last referral closed
     "RETENTION_SIGNAL_DAYS": 365,  # a signal that led to no referral goes after a year
     "RETENTION_AUDIT_DAYS": 1826,  # access log entries are kept five years

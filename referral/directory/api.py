@@ -10,7 +10,7 @@ a conditional request with 304.
 import math
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
 from referral.directory import queries
 from referral.directory.hsds.documents import typed
@@ -20,6 +20,12 @@ from referral.directory.models import fold
 bp = Blueprint("hsds_api", __name__, url_prefix="/api/hsds")
 PER_PAGE, MAX_PER_PAGE = 50, 1000
 PROFILE = "https://openreferral.org/"
+
+
+@bp.before_request
+def _open():
+    if not current_app.config["HSDS_API"]:
+        abort(404, "This directory does not publish its HSDS API.")
 
 
 @bp.errorhandler(400)

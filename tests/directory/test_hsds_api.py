@@ -193,6 +193,13 @@ def test_only_active_services_of_active_organisations(directory, client):
     assert missing.status_code == 404 and missing.json == {"error": "No such service."}
 
 
+def test_an_alliance_can_keep_its_directory_unpublished(directory, make_app):
+    closed = make_app(HSDS_API=False).test_client()
+    for path in ("/api/hsds/", "/api/hsds/services", f"/api/hsds/services/{EXAMPLE_SERVICE}"):
+        response = closed.get(path)
+        assert response.status_code == 404 and "does not publish" in response.json["error"]
+
+
 def test_conditional_requests(directory, client):
     first = client.get(f"/api/hsds/services/{EXAMPLE_SERVICE}")
     assert first.headers["ETag"] and first.headers["Last-Modified"]
