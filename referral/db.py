@@ -86,9 +86,10 @@ def make_engine(url, *, busy_timeout_ms=10_000, lock_timeout_ms=10_000):
     return engine
 
 
-# A read that another writer overtook: SQLite cannot move a deferred transaction that has
-# read onto the newer state, so its first write fails at once (SQLITE_BUSY_SNAPSHOT).
-SNAPSHOT_GONE = 517
+# SQLITE_BUSY and its kinds (the low byte of the extended code). A deferred transaction
+# that has read cannot wait for the write lock: its first write fails at once when another
+# worker holds the lock (SQLITE_BUSY) or wrote since its read (SQLITE_BUSY_SNAPSHOT).
+SQLITE_BUSY = 5
 
 
 def _reads_first():
@@ -96,15 +97,16 @@ def _reads_first():
             and not g.get("write_lock"))
 
 
-def _snapshot_gone(error):
-    return getattr(error.orig, "sqlite_errorcode", None) == SNAPSHOT_GONE
+def _lock_refused(error):
+    return (getattr(error.orig, "sqlite_errorcode", 0) or 0) & 0xFF == SQLITE_BUSY
 
 
 def _dispatch_again_if_overtaken(app):
-    """Run each view; when a GET that writes (an access-log entry, a denial) was overtaken
-    by another worker's write between its first read and its first write, run it once more
-    from the start, holding the write lock from its first statement. Its writes are flushed
-    inside the view, so that this shows there rather than at the commit."""
+    """Run each view; when a GET that writes (an access-log entry, a denial) cannot take the
+    write lock at its first write — another worker holds it, or wrote since this request's
+    first read — run it once more from the start, holding the write lock from its first
+    statement (waiting for it like any form post). Its writes are flushed inside the view,
+    so that this shows there rather than at the commit."""
     view = app.dispatch_request
 
     def flushed():
@@ -122,7 +124,7 @@ def _dispatch_again_if_overtaken(app):
         try:
             return flushed()
         except OperationalError as error:
-            if not _snapshot_gone(error):
+            if not (_reads_first() and _lock_refused(error)):
                 raise
         stale = g.pop("db_session")
         stale.rollback()

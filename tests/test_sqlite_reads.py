@@ -6,6 +6,7 @@ failing. Always on SQLite, also when the suite runs on PostgreSQL (which has no 
 import re
 import shutil
 import sqlite3
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -104,3 +105,30 @@ def test_a_post_takes_the_lock_from_its_first_statement(sqlite_app):
     finally:
         sa.event.remove(engine, "before_cursor_execute", track)
     assert began[0] == "BEGIN" and began[-1] == "BEGIN IMMEDIATE"
+
+
+def test_a_read_that_must_write_while_another_holds_the_lock_waits_for_it(sqlite_app):
+    client = browser(sqlite_app, NURSE)
+    family = re.search(r"/families/([0-9a-f-]{36})", client.get("/families/").text).group(1)
+    engine = sqlite_app.extensions["referral.engine"]
+    holder = sqlite3.connect(sqlite_app.database_path, isolation_level=None,
+                             check_same_thread=False)
+    began = []
+
+    def track(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN"):
+            began.append(statement)
+        elif _writes(statement) and not g.get("write_lock") and not holder.in_transaction:
+            # Another worker takes the write lock just before this request's first write,
+            # and lets go a moment later.
+            holder.execute("BEGIN IMMEDIATE")
+            threading.Timer(0.1, holder.execute, ["ROLLBACK"]).start()
+
+    sa.event.listen(engine, "before_cursor_execute", track)
+    try:
+        page = client.get(f"/families/{family}")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", track)
+        holder.close()
+    assert page.status_code == 200, page.text[:300]
+    assert began == ["BEGIN", "BEGIN IMMEDIATE"]
