@@ -62,8 +62,9 @@ def services():
         rows = [r for r in rows if r.get("last_modified")
                 and datetime.fromisoformat(r["last_modified"]) >= after]
     if _flag("minimal"):
-        items = [{"id": r["id"], "last_modified": r.get("last_modified")} for r in rows]
-        items = [{k: v for k, v in item.items() if v} for item in items]
+        # Id and last change, with the name and status the list's schema requires.
+        items = [{k: r[k] for k in ("id", "name", "status", "last_modified") if r.get(k)}
+                 for r in rows]
     elif _flag("full"):
         items = [directory.full("service", r) for r in rows]
     else:

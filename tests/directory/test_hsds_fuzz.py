@@ -72,7 +72,7 @@ def _check(runner, tmp_path, document):
     assert exported.exit_code == 0, repr(exported.exception)
 
 
-@settings(max_examples=60, deadline=None, database=None,
+@settings(max_examples=60, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(document=SERVICE | st.lists(SERVICE, max_size=3).map(lambda items: {
