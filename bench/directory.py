@@ -184,7 +184,7 @@ def main():
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "referral:create_app()"], env=env)
+         "--log-level", "warning", "referral.wsgi:app"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):

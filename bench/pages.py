@@ -403,7 +403,7 @@ def bench_run(app, args):
     """Drive the bare app and every page; return the rows."""
     ids = world(app)
     hello, hello_port = start_server("hello:app", args.workers, chdir=ROOT)
-    server, port = start_server("referral:create_app()", args.workers)
+    server, port = start_server("referral.wsgi:app", args.workers)
     rows, sessions, clients = {}, {}, {}
     try:
         def bare(label):

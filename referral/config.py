@@ -71,6 +71,10 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "referral_session",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    # The cookie is written when the session changes, not on every response: its lifetime
+    # is the absolute session period from the login, and the idle clock (seen_at) moves at
+    # most once a minute (referral.web).
+    "SESSION_REFRESH_EACH_REQUEST": False,
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

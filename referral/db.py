@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 from alembic.config import Config
-from flask import current_app, g, has_request_context, request
+from flask import before_render_template, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Mapper
@@ -94,7 +94,8 @@ SQLITE_BUSY = 5
 
 def _reads_first():
     return (has_request_context() and request.method in ("GET", "HEAD")
-            and not g.get("write_lock"))
+            and not g.get("write_lock")
+            and request.endpoint not in current_app.extensions["referral.writes_on_read"])
 
 
 def _lock_refused(error):
@@ -106,7 +107,9 @@ def _dispatch_again_if_overtaken(app):
     write lock at its first write — another worker holds it, or wrote since this request's
     first read — run it once more from the start, holding the write lock from its first
     statement (waiting for it like any form post). Its writes are flushed inside the view,
-    so that this shows there rather than at the commit."""
+    so that this shows there rather than at the commit. The page's later requests in this
+    worker take the lock from their first statement (writes_on_read): a page that writes
+    on read under load would otherwise be overtaken time and again."""
     view = app.dispatch_request
 
     def flushed():
@@ -126,6 +129,7 @@ def _dispatch_again_if_overtaken(app):
         except OperationalError as error:
             if not (_reads_first() and _lock_refused(error)):
                 raise
+        app.extensions["referral.writes_on_read"].add(request.endpoint)
         stale = g.pop("db_session")
         stale.rollback()
         stale.close()
@@ -141,12 +145,38 @@ def _flush():
         g.db_session.flush()
 
 
+@event.listens_for(Session, "after_flush")
+def _wrote(session, _context):
+    session.info["wrote"] = True
+
+
+def _commit_before_rendering(_app, template=None, context=None, **_extra):
+    """A page that only shows (GET, HEAD) but wrote — an access-log entry, a denial, the
+    moment a referral was opened — commits before its template renders. The entry and the
+    reads it records are still one transaction, committed before any of the page is sent;
+    what is released earlier is SQLite's one write lock and the access log's head row on
+    PostgreSQL, which every other request that logs waits for. The template renders from
+    what the view loaded; if it fails, the entry stays: the data was read."""
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return
+    session = g.get("db_session")
+    if session is None or template.name.startswith("email/"):  # a message is part of a change
+        return
+    if session.new or session.dirty or session.deleted or session.info.get("wrote"):
+        session.commit()
+        session.info.pop("wrote", None)
+        g.pop("write_lock", None)  # what the template still reads needs no write lock
+
+
 def init_app(app):
     app.extensions["referral.engine"] = make_engine(
         app.config["DATABASE_URL"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
         lock_timeout_ms=app.config["POSTGRES_LOCK_TIMEOUT_MS"])
+    app.extensions["referral.writes_on_read"] = set()  # endpoints, see below
     if app.config["DATABASE_URL"].startswith("sqlite"):
         _dispatch_again_if_overtaken(app)
+
+    before_render_template.connect(_commit_before_rendering, app, weak=False)
 
     @app.after_request
     def commit(response):

@@ -43,6 +43,8 @@ from referral.referrals import worklist
 
 bp = Blueprint("main", __name__)
 
+SEEN_EVERY = 60  # seconds: how often the session's idle clock is moved (a new cookie)
+
 DENIED_DAYS = 7  # the privacy officer's home counts refused accesses of the last week
 
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
@@ -284,7 +286,8 @@ def _expire_session():
         session.clear()
         flash(_("Your session has ended. Log in again."), "info")
         return redirect(url_for("auth.login", next=request.full_path))
-    session["seen_at"] = now
+    if now - seen_at > SEEN_EVERY:
+        session["seen_at"] = now
     return None
 
 

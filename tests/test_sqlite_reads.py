@@ -87,6 +87,16 @@ def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
     assert len(reads) == 1  # the first try left nothing
     verified = sqlite_app.test_cli_runner().invoke(args=["audit", "verify"])
     assert verified.exit_code == 0, verified.output
+    # The page was overtaken once: from now on it takes the lock from its first statement
+    # (pages that only read still do not).
+    began.clear()
+    sa.event.listen(engine, "before_cursor_execute", track)
+    try:
+        assert client.get(f"/families/{family}").status_code == 200
+        assert client.get("/families/").status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", track)
+    assert began == ["BEGIN IMMEDIATE", "BEGIN"]
 
 
 def test_a_post_takes_the_lock_from_its_first_statement(sqlite_app):

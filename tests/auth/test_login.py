@@ -228,6 +228,22 @@ def test_idle_session_expires(client, make_user, login):
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
+def test_the_session_cookie_is_written_when_the_idle_clock_moves(client, make_user, login):
+    """Pages do not sign a new cookie on every answer: the idle clock moves once a minute,
+    and a session used within its idle period stays (29 minutes idle, then a page)."""
+    person = make_user()
+    login(person)
+    assert client.get("/").status_code == 200
+    assert "Set-Cookie" not in client.get("/").headers
+    with client.session_transaction() as session:
+        session["seen_at"] = time.time() - 29 * 60
+    moved = client.get("/")
+    assert moved.status_code == 200 and "referral_session=" in moved.headers["Set-Cookie"]
+    with client.session_transaction() as session:
+        assert time.time() - session["seen_at"] < 60
+    assert "Set-Cookie" not in client.get("/").headers
+
+
 def test_absolute_session_lifetime(client, make_user, login):
     person = make_user()
     login(person)

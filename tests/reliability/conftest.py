@@ -249,7 +249,7 @@ def gunicorn(tmp_path):
             command += ["-c", str(hook)]
             environ.update(PAUSE_AT=pause_at, PAUSE_PATH=pause_path, PAUSE_MARK=str(tmp_path / "paused"),
                            PAUSE_GO=str(tmp_path / "go"))
-        process = subprocess.Popen([*command, "referral:create_app()"], env=environ, cwd=ROOT)
+        process = subprocess.Popen([*command, "referral.wsgi:app"], env=environ, cwd=ROOT)
         server = Server(f"http://127.0.0.1:{port}", process)
         servers.append(server)
         deadline = time.monotonic() + 30

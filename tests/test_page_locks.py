@@ -1,0 +1,58 @@
+"""A page that writes while it only shows — the family's or the referral's access-log entry —
+commits before its template renders: the entry and the reads it records are one transaction
+as before, and the next request that logs does not wait while this one renders (on SQLite
+the one write lock, on PostgreSQL the access log's head row)."""
+
+import pytest
+import sqlalchemy as sa
+from flask import template_rendered
+
+from referral import web
+from tests.conftest import browser
+
+PAGES = {"family": ("/families/{world.family_id}", "cases/family.html", "family"),
+         "referral": ("/referrals/{world.inbox_referral}", "referrals/show.html", "referral")}
+
+
+@pytest.mark.own_database
+@pytest.mark.parametrize("page", PAGES)
+def test_the_access_log_is_committed_and_free_while_the_page_renders(make_app, world, page):
+    # Another worker waits at most a fifth of a second for a lock, then fails.
+    app = make_app(SQLITE_BUSY_TIMEOUT_MS=200, POSTGRES_LOCK_TIMEOUT_MS=200)
+    path, template_name, object_type = PAGES[page]
+    client = browser(app, world.owner)
+    engine = app.extensions["referral.engine"]
+    seen = []
+
+    def rendered(_app, template, context, **_extra):
+        if template.name != template_name:
+            return
+        with engine.connect() as other:  # another worker, while this page is being sent
+            other.execute(sa.text("UPDATE audit_head SET seq = seq WHERE id = 1"))
+            seen.append(tuple(other.execute(sa.text(
+                "SELECT object_type, action, outcome FROM audit_event "
+                "ORDER BY seq DESC LIMIT 1")).one()))
+            other.rollback()
+
+    with template_rendered.connected_to(rendered, app):
+        response = client.get(path.format(world=world))
+    assert response.status_code == 200
+    assert seen == [(object_type, "read", "success")]
+
+
+@pytest.mark.own_database
+def test_a_page_that_fails_to_render_keeps_its_access_log_entry(make_app, world, monkeypatch):
+    """The data was read: its entry stays, although the page became an error."""
+    app = make_app(PROPAGATE_EXCEPTIONS=False)  # a 500 page, as in production
+    client = browser(app, world.owner)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a mistake in the template")
+
+    monkeypatch.setattr(web, "format_date", broken)
+    response = client.get(f"/families/{world.family_id}")
+    assert response.status_code == 500
+    with app.extensions["referral.engine"].connect() as other:
+        last = tuple(other.execute(sa.text("SELECT object_type, action, outcome FROM audit_event "
+                                     "ORDER BY seq DESC LIMIT 1")).one())
+    assert last == ("family", "read", "success")
