@@ -1,5 +1,7 @@
 """The database: one engine per app, one session per request, committed once at its end."""
 
+import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -81,9 +83,37 @@ def make_engine(url, *, busy_timeout_ms=10_000, lock_timeout_ms=10_000):
     def on_begin(connection):
         # A request that only reads (GET, HEAD) starts without SQLite's one write lock, so
         # readers never queue behind each other; everything else takes it up front.
-        connection.exec_driver_sql("BEGIN" if _reads_first() else "BEGIN IMMEDIATE")
+        if _reads_first():
+            connection.exec_driver_sql("BEGIN")
+        else:
+            _begin_writing(connection, busy_timeout_ms)
 
     return engine
+
+
+WAIT_STEP = 0.001  # seconds between looks at a taken write lock
+
+
+def _begin_writing(connection, timeout_ms):
+    """BEGIN IMMEDIATE, waiting for the write lock in steps of a millisecond. SQLite's own
+    wait sleeps longer each time it finds the lock taken (up to 100 ms at once), so under load
+    a waiting worker sleeps past the moment the lock is free, and the queue grows; this looks
+    again every millisecond, up to the same busy timeout."""
+    raw = connection.connection.dbapi_connection
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + timeout_ms / 1000
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if (error.sqlite_errorcode or 0) & 0xFF != SQLITE_BUSY:
+                    break
+            time.sleep(WAIT_STEP)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # the last try: SQLAlchemy's error
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
 
 
 # SQLITE_BUSY and its kinds (the low byte of the extended code). A deferred transaction

@@ -7,6 +7,7 @@ import re
 import shutil
 import sqlite3
 import threading
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -38,6 +39,29 @@ def sqlite_app(template, tmp_path):
     app.extensions["referral.engine"].dispose()
 
 
+@contextmanager
+def sqlite_begins(app):
+    """The BEGINs SQLite receives from the app, in order (tries in a row, waiting for the
+    write lock, as one)."""
+    engine = app.extensions["referral.engine"]
+    engine.dispose()  # new connections, each traced
+    began = []
+
+    def trace(statement):
+        if statement.startswith("BEGIN") and (not began or began[-1] != statement):
+            began.append(statement)
+
+    def connect(dbapi_connection, _record):
+        dbapi_connection.set_trace_callback(trace)
+
+    sa.event.listen(engine, "connect", connect)
+    try:
+        yield began
+    finally:
+        sa.event.remove(engine, "connect", connect)
+        engine.dispose()
+
+
 def _writes(statement):
     return re.match(r"\s*(INSERT|UPDATE|DELETE)\b", statement, re.IGNORECASE)
 
@@ -62,12 +86,10 @@ def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
     client = browser(sqlite_app, NURSE)
     family = re.search(r"/families/([0-9a-f-]{36})", client.get("/families/").text).group(1)
     engine = sqlite_app.extensions["referral.engine"]
-    began, overtaken = [], []
+    overtaken = []
 
     def track(conn, cursor, statement, *args):
-        if statement.startswith("BEGIN"):
-            began.append(statement)
-        elif _writes(statement) and not g.get("write_lock") and not overtaken:
+        if _writes(statement) and not g.get("write_lock") and not overtaken:
             # Between this request's first read and its first write, another worker writes.
             other = sqlite3.connect(sqlite_app.database_path, isolation_level=None)
             other.execute("UPDATE need_domain SET position = position + 1")
@@ -76,7 +98,8 @@ def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
 
     sa.event.listen(engine, "before_cursor_execute", track)
     try:
-        page = client.get(f"/families/{family}")
+        with sqlite_begins(sqlite_app) as began:
+            page = client.get(f"/families/{family}")
     finally:
         sa.event.remove(engine, "before_cursor_execute", track)
     assert page.status_code == 200, page.text[:300]
@@ -89,31 +112,17 @@ def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
     assert verified.exit_code == 0, verified.output
     # The page was overtaken once: from now on it takes the lock from its first statement
     # (pages that only read still do not).
-    began.clear()
-    sa.event.listen(engine, "before_cursor_execute", track)
-    try:
+    with sqlite_begins(sqlite_app) as began:
         assert client.get(f"/families/{family}").status_code == 200
         assert client.get("/families/").status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", track)
     assert began == ["BEGIN IMMEDIATE", "BEGIN"]
 
 
 def test_a_post_takes_the_lock_from_its_first_statement(sqlite_app):
     client = browser(sqlite_app, NURSE)
-    engine = sqlite_app.extensions["referral.engine"]
-    began = []
-
-    def track(conn, cursor, statement, *args):
-        if statement.startswith("BEGIN"):
-            began.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", track)
-    try:
+    with sqlite_begins(sqlite_app) as began:
         client.get("/families/")
         assert post_form(client, "/logout", {}, page="/").status_code == 303
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", track)
     assert began[0] == "BEGIN" and began[-1] == "BEGIN IMMEDIATE"
 
 
@@ -123,12 +132,9 @@ def test_a_read_that_must_write_while_another_holds_the_lock_waits_for_it(sqlite
     engine = sqlite_app.extensions["referral.engine"]
     holder = sqlite3.connect(sqlite_app.database_path, isolation_level=None,
                              check_same_thread=False)
-    began = []
 
     def track(conn, cursor, statement, *args):
-        if statement.startswith("BEGIN"):
-            began.append(statement)
-        elif _writes(statement) and not g.get("write_lock") and not holder.in_transaction:
+        if _writes(statement) and not g.get("write_lock") and not holder.in_transaction:
             # Another worker takes the write lock just before this request's first write,
             # and lets go a moment later.
             holder.execute("BEGIN IMMEDIATE")
@@ -136,9 +142,25 @@ def test_a_read_that_must_write_while_another_holds_the_lock_waits_for_it(sqlite
 
     sa.event.listen(engine, "before_cursor_execute", track)
     try:
-        page = client.get(f"/families/{family}")
+        with sqlite_begins(sqlite_app) as began:
+            page = client.get(f"/families/{family}")
     finally:
         sa.event.remove(engine, "before_cursor_execute", track)
         holder.close()
     assert page.status_code == 200, page.text[:300]
     assert began == ["BEGIN", "BEGIN IMMEDIATE"]
+
+
+def test_a_write_lock_held_past_the_busy_timeout_gives_the_busy_page(sqlite_app):
+    client = browser(sqlite_app, NURSE)
+    holder = sqlite3.connect(sqlite_app.database_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another worker, stuck in a write
+    try:
+        busy = post_form(client, "/language", {"language": "en", "next": "/"}, page="/")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert busy.status_code == 503 and "Er is niets opgeslagen" in busy.text
+    saved = post_form(client, "/language", {"language": "en", "next": "/"}, page="/")
+    assert saved.status_code == 303
+    assert "Log out" in client.get("/").text  # in English now
