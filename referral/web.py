@@ -275,13 +275,17 @@ def _template_globals():
 
 
 def _expire_session():
-    """End a session after the idle period and after the absolute period."""
-    if not current_user.is_authenticated:
+    """End a session after the idle period and after the absolute period. Read from the
+    session's times: the account is loaded only when a session has ended (a page that needs
+    no account — health, the families' feedback — does not load one)."""
+    if "_user_id" not in session:  # nobody logged in with this browser
         return None
     now, config = time.time(), current_app.config
     login_at, seen_at = session.get("login_at", 0), session.get("seen_at", 0)
     if (now - seen_at > config["SESSION_IDLE_MINUTES"] * 60
             or now - login_at > config["SESSION_ABSOLUTE_HOURS"] * 3600):
+        if not current_user.is_authenticated:  # the account was closed meanwhile
+            return None
         logout_user()
         session.clear()
         flash(_("Your session has ended. Log in again."), "info")
