@@ -41,6 +41,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 PASSWORD = "oefen-wachtwoord-2026"  # the demo accounts' password  # noqa: S105  # nosec B105
 PROFESSIONAL, PARTNER, BRIDGE, COORDINATOR = (
     "jgz@demo.example", "partner@demo.example", "brug@demo.example", "coordinator@demo.example")
+FAMILY = "a family, by its feedback link"  # not an account: a browser that opened a link
 SCALES = {"demo": 0, "municipality": 0.1, "national": 1.0}  # as referral.dev.scale.SCALES
 RUNS = ["sqlite:demo", "postgresql:demo", "sqlite:municipality", "postgresql:municipality"]
 # The issue's targets, as shares of the bare app's requests per second.
@@ -345,7 +346,32 @@ def pages(ids):
         ("bridge list", BRIDGE, "get", READ, [("GET", "/referrals/", None)]),
         ("monitor", COORDINATOR, "get", READ, [("GET", "/monitor/", None)]),
         ("pledges", COORDINATOR, "get", READ, [("GET", "/monitor/pledges", None)]),
+        ("feedback form", FAMILY, "get", READ, [("GET", "/f/form", None)]),
     ]
+
+
+def feedback_link(app, family_id):
+    """A new feedback link for the family, made as its professional makes one: the token.
+    A link works in the one browser that opens it first, so each visitor gets its own."""
+    from referral import db
+    from referral.auth.queries import find_user
+    from referral.cases.models import Family
+    from referral.feedback import operations
+
+    with app.app_context():
+        _, token = operations.invite(find_user(PROFESSIONAL),
+                                     db.session().get(Family, family_id))
+        db.commit()
+    app.extensions["referral.engine"].dispose()
+    return token
+
+
+def feedback_visitor(app, family_id):
+    """A test client holding a family's feedback link, as the family's phone would."""
+    client = app.test_client()
+    assert client.get(f"/f/{feedback_link(app, family_id)}").status_code == 303
+    assert 'method="post"' in client.get("/f/form").text, "the feedback form did not open"
+    return client
 
 
 def partner_items(ids):
@@ -361,11 +387,12 @@ def with_token(fields, token, path):
     return {name: token, **fields}
 
 
-def count_statements(app, clients, email, kind, items):
+def count_statements(app, clients, email, kind, items, ids):
     """SQL statements of one request of the page, in-process with a test client; a unique
     page uses up its last item here (returns the items left for wrk)."""
     if email not in clients:
-        clients[email] = logged_in(app, email)
+        clients[email] = (feedback_visitor(app, ids["families"][0]) if email == FAMILY
+                          else logged_in(app, email))
     client = clients[email]
     method, path, fields = items[-1] if kind == "unique" else items[0]
     try:
@@ -399,6 +426,16 @@ def session_for(port, email, sample):
     return browser.cookie(), token
 
 
+def family_session(app, port, family_id):
+    """The cookies of a browser on the real app that opened a family's feedback link."""
+    browser = Browser(port)
+    status, _, _ = browser.request("GET", f"/f/{feedback_link(app, family_id)}")
+    _, _, page = browser.request("GET", "/f/form")
+    if status != 303 or 'method="post"' not in page:
+        raise RuntimeError("the feedback link did not open the form")
+    return browser.cookie(), None
+
+
 def bench_run(app, args):
     """Drive the bare app and every page; return the rows."""
     ids = world(app)
@@ -425,9 +462,11 @@ def bench_run(app, args):
             if not items:
                 print(f"  {name}: nothing to do", flush=True)
                 continue
-            count, items = count_statements(app, clients, email, kind, items)
+            count, items = count_statements(app, clients, email, kind, items, ids)
             key = (email, kind != "get")
-            if key not in sessions:
+            if key not in sessions and email == FAMILY:
+                sessions[key] = family_session(app, port, ids["families"][1])
+            elif key not in sessions:
                 sessions[key] = session_for(port, email, items[0] if kind != "get" else None)
             cookie, token = sessions[key]
             if kind == "get":

@@ -108,6 +108,22 @@ def test_parent_answers_once_and_the_token_leaves_the_address(app, make_app, log
     assert "Elif" not in resend.text
 
 
+def test_a_form_sent_back_keeps_the_answers_given(app, client, login, world):
+    """Too long a text: the page comes back with its message, and the faces and scales
+    chosen are still chosen (nothing to pick again on a phone)."""
+    login(world.owner)
+    [link] = _invite(client, world)
+    family = app.test_client()
+    back = _answer(family, link, {"heard": "4", "useful": "2", "went_well": "x" * 2001})
+    assert back.status_code == 200 and 'role="alert"' in back.text
+    checked = re.findall(r'<input id="([a-z_]+-\d)" name="[a-z_]+" type="radio" value="(\d)"'
+                         r'( checked)?>', back.text)
+    assert len(checked) == 20  # four scales of five
+    assert [(box, value) for box, value, on in checked if on] == [("heard-3", "4"),
+                                                                  ("useful-1", "2")]
+    assert '<label for="heard-3">' in back.text
+
+
 def login_as(client, person):
     post_form(client, "/login", {"email": person.email, "password": person.password})
 
