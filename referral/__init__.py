@@ -15,8 +15,17 @@ from werkzeug.utils import cached_property
 
 from referral import config, crypto, db
 
+
+class _Babel(Babel):
+    @cached_property
+    def domain_instance(self):
+        from referral.web import Domain  # the package's modules import this one
+
+        return Domain(domain=self.domain)
+
+
 csrf = CSRFProtect()
-babel = Babel()
+babel = _Babel()
 login_manager = LoginManager()
 
 

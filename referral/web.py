@@ -183,22 +183,32 @@ def language():
     return redirect(safe_next(form.next.data), code=303)
 
 
-def _translations():
-    """The catalog of the request's language, for the strings of templates: Flask-Babel's
-    get_translations asks the app context nine times per string (a page has dozens); this
-    asks once and keeps the catalog beside the locale Flask-Babel chose, so a changed locale
-    (force_locale for a mail in the family's language, refresh) is followed at once."""
+def _translations(find=flask_babel.get_translations):
+    """The catalog of the request's language, for the strings of templates and forms:
+    Flask-Babel's get_translations asks the app context nine times per string (a page has
+    dozens); this asks once and keeps the catalog (`find` finds it) beside the locale
+    Flask-Babel chose, so a changed locale (force_locale for a mail in the family's
+    language, refresh) is followed at once."""
     try:
         state = getattr(g._get_current_object(), "_flask_babel", None)
     except RuntimeError:  # no app context: Flask-Babel's answer (no translation)
-        return flask_babel.get_translations()
+        return find()
     locale = getattr(state, "babel_locale", None)
     if locale is None:  # not chosen yet in this request: Flask-Babel chooses it
-        return flask_babel.get_translations()
+        return find()
     kept = getattr(state, "referral_catalog", None)
     if kept is None or kept[0] is not locale:
-        kept = state.referral_catalog = (locale, flask_babel.get_translations())
+        kept = state.referral_catalog = (locale, find())
     return kept[1]
+
+
+class Domain(flask_babel.Domain):
+    """Flask-Babel's message domain, reading the catalog the way the templates do: the
+    labels, choices and messages of forms are lazy strings, translated through here every
+    time a page shows them (a list's filters, a form's scales)."""
+
+    def get_translations(self):
+        return _translations(super().get_translations)
 
 
 class _WTFormsMessages:

@@ -56,3 +56,32 @@ def test_a_page_that_fails_to_render_keeps_its_access_log_entry(make_app, world,
         last = tuple(other.execute(sa.text("SELECT object_type, action, outcome FROM audit_event "
                                      "ORDER BY seq DESC LIMIT 1")).one())
     assert last == ("family", "read", "success")
+
+
+@pytest.mark.own_database
+@pytest.mark.parametrize("page", PAGES)
+def test_the_page_reads_what_it_shows_before_it_logs(make_app, world, page):
+    """From the access-log entry to the commit, the lock on the log's head is held: the
+    page's reads come before it, only the entry's own statements and its last read after."""
+    app = make_app()
+    path, _template, _object_type = PAGES[page]
+    client = browser(app, world.owner)
+    engine = app.extensions["referral.engine"]
+    sequence = []
+
+    def statement(_conn, _cursor, text, *_args):
+        sequence.append(" ".join(text.split()[:3]))
+
+    def commit(_conn):
+        sequence.append("COMMIT")
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    sa.event.listen(engine, "commit", commit)
+    try:
+        assert client.get(path.format(world=world)).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", statement)
+        sa.event.remove(engine, "commit", commit)
+    logged = sequence.index("INSERT INTO audit_event")
+    held = sequence[logged:sequence.index("COMMIT", logged)]
+    assert len(sequence[:logged]) >= 8 and len(held) <= 4, sequence

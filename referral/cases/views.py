@@ -208,7 +208,6 @@ def remove_child(family_id, child_id):
 @login_required
 def family(family_id):
     family = _family_for("family.view", family_id)
-    children, signals, domains = queries.read_family(current_user, family)
     labels = {choice.value: choice.label for choice in need_domain_choices()}
     consents = queries.consents_of(family)
     organisations = directory.organisation_names(c.organisation_id for c in consents)
@@ -217,13 +216,16 @@ def family(family_id):
     municipality = directory.municipality_names([family.municipality_code]).get(
         family.municipality_code)
     actors = [event.actor_id for event, _ in timeline] + [entry.actor_id for entry in history]
+    names, family_referrals = names_of(actors), referrals.of_family(family.id)
+    # The read is logged last, just before the page is committed and rendered: from the
+    # entry on, this request holds the access log's head (and on SQLite the write lock).
+    children, signals, domains = queries.read_family(current_user, family)
     return render_template("cases/family.html", family=family, children=sorted(
                                children, key=lambda child: child.birth_date),
                            signals=signals, signal_domains=domains, domain_labels=labels,
                            consents=consents, organisations=organisations,
-                           referrals=referrals.of_family(family.id), timeline=timeline,
-                           history=history, municipality=municipality,
-                           names=names_of(actors),
+                           referrals=family_referrals, timeline=timeline,
+                           history=history, municipality=municipality, names=names,
                            may_signal=policy.allowed(current_user, "signal.create", family),
                            may_refer=policy.allowed(current_user, "referral.create", family))
 

@@ -142,9 +142,10 @@ def search(*, domains=(), municipality=None, age=None, text="", everything=False
         select(Service, Organisation).join(Organisation).where(*conditions)
         .order_by(score.desc(), open_first, Service.name, Service.id)
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    audit.record("search", object_type="directory",
+    results = _with_details(rows)
+    audit.record("search", object_type="directory",  # last: it holds the log's head
                  summary=f"directory search, {total} results")
-    return Page(_with_details(rows), total, page)
+    return Page(results, total, page)
 
 
 def _with_details(rows):

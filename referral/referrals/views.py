@@ -243,13 +243,22 @@ def _flash_outcome(made):
 @login_required
 def show(referral_id):
     referral = _referral_or_404(referral_id)
+    page = _show_page(referral)
+    # Logged last, just before the page is committed and rendered: from the entry on, this
+    # request holds the access log's head (and on SQLite the write lock).
     audit.record("read", object_type="referral", object_id=referral.id,
                  family_id=referral.family_id, summary="referral read")
     operations.mark_seen(current_user, referral)  # for the home page's "changed since"
-    return _render_show(referral)
+    return render_template("referrals/show.html", **page)
 
 
 def _render_show(referral, status_form=None, note_form=None, bridge_form=None):
+    return render_template("referrals/show.html", **_show_page(
+        referral, status_form=status_form, note_form=note_form, bridge_form=bridge_form))
+
+
+def _show_page(referral, status_form=None, note_form=None, bridge_form=None):
+    """What the referral's page shows, read before anything is written."""
     user = current_user
     service = db.session().get(Service, referral.service_id)
     organisation = directory.get_organisation(referral.organisation_id)
@@ -271,8 +280,8 @@ def _render_show(referral, status_form=None, note_form=None, bridge_form=None):
     events = queries.events_of(referral)
     handover = pending_handover_to(user.id, referral.id)
     family = db.session().get(Family, referral.family_id) if owner_side else None
-    return render_template(
-        "referrals/show.html", referral=referral, service=service, organisation=organisation,
+    return dict(
+        referral=referral, service=service, organisation=organisation,
         family=family, steps=steps, events=events, handover=handover,
         service_names=queries.service_names(e.from_service_id for e in events),
         names=names_of([e.actor_id for e in events] + [referral.owner_id,
