@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from flask import current_app
 from sqlalchemy import case, func, literal, or_
 from sqlmodel import select
 
@@ -45,14 +46,23 @@ def is_stale(service, today=None):
     return service.assured_date is None or service.assured_date < today - STALE_AFTER
 
 
+@dataclass(frozen=True)
+class NeedDomainLabels:
+    code: str
+    label_nl: str
+    label_en: str
+
+
 def need_domains():
-    """The need domains, read once per request (its database session): a page asks for
-    their labels in several places. Reference data, the same for everyone."""
-    session = db.session()
-    if "need_domains" not in session.info:
-        session.info["need_domains"] = session.exec(
-            select(NeedDomain).order_by(NeedDomain.position)).all()
-    return session.info["need_domains"]
+    """The need domains, in their order: reference data, the same for everyone and changed
+    only by a migration (a deploy, which restarts the workers), so read once per worker
+    process rather than on every page that shows them."""
+    kept = current_app.extensions.get("referral.need_domains")
+    if kept is None:
+        kept = current_app.extensions["referral.need_domains"] = tuple(
+            NeedDomainLabels(d.code, d.label_nl, d.label_en) for d in db.session().exec(
+                select(NeedDomain).order_by(NeedDomain.position)))
+    return kept
 
 
 def municipalities():

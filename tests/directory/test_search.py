@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import audit_entries, count_queries
+from tests.conftest import audit_entries, count_queries, counted_queries
 from tests.directory.conftest import service_ids
 
 
@@ -104,11 +104,22 @@ def test_search_works_without_login_never(client, directory):
 
 def test_queries_per_search_do_not_grow_with_results(app, searcher, make_service):
     make_service("Eerste")
+    searcher.get("/directory/?q=eerste")  # the need domains, read once per process
     few = count_queries(app, searcher, "/directory/?q=eerste")
     for n in range(15):
         make_service(f"Meer aanbod {n}", areas=[("GM0363", "Amsterdam"), ("GM0344", "Utrecht")])
     many = count_queries(app, searcher, "/directory/?")
     assert few == many, (few, many)
+
+
+def test_the_need_domains_are_read_once_per_process(app, searcher):
+    """Reference data, changed only by a migration: the second page does not ask again."""
+    pages = []
+    for _ in range(2):
+        with counted_queries(app) as statements:
+            assert searcher.get("/directory/").status_code == 200
+        pages.append([s for s in statements if "FROM need_domain" in s])
+    assert len(pages[0]) == 1 and pages[1] == []
 
 
 def test_service_page_is_printable_and_complete(searcher, directory):
