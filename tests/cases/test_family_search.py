@@ -152,3 +152,23 @@ def test_searching_reads_the_same_statements_for_any_caseload(app, client, login
     for n in range(6):
         add_family(app, world.owner, f"Pieter Jansen {n}", f"Kind {n}", "Broer")
     assert count() == few
+
+
+def test_newest_first_the_database_pages_the_caseload(app, client, login, world, monkeypatch):
+    """Without a search, newest first, no name needs decrypting: one page of families is
+    read, not the whole caseload, with the same statements for any caseload."""
+    for n in range(5):
+        add_family(app, world.owner, f"Gezin Bakker {n}", f"Kind {n}")
+    monkeypatch.setattr(queries, "FAMILY_PAGE_SIZE", 2)
+    login(world.owner)
+    with counted_queries(app) as statements:
+        first = text_of(client.get("/families/"))
+    assert "Gezin Bakker 4" in first and "Gezin Bakker 3" in first
+    assert "Gezin Bakker 2" not in first and "Pagina 1 van 3" in first
+    [families] = [s for s in statements if "FROM family" in s and "count(*) OVER" in s]
+    assert "LIMIT" in families
+    third = text_of(client.get("/families/?page=3"))
+    assert "Gezin Bakker 0" in third and "Zeynep Yilmaz" in third  # the oldest
+    assert "Gezin Bakker 1" not in third and "Pagina 3 van 3" in third
+    past = text_of(client.get("/families/?page=9"))  # past the end: the last page
+    assert "Zeynep Yilmaz" in past and "Pagina 3 van 3" in past
