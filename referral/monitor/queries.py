@@ -549,20 +549,53 @@ def reports_of(pledge, year):
             PledgeActivity.pledge_id == pledge.id, PledgeReport.year == year))}
 
 
+PLEDGE_PAGE_SIZE = 50
+
+
+def _organisations(*columns):
+    """Every active organisation with its pledge (or None), by name."""
+    return (select(*columns).join(Pledge, Pledge.organisation_id == Organisation.id,
+                                  isouter=True)
+            .where(Organisation.active).order_by(Organisation.name, Organisation.id))
+
+
+def _with_activities(year, rows):
+    """(organisation, pledge, number of activities, reported on the year) for rows of
+    (organisation, pledge): two statements for the rows' pledges."""
+    ids = [pledge.id for _organisation, pledge in rows if pledge is not None]
+    counts, reported = {}, set()
+    if ids:
+        session = db.session()
+        counts = dict(session.exec(select(PledgeActivity.pledge_id, func.count())
+                                   .where(PledgeActivity.pledge_id.in_(ids))
+                                   .group_by(PledgeActivity.pledge_id)).all())
+        reported = set(session.exec(
+            select(PledgeActivity.pledge_id).join(PledgeReport)
+            .where(PledgeReport.year == year, PledgeActivity.pledge_id.in_(ids))
+            .distinct()).all())
+    return [(organisation, pledge, counts.get(pledge.id, 0) if pledge else 0,
+             bool(pledge and pledge.id in reported)) for organisation, pledge in rows]
+
+
 def overview(year):
     """Every active organisation: its pledge (or None), the number of activities, and
     whether it reported on the year."""
-    session = db.session()
-    counts = dict(session.exec(select(PledgeActivity.pledge_id, func.count())
-                               .group_by(PledgeActivity.pledge_id)).all())
-    reported = set(session.exec(
-        select(PledgeActivity.pledge_id).join(PledgeReport).where(PledgeReport.year == year)
-        .distinct()).all())
-    rows = session.exec(select(Organisation, Pledge).join(
-        Pledge, Pledge.organisation_id == Organisation.id, isouter=True)
-        .where(Organisation.active).order_by(Organisation.name)).all()
-    return [(organisation, pledge, counts.get(pledge.id, 0) if pledge else 0,
-             bool(pledge and pledge.id in reported)) for organisation, pledge in rows]
+    return _with_activities(year, db.session().exec(_organisations(Organisation, Pledge)).all())
+
+
+def overview_page(year, page):
+    """One page of the overview, the same three statements for any number of organisations
+    (the count comes with the rows); past the last page, the last page."""
+    size, session = PLEDGE_PAGE_SIZE, db.session()
+    page = max(1, page)
+    rows = session.exec(_organisations(Organisation, Pledge, func.count().over())
+                        .offset((page - 1) * size).limit(size)).all()
+    if not rows and page > 1:
+        total = session.exec(select(func.count()).select_from(Organisation)
+                             .where(Organisation.active)).one()
+        return overview_page(year, max(1, -(-total // size)))
+    return directory.Page(_with_activities(year, [(o, p) for o, p, _total in rows]),
+                          rows[0][2] if rows else 0, page, size)
 
 
 def reported_count(year):

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from referral import policy
 from referral.directory import queries as directory
 from referral.errors import Refused
-from referral.forms import ButtonForm
+from referral.forms import ButtonForm, page_number
 from referral.monitor import bp, operations, queries
 from referral.monitor.charts import CHARTS
 from referral.monitor.forms import PledgeForm, ReportForm
@@ -149,5 +149,5 @@ def pledge_list():
         reminded = operations.remind_pledges(current_user, year=year)
         flash(_("Reminders queued for %(num)d organisations.", num=reminded), "success")
         return redirect(url_for("monitor.pledge_list", year=year), code=303)
-    return render_template("monitor/pledges.html", rows=queries.overview(year), year=year,
-                           form=form)
+    return render_template("monitor/pledges.html", year=year, form=form,
+                           page=queries.overview_page(year, page_number(request.args)))

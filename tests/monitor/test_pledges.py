@@ -7,8 +7,9 @@ from sqlmodel import select
 
 from referral import db
 from referral.mail import OutboxMessage
+from referral.monitor import queries
 from referral.monitor.models import PledgeActivity, PledgeReport
-from tests.conftest import post_form
+from tests.conftest import counted_queries, post_form
 
 YEAR = date.today().year
 
@@ -78,3 +79,32 @@ def test_only_partners_pledge_and_only_coordinators_list(client, login, make_use
     assert client.get("/monitor/pledges").status_code == 403
     login(make_user("partner", organisation="Jeugdfonds"))
     assert client.get("/monitor/pledges").status_code == 403
+
+
+def test_the_pledges_overview_is_paged(app, client, login, make_user, monkeypatch):
+    """A country's alliance has thousands of organisations: one page at a time, the same
+    statements for any number of them; the reminder still reaches every organisation."""
+    partner = make_user("partner", organisation="Aanpak")
+    for name in ("Buurtwerk", "Cultuurfonds", "Dorpshuis", "Eetpunt", "Jeugdfonds"):
+        make_user("partner", organisation=name)
+    login(partner)
+    _pledge(client)
+    monkeypatch.setattr(queries, "PLEDGE_PAGE_SIZE", 2)
+    login(make_user("coordinator", organisation="Alliantie"))
+    with counted_queries(app) as few:
+        first = client.get(f"/monitor/pledges?year={YEAR}").text
+    assert "Aanpak" in first and "nog niet" in first and "Alliantie" in first
+    assert "Buurtwerk" not in first
+    assert "Pagina 1 van 4" in first and f"/monitor/pledges?page=2&amp;year={YEAR}" in first
+    last = client.get(f"/monitor/pledges?year={YEAR}&page=4").text
+    assert "Jeugdfonds" in last and "Aanpak" not in last and "Pagina 4 van 4" in last
+    assert "Pagina 4 van 4" in client.get(f"/monitor/pledges?year={YEAR}&page=99").text
+    for name in ("Fietsbank", "Gezinshuis", "Huiswerkklas"):
+        make_user("partner", organisation=name)
+    with counted_queries(app) as more:
+        assert "Pagina 1 van 5" in client.get(f"/monitor/pledges?year={YEAR}").text
+    assert len(few) == len(more)
+    assert post_form(client, f"/monitor/pledges?year={YEAR}", {}).status_code == 303
+    with app.app_context():
+        [message] = db.session().exec(select(OutboxMessage)).all()
+        assert message.recipient == partner.email
