@@ -62,6 +62,19 @@ def sqlite_begins(app):
         engine.dispose()
 
 
+def _family_page_while(app, client, family, on_statement):
+    """The family page, `on_statement` called before each statement the app sends; and the
+    BEGINs SQLite received."""
+    engine = app.extensions["referral.engine"]
+    sa.event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        with sqlite_begins(app) as began:
+            page = client.get(f"/families/{family}")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_statement)
+    return page, began
+
+
 def _writes(statement):
     return re.match(r"\s*(INSERT|UPDATE|DELETE)\b", statement, re.IGNORECASE)
 
@@ -85,7 +98,6 @@ def test_a_page_that_only_reads_does_not_wait_for_a_writer(sqlite_app):
 def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
     client = browser(sqlite_app, NURSE)
     family = re.search(r"/families/([0-9a-f-]{36})", client.get("/families/").text).group(1)
-    engine = sqlite_app.extensions["referral.engine"]
     overtaken = []
 
     def track(conn, cursor, statement, *args):
@@ -96,12 +108,7 @@ def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
             other.close()
             overtaken.append(statement)
 
-    sa.event.listen(engine, "before_cursor_execute", track)
-    try:
-        with sqlite_begins(sqlite_app) as began:
-            page = client.get(f"/families/{family}")
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", track)
+    page, began = _family_page_while(sqlite_app, client, family, track)
     assert page.status_code == 200, page.text[:300]
     assert overtaken and began == ["BEGIN", "BEGIN IMMEDIATE"]
     with sqlite_app.app_context():
@@ -129,7 +136,6 @@ def test_a_post_takes_the_lock_from_its_first_statement(sqlite_app):
 def test_a_read_that_must_write_while_another_holds_the_lock_waits_for_it(sqlite_app):
     client = browser(sqlite_app, NURSE)
     family = re.search(r"/families/([0-9a-f-]{36})", client.get("/families/").text).group(1)
-    engine = sqlite_app.extensions["referral.engine"]
     holder = sqlite3.connect(sqlite_app.database_path, isolation_level=None,
                              check_same_thread=False)
 
@@ -140,12 +146,9 @@ def test_a_read_that_must_write_while_another_holds_the_lock_waits_for_it(sqlite
             holder.execute("BEGIN IMMEDIATE")
             threading.Timer(0.1, holder.execute, ["ROLLBACK"]).start()
 
-    sa.event.listen(engine, "before_cursor_execute", track)
     try:
-        with sqlite_begins(sqlite_app) as began:
-            page = client.get(f"/families/{family}")
+        page, began = _family_page_while(sqlite_app, client, family, track)
     finally:
-        sa.event.remove(engine, "before_cursor_execute", track)
         holder.close()
     assert page.status_code == 200, page.text[:300]
     assert began == ["BEGIN", "BEGIN IMMEDIATE"]

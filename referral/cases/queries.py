@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import select
 
 from referral import audit, db
@@ -20,7 +20,7 @@ from referral.cases.models import (
     child_index,
 )
 from referral.directory.models import fold
-from referral.directory.queries import Page
+from referral.directory.queries import Page, windowed_page
 from referral.referrals.models import Referral
 
 
@@ -45,16 +45,16 @@ def split_address(address):
     return address or "", ""
 
 
-def _caseload(*columns, user):
+def _caseload(user):
     """The families this professional works on (created, or owns a referral of), newest
     first."""
     owned = select(Referral.family_id).where(Referral.owner_id == user.id)
-    return (select(*columns).where(or_(Family.created_by == user.id, Family.id.in_(owned)))
+    return (select(Family).where(or_(Family.created_by == user.id, Family.id.in_(owned)))
             .order_by(Family.created_at.desc(), Family.id))
 
 
 def families_of(user):
-    return db.session().exec(_caseload(Family, user=user)).all()
+    return db.session().exec(_caseload(user)).all()
 
 
 FAMILY_PAGE_SIZE = 25
@@ -96,19 +96,12 @@ def caseload(user, *, text="", sort="newest", page=1):
 
 
 def _newest_page(user, page):
-    """One page of the caseload, newest first, and its children: two statements (the count
-    comes with the rows), however large the caseload."""
-    size, session = FAMILY_PAGE_SIZE, db.session()
-    page = max(1, page)
-    rows = session.exec(_caseload(Family, func.count().over(), user=user)
-                        .offset((page - 1) * size).limit(size)).all()
-    if not rows and page > 1:  # past the last page: show the last one
-        total = session.exec(select(func.count()).select_from(
-            _caseload(Family.id, user=user).subquery())).one()
-        return _newest_page(user, -(-total // size)) if total else _newest_page(user, 1)
-    shown = [family for family, _total in rows]
+    """One page of the caseload, newest first, and its children: two statements, however
+    large the caseload."""
+    found = windowed_page(_caseload(user), page, FAMILY_PAGE_SIZE)
+    shown = [family for family, in found.results]
     children = children_of([f.id for f in shown])
-    return (Page(shown, rows[0][1] if rows else 0, page, size),
+    return (Page(shown, found.total, found.page, found.size),
             {f.id: children.get(f.id, []) for f in shown})
 
 

@@ -117,6 +117,21 @@ class Page:
         return max(1, math.ceil(self.total / self.size))
 
 
+def windowed_page(query, page, size):
+    """One page of a query's rows, the count read with them (a window over every matching
+    row, taken before the limit): one statement; past the last page, the last page. The
+    rows are the query's columns, without the count."""
+    session = db.session()
+    page = max(1, page)
+    rows = session.execute(query.add_columns(func.count().over())  # rows, not scalars
+                           .offset((page - 1) * size).limit(size)).all()
+    if not rows and page > 1:
+        total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())
+                             ).one()
+        return windowed_page(query, -(-total // size), size)
+    return Page([tuple(row[:-1]) for row in rows], rows[0][-1] if rows else 0, page, size)
+
+
 def search(*, domains=(), municipality=None, age=None, text="", everything=False, page=1):
     """Services that fit, most relevant first; the same number of queries for any page size."""
     session = db.session()

@@ -552,9 +552,9 @@ def reports_of(pledge, year):
 PLEDGE_PAGE_SIZE = 50
 
 
-def _organisations(*columns):
+def _organisations():
     """Every active organisation with its pledge (or None), by name."""
-    return (select(*columns).join(Pledge, Pledge.organisation_id == Organisation.id,
+    return (select(Organisation, Pledge).join(Pledge, Pledge.organisation_id == Organisation.id,
                                   isouter=True)
             .where(Organisation.active).order_by(Organisation.name, Organisation.id))
 
@@ -580,22 +580,16 @@ def _with_activities(year, rows):
 def overview(year):
     """Every active organisation: its pledge (or None), the number of activities, and
     whether it reported on the year."""
-    return _with_activities(year, db.session().exec(_organisations(Organisation, Pledge)).all())
+    return _with_activities(year, db.session().exec(_organisations()).all())
 
 
 def overview_page(year, page):
     """One page of the overview, the same three statements for any number of organisations
     (the count comes with the rows); past the last page, the last page."""
-    size, session = PLEDGE_PAGE_SIZE, db.session()
-    page = max(1, page)
-    rows = session.exec(_organisations(Organisation, Pledge, func.count().over())
-                        .offset((page - 1) * size).limit(size)).all()
-    if not rows and page > 1:
-        total = session.exec(select(func.count()).select_from(Organisation)
-                             .where(Organisation.active)).one()
-        return overview_page(year, max(1, -(-total // size)))
-    return directory.Page(_with_activities(year, [(o, p) for o, p, _total in rows]),
-                          rows[0][2] if rows else 0, page, size)
+    found = directory.windowed_page(_organisations(), page,
+                                    PLEDGE_PAGE_SIZE)
+    found.results = _with_activities(year, found.results)
+    return found
 
 
 def reported_count(year):
