@@ -39,6 +39,8 @@ def main():
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--database-url")
     parser.add_argument("--scale", type=float, default=0, help="share of national scale")
+    parser.add_argument("--callees", help="instead of the top list: what functions whose "
+                        "name holds this call, and their times")
     parser.add_argument("--time-only", action="store_true",
                         help="only the mean time per request, no profile")
     args = parser.parse_args()
@@ -65,7 +67,11 @@ def main():
             client.get(path)
         profile.disable()
         out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
+        stats = pstats.Stats(profile, stream=out).sort_stats(args.sort)
+        if args.callees:
+            stats.print_callees(args.callees)
+        else:
+            stats.print_stats(args.top)
         print(f"=== {path}: {plain * 1000:.2f} ms per request in-process")
         print("\n".join(out.getvalue().splitlines()[6:]))
 

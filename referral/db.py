@@ -1,5 +1,6 @@
 """The database: one engine per app, one session per request, committed once at its end."""
 
+import functools
 import sqlite3
 import time
 import uuid
@@ -26,6 +27,15 @@ SQLModel.metadata.naming_convention = {
 
 def utcnow():
     return datetime.now(UTC)
+
+
+def prepared(build):
+    """A statement of a page that is read often, built once per worker process: `build`
+    takes no values, only bindparam()s, and the caller passes the values at execution.
+    Building a select anew costs more than the database's answer to it: the Python objects
+    of every clause, then SQLAlchemy's cache key over all of them. A statement kept keeps
+    its cache key too, so what is left is the execution."""
+    return functools.cache(build)
 
 
 def aware(moment):

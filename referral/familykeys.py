@@ -117,6 +117,12 @@ def _families_in_session(session):
     return found
 
 
+@db.prepared
+def _keys():
+    return sa.select(FamilyKey.family_id, FamilyKey.wrapped).where(
+        FamilyKey.family_id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def _load(session, family_ids):
     cache = _cache(session)
     wanted = [family_id for family_id in family_ids if family_id not in cache]
@@ -125,8 +131,7 @@ def _load(session, family_ids):
     ring = crypto.keyring()
     for start in range(0, len(wanted), 500):
         part = wanted[start:start + 500]
-        rows = session.execute(sa.select(FamilyKey.family_id, FamilyKey.wrapped)
-                               .where(FamilyKey.family_id.in_(part))).all()
+        rows = session.execute(_keys(), {"ids": part}).all()
         found = dict(rows)
         for family_id in part:
             stored = found.get(family_id)

@@ -28,7 +28,7 @@ from sqlalchemy import literal
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
-from wtforms import HiddenField, SelectField
+from wtforms import HiddenField
 from wtforms.i18n import messages_path
 from wtforms.validators import AnyOf, Length
 
@@ -38,7 +38,7 @@ from referral.auth.models import role_label
 from referral.crypto import CryptoError, keyring
 from referral.dates import format_date, format_datetime
 from referral.errors import Denied
-from referral.forms import error_links
+from referral.forms import SelectField, error_links
 from referral.referrals import worklist
 
 bp = Blueprint("main", __name__)

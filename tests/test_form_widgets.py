@@ -1,14 +1,20 @@
 """The fast widgets write the same HTML as the WTForms widgets they replace (issue 18)."""
 
+import ast
+from pathlib import Path
+
 import pytest
+from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
-from wtforms.widgets import ListWidget
+from wtforms.validators import DataRequired
+from wtforms.widgets import ListWidget, Select
 
 from referral.cases.forms import SignalForm
 from referral.directory.forms import SearchForm, ServiceForm
 from referral.feedback.forms import InviteForm
+from referral.forms import SelectField
 
 CHOICES = [SelectChoice("food", "Voeding"), SelectChoice("money", 'Geld & "schulden" <x>'),
            SelectChoice("sport_culture", "")]
@@ -35,3 +41,33 @@ def test_checkboxes_write_what_wtforms_writes(app, form_class, name, chosen):
         assert str(field(class_="x")) == str(_reference(field, class_="x"))
         assert str(fast).count("checked") == len(set(chosen) & {"food", "money",
                                                                 "sport_culture"})
+
+
+@pytest.mark.parametrize("chosen", [None, "money", "sport_culture", "nothing"])
+@pytest.mark.parametrize("required", [False, True])
+def test_selects_write_what_wtforms_writes(app, chosen, required):
+    """Every select of the tool is a referral.forms.SelectField (drawn by PlainSelect)."""
+    class Form(FlaskForm):
+        choice = SelectField("Keuze", validators=[DataRequired()] if required else [])
+
+    with app.test_request_context("/", method="POST"):
+        form = Form(formdata=MultiDict({"choice": chosen} if chosen else {}),
+                    meta={"csrf": False})
+        form.choice.choices = [("", "—"), *[(c.value, c.label) for c in CHOICES]]
+        form.validate()
+        fast = form.choice()
+        assert isinstance(fast, Markup)
+        assert str(fast) == str(Select()(form.choice))
+        assert str(form.choice(class_="x")) == str(Select()(form.choice, class_="x"))
+        assert str(fast).count("selected") == (chosen in {"money", "sport_culture"})
+
+
+def test_no_form_takes_the_select_field_from_wtforms():
+    """A WTForms SelectField imported beside ours would draw its options the slow way."""
+    package = Path(__file__).resolve().parent.parent / "referral"
+    for path in package.rglob("*.py"):
+        if path == package / "forms.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "wtforms":
+                assert "SelectField" not in {alias.name for alias in node.names}, path

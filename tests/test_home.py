@@ -97,6 +97,16 @@ def test_overdue_follow_ups_are_counted_and_linked(app, world):
     assert re.search(r"Te laat met opvolgen.*?\(1\)", overdue, re.S)
 
 
+def test_each_user_reads_their_own_worklist(app, world):
+    """The worklist's statements are built once per process: the user's values go with
+    each execution, never into the statement."""
+    age(app, world.inbox_referral, 20)
+    link = f'href="/referrals/{world.inbox_referral}"'
+    assert link in _section(_home(app, world.owner), "overdue")
+    assert _section(_home(app, world.colleague), "overdue") == ""
+    assert link in _section(_home(app, world.owner), "overdue")
+
+
 def test_a_handover_waits_for_the_colleague(app, world):
     _as(app, world.owner, lambda s, me: propose_handover(
         me, s.get(Referral, world.inbox_referral), s.get(User, world.colleague.id)))

@@ -70,6 +70,11 @@ def sealed(session):
     return head is None or head.seq == 0 or keyed(head.hash)
 
 
+@db.prepared
+def _head_for_update():
+    return select(AuditHead).where(AuditHead.id == 1).with_for_update()
+
+
 def record(action, *, outcome="success", object_type=None, object_id=None, family_id=None,
            summary="", user=None, on_behalf_of=None):
     """Append an entry in the current transaction; it commits with the change it records."""
@@ -79,7 +84,7 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
         user = current_user
     session = db.session()
     # Take our turn at the head: a row lock on PostgreSQL; SQLite holds its write lock already.
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    head = session.exec(_head_for_update()).one()
     key = log_key()
     if key is None and keyed(head.hash):
         # Never a plain entry after a keyed one: that is what a forger would write.

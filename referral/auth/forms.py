@@ -1,12 +1,12 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from referral.auth.credentials import PASSWORD_MAX
 from referral.auth.models import ROLE_LABELS, STATUS_LABELS, TRAINING_LABELS, Role
-from referral.forms import EMAIL, LongSelect
+from referral.forms import EMAIL, SelectField
 
 
 class LoginForm(FlaskForm):
@@ -61,7 +61,7 @@ class InviteForm(FlaskForm):
         Length(max=254, message=_l("An email address has at most 254 characters.")),
         Regexp(EMAIL, message=_l("Enter an email address like name@example.org."))])
     role = SelectField(_l("Role"), validators=[DataRequired(_l("Choose a role."))])
-    organisation = SelectField(_l("Organisation"), widget=LongSelect())
+    organisation = SelectField(_l("Organisation"))
     language = SelectField(_l("Language of the mail and the pages"),
                            choices=[SelectChoice("nl", "Nederlands"), SelectChoice("en", "English")])
 
@@ -73,7 +73,7 @@ class InviteForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), validators=[DataRequired(_l("Choose a role."))])
-    organisation = SelectField(_l("Organisation"), widget=LongSelect())
+    organisation = SelectField(_l("Organisation"))
 
     def __init__(self, *args, roles, organisations, **kwargs):
         super().__init__(*args, **kwargs)
@@ -101,7 +101,7 @@ class UserFilterForm(FlaskForm):
 
     role = SelectField(_l("Role"), validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()])
-    organisation = SelectField(_l("Organisation"), widget=LongSelect(), validators=[Optional()])
+    organisation = SelectField(_l("Organisation"), validators=[Optional()])
     expired = BooleanField(_l("Only professionals whose training is missing or expired"))
     sort = SelectField(_l("Sort by"), validators=[Optional()], choices=_labelled({
         "name": _l("name"), "role": _l("role"), "training": _l("training date"),

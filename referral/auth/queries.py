@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app, session
+from sqlalchemy import bindparam
 from sqlmodel import case, func, or_, select
 
 from referral import db
@@ -43,7 +44,12 @@ def names(user_ids):
     ids = {i for i in user_ids if i}
     if not ids:
         return {}
-    return {u.id: u.name for u in db.session().exec(select(User).where(User.id.in_(ids)))}
+    return {u.id: u.name for u in db.session().exec(_users(), params={"ids": list(ids)})}
+
+
+@db.prepared
+def _users():
+    return select(User).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 def email_index(email):

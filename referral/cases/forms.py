@@ -10,7 +10,6 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
-    SelectField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -25,7 +24,7 @@ from referral.cases.models import (
     SOURCE_LABELS,
     URGENCY_LABELS,
 )
-from referral.forms import EMAIL, LONG, CheckboxesField, LongSelect
+from referral.forms import EMAIL, LONG, CheckboxesField, SelectField
 
 
 class ChildForm(Form):
@@ -81,8 +80,7 @@ class FamilyForm(FlaskForm):
     postcode = StringField(_l("Postcode"), validators=[
         Optional(), Regexp(r"^\s*\d{4}\s*[A-Za-z]{2}\s*$",
                            message=_l("Enter a postcode like 1234 AB."))])
-    municipality = SelectField(_l("Municipality"), validators=[Optional()],
-                               widget=LongSelect())
+    municipality = SelectField(_l("Municipality"), validators=[Optional()])
     language = SelectField(_l("Preferred language"),
                            choices=[SelectChoice(k, v) for k, v in LANGUAGES.items()])
     # No max_entries: WTForms would drop the rows beyond it without a word.

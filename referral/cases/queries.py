@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import select
 
 from referral import audit, db
@@ -105,33 +105,54 @@ def _newest_page(user, page):
             {f.id: children.get(f.id, []) for f in shown})
 
 
+FAMILY, IDS = bindparam("family"), bindparam("ids", expanding=True)
+
+
+@db.prepared
+def _children():
+    return select(Child).where(Child.family_id.in_(IDS))
+
+
 def children_of(family_ids):
     """Children per family id, in one query."""
     children = {}
     if family_ids:
-        for child in db.session().exec(select(Child).where(Child.family_id.in_(family_ids))):
+        for child in db.session().exec(_children(), params={"ids": list(family_ids)}):
             children.setdefault(child.family_id, []).append(child)
     return children
+
+
+@db.prepared
+def _signals():
+    return select(Signal).where(Signal.family_id == FAMILY).order_by(Signal.created_at.desc())
+
+
+@db.prepared
+def _signal_domains():
+    return select(SignalDomain).where(SignalDomain.signal_id.in_(IDS))
 
 
 def read_family(user, family):
     """The family page's content: children and signals (with their domains); audited."""
     session = db.session()
-    signals = session.exec(select(Signal).where(Signal.family_id == family.id)
-                           .order_by(Signal.created_at.desc())).all()
+    signals = session.exec(_signals(), params={"family": family.id}).all()
     domains = {}
     if signals:
-        for link in session.exec(select(SignalDomain).where(
-                SignalDomain.signal_id.in_([s.id for s in signals]))):
+        for link in session.exec(_signal_domains(), params={"ids": [s.id for s in signals]}):
             domains.setdefault(link.signal_id, []).append(link.domain_code)
     audit.record("read", object_type="family", object_id=family.id, family_id=family.id,
                  user=user, summary="family page read")
     return children_of([family.id]).get(family.id, []), signals, domains
 
 
+@db.prepared
+def _consents():
+    return select(Consent).where(Consent.family_id == FAMILY).order_by(
+        Consent.recorded_at.desc())
+
+
 def consents_of(family):
-    return db.session().exec(select(Consent).where(Consent.family_id == family.id)
-                             .order_by(Consent.recorded_at.desc())).all()
+    return db.session().exec(_consents(), params={"family": family.id}).all()
 
 
 @dataclass
@@ -150,17 +171,21 @@ _KINDS = {("family", "create"): HistoryKind.created,
 _CORRECTED = "family data corrected: "
 
 
+@db.prepared
+def _history():
+    return (select(AuditEvent.at, AuditEvent.user_id, AuditEvent.object_type,
+                   AuditEvent.action, AuditEvent.summary)
+            .where(AuditEvent.family_id == FAMILY,
+                   AuditEvent.object_type.in_(["family", "child"]),
+                   AuditEvent.action.in_(["create", "update", "delete"]),
+                   AuditEvent.outcome == AuditOutcome.success)
+            .order_by(AuditEvent.seq.desc()))
+
+
 def family_history(family):
     """Who registered the family and changed its data or children, when, newest first.
     The access log is the record: its entries name the fields, never their values."""
-    rows = db.session().exec(
-        select(AuditEvent.at, AuditEvent.user_id, AuditEvent.object_type, AuditEvent.action,
-               AuditEvent.summary)
-        .where(AuditEvent.family_id == family.id,
-               AuditEvent.object_type.in_(["family", "child"]),
-               AuditEvent.action.in_(["create", "update", "delete"]),
-               AuditEvent.outcome == AuditOutcome.success)
-        .order_by(AuditEvent.seq.desc())).all()
+    rows = db.session().exec(_history(), params={"family": family.id}).all()
     history = []
     for at, user_id, object_type, action, summary in rows:
         kind = _KINDS.get((object_type, action))

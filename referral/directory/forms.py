@@ -5,7 +5,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
-    SelectField,
     StringField,
     TextAreaField,
 )
@@ -21,7 +20,7 @@ from wtforms.validators import (
 )
 
 from referral.directory.models import CAPACITY_LABELS, ROUTE_LABELS, STATUS_LABELS
-from referral.forms import EMAIL, CheckboxesField, LongSelect
+from referral.forms import EMAIL, CheckboxesField, SelectField
 
 AREA_LINE = re.compile(r"^\s*(GM\d{4})\s+(\S.{0,118})$")
 
@@ -38,8 +37,7 @@ class SearchForm(FlaskForm):
         csrf = False  # a GET that changes nothing
 
     domains = CheckboxesField(_l("Need domains"), validators=[Optional()])
-    municipality = SelectField(_l("Municipality"), validators=[Optional()],
-                               widget=LongSelect())
+    municipality = SelectField(_l("Municipality"), validators=[Optional()])
     age = IntegerField(_l("Age of the child"), validators=[
         Optional(), NumberRange(0, 27, _l("Enter an age from 0 to 27."))])
     q = StringField(_l("Search words"), validators=[Optional(), Length(max=200)])

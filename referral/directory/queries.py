@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import case, func, literal, or_
+from sqlalchemy import bindparam, case, func, literal, or_
 from sqlmodel import select
 
 from referral import audit, db, policy
@@ -80,9 +80,14 @@ def municipality_names(codes):
     codes = {code for code in codes if code}
     if not codes:
         return {}
-    return dict(db.session().exec(
-        select(ServiceArea.municipality_code, ServiceArea.municipality_name)
-        .where(ServiceArea.municipality_code.in_(codes)).distinct()).all())
+    return dict(db.session().exec(_municipality_names(), params={"ids": list(codes)}).all())
+
+
+@db.prepared
+def _municipality_names():
+    return (select(ServiceArea.municipality_code, ServiceArea.municipality_name)
+            .where(ServiceArea.municipality_code.in_(bindparam("ids", expanding=True)))
+            .distinct())
 
 
 @dataclass
@@ -246,8 +251,13 @@ def organisations():
 
 def organisation_names(ids):
     """{id: name} of these organisations only (a country has thousands)."""
-    return dict(db.session().exec(select(Organisation.id, Organisation.name).where(
-        Organisation.id.in_(set(ids)))).all())
+    return dict(db.session().exec(_organisation_names(), params={"ids": list(set(ids))}).all())
+
+
+@db.prepared
+def _organisation_names():
+    return select(Organisation.id, Organisation.name).where(
+        Organisation.id.in_(bindparam("ids", expanding=True)))
 
 
 def services_of(organisation_id):

@@ -1,11 +1,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from referral.feedback import LANGUAGES
-from referral.forms import CheckboxesField
+from referral.forms import CheckboxesField, SelectField
 
 PARENT_SCALE = [(1, _l("No, not at all")), (2, _l("Not really")), (3, _l("A little")),
                 (4, _l("Mostly")), (5, _l("Yes, completely"))]

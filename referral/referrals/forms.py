@@ -7,14 +7,13 @@ from wtforms import (
     DateField,
     HiddenField,
     IntegerField,
-    SelectField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from referral.forms import CheckboxesField, ConfirmForm, ListFilters
+from referral.forms import CheckboxesField, ConfirmForm, ListFilters, SelectField
 from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS, status_label
 from referral.referrals.operations import MAX_MESSAGE, MAX_SERVICES
 

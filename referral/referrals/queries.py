@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import and_, bindparam, case, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
@@ -111,11 +111,22 @@ def by_submission(form_token, services):
 
 def overdue_clause(today=None, now=None, *, extra_days=0):
     """Open, and past the follow-up date or quiet for longer than the quiet period."""
+    return overdue_where(**overdue_cutoffs(today, now, extra_days=extra_days))
+
+
+def overdue_cutoffs(today=None, now=None, *, extra_days=0):
+    """The follow-up date before which, and the last activity before which, a referral is
+    overdue (today, or extra_days later: the escalation)."""
     today, now = today or date.today(), now or db.utcnow()
     quiet = timedelta(days=current_app.config["QUIET_DAYS"] + extra_days)
+    return {"follow_up_before": today - timedelta(days=extra_days), "quiet_since": now - quiet}
+
+
+def overdue_where(follow_up_before, quiet_since):
+    """Overdue by the cutoffs: values, or bindparam()s of a prepared statement."""
     return and_(Referral.status.in_([s.value for s in OPEN]),
-                or_(Referral.follow_up_on < today - timedelta(days=extra_days),
-                    Referral.last_activity_at < now - quiet))
+                or_(Referral.follow_up_on < follow_up_before,
+                    Referral.last_activity_at < quiet_since))
 
 
 def is_overdue(referral, today=None, now=None):
@@ -327,21 +338,30 @@ def accompanied_by(user, *, status="open", sort="newest", page=1, today=None):
     return Page(_list_rows(rows, today), total, page, LIST_SIZE)
 
 
+@db.prepared
+def _of_family():
+    return (select(Referral, Service.name).join(Service, Service.id == Referral.service_id)
+            .where(Referral.family_id == bindparam("family"))
+            .order_by(Referral.created_at.desc()))
+
+
 def of_family(family_id):
-    return db.session().exec(
-        select(Referral, Service.name).join(Service, Service.id == Referral.service_id)
-        .where(Referral.family_id == family_id).order_by(Referral.created_at.desc())).all()
+    return db.session().exec(_of_family(), params={"family": family_id}).all()
+
+
+@db.prepared
+def _family_timeline():
+    return (select(ReferralEvent, Service.name)
+            .join(Referral, Referral.id == ReferralEvent.referral_id)
+            .join(Service, Service.id == Referral.service_id)
+            .where(Referral.family_id == bindparam("family"))
+            .order_by(ReferralEvent.at, ReferralEvent.id))
 
 
 def family_timeline(family_id):
     """Every event of the family's referrals, oldest first (numbered in the order it
     happened), with the service name."""
-    return db.session().exec(
-        select(ReferralEvent, Service.name)
-        .join(Referral, Referral.id == ReferralEvent.referral_id)
-        .join(Service, Service.id == Referral.service_id)
-        .where(Referral.family_id == family_id)
-        .order_by(ReferralEvent.at, ReferralEvent.id)).all()
+    return db.session().exec(_family_timeline(), params={"family": family_id}).all()
 
 
 def events_of(referral):

@@ -5,7 +5,7 @@ caseload or inbox grows; the full lists are a link away."""
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, bindparam, func, or_
 from sqlmodel import select
 
 from referral import db
@@ -20,7 +20,7 @@ from referral.referrals.models import (
     ReferralSeen,
     Status,
 )
-from referral.referrals.queries import overdue_clause
+from referral.referrals.queries import overdue_clause, overdue_cutoffs, overdue_where
 
 SHOWN = 5  # rows per section; the count says how many there are
 # How many rows match in all, read with the first SHOWN of them (a window is computed
@@ -50,14 +50,18 @@ class Row:
     family: str | None = None  # only on the owner's rows: they work with the family
 
 
-def _open():
-    return Referral.status.in_([s.value for s in OPEN])
+# The values of the prepared statements below: whose work, and the overdue cutoffs.
+USER, ORGANISATION = bindparam("user"), bindparam("organisation")
+
+
+def _params(user, today=None):
+    return {"user": user.id, "organisation": user.organisation_id,
+            **overdue_cutoffs(today)}
 
 
 def _section(where, *, order, at, family=False, joins=()):
-    """Count the referrals matching `where` and read the first SHOWN of them: one statement,
-    the count as a window over all matching rows (taken before the limit)."""
-    session = db.session()
+    """The statement of a section: the referrals matching `where`, the first SHOWN of them
+    and their count as a window over all matching rows (taken before the limit)."""
     columns = [Referral.id, Service.name, Referral.status, at, TOTAL]
     if family:
         columns.append(Family)
@@ -67,69 +71,68 @@ def _section(where, *, order, at, family=False, joins=()):
         query = query.join(*join)
     if family:
         query = query.join(Family, Family.id == Referral.family_id)
-    rows = session.exec(query.where(*where).order_by(*order).limit(SHOWN)).all()
-    if not rows:
-        return Section()
-    return Section(rows[0][4], [Row(r[0], r[1], r[2], r[3],
-                                    r[5].parent_names if family else None) for r in rows])
+    return query.where(*where).order_by(*order).limit(SHOWN)
 
 
-def _changed(visible, user, *, unseen_counts):
-    """Referrals others changed after this user last opened them, newest change first.
-    `unseen_counts`: a referral the user never opened counts too (the owner's own referrals:
-    they know it from its start); for a partner or bridge worker an unopened one is new
-    work, shown in its own section, not a change."""
-    session = db.session()
-    seen = and_(ReferralSeen.referral_id == Referral.id, ReferralSeen.user_id == user.id)
+def _changed(visible, *, unseen_counts):
+    """The statement of the referrals others changed after this user last opened them,
+    newest change first. `unseen_counts`: a referral the user never opened counts too (the
+    owner's own referrals: they know it from its start); for a partner or bridge worker an
+    unopened one is new work, shown in its own section, not a change."""
+    seen = and_(ReferralSeen.referral_id == Referral.id, ReferralSeen.user_id == USER)
     after = (or_(ReferralSeen.seen_at.is_(None), ReferralEvent.at > ReferralSeen.seen_at)
              if unseen_counts else ReferralEvent.at > ReferralSeen.seen_at)
-    where = (*visible, ReferralEvent.kind.in_([k.value for k in NEWS]),
-             or_(ReferralEvent.actor_id.is_(None), ReferralEvent.actor_id != user.id), after)
-
-    def base(*columns):
-        return (select(*columns).select_from(Referral)
-                .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
-                .outerjoin(ReferralSeen, seen).where(*where))
-
     latest = func.max(ReferralEvent.at).label("latest")
     # One row per referral (grouped), so the window counts the referrals.
-    rows = session.exec(
-        base(Referral.id, Service.name, Referral.status, latest, TOTAL)
-        .join(Service, Service.id == Referral.service_id)
-        .group_by(Referral.id, Service.name, Referral.status)
-        .order_by(latest.desc(), Referral.id).limit(SHOWN)).all()
+    return (select(Referral.id, Service.name, Referral.status, latest, TOTAL)
+            .select_from(Referral)
+            .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
+            .outerjoin(ReferralSeen, seen)
+            .join(Service, Service.id == Referral.service_id)
+            .where(*visible, ReferralEvent.kind.in_([k.value for k in NEWS]),
+                   or_(ReferralEvent.actor_id.is_(None), ReferralEvent.actor_id != USER),
+                   after)
+            .group_by(Referral.id, Service.name, Referral.status)
+            .order_by(latest.desc(), Referral.id).limit(SHOWN))
+
+
+def _read(statement, params):
+    """A section's count and rows; a sixth column is the family (the owner's sections)."""
+    rows = db.session().execute(statement, params).all()
     if not rows:
         return Section()
-    return Section(rows[0][4], [Row(*row[:4]) for row in rows])
+    return Section(rows[0][4], [Row(*r[:4], family=r[5].parent_names if len(r) > 5 else None)
+                                for r in rows])
+
+
+@db.prepared
+def _owner_statements():
+    mine = Referral.owner_id == USER
+    overdue = overdue_where(bindparam("follow_up_before"), bindparam("quiet_since"))
+    return {
+        "overdue": _section((mine, overdue), family=True,
+                            order=(Referral.follow_up_on, Referral.id), at=Referral.follow_up_on),
+        "drafts": _section((mine, Referral.status == Status.draft), family=True,
+                           order=(Referral.created_at, Referral.id), at=Referral.created_at),
+        # A handover is the user's to answer, whoever owns the referral now.
+        "handovers": _section((Handover.to_id == USER, Handover.decided_at.is_(None)),
+                              joins=((Handover, Handover.referral_id == Referral.id),),
+                              order=(Handover.created_at, Handover.id),
+                              at=Handover.created_at),
+        "changed": _changed((mine,), unseen_counts=True),
+    }
 
 
 def for_owner(user, today=None):
     """A professional's day: overdue follow-ups, drafts waiting to be sent, handovers
     waiting for their answer, and their referrals that others changed."""
-    mine = Referral.owner_id == user.id
-    session = db.session()
-    handovers = session.exec(
-        select(Handover.id, Referral.id, Service.name, Referral.status, Handover.created_at)
-        .join(Referral, Referral.id == Handover.referral_id)
-        .join(Service, Service.id == Referral.service_id)
-        .where(Handover.to_id == user.id, Handover.decided_at.is_(None))
-        .order_by(Handover.created_at).limit(SHOWN + 1)).all()
-    return {
-        "overdue": _section((mine, overdue_clause(today)), family=True,
-                            order=(Referral.follow_up_on, Referral.id),
-                            at=Referral.follow_up_on),
-        "drafts": _section((mine, Referral.status == Status.draft), family=True,
-                           order=(Referral.created_at, Referral.id), at=Referral.created_at),
-        "handovers": Section(len(handovers), [Row(r[1], r[2], r[3], r[4])
-                                              for r in handovers[:SHOWN]]),
-        "changed": _changed((mine,), user, unseen_counts=True),
-    }
+    params = _params(user, today)
+    return {name: _read(statement, params) for name, statement in _owner_statements().items()}
 
 
-def for_partner(user):
-    """A partner's day: new referrals waiting for a decision (longest waiting first, urgent
-    ones before), and referrals in the inbox that others changed."""
-    inbox = (Referral.organisation_id == user.organisation_id, Referral.by_inbox,
+@db.prepared
+def _partner_statements():
+    inbox = (Referral.organisation_id == ORGANISATION, Referral.by_inbox,
              Referral.status != Status.draft)
     urgent = Signal.urgency != "urgent"  # False sorts first: urgent ones on top
     return {
@@ -137,20 +140,35 @@ def for_partner(user):
                         joins=((Signal, Signal.id == Referral.signal_id),),
                         order=(urgent, Referral.requested_at, Referral.id),
                         at=Referral.requested_at),
-        "changed": _changed(inbox, user, unseen_counts=False),
+        "changed": _changed(inbox, unseen_counts=False),
+    }
+
+
+def for_partner(user):
+    """A partner's day: new referrals waiting for a decision (longest waiting first, urgent
+    ones before), and referrals in the inbox that others changed."""
+    params = _params(user)
+    return {name: _read(statement, params)
+            for name, statement in _partner_statements().items()}
+
+
+@db.prepared
+def _bridge_statements():
+    accompanied = Referral.bridge_id == USER
+    return {
+        "requests": _section((accompanied, Referral.status.in_([s.value for s in OPEN]),
+                              Referral.bridge_accepted_at.is_(None)),
+                             order=(Referral.requested_at, Referral.id),
+                             at=Referral.requested_at),
+        "changed": _changed((accompanied,), unseen_counts=False),
     }
 
 
 def for_bridge(user):
     """A bridge worker's day: requests to accompany a family that wait for their yes or no,
     and their referrals that others changed."""
-    accompanied = Referral.bridge_id == user.id
-    return {
-        "requests": _section((accompanied, _open(), Referral.bridge_accepted_at.is_(None)),
-                             order=(Referral.requested_at, Referral.id),
-                             at=Referral.requested_at),
-        "changed": _changed((accompanied,), user, unseen_counts=False),
-    }
+    params = _params(user)
+    return {name: _read(statement, params) for name, statement in _bridge_statements().items()}
 
 
 def stuck_count(today=None):
