@@ -65,13 +65,25 @@ def need_domains():
     return kept
 
 
+IDS = bindparam("ids", expanding=True)
+
+
+@db.prepared
+def _municipalities():
+    return (select(ServiceArea.municipality_code, ServiceArea.municipality_name)
+            .where(ServiceArea.municipality_code.is_not(None)).distinct()
+            .order_by(ServiceArea.municipality_name))
+
+
 def municipalities():
     """Every municipality some service is offered in: (code, name), by name."""
-    rows = db.session().exec(
-        select(ServiceArea.municipality_code, ServiceArea.municipality_name)
-        .where(ServiceArea.municipality_code.is_not(None)).distinct()
-        .order_by(ServiceArea.municipality_name)).all()
-    return [(code, name) for code, name in rows]
+    return [(code, name) for code, name in db.session().exec(_municipalities())]
+
+
+@db.prepared
+def _municipality_names():
+    return (select(ServiceArea.municipality_code, ServiceArea.municipality_name)
+            .where(ServiceArea.municipality_code.in_(IDS)).distinct())
 
 
 def municipality_names(codes):
@@ -81,13 +93,6 @@ def municipality_names(codes):
     if not codes:
         return {}
     return dict(db.session().exec(_municipality_names(), params={"ids": list(codes)}).all())
-
-
-@db.prepared
-def _municipality_names():
-    return (select(ServiceArea.municipality_code, ServiceArea.municipality_name)
-            .where(ServiceArea.municipality_code.in_(bindparam("ids", expanding=True)))
-            .distinct())
 
 
 @dataclass
@@ -139,7 +144,6 @@ def windowed_page(query, page, size):
 
 def search(*, domains=(), municipality=None, age=None, text="", everything=False, page=1):
     """Services that fit, most relevant first; the same number of queries for any page size."""
-    session = db.session()
     conditions = []
     if not everything:
         conditions += [Service.status == ServiceStatus.active,
@@ -164,35 +168,38 @@ def search(*, domains=(), municipality=None, age=None, text="", everything=False
                           ServiceDomain.domain_code.in_(list(domains)))
                    .correlate(Service).scalar_subquery())
         score = score + matched
-    base = select(Service.id).join(Organisation).where(*conditions)
-    total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    page = min(max(1, page), max(1, math.ceil(total / PAGE_SIZE)))
     open_first = case((Service.capacity == Capacity.open, 0), else_=1)
-    rows = session.exec(
+    found = windowed_page(
         select(Service, Organisation).join(Organisation).where(*conditions)
-        .order_by(score.desc(), open_first, Service.name, Service.id)
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    results = _with_details(rows)
+        .order_by(score.desc(), open_first, Service.name, Service.id), page, PAGE_SIZE)
+    results = _with_details(found.results)
     audit.record("search", object_type="directory",  # last: it holds the log's head
-                 summary=f"directory search, {total} results")
-    return Page(results, total, page)
+                 summary=f"directory search, {found.total} results")
+    return Page(results, found.total, found.page)
+
+
+@db.prepared
+def _details():
+    return (select(ServiceArea).where(ServiceArea.service_id.in_(IDS))
+            .order_by(ServiceArea.municipality_name),
+            select(ServiceDomain).where(ServiceDomain.service_id.in_(IDS))
+            .order_by(ServiceDomain.domain_code),
+            select(ServiceLanguage).where(ServiceLanguage.service_id.in_(IDS))
+            .order_by(ServiceLanguage.code))
 
 
 def _with_details(rows):
     """Attach areas, domains and languages to (service, organisation) rows: three queries."""
-    ids = [service.id for service, _ in rows]
+    ids = {"ids": [service.id for service, _ in rows]}
     session = db.session()
     areas, domains, languages = {}, {}, {}
-    if ids:
-        for area in session.exec(select(ServiceArea).where(ServiceArea.service_id.in_(ids))
-                                 .order_by(ServiceArea.municipality_name)):
+    if ids["ids"]:
+        of_areas, of_domains, of_languages = _details()
+        for area in session.exec(of_areas, params=ids):
             areas.setdefault(area.service_id, []).append(area)
-        for link in session.exec(select(ServiceDomain).where(ServiceDomain.service_id.in_(ids))
-                                 .order_by(ServiceDomain.domain_code)):
+        for link in session.exec(of_domains, params=ids):
             domains.setdefault(link.service_id, []).append(link.domain_code)
-        for language in session.exec(select(ServiceLanguage)
-                                     .where(ServiceLanguage.service_id.in_(ids))
-                                     .order_by(ServiceLanguage.code)):
+        for language in session.exec(of_languages, params=ids):
             languages.setdefault(language.service_id, []).append(language)
     return [Result(service, organisation, areas.get(service.id, []),
                    domains.get(service.id, []), languages.get(service.id, []))
@@ -256,8 +263,7 @@ def organisation_names(ids):
 
 @db.prepared
 def _organisation_names():
-    return select(Organisation.id, Organisation.name).where(
-        Organisation.id.in_(bindparam("ids", expanding=True)))
+    return select(Organisation.id, Organisation.name).where(Organisation.id.in_(IDS))
 
 
 def services_of(organisation_id):
