@@ -206,16 +206,25 @@ def _with_details(rows):
             for service, organisation in rows]
 
 
+SERVICE = bindparam("service")
+
+
+@db.prepared
+def _service():
+    return (select(Service, Organisation).join(Organisation).where(Service.id == SERVICE),
+            select(Schedule.description).where(Schedule.service_id == SERVICE))
+
+
 def get_service(service_id):
     """The service with its details, its address and opening hours, or None."""
-    row = db.session().exec(select(Service, Organisation).join(Organisation)
-                            .where(Service.id == service_id)).first()
+    of_service, of_schedule = _service()
+    row = db.session().exec(of_service, params={"service": service_id}).first()
     if row is None:
         return None
     result = _with_details([row])[0]
     result.address = address_of(service_id)
-    result.opening_hours = db.session().exec(select(Schedule.description).where(
-        Schedule.service_id == service_id)).first()
+    result.opening_hours = db.session().exec(of_schedule, params={"service": service_id}
+                                             ).first()
     return result
 
 
@@ -226,22 +235,31 @@ def source_details(service_id):
     """What an imported service's HSDS source says that the tool keeps but does not model:
     every phone, cost options, documents to bring, contacts; {table: [rows]}."""
     details = {}
-    for record in db.session().exec(select(HsdsRecord).where(
-            HsdsRecord.service_id == service_id, HsdsRecord.table_name.in_(SOURCE_TABLES))
-            .order_by(HsdsRecord.table_name, HsdsRecord.id)):
+    for record in db.session().exec(_source_records(), params={"service": service_id}):
         details.setdefault(record.table_name, []).append(json.loads(record.fields))
     return details
+
+
+@db.prepared
+def _source_records():
+    return (select(HsdsRecord)
+            .where(HsdsRecord.service_id == SERVICE, HsdsRecord.table_name.in_(SOURCE_TABLES))
+            .order_by(HsdsRecord.table_name, HsdsRecord.id))
 
 
 def address_of(service_id):
     """The visiting address of the service's place (HSDS: service_at_location → location →
     address), or None."""
-    return db.session().exec(
-        select(Address).join(ServiceAtLocation,
-                             ServiceAtLocation.location_id == Address.location_id)
-        .where(ServiceAtLocation.service_id == service_id,
-               Address.address_type == AddressType.physical)
-        .order_by(Address.id)).first()
+    return db.session().exec(_address(), params={"service": service_id}).first()
+
+
+@db.prepared
+def _address():
+    return (select(Address)
+            .join(ServiceAtLocation, ServiceAtLocation.location_id == Address.location_id)
+            .where(ServiceAtLocation.service_id == SERVICE,
+                   Address.address_type == AddressType.physical)
+            .order_by(Address.id))
 
 
 def get_organisation(organisation_id):

@@ -26,7 +26,7 @@ from referral.directory.models import (
     ServiceStatus,
 )
 from referral.errors import Refused
-from referral.forms import ConfirmForm, need_domain_choices, show_refusal
+from referral.forms import ConfirmForm, need_domain_choices, page_number, show_refusal
 
 
 def age_range(service):
@@ -67,7 +67,7 @@ def search():
                               municipality=form.municipality.data or None,
                               age=form.age.data, text=form.q.data or "",
                               everything=form.everything.data,
-                              page=request.args.get("page", 1, type=int))
+                              page=page_number(request.args))
     args = request.args.to_dict(flat=False)
     args.pop("page", None)
     return render_template("directory/search.html", form=form, page=page, query_args=args,

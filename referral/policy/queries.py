@@ -1,6 +1,6 @@
 """The few facts about a case the access rules need, each one small query."""
 
-from sqlalchemy import exists
+from sqlalchemy import bindparam, exists
 from sqlmodel import select
 
 from referral import db
@@ -23,12 +23,25 @@ def consent_stands(family_id, organisation_id):
                           Consent.withdrawn_at.is_(None))
 
 
+USER, FAMILY, REFERRAL = bindparam("user"), bindparam("family"), bindparam("referral")
+
+
+@db.prepared
+def _owned():
+    return select(Referral.id).where(Referral.family_id == FAMILY, Referral.owner_id == USER)
+
+
 def owns_any(user_id, family_id):
-    return db.session().exec(select(Referral.id).where(
-        Referral.family_id == family_id, Referral.owner_id == user_id)).first() is not None
+    return db.session().exec(_owned(), params={"user": user_id, "family": family_id}
+                             ).first() is not None
+
+
+@db.prepared
+def _pending_handover():
+    return select(Handover).where(Handover.referral_id == REFERRAL, Handover.to_id == USER,
+                                  Handover.decided_at.is_(None))
 
 
 def pending_handover_to(user_id, referral_id):
-    return db.session().exec(select(Handover).where(
-        Handover.referral_id == referral_id, Handover.to_id == user_id,
-        Handover.decided_at.is_(None))).first()
+    return db.session().exec(_pending_handover(),
+                             params={"user": user_id, "referral": referral_id}).first()

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
@@ -488,9 +489,16 @@ def mark_seen(user, referral):
     page that calls this logs the read). One statement, an upsert: two tabs opening the
     same referral at once cannot collide."""
     _require_referral(user, "referral.view", referral)
-    insert = (postgresql if db.engine().dialect.name == "postgresql" else sqlite).insert
-    now = db.utcnow()
-    statement = insert(ReferralSeen).values(user_id=user.id, referral_id=referral.id,
-                                            seen_at=now)
-    db.session().exec(statement.on_conflict_do_update(
-        index_elements=["user_id", "referral_id"], set_={"seen_at": now}))
+    db.session().exec(_seen(db.engine().dialect.name), params={
+        "user": user.id, "referral": referral.id, "now": db.utcnow()})
+
+
+@db.prepared
+def _seen(dialect):
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    column = ReferralSeen.__table__.c
+    now = bindparam("now", type_=column.seen_at.type)
+    return insert(ReferralSeen).values(
+        user_id=bindparam("user", type_=column.user_id.type),
+        referral_id=bindparam("referral", type_=column.referral_id.type), seen_at=now
+    ).on_conflict_do_update(index_elements=["user_id", "referral_id"], set_={"seen_at": now})

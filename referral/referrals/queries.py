@@ -86,8 +86,13 @@ def service_names(ids):
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
-    return dict(db.session().exec(select(Service.id, Service.name).where(
-        Service.id.in_(list(ids)))).all())
+    return dict(db.session().exec(_service_names(), params={"ids": list(ids)}).all())
+
+
+@db.prepared
+def _service_names():
+    return select(Service.id, Service.name).where(
+        Service.id.in_(bindparam("ids", expanding=True)))
 
 
 def side_for(user, referral, target):
@@ -364,11 +369,15 @@ def family_timeline(family_id):
     return db.session().exec(_family_timeline(), params={"family": family_id}).all()
 
 
+@db.prepared
+def _events():
+    return select(ReferralEvent).where(ReferralEvent.referral_id == bindparam("referral")
+                                       ).order_by(ReferralEvent.at, ReferralEvent.id)
+
+
 def events_of(referral):
     """The referral's timeline, oldest first: step 1 is its creation."""
-    return db.session().exec(select(ReferralEvent).where(
-        ReferralEvent.referral_id == referral.id).order_by(ReferralEvent.at,
-                                                           ReferralEvent.id)).all()
+    return db.session().exec(_events(), params={"referral": referral.id}).all()
 
 
 STUCK_PAGE_SIZE = 100

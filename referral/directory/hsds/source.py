@@ -172,6 +172,7 @@ def _fetch(url):
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # nosec B310
             data = response.read(LARGEST_ANSWER + 1)
     except urllib.error.HTTPError as exc:
+        exc.close()  # the error holds the answer and its connection
         raise HsdsError(url, f"the API answered {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise HsdsError(url, f"not reachable ({getattr(exc, 'reason', exc)})") from exc
