@@ -13,7 +13,7 @@ from referral import db, policy
 from referral.auth.models import Role, User
 from referral.cases.models import Family, Signal, SignalDomain, Urgency
 from referral.directory.models import Organisation, Service, ServiceStatus
-from referral.directory.queries import Page
+from referral.directory.queries import Page, windowed_page
 from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import CLOSED, OPEN, Handover, Referral, ReferralEvent, Status
@@ -163,13 +163,6 @@ def _statuses(status):
     return None
 
 
-def _page(query, total, page):
-    """One page of a query's rows, the page number kept within the pages there are."""
-    size = LIST_SIZE
-    page = min(max(1, page), max(1, -(-total // size)))
-    return page, db.session().exec(query.offset((page - 1) * size).limit(size)).all()
-
-
 def _since(days, now=None):
     return (now or db.utcnow()) - timedelta(days=days)
 
@@ -181,7 +174,6 @@ def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=N
          days=None, sort="due", page=1, today=None):
     """One page of the owner's referrals, filtered: by default overdue first, then by
     follow-up date. Rows are (referral, service name, organisation name, family, overdue)."""
-    session = db.session()
     late = overdue_clause(today)
     conditions = [Referral.owner_id == user.id]
     statuses = _statuses(status)
@@ -203,14 +195,11 @@ def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=N
         "oldest": (Referral.created_at,),
         "service": (Service.name, Referral.created_at.desc()),
     }[sort if sort in MINE_SORTS else "due"]
-    total = session.exec(select(func.count()).select_from(Referral).where(*conditions)).one()
-    query = (select(Referral, Service.name, Organisation.name, Family, late)
-             .join(Service, Service.id == Referral.service_id)
-             .join(Organisation, Organisation.id == Referral.organisation_id)
-             .join(Family, Family.id == Referral.family_id)
-             .where(*conditions).order_by(*order, Referral.id))
-    page, rows = _page(query, total, page)
-    return Page(rows, total, page, LIST_SIZE)
+    return windowed_page(select(Referral, Service.name, Organisation.name, Family, late)
+                         .join(Service, Service.id == Referral.service_id)
+                         .join(Organisation, Organisation.id == Referral.organisation_id)
+                         .join(Family, Family.id == Referral.family_id)
+                         .where(*conditions).order_by(*order, Referral.id), page, LIST_SIZE)
 
 
 def status_counts(user):
@@ -304,11 +293,14 @@ def inbox(user, *, status="open", waiting_days=None, service_id=None, sort="urge
                           <= _since(waiting_days))
     if service_id:
         conditions.append(Referral.service_id == service_id)
-    total = db.session().exec(select(func.count()).select_from(Referral)
-                              .where(*conditions)).one()
-    page, rows = _page(_listed(*conditions).order_by(*_list_order(sort), Referral.id),
-                       total, page)
-    return Page(_list_rows(rows, today), total, page, LIST_SIZE)
+    return _list_page(conditions, sort, page, today)
+
+
+def _list_page(conditions, sort, page, today):
+    """One page of ListRows meeting the conditions, in the sort's order, with their count."""
+    found = windowed_page(_listed(*conditions).order_by(*_list_order(sort), Referral.id),
+                          page, LIST_SIZE)
+    return Page(_list_rows(found.results, today), found.total, found.page, LIST_SIZE)
 
 
 def inbox_counts(user):
@@ -336,11 +328,7 @@ def accompanied_by(user, *, status="open", sort="newest", page=1, today=None):
     statuses = _statuses(status)
     if statuses is not None:
         conditions.append(Referral.status.in_(statuses))
-    total = db.session().exec(select(func.count()).select_from(Referral)
-                              .where(*conditions)).one()
-    page, rows = _page(_listed(*conditions).order_by(*_list_order(sort), Referral.id),
-                       total, page)
-    return Page(_list_rows(rows, today), total, page, LIST_SIZE)
+    return _list_page(conditions, sort, page, today)
 
 
 @db.prepared
