@@ -13,15 +13,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import cached_property
 
-from referral import config, crypto, db
+from referral import config, crypto, db, i18n
 
 
 class _Babel(Babel):
     @cached_property
     def domain_instance(self):
-        from referral.web import Domain  # the package's modules import this one
-
-        return Domain(domain=self.domain)
+        return i18n.Domain(domain=self.domain)
 
 
 csrf = CSRFProtect()
@@ -65,6 +63,7 @@ def create_app(test_config=None):
         template_folder=str(config.PROJECT_ROOT / "templates"),
     )
     app.request_class = Request
+    app.jinja_environment = i18n.Environment  # before anything builds app.jinja_env
     config.load(app, test_config)
     if hops := app.config["PROXY_HOPS"]:
         # Behind nginx: the client's address (throttling, the access log) and scheme.

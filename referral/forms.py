@@ -3,7 +3,6 @@ box and a bare button."""
 
 import wtforms
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import BooleanField, FieldList, FormField, HiddenField, SelectMultipleField
@@ -12,6 +11,7 @@ from wtforms.validators import DataRequired
 from wtforms.widgets import CheckboxInput, ListWidget, Select
 
 from referral.directory.queries import need_domains
+from referral.i18n import lazy_gettext as _l
 
 # No quotes, brackets, commas or semicolons: a To header would read those differently.
 EMAIL = r"^[^@\s\"<>()\[\],;:\\]+@[^@\s\"<>()\[\],;:\\]+\.[^@\s\"<>()\[\],;:\\]+$"

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlmodel import SQLModel
 
 from referral import audit, crypto, db, familykeys, policy
 from referral.errors import Refused
+from referral.i18n import lazy_gettext as _l
 
 
 @dataclass(frozen=True)

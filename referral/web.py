@@ -5,7 +5,6 @@ import time
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
-import flask_babel
 from babel import support
 from flask import (
     Blueprint,
@@ -20,8 +19,6 @@ from flask import (
     url_for,
 )
 from flask_babel import format_number, get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import literal
@@ -32,13 +29,15 @@ from wtforms import HiddenField
 from wtforms.i18n import messages_path
 from wtforms.validators import AnyOf, Length
 
-from referral import audit, db, mail, policy
+from referral import audit, db, i18n, mail, policy
 from referral.auth import operations as auth_operations
 from referral.auth.models import role_label
 from referral.crypto import CryptoError, keyring
 from referral.dates import format_date, format_datetime
 from referral.errors import Denied
 from referral.forms import SelectField, error_links
+from referral.i18n import gettext as _
+from referral.i18n import lazy_gettext as _l
 from referral.referrals import worklist
 
 bp = Blueprint("main", __name__)
@@ -183,34 +182,6 @@ def language():
     return redirect(safe_next(form.next.data), code=303)
 
 
-def _translations(find=flask_babel.get_translations):
-    """The catalog of the request's language, for the strings of templates and forms:
-    Flask-Babel's get_translations asks the app context nine times per string (a page has
-    dozens); this asks once and keeps the catalog (`find` finds it) beside the locale
-    Flask-Babel chose, so a changed locale (force_locale for a mail in the family's
-    language, refresh) is followed at once."""
-    try:
-        state = getattr(g._get_current_object(), "_flask_babel", None)
-    except RuntimeError:  # no app context: Flask-Babel's answer (no translation)
-        return find()
-    locale = getattr(state, "babel_locale", None)
-    if locale is None:  # not chosen yet in this request: Flask-Babel chooses it
-        return find()
-    kept = getattr(state, "referral_catalog", None)
-    if kept is None or kept[0] is not locale:
-        kept = state.referral_catalog = (locale, find())
-    return kept[1]
-
-
-class Domain(flask_babel.Domain):
-    """Flask-Babel's message domain, reading the catalog the way the templates do: the
-    labels, choices and messages of forms are lazy strings, translated through here every
-    time a page shows them (a list's filters, a form's scales)."""
-
-    def get_translations(self):
-        return _translations(super().get_translations)
-
-
 class _WTFormsMessages:
     """WTForms' own messages in the request's language. Flask-WTF reads WTForms' catalog
     from disk and parses it in every request that builds a form; the catalogs are the
@@ -241,11 +212,11 @@ def _wtforms_messages():
 
 def init_app(app):
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.jinja_env.install_gettext_callables(  # as Flask-Babel's, with _translations
-        gettext=lambda s: _translations().ugettext(s),
-        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
-        pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+    app.jinja_env.install_gettext_callables(  # as Flask-Babel's, with the kept catalog
+        gettext=lambda s: i18n.translations().ugettext(s),
+        ngettext=lambda s, p, n: i18n.translations().ungettext(s, p, n),
+        pgettext=lambda c, s: i18n.translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: i18n.translations().unpgettext(c, s, p, n),
         newstyle=True)
     app.before_request(_wtforms_messages)
     app.jinja_env.globals["error_links"] = error_links  # the error summary of every form

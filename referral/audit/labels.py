@@ -4,9 +4,8 @@ translated description of each stored summary. The summary itself is stored untr
 
 import re
 
-from flask_babel import lazy_gettext as _l
-
 from referral.audit.models import AuditOutcome
+from referral.i18n import lazy_gettext as _l
 
 ACTION_LABELS = {"read": _l("read"), "create": _l("create"), "update": _l("change"),
                  "delete": _l("delete"), "search": _l("search"), "export": _l("export"),

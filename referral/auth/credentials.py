@@ -11,7 +11,8 @@ import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask_babel import lazy_gettext as _l
+
+from referral.i18n import lazy_gettext as _l
 
 PASSWORD_MIN, PASSWORD_MAX = 12, 128
 hasher = PasswordHasher()

@@ -1,4 +1,3 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, PasswordField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -7,6 +6,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 from referral.auth.credentials import PASSWORD_MAX
 from referral.auth.models import ROLE_LABELS, STATUS_LABELS, TRAINING_LABELS, Role
 from referral.forms import EMAIL, SelectField
+from referral.i18n import lazy_gettext as _l
 
 
 class LoginForm(FlaskForm):

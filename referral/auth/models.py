@@ -3,11 +3,11 @@ import uuid
 from datetime import date, datetime
 from typing import ClassVar
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
 from referral.db import encrypted_field, id_field, time_field
+from referral.i18n import lazy_gettext as _l
 
 
 class Role(enum.StrEnum):

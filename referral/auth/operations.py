@@ -10,7 +10,6 @@ import secrets
 from datetime import date, timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import update as sa_update
 
 from referral import audit, db, mail, policy
@@ -41,6 +40,7 @@ from referral.auth.queries import (
 )
 from referral.directory.models import Organisation
 from referral.errors import Refused
+from referral.i18n import lazy_gettext as _l
 from referral.referrals.queries import open_referrals_owned_by
 
 

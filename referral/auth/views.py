@@ -2,8 +2,6 @@ import time
 import uuid
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from referral import db, policy
@@ -38,6 +36,8 @@ from referral.crypto import CryptoError, keyring
 from referral.directory.queries import organisation_names, organisations
 from referral.errors import Denied, Refused
 from referral.forms import ButtonForm, ConfirmForm, show_refusal
+from referral.i18n import gettext as _
+from referral.i18n import lazy_gettext as _l
 from referral.web import keep_search, kept_search, safe_next
 
 LINK_SECONDS = 1800  # after opening an account link, to choose the password

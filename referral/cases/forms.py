@@ -1,7 +1,6 @@
 import uuid
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -25,6 +24,7 @@ from referral.cases.models import (
     URGENCY_LABELS,
 )
 from referral.forms import EMAIL, LONG, CheckboxesField, SelectField
+from referral.i18n import lazy_gettext as _l
 
 
 class ChildForm(Form):

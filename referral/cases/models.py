@@ -3,13 +3,13 @@ import re
 import uuid
 from datetime import date, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from referral.crypto import keyring
 from referral.db import encrypted_field, id_field, time_field
 from referral.familykeys import FamilyData
+from referral.i18n import lazy_gettext as _l
 
 
 class Urgency(enum.StrEnum):

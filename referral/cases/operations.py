@@ -7,7 +7,6 @@ generator of scaled demo data."""
 
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
 from sqlmodel import select
 
 from referral import audit, db, policy
@@ -31,6 +30,7 @@ from referral.cases.models import (
 from referral.directory.models import NeedDomain, Organisation
 from referral.errors import Refused
 from referral.feedback.models import FeedbackInvite
+from referral.i18n import lazy_gettext as _l
 from referral.referrals import operations as referrals
 
 NOT_THIS_FAMILY = _l("This does not belong to this family.")

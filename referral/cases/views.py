@@ -2,8 +2,6 @@ import uuid
 from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -35,6 +33,8 @@ from referral.cases.models import (
 from referral.directory import queries as directory
 from referral.errors import Refused
 from referral.forms import ConfirmForm, need_domain_choices, page_number, show_refusal
+from referral.i18n import gettext as _
+from referral.i18n import lazy_gettext as _l
 from referral.referrals import queries as referrals
 from referral.web import keep_search, kept_search
 

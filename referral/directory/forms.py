@@ -1,6 +1,5 @@
 import re
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -21,6 +20,7 @@ from wtforms.validators import (
 
 from referral.directory.models import CAPACITY_LABELS, ROUTE_LABELS, STATUS_LABELS
 from referral.forms import EMAIL, CheckboxesField, SelectField
+from referral.i18n import lazy_gettext as _l
 
 AREA_LINE = re.compile(r"^\s*(GM\d{4})\s+(\S.{0,118})$")
 

@@ -8,11 +8,11 @@ import unicodedata
 import uuid
 from datetime import date, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from referral.db import id_field, time_field
+from referral.i18n import lazy_gettext as _l
 
 
 class ServiceStatus(enum.StrEnum):

@@ -8,7 +8,6 @@ scaled demo data."""
 import re
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import SQLModel, select
 
@@ -33,6 +32,7 @@ from referral.directory.models import (
     refresh_search_text,
 )
 from referral.errors import Refused
+from referral.i18n import lazy_gettext as _l
 from referral.monitor.models import Pledge, PledgeActivity
 
 # The columns a person may set besides the name (and, for a service, the description).

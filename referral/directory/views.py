@@ -1,7 +1,6 @@
 import uuid
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -27,6 +26,7 @@ from referral.directory.models import (
 )
 from referral.errors import Refused
 from referral.forms import ConfirmForm, need_domain_choices, page_number, show_refusal
+from referral.i18n import gettext as _
 
 
 def age_range(service):

@@ -1,4 +1,3 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -6,6 +5,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from referral.feedback import LANGUAGES
 from referral.forms import CheckboxesField, SelectField
+from referral.i18n import lazy_gettext as _l
 
 PARENT_SCALE = [(1, _l("No, not at all")), (2, _l("Not really")), (3, _l("A little")),
                 (4, _l("Mostly")), (5, _l("Yes, completely"))]

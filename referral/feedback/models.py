@@ -2,12 +2,12 @@ import enum
 import uuid
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
 
 from referral.db import encrypted_field, id_field, time_field
 from referral.familykeys import FamilyData, family_of, track_parents
+from referral.i18n import lazy_gettext as _l
 
 
 class FeedbackForm(enum.StrEnum):

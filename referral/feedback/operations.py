@@ -8,7 +8,6 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -27,6 +26,7 @@ from referral.feedback.queries import (
     state,
     token_hash,
 )
+from referral.i18n import lazy_gettext as _l
 from referral.referrals.models import Referral
 
 # --- row builders --------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import uuid
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
@@ -18,6 +17,7 @@ from referral.errors import Refused
 from referral.feedback import LANGUAGES, RTL, bp, operations, queries
 from referral.feedback.forms import FACES, FORMS, InviteForm, LanguageChoiceForm
 from referral.feedback.models import FeedbackForm, FeedbackInvite, LinkState
+from referral.i18n import gettext as _
 from referral.referrals.models import Referral
 
 SESSION_KEY = "feedback"

@@ -1,10 +1,10 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, FieldList, Form, FormField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
 from referral.forms import SelectField
+from referral.i18n import lazy_gettext as _l
 from referral.monitor.models import MAX_ACTIVITIES, PROGRESS_LABELS
 
 

@@ -2,11 +2,11 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from referral.db import id_field, time_field
+from referral.i18n import lazy_gettext as _l
 
 MAX_ACTIVITIES = 8  # a pledge fits on one page
 

@@ -4,13 +4,13 @@ itself, flushes and writes its audit entry; the caller commits."""
 
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete
 from sqlmodel import select
 
 from referral import audit, db, mail, policy
 from referral.auth.models import Role, User
 from referral.errors import Refused
+from referral.i18n import lazy_gettext as _l
 from referral.monitor import queries
 from referral.monitor.models import (
     MAX_ACTIVITIES,

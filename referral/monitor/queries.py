@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
@@ -21,6 +20,7 @@ from referral.cases.models import SOURCE_LABELS, Child, Family, Signal, SignalDo
 from referral.directory import queries as directory
 from referral.directory.models import NeedDomain, Organisation, Service
 from referral.feedback.models import FeedbackResponse
+from referral.i18n import gettext as _
 from referral.monitor import export
 from referral.monitor.models import (
     MonitorCache,

@@ -12,7 +12,7 @@ answers says "too few answers".
 
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
+from referral.i18n import lazy_gettext as _l
 
 SMALL = 5
 HIDDEN = "•"

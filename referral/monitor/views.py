@@ -1,13 +1,13 @@
 from datetime import date
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from referral import policy
 from referral.directory import queries as directory
 from referral.errors import Refused
 from referral.forms import ButtonForm, page_number
+from referral.i18n import gettext as _
 from referral.monitor import bp, operations, queries
 from referral.monitor.charts import CHARTS
 from referral.monitor.forms import PledgeForm, ReportForm

@@ -3,12 +3,12 @@
 from datetime import date
 
 from flask import current_app, has_request_context, request
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_
 
 from referral import audit
 from referral.auth.models import Role
 from referral.errors import Denied
+from referral.i18n import lazy_gettext as _l
 from referral.policy.queries import (
     active_consent,
     consent_stands,

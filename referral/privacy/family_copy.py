@@ -5,8 +5,6 @@ words a family reads, in their language, with local dates and without the techni
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlmodel import select
 
 from referral import db
@@ -17,6 +15,8 @@ from referral.dates import format_date, format_datetime
 from referral.directory import queries as directory
 from referral.directory.models import NeedDomain
 from referral.feedback.models import FORM_LABELS
+from referral.i18n import gettext as _
+from referral.i18n import lazy_gettext as _l
 from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS, STATUS_LABELS, EventKind
 
 # The copy is written in these languages (the family languages of the feedback pages); a

@@ -1,4 +1,3 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -6,6 +5,7 @@ from wtforms.validators import Length, Optional, Regexp
 
 from referral.audit.labels import ACTION_LABELS
 from referral.forms import SelectField
+from referral.i18n import lazy_gettext as _l
 
 UUID = r"^\s*[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\s*$"
 

@@ -2,10 +2,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlmodel import Field, SQLModel
 
 from referral.db import id_field, time_field
+from referral.i18n import lazy_gettext as _l
 
 
 class ErasureReason(enum.StrEnum):

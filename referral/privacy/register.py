@@ -4,8 +4,9 @@ missing here, so the register cannot fall behind the code."""
 
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 from sqlmodel import SQLModel
+
+from referral.i18n import lazy_gettext as _l
 
 ENCRYPTED, PERSONAL, PSEUDONYM, NOT_PERSONAL = "encrypted", "personal", "pseudonym", "none"
 KIND_LABELS = {

@@ -8,8 +8,6 @@ import uuid
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask_babel import force_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
@@ -23,6 +21,8 @@ from referral.auth.queries import pending_user
 from referral.cases.models import LANGUAGES, Family
 from referral.crypto import CryptoError, keyring
 from referral.forms import ConfirmForm
+from referral.i18n import gettext as _
+from referral.i18n import lazy_gettext as _l
 from referral.privacy import bp, family_copy, operations, queries, register
 from referral.privacy.forms import FindForm, LogFilterForm
 from referral.privacy.models import ERASURE_REASON_LABELS, ErasureReceipt

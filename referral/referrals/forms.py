@@ -1,6 +1,5 @@
 from datetime import date, timedelta
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -14,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from referral.forms import CheckboxesField, ConfirmForm, ListFilters, SelectField
+from referral.i18n import lazy_gettext as _l
 from referral.referrals.models import OUTCOME_LABELS, REASON_LABELS, status_label
 from referral.referrals.operations import MAX_MESSAGE, MAX_SERVICES
 

@@ -3,9 +3,8 @@
 import enum
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
-
 from referral.errors import Refused
+from referral.i18n import lazy_gettext as _l
 from referral.referrals.models import Status as S
 from referral.referrals.models import status_label
 

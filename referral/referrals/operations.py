@@ -8,7 +8,6 @@ them: the operations use them, and so can the generator of scaled demo data."""
 from datetime import date, timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
@@ -18,6 +17,7 @@ from referral.auth.models import Role, User
 from referral.cases.models import Family
 from referral.directory.models import Organisation, ReferralRoute, Service, ServiceStatus
 from referral.errors import Refused
+from referral.i18n import lazy_gettext as _l
 from referral.policy.queries import active_consent
 from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER

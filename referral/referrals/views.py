@@ -2,7 +2,6 @@ import uuid
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
@@ -16,6 +15,7 @@ from referral.directory import queries as directory
 from referral.directory.models import Service
 from referral.errors import Refused
 from referral.forms import need_domain_choices, page_number, show_refusal
+from referral.i18n import gettext as _
 from referral.policy.queries import pending_handover_to
 from referral.referrals import bp, lifecycle, operations, queries
 from referral.referrals.forms import (

@@ -1,0 +1,46 @@
+"""Templates are compiled once per language with their fixed strings translated: each reader
+still gets every page in their own language, whatever the process drew before."""
+
+from flask import render_template
+from flask_babel import force_locale
+
+from tests.conftest import post_form
+
+
+def _english(app):
+    client = app.test_client()
+    post_form(client, "/language", {"language": "en", "next": "/login"}, page="/login")
+    return client
+
+
+def test_one_process_draws_each_page_in_its_readers_language(app):
+    dutch, english = app.test_client(), _english(app)
+    for _ in range(2):  # in turns: the second round reads the templates both compiled
+        for client, words, not_words in (
+                (dutch, ("Naar de inhoud", "Inloggen", "Wachtwoord"), ("Skip to content",)),
+                (english, ("Skip to content", "Log in", "Password"), ("Naar de inhoud",))):
+            page = client.get("/login").text  # base.html, login.html, a form's labels
+            assert all(word in page for word in words), words
+            assert not any(word in page for word in not_words)
+
+
+def test_fixed_strings_are_translated_when_the_template_is_compiled(app):
+    source = ('{{ _("Log in") }}|{{ gettext("Skip to content") }}|{{ _("100%% sure") }}|'
+              '{{ _("%(n)s left", n=3) }}|{{ _("<b>bold</b>") }}|{{ _(name) }}')
+    with app.test_request_context(), force_locale("nl"):
+        compiled = app.jinja_env.compile(source, raw=True)
+        page = app.jinja_env.from_string(source).render(name="Log in")
+    assert page == "Inloggen|Naar de inhoud|100% sure|3 left|<b>bold</b>|Inloggen"
+    # The fixed ones are text in the compiled template; those with values are looked up.
+    assert "Inloggen" in compiled and "Naar de inhoud" in compiled
+    assert "Log in" not in compiled and "Skip to content" not in compiled
+    assert "%(n)s left" in compiled
+
+
+def test_a_template_in_another_language_within_a_dutch_request(app):
+    """As a mail in the family's language is drawn (force_locale) while serving a page."""
+    with app.test_request_context():
+        assert "Naar de inhoud" in render_template("base.html")
+        with force_locale("en"):
+            assert "Skip to content" in render_template("base.html")
+        assert "Naar de inhoud" in render_template("base.html")
