@@ -185,9 +185,15 @@ def _flush():
         g.db_session.flush()
 
 
-@event.listens_for(Session, "after_flush")
-def _wrote(session, _context):
+def wrote(session):
+    """Mark that this session wrote: a page that only shows commits before it renders. The
+    ORM's flushes mark it themselves; a write through the session's connection calls this."""
     session.info["wrote"] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session, _context):
+    wrote(session)
 
 
 def _commit_before_rendering(_app, template=None, context=None, **_extra):

@@ -9,6 +9,7 @@ from wtforms import BooleanField, FieldList, FormField, HiddenField, SelectMulti
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.widgets import CheckboxInput, ListWidget, Select
+from wtforms.widgets import core as widgets
 
 from referral.directory.queries import need_domains
 from referral.i18n import lazy_gettext as _l
@@ -18,6 +19,30 @@ EMAIL = r"^[^@\s\"<>()\[\],;:\\]+@[^@\s\"<>()\[\],;:\\]+\.[^@\s\"<>()\[\],;:\\]+
 
 # The message of a long text's limit: how long it may be and how long it is.
 LONG = _l("Write at most %(max)d characters; the text now has %(length)d.")
+
+
+def html_params(**kwargs):
+    """WTForms' html_params, the same attributes written without Markup.format: markupsafe
+    formats through a string.Formatter that asks every value for its HTML, two thirds of the
+    time WTForms took to draw a form's fields (the referral page's status forms, a fifth of
+    its time)."""
+    params = []
+    for key, value in sorted(kwargs.items()):
+        key = widgets.clean_key(key)
+        if value is True:
+            params.append(key)
+        elif value is not False:
+            value = str(escape(value)).replace('"', "&quot;")  # a Markup value keeps its quotes
+            params.append(f'{escape(key)}="{value}"')
+    # Every key and value is escaped above.
+    return Markup(" ".join(params))  # noqa: S704  # nosec B704
+
+
+# Every WTForms widget writes its attributes through it: the module's function, and the copy
+# Input and Button keep as a class attribute (WTForms' own place to change it).
+WTFORMS_HTML_PARAMS = widgets.html_params
+widgets.html_params = html_params
+widgets.Input.html_params = widgets.Button.html_params = staticmethod(html_params)
 
 
 class PlainSelect(Select):

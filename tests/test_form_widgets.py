@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 from flask_wtf import FlaskForm
+from hypothesis import given
+from hypothesis import strategies as st
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
@@ -14,7 +16,7 @@ from wtforms.widgets import ListWidget, Select
 from referral.cases.forms import SignalForm
 from referral.directory.forms import SearchForm, ServiceForm
 from referral.feedback.forms import InviteForm
-from referral.forms import SelectField
+from referral.forms import WTFORMS_HTML_PARAMS, SelectField, html_params
 
 CHOICES = [SelectChoice("food", "Voeding"), SelectChoice("money", 'Geld & "schulden" <x>'),
            SelectChoice("sport_culture", "")]
@@ -71,3 +73,23 @@ def test_no_form_takes_the_select_field_from_wtforms():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module == "wtforms":
                 assert "SelectField" not in {alias.name for alias in node.names}, path
+
+
+ATTRIBUTE_VALUES = st.one_of(st.text(), st.booleans(), st.none(), st.integers(),
+                             st.text().map(Markup))
+ATTRIBUTE_NAMES = st.sampled_from(["id", "name", "value", "class_", "for_", "data_row_id",
+                                   "aria_describedby", "maxlength", "required", "x_y"])
+
+
+@given(st.dictionaries(ATTRIBUTE_NAMES, ATTRIBUTE_VALUES, max_size=6))
+def test_attributes_are_written_as_wtforms_writes_them(attributes):
+    assert html_params(**attributes) == WTFORMS_HTML_PARAMS(**attributes)
+    assert isinstance(html_params(**attributes), Markup)
+
+
+def test_every_widget_writes_its_attributes_through_the_fast_function():
+    """TextArea and Select call the module's function; Input and Button keep their own."""
+    from wtforms.widgets import core
+
+    assert core.html_params is html_params
+    assert core.Input.html_params is html_params and core.Button.html_params is html_params
