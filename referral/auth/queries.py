@@ -23,7 +23,7 @@ def load_user(user_id):
     """The user of a session cookie, if the cookie's session version is still current."""
     try:
         raw_id, version = user_id.split(".")
-        user = db.session().get(User, uuid.UUID(raw_id))
+        user = db.session().exec(_user(), params={"id": uuid.UUID(raw_id)}).first()
     except (ValueError, AttributeError):
         return None
     if user is None or not user.active or str(user.session_version) != version:
@@ -45,6 +45,11 @@ def names(user_ids):
     if not ids:
         return {}
     return {u.id: u.name for u in db.session().exec(_users(), params={"ids": list(ids)})}
+
+
+@db.prepared
+def _user():  # every request's first statement: built once (session.get builds it each time)
+    return select(User).where(User.id == bindparam("id"))
 
 
 @db.prepared
