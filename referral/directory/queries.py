@@ -127,19 +127,29 @@ class Page:
         return max(1, math.ceil(self.total / self.size))
 
 
-def windowed_page(query, page, size):
+def windowed_page(query, page, size, *, params=None):
     """One page of a query's rows, the count read with them (a window over every matching
     row, taken before the limit): one statement; past the last page, the last page. The
-    rows are the query's columns, without the count."""
+    rows are the query's columns, without the count. With `params`, the query is a prepared
+    one (db.prepared) and so is its windowed form; without, both are built for this call."""
     session = db.session()
     page = max(1, page)
-    rows = session.execute(query.add_columns(func.count().over())  # rows, not scalars
-                           .offset((page - 1) * size).limit(size)).all()
+    windowed = _windowed(query) if params is not None else _window(query)
+    rows = session.execute(windowed, {**(params or {}), "page_offset": (page - 1) * size,
+                                      "page_size": size}).all()  # rows, not scalars
     if not rows and page > 1:
-        total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())
-                             ).one()
-        return windowed_page(query, -(-total // size), size)
+        total = session.exec(select(func.count()).select_from(query.order_by(None).subquery()),
+                             params=params or {}).one()
+        return windowed_page(query, -(-total // size), size, params=params)
     return Page([tuple(row[:-1]) for row in rows], rows[0][-1] if rows else 0, page, size)
+
+
+def _window(query):
+    return (query.add_columns(func.count().over())
+            .offset(bindparam("page_offset")).limit(bindparam("page_size")))
+
+
+_windowed = db.prepared(_window)  # one per prepared query: a finite number
 
 
 def search(*, domains=(), municipality=None, age=None, text="", everything=False, page=1):

@@ -168,25 +168,37 @@ def _since(days, now=None):
 
 
 MINE_SORTS = ("due", "newest", "oldest", "service")
+OWNER = bindparam("owner")
 
 
 def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=None,
          days=None, sort="due", page=1, today=None):
     """One page of the owner's referrals, filtered: by default overdue first, then by
     follow-up date. Rows are (referral, service name, organisation name, family, overdue)."""
-    late = overdue_clause(today)
-    conditions = [Referral.owner_id == user.id]
     statuses = _statuses(status)
-    if statuses is not None:
-        conditions.append(Referral.status.in_(statuses))
-    if overdue:
+    values = {"statuses": statuses, "overdue": overdue or None, "service": service_id,
+              "organisation": organisation_id, "since": _since(days) if days else None}
+    chosen = frozenset(name for name, value in values.items() if value is not None)
+    return windowed_page(_mine(chosen, sort if sort in MINE_SORTS else "due"), page, LIST_SIZE,
+                         params={**values, "owner": user.id, **overdue_cutoffs(today)})
+
+
+@db.prepared
+def _mine(chosen, sort):
+    """My referrals' statement for the filters chosen (a few dozen combinations, each built
+    once): the values are bind parameters."""
+    late = overdue_where(bindparam("follow_up_before"), bindparam("quiet_since"))
+    conditions = [Referral.owner_id == OWNER]
+    if "statuses" in chosen:
+        conditions.append(Referral.status.in_(bindparam("statuses", expanding=True)))
+    if "overdue" in chosen:
         conditions.append(late)
-    if service_id:
-        conditions.append(Referral.service_id == service_id)
-    if organisation_id:
-        conditions.append(Referral.organisation_id == organisation_id)
-    if days:
-        conditions.append(Referral.created_at >= _since(days))
+    if "service" in chosen:
+        conditions.append(Referral.service_id == bindparam("service"))
+    if "organisation" in chosen:
+        conditions.append(Referral.organisation_id == bindparam("organisation"))
+    if "since" in chosen:
+        conditions.append(Referral.created_at >= bindparam("since"))
     order = {
         "due": (case((late, 0), else_=1), case((Referral.status.in_(
             [s.value for s in CLOSED]), 1), else_=0), Referral.follow_up_on,
@@ -194,29 +206,38 @@ def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=N
         "newest": (Referral.created_at.desc(),),
         "oldest": (Referral.created_at,),
         "service": (Service.name, Referral.created_at.desc()),
-    }[sort if sort in MINE_SORTS else "due"]
-    return windowed_page(select(Referral, Service.name, Organisation.name, Family, late)
-                         .join(Service, Service.id == Referral.service_id)
-                         .join(Organisation, Organisation.id == Referral.organisation_id)
-                         .join(Family, Family.id == Referral.family_id)
-                         .where(*conditions).order_by(*order, Referral.id), page, LIST_SIZE)
+    }[sort]
+    return (select(Referral, Service.name, Organisation.name, Family, late)
+            .join(Service, Service.id == Referral.service_id)
+            .join(Organisation, Organisation.id == Referral.organisation_id)
+            .join(Family, Family.id == Referral.family_id)
+            .where(*conditions).order_by(*order, Referral.id))
 
 
 def status_counts(user):
     """How many of the owner's referrals are in each status."""
-    return dict(db.session().exec(select(Referral.status, func.count()).where(
-        Referral.owner_id == user.id).group_by(Referral.status)).all())
+    return dict(db.session().exec(_status_counts(), params={"owner": user.id}).all())
+
+
+@db.prepared
+def _status_counts():
+    return (select(Referral.status, func.count()).where(Referral.owner_id == OWNER)
+            .group_by(Referral.status))
 
 
 def my_services(user):
     """The services and organisations the owner has referred to, for the filters: (service
     id, service name, organisation id, organisation name), by name."""
-    return db.session().exec(
-        select(Service.id, Service.name, Organisation.id, Organisation.name)
-        .join(Referral, Referral.service_id == Service.id)
-        .join(Organisation, Organisation.id == Referral.organisation_id)
-        .where(Referral.owner_id == user.id).distinct()
-        .order_by(Service.name, Organisation.name)).all()
+    return db.session().exec(_my_services(), params={"owner": user.id}).all()
+
+
+@db.prepared
+def _my_services():
+    return (select(Service.id, Service.name, Organisation.id, Organisation.name)
+            .join(Referral, Referral.service_id == Service.id)
+            .join(Organisation, Organisation.id == Referral.organisation_id)
+            .where(Referral.owner_id == OWNER).distinct()
+            .order_by(Service.name, Organisation.name))
 
 
 @dataclass
@@ -437,11 +458,15 @@ def open_referrals_owned_by(user_id):
 
 
 def handovers_for(user):
-    return db.session().exec(
-        select(Handover, Referral, Service.name)
-        .join(Referral, Referral.id == Handover.referral_id)
-        .join(Service, Service.id == Referral.service_id)
-        .where(Handover.to_id == user.id, Handover.decided_at.is_(None))).all()
+    return db.session().exec(_handovers_for(), params={"to": user.id}).all()
+
+
+@db.prepared
+def _handovers_for():
+    return (select(Handover, Referral, Service.name)
+            .join(Referral, Referral.id == Handover.referral_id)
+            .join(Service, Service.id == Referral.service_id)
+            .where(Handover.to_id == bindparam("to"), Handover.decided_at.is_(None)))
 
 
 def signal_domains(signal_id):

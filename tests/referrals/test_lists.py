@@ -272,6 +272,7 @@ def test_my_referrals_filter_by_status_overdue_service_organisation_and_period(
         jeugdfonds = db.session().get(Service, other).organisation_id
     assert families(f"?organisation={jeugdfonds}") == ["Anna de Vries"]
     assert services("?days=30") == ["Kerstpakket", "Voedselpakket"]
+    assert services("?days=30&page=99") == ["Kerstpakket", "Voedselpakket"]  # the last page
     close(app, world, world.inbox_referral)
     assert services("?status=closed") == ["Voedselpakket"]
     assert services("?status=requested") == ["Kerstpakket", "Schoolspullen"]
