@@ -304,52 +304,73 @@ def inbox(user, *, status="open", waiting_days=None, service_id=None, sort="urge
           today=None):
     """One page of what was sent to the partner's organisation through the tool (never
     drafts), filtered; by default the open ones, most urgent and longest waiting first."""
-    conditions = [Referral.organisation_id == user.organisation_id, Referral.by_inbox,
-                  Referral.status != Status.draft]
-    statuses = _statuses(status)
-    if statuses is not None:
-        conditions.append(Referral.status.in_(statuses))
-    if waiting_days:
-        conditions.append(func.coalesce(Referral.requested_at, Referral.created_at)
-                          <= _since(waiting_days))
-    if service_id:
-        conditions.append(Referral.service_id == service_id)
-    return _list_page(conditions, sort, page, today)
+    values = {"statuses": _statuses(status), "service": service_id,
+              "waited_since": _since(waiting_days) if waiting_days else None}
+    return _list_page("inbox", values, {"organisation": user.organisation_id}, sort, page,
+                      today)
 
 
-def _list_page(conditions, sort, page, today):
-    """One page of ListRows meeting the conditions, in the sort's order, with their count."""
-    found = windowed_page(_listed(*conditions).order_by(*_list_order(sort), Referral.id),
-                          page, LIST_SIZE)
+def accompanied_by(user, *, status="open", sort="newest", page=1, today=None):
+    """One page of the referrals a bridge worker accompanies, filtered."""
+    return _list_page("accompanied", {"statuses": _statuses(status)}, {"bridge": user.id},
+                      sort, page, today)
+
+
+def _list_page(whose, values, params, sort, page, today):
+    """One page of ListRows of the inbox or the bridge worker's list, filtered by the values
+    that are not None, in the sort's order, with their count."""
+    chosen = frozenset(name for name, value in values.items() if value is not None)
+    found = windowed_page(_list(whose, chosen, sort if sort in INBOX_SORTS else "urgency"),
+                          page, LIST_SIZE, params={**values, **params})
     return Page(_list_rows(found.results, today), found.total, found.page, LIST_SIZE)
+
+
+@db.prepared
+def _list(whose, chosen, sort):
+    """The inbox's or the bridge worker's statement for the filters chosen, built once."""
+    if whose == "inbox":
+        conditions = [Referral.organisation_id == bindparam("organisation"), Referral.by_inbox,
+                      Referral.status != Status.draft]
+    else:
+        conditions = [Referral.bridge_id == bindparam("bridge")]
+    if "statuses" in chosen:
+        conditions.append(Referral.status.in_(bindparam("statuses", expanding=True)))
+    if "waited_since" in chosen:
+        conditions.append(func.coalesce(Referral.requested_at, Referral.created_at)
+                          <= bindparam("waited_since"))
+    if "service" in chosen:
+        conditions.append(Referral.service_id == bindparam("service"))
+    return _listed(*conditions).order_by(*_list_order(sort), Referral.id)
 
 
 def inbox_counts(user):
     """How many referrals of the partner's inbox are new, in progress, waiting or closed."""
     counts = dict.fromkeys(INBOX_GROUPS, 0)
     for status, number in db.session().exec(
-            select(Referral.status, func.count()).where(
-                Referral.organisation_id == user.organisation_id, Referral.by_inbox,
-                Referral.status != Status.draft).group_by(Referral.status)).all():
+            _inbox_counts(), params={"organisation": user.organisation_id}).all():
         for group in INBOX_GROUPS:
             if status in STATUS_GROUPS[group]:
                 counts[group] += number
     return counts
 
 
+@db.prepared
+def _inbox_counts():
+    return (select(Referral.status, func.count())
+            .where(Referral.organisation_id == bindparam("organisation"), Referral.by_inbox,
+                   Referral.status != Status.draft).group_by(Referral.status))
+
+
 def organisation_services(user):
     """The services of the user's organisation, for the inbox filter: (id, name)."""
-    return db.session().exec(select(Service.id, Service.name).where(
-        Service.organisation_id == user.organisation_id).order_by(Service.name)).all()
+    return db.session().exec(_organisation_services(),
+                             params={"organisation": user.organisation_id}).all()
 
 
-def accompanied_by(user, *, status="open", sort="newest", page=1, today=None):
-    """One page of the referrals a bridge worker accompanies, filtered."""
-    conditions = [Referral.bridge_id == user.id]
-    statuses = _statuses(status)
-    if statuses is not None:
-        conditions.append(Referral.status.in_(statuses))
-    return _list_page(conditions, sort, page, today)
+@db.prepared
+def _organisation_services():
+    return (select(Service.id, Service.name)
+            .where(Service.organisation_id == bindparam("organisation")).order_by(Service.name))
 
 
 @db.prepared
