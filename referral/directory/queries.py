@@ -154,38 +154,52 @@ _windowed = db.prepared(_window)  # one per prepared query: a finite number
 
 def search(*, domains=(), municipality=None, age=None, text="", everything=False, page=1):
     """Services that fit, most relevant first; the same number of queries for any page size."""
+    words = fold(text).split()[:MAX_WORDS]
+    params = {"domains": list(domains), "municipality": municipality, "age": age,
+              **{f"word{number}": _like(word) for number, word in enumerate(words)}}
+    statement = _search(bool(domains), bool(municipality), age is not None, len(words),
+                        bool(everything))
+    found = windowed_page(statement, page, PAGE_SIZE, params=params)
+    results = _with_details(found.results)
+    audit.record("search", object_type="directory",  # last: it holds the log's head
+                 summary=f"directory search, {found.total} results")
+    return Page(results, found.total, found.page)
+
+
+@db.prepared
+def _search(domains, municipality, age, words, everything):
+    """The search's statement for the filters given and the number of words (a few hundred
+    combinations, each built once): the values are bind parameters."""
     conditions = []
     if not everything:
         conditions += [Service.status == ServiceStatus.active,
                        or_(Service.capacity.is_(None), Service.capacity != Capacity.closed),
                        Organisation.active]
+    codes = bindparam("domains", expanding=True)
     if domains:
         conditions.append(Service.id.in_(select(ServiceDomain.service_id).where(
-            ServiceDomain.domain_code.in_(list(domains)))))
+            ServiceDomain.domain_code.in_(codes))))
     if municipality:
         conditions.append(Service.id.in_(select(ServiceArea.service_id).where(
-            ServiceArea.municipality_code == municipality)))
-    if age is not None:
-        conditions += [or_(Service.minimum_age.is_(None), Service.minimum_age <= age),
-                       or_(Service.maximum_age.is_(None), Service.maximum_age >= age)]
+            ServiceArea.municipality_code == bindparam("municipality"))))
+    if age:
+        years = bindparam("age")
+        conditions += [or_(Service.minimum_age.is_(None), Service.minimum_age <= years),
+                       or_(Service.maximum_age.is_(None), Service.maximum_age >= years)]
     score = literal(0)
-    for word in fold(text).split()[:MAX_WORDS]:
-        conditions.append(Service.search_text.like(_like(word), escape="\\"))
-        score = score + case((Service.search_name.like(_like(word), escape="\\"), 3), else_=1)
+    for number in range(words):
+        pattern = bindparam(f"word{number}")
+        conditions.append(Service.search_text.like(pattern, escape="\\"))
+        score = score + case((Service.search_name.like(pattern, escape="\\"), 3), else_=1)
     if domains:
         matched = (select(func.count()).select_from(ServiceDomain)
                    .where(ServiceDomain.service_id == Service.id,
-                          ServiceDomain.domain_code.in_(list(domains)))
+                          ServiceDomain.domain_code.in_(codes))
                    .correlate(Service).scalar_subquery())
         score = score + matched
     open_first = case((Service.capacity == Capacity.open, 0), else_=1)
-    found = windowed_page(
-        select(Service, Organisation).join(Organisation).where(*conditions)
-        .order_by(score.desc(), open_first, Service.name, Service.id), page, PAGE_SIZE)
-    results = _with_details(found.results)
-    audit.record("search", object_type="directory",  # last: it holds the log's head
-                 summary=f"directory search, {found.total} results")
-    return Page(results, found.total, found.page)
+    return (select(Service, Organisation).join(Organisation).where(*conditions)
+            .order_by(score.desc(), open_first, Service.name, Service.id))
 
 
 @db.prepared
