@@ -6,12 +6,14 @@ from datetime import datetime
 from babel import Locale, dates
 from flask_babel import get_locale, get_timezone, to_user_timezone
 
+DUTCH, BRITISH = Locale.parse("nl"), Locale.parse("en_GB")  # parsed once, not per date
+
 
 def _locale():
     """Babel's locale for dates. Plain "en" is American ("12/2/26, 1:05 PM"); English here is
     written the British way, as in the rest of Europe."""
-    locale = get_locale() or Locale.parse("nl")
-    return Locale.parse("en_GB") if locale.language == "en" else locale
+    locale = get_locale() or DUTCH
+    return BRITISH if locale.language == "en" else locale
 
 
 def format_date(value):

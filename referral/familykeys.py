@@ -72,6 +72,9 @@ class FamilyData:
             raise crypto.CryptoError(f"{self.__tablename__}/{self.id}: no family to seal for")
         session = db.session()
         _owners(session)[(self.__tablename__, self.id)] = family_id
+        known = _cache(session).get(family_id)
+        if known is not None:  # the common case, once per value shown: nothing to look up
+            return known
         # A family being made needs no look-up: its key is made here.
         new = self.__tablename__ == "family" and not inspect(self).persistent
         return cipher(family_id, create=create, new=new)
