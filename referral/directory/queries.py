@@ -168,7 +168,7 @@ def search(*, domains=(), municipality=None, age=None, text="", everything=False
 
 @db.prepared
 def _search(domains, municipality, age, words, everything):
-    """The search's statement for the filters given and the number of words (a few hundred
+    """The search's statement for the filters given and the number of words (at most 144
     combinations, each built once): the values are bind parameters."""
     conditions = []
     if not everything:
