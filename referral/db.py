@@ -206,7 +206,7 @@ def _commit_before_rendering(_app, template=None, context=None, **_extra):
     if not has_request_context() or request.method not in ("GET", "HEAD"):
         return
     session = g.get("db_session")
-    if session is None or template.name.startswith("email/"):  # a message is part of a change
+    if session is None or (template.name or "").startswith("email/"):  # a mail is part of a change
         return
     if session.new or session.dirty or session.deleted or session.info.get("wrote"):
         session.commit()

@@ -5,9 +5,9 @@ the one write lock, on PostgreSQL the access log's head row)."""
 
 import pytest
 import sqlalchemy as sa
-from flask import template_rendered
+from flask import render_template_string, template_rendered
 
-from referral import web
+from referral import audit, web
 from tests.conftest import browser
 
 PAGES = {"family": ("/families/{world.family_id}", "cases/family.html", "family"),
@@ -85,3 +85,20 @@ def test_the_page_reads_what_it_shows_before_it_logs(make_app, world, page):
     logged = sequence.index("INSERT INTO audit_event")
     held = sequence[logged:sequence.index("COMMIT", logged)]
     assert len(sequence[:logged]) >= 8 and len(held) <= 4, sequence
+
+
+@pytest.mark.own_database
+def test_a_page_drawn_from_a_string_after_a_write_commits_and_renders(make_app):
+    """A template without a name (from a string) is not a mail: the page commits first."""
+    app = make_app()
+
+    @app.get("/drawn")
+    def drawn():
+        audit.record("read", object_type="directory", summary="a read that is logged")
+        return render_template_string("{{ 1 + 1 }}")
+
+    response = app.test_client().get("/drawn")
+    assert (response.status_code, response.text) == (200, "2")
+    with app.extensions["referral.engine"].connect() as other:
+        last = other.execute(sa.text("SELECT summary FROM audit_event ORDER BY seq DESC LIMIT 1"))
+        assert last.scalar() == "a read that is logged"
