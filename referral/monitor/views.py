@@ -1,7 +1,9 @@
 from datetime import date
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from referral import policy
 from referral.directory import queries as directory
@@ -36,10 +38,25 @@ def report():
 def _page(template):
     year, years = _period()
     scope, tables, counted_at = queries.dashboard(current_user, year=year)
-    description = _("The same figures stand in the table below the chart.")
-    charts = {t.key: CHARTS[t.chart](t, description) for t in tables if t.chart}
-    return render_template(template, tables=tables, charts=charts, scope=scope, years=years,
-                           today=date.today(), counted_at=counted_at)
+    return render_template(template, figures=_drawn(scope, tables, counted_at), scope=scope,
+                           years=years, today=date.today(), counted_at=counted_at)
+
+
+# The figures' charts and tables as this process last drew them, per year and language:
+# (when they were counted, the HTML). The same for everyone who may see the monitor (there
+# is no personal data in them), so they are drawn again only when the count was renewed.
+_figures = {}
+
+
+def _drawn(scope, tables, counted_at):
+    key = (scope.year, str(get_locale()))
+    drawn = _figures.get(key)
+    if drawn is None or drawn[0] != counted_at:
+        description = _("The same figures stand in the table below the chart.")
+        charts = {t.key: CHARTS[t.chart](t, description) for t in tables if t.chart}
+        html = render_template("monitor/_figures.html", tables=tables, charts=charts)
+        drawn = _figures[key] = (counted_at, Markup(html))  # noqa: S704  # nosec B704 (escaped)
+    return drawn[1]
 
 
 @bp.route("/export.csv")

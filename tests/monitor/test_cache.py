@@ -65,3 +65,27 @@ def test_cron_counts_the_monitor_ahead_of_its_viewers(make_app, alliance):
     assert result.exit_code == 0, result.output
     assert f"Counted the {YEAR} monitor in nl, en" in result.output
     assert _signals_by_source(client) != before
+
+
+def test_each_language_sees_its_own_figures_drawn_once_per_count(make_app, alliance,
+                                                                 make_user):
+    """The charts and tables are drawn once per count, year and language in each process:
+    readers in turns each get their language, and a renewed count is drawn anew."""
+    app = make_app(MONITOR_CACHE_SECONDS=600)
+    dutch = _coordinator(app, alliance)
+    english = _coordinator(app, {"coordinator": make_user("coordinator")})  # their own account
+    post_form(english, "/language", {"language": "en", "next": "/"}, page="/")
+    path = f"/monitor/?year={YEAR}"
+    for _round in range(2):
+        assert "Signalen per bron" in dutch.get(path).text
+        page = english.get(path).text
+        assert "Signals per source" in page
+        assert "Signalen per bron" not in page
+    before = _signals_by_source(dutch)
+    assert table_of(dutch.get(f"/monitor/report?year={YEAR}").text, "signals_source") == before
+
+    build(app, alliance["owner"].id, {}, {}, [("observation", ["food"], None, None)] * 6)
+    result = app.test_cli_runner().invoke(args=["monitor", "refresh", "--year", str(YEAR)])
+    assert result.exit_code == 0, result.output
+    assert _signals_by_source(dutch) != before
+    assert "Signals per source" in english.get(path).text
