@@ -1,6 +1,7 @@
 """App-wide pages and rules: home, health, language, security headers, errors, session expiry."""
 
 import contextlib
+import functools
 import time
 from datetime import date, timedelta
 from urllib.parse import urlsplit
@@ -112,7 +113,7 @@ def safe_next(target, default="main.home"):
 @login_required
 def home():
     """The worklist: what needs this user today, per role, each section a count and links."""
-    user = current_user
+    user = current_user._get_current_object()
     if policy.allowed(user, "referrals.mine"):
         work = worklist.for_owner(user)
     elif policy.allowed(user, "referrals.inbox"):
@@ -221,6 +222,7 @@ def init_app(app):
     app.before_request(_wtforms_messages)
     app.jinja_env.globals["error_links"] = error_links  # the error summary of every form
     app.jinja_env.globals["format_number"] = format_number
+    app.jinja_env.globals["url_for"] = _url_for
     app.before_request(_expire_session)
     app.after_request(_security_headers)
     app.context_processor(_template_globals)
@@ -233,16 +235,30 @@ def init_app(app):
         app.register_blueprint(dev)
 
 
-def _can(action, obj=None):
-    """Templates ask the policy, never a role or status string."""
-    return policy.allowed(current_user, action, obj)
+_addresses = {}  # (script root, endpoint, static file): its address, see _url_for
+
+
+def _url_for(endpoint, **values):
+    """url_for for templates. An address without values — a menu link, the home page — or
+    of a static file is the same on every page for a given script root, so it is built once
+    per process: every page has ten or more, each built rule by rule otherwise. Addresses
+    with other values (an id, a page, an external address) are built each time."""
+    if values.keys() - {"filename"} or (values and endpoint != "static") \
+            or not has_request_context():
+        return current_app.url_for(endpoint, **values)
+    key = (request.script_root, endpoint, values.get("filename"))
+    address = _addresses.get(key)
+    if address is None:
+        address = _addresses[key] = current_app.url_for(endpoint, **values)
+    return address
 
 
 def _template_globals():
     if not has_request_context():  # mail rendered by a command: no page around it
         return {"role_label": role_label, "format_date": format_date}
     return {
-        "can": _can,
+        # Templates ask the policy, never a role or status string.
+        "can": functools.partial(policy.allowed, current_user._get_current_object()),
         "role_label": role_label,
         "get_locale": get_locale,
         "format_date": format_date,

@@ -4,6 +4,7 @@ from datetime import date
 
 from flask import current_app, has_request_context, request
 from sqlalchemy import and_
+from werkzeug.local import LocalProxy
 
 from referral import audit
 from referral.auth.models import Role
@@ -281,6 +282,8 @@ RULE_LABELS = {
 
 
 def allowed(user, action, obj=None):
+    if isinstance(user, LocalProxy):  # current_user: each look through it costs a look-up
+        user = user._get_current_object()
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     return RULES[action](user, obj)
