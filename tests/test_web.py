@@ -39,6 +39,18 @@ def test_no_external_assets(client):
         assert url.startswith(("/", "#")), url
 
 
+def test_menu_and_static_addresses_follow_the_script_root(client, make_user, login):
+    """Addresses without values are built once per process, per script root: an app served
+    under a path gets its own, and the root's stay as they were."""
+    login(make_user())
+    for root in ("", "/verwijzen", ""):
+        page = client.get("/", base_url=f"http://localhost{root}/").text
+        assert f'href="{root}/static/style.css"' in page
+        assert f'<a href="{root}/families/">' in page
+        other = "/verwijzen" if root == "" else ""
+        assert f'href="{other}/static/style.css"' not in page
+
+
 def test_static_assets_are_served_by_the_app(client):
     response = client.get("/static/style.css")
     response.close()
