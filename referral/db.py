@@ -196,6 +196,17 @@ def _flushed(session, _context):
     wrote(session)
 
 
+def write_apart():
+    """Commit what this request has read so far; what it writes next goes in a transaction
+    of its own, which on SQLite takes the write lock as it begins. For an access-log entry
+    that records a read of no personal data — a directory search, the monitor — and so need
+    not share the reads' transaction: the one write lock (on PostgreSQL the log's head row)
+    is then held for the entry alone, not for the whole page, and the page's reads never
+    wait for it. A read of a family or a referral is logged in its reads' transaction."""
+    session().commit()
+    g.write_lock = True
+
+
 def _commit_before_rendering(_app, template=None, context=None, **_extra):
     """A page that only shows (GET, HEAD) but wrote — an access-log entry, a denial, the
     moment a referral was opened — commits before its template renders. The entry and the

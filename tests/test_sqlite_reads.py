@@ -125,6 +125,44 @@ def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
     assert began == ["BEGIN IMMEDIATE", "BEGIN"]
 
 
+@pytest.mark.parametrize(("path", "person", "logged"), [
+    ("/directory/?q=voedsel", NURSE, "directory search, "),
+    ("/monitor/", SimpleNamespace(email="coordinator@demo.example", password=PASSWORD),
+     "monitor "),
+])
+def test_a_page_that_logs_no_personal_data_reads_without_the_lock(sqlite_app, path, person,
+                                                                 logged):
+    """The directory search and the monitor read without the write lock, even when another
+    worker writes meanwhile, and write their access-log entry apart, taking the lock for
+    the entry alone: never run again, never serialised behind other writers."""
+    client = browser(sqlite_app, person)
+    writes = []
+
+    def other_worker_writes(conn, cursor, statement, *args):
+        if not g.get("write_lock") and not _writes(statement):  # while this one reads
+            other = sqlite3.connect(sqlite_app.database_path, isolation_level=None)
+            other.execute("UPDATE need_domain SET position = position + 1")
+            other.close()
+            writes.append(statement)
+
+    engine = sqlite_app.extensions["referral.engine"]
+    sa.event.listen(engine, "before_cursor_execute", other_worker_writes)
+    try:
+        with sqlite_begins(sqlite_app) as began:
+            page = client.get(path)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", other_worker_writes)
+    assert page.status_code == 200, page.text[:300]
+    assert writes and began == ["BEGIN", "BEGIN IMMEDIATE"]  # read, then the entry apart
+    assert not sqlite_app.extensions["referral.writes_on_read"]
+    with sqlite_app.app_context():
+        entries = db.session().exec(select(AuditEvent).where(
+            AuditEvent.summary.startswith(logged))).all()
+    assert len(entries) == 1
+    verified = sqlite_app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+
+
 def test_a_post_takes_the_lock_from_its_first_statement(sqlite_app):
     client = browser(sqlite_app, NURSE)
     with sqlite_begins(sqlite_app) as began:
