@@ -23,6 +23,17 @@ def test_dates_read_the_european_way(app, language, moment, day):
         assert format_date(date(2026, 12, 2)) == day
 
 
+def test_a_day_written_once_is_written_again_in_each_language(app):
+    """Days are kept once written, per language: readers in turns each get theirs."""
+    day = date(2026, 12, 2)
+    with app.test_request_context():
+        for language, written in [("nl", "2 dec 2026"), ("en", "2 Dec 2026"),
+                                  ("nl", "2 dec 2026"), ("en", "2 Dec 2026")]:
+            with force_locale(language):
+                assert format_date(day) == written
+                assert format_date(MOMENT) == written  # a moment: its day where the reader is
+
+
 @pytest.mark.parametrize(("language", "counted", "made"), [
     ("nl", r"Geteld op \d{1,2} [a-z]{3} \d{4}, \d{2}:\d{2};", r"gemaakt op \d{1,2} [a-z]{3} \d{4}<"),
     ("en", r"Counted at \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2};", r"made on \d{1,2} [A-Z][a-z]{2} \d{4}<"),

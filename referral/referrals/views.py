@@ -1,7 +1,6 @@
 import uuid
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
@@ -11,6 +10,7 @@ from referral.auth.models import User
 from referral.auth.queries import names as names_of
 from referral.cases.models import Family, Signal, age_on
 from referral.cases.queries import children_of
+from referral.dates import format_date
 from referral.directory import queries as directory
 from referral.directory.models import Service
 from referral.errors import Refused

@@ -221,6 +221,14 @@ def test_follow_up_page_moves_the_date_and_the_timeline_says_so(app, client, log
     assert "De opvolgdatum is nu" in shown and "zette de opvolgdatum op" in shown
     assert load(app, world.inbox_referral).follow_up_on == LATER
 
+    # In English the date is written the European way, as on every page.
+    client.post("/language", data={"csrf_token": csrf_token(client, "/"), "language": "en",
+                                   "next": "/"})
+    response = client.post(url, data={"csrf_token": csrf_token(client, url),
+                                      "follow_up_on": (LATER + timedelta(days=1)).isoformat()})
+    shown = client.get(response.headers["Location"]).text
+    assert re.search(r"The follow-up date is now \d{1,2} [A-Z][a-z]{2} \d{4}\.", shown), shown
+
 
 @pytest.mark.parametrize("value", ["2020-01-01", "morgen", "", "9999-99-99"])
 def test_follow_up_page_refuses_bad_dates(app, client, login, world, value):
