@@ -16,6 +16,7 @@ import syslog
 from datetime import UTC
 from itertools import islice
 from pathlib import Path
+from types import SimpleNamespace
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
@@ -100,7 +101,7 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
     if action not in ACTIONS or outcome not in OUTCOMES:  # a programming error: fail loudly
         raise ValueError(f"unknown audit action or outcome: {action}, {outcome}")
     if user is None and has_request_context() and current_user.is_authenticated:
-        user = current_user
+        user = current_user._get_current_object()
     session = db.session()
     session.flush()  # the change it records goes first, as with the ORM's own writes
     # Take our turn at the head: a row lock on PostgreSQL; SQLite holds its write lock already.
@@ -110,8 +111,11 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
         # Never a plain entry after a keyed one: that is what a forger would write.
         raise crypto.CryptoError("the access log is keyed, but there is no log key: "
                                  f"restore {crypto.KEY_FILE} or set REFERRAL_LOG_KEY")
-    entry = AuditEvent(
+    # The row's values as plain attributes: a model object cost 50 µs to build, for a row
+    # that is inserted as a row.
+    entry = SimpleNamespace(
         seq=head.seq + 1,
+        at=db.utcnow(),
         user_id=user.id if user else None,
         role=user.role if user else None,
         on_behalf_of=on_behalf_of,
@@ -133,7 +137,6 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
     db.wrote(session)
     session.info["audit_head"] = (entry.seq, entry.hash, current_app.instance_path,
                                   current_app.config.get("AUDIT_HEAD_SINK"))
-    return entry
 
 
 def _append(path, line):

@@ -45,16 +45,20 @@ def split_address(address):
     return address or "", ""
 
 
-def _caseload(user):
-    """The families this professional works on (created, or owns a referral of), newest
-    first."""
-    owned = select(Referral.family_id).where(Referral.owner_id == user.id)
-    return (select(Family).where(or_(Family.created_by == user.id, Family.id.in_(owned)))
+USER = bindparam("user")
+
+
+@db.prepared
+def _caseload():
+    """The families a professional (`user`) works on (created, or owns a referral of),
+    newest first."""
+    owned = select(Referral.family_id).where(Referral.owner_id == USER)
+    return (select(Family).where(or_(Family.created_by == USER, Family.id.in_(owned)))
             .order_by(Family.created_at.desc(), Family.id))
 
 
 def families_of(user):
-    return db.session().exec(_caseload(user)).all()
+    return db.session().exec(_caseload(), params={"user": user.id}).all()
 
 
 FAMILY_PAGE_SIZE = 25
@@ -98,7 +102,7 @@ def caseload(user, *, text="", sort="newest", page=1):
 def _newest_page(user, page):
     """One page of the caseload, newest first, and its children: two statements, however
     large the caseload."""
-    found = windowed_page(_caseload(user), page, FAMILY_PAGE_SIZE)
+    found = windowed_page(_caseload(), page, FAMILY_PAGE_SIZE, params={"user": user.id})
     shown = [family for family, in found.results]
     children = children_of([f.id for f in shown])
     return (Page(shown, found.total, found.page, found.size),

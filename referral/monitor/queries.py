@@ -570,6 +570,7 @@ def reports_of(pledge, year):
 PLEDGE_PAGE_SIZE = 50
 
 
+@db.prepared
 def _organisations():
     """Every active organisation with its pledge (or None), by name."""
     return (select(Organisation, Pledge).join(Pledge, Pledge.organisation_id == Organisation.id,
@@ -604,8 +605,7 @@ def overview(year):
 def overview_page(year, page):
     """One page of the overview, the same three statements for any number of organisations
     (the count comes with the rows); past the last page, the last page."""
-    found = directory.windowed_page(_organisations(), page,
-                                    PLEDGE_PAGE_SIZE)
+    found = directory.windowed_page(_organisations(), page, PLEDGE_PAGE_SIZE, params={})
     found.results = _with_activities(year, found.results)
     return found
 
