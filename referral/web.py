@@ -243,8 +243,8 @@ def _url_for(endpoint, **values):
     of a static file is the same on every page for a given script root, so it is built once
     per process: every page has ten or more, each built rule by rule otherwise. Addresses
     with other values (an id, a page, an external address) are built each time."""
-    if values.keys() - {"filename"} or (values and endpoint != "static") \
-            or not has_request_context():
+    static = endpoint == "static" and values.keys() == {"filename"}
+    if (values and not static) or not has_request_context():
         return current_app.url_for(endpoint, **values)
     key = (request.script_root, endpoint, values.get("filename"))
     address = _addresses.get(key)
