@@ -202,9 +202,12 @@ def write_apart():
     that records a read of no personal data — a directory search, the monitor — and so need
     not share the reads' transaction: the one write lock (on PostgreSQL the log's head row)
     is then held for the entry alone, not for the whole page, and the page's reads never
-    wait for it. A read of a family or a referral is logged in its reads' transaction."""
-    session().commit()
-    g.write_lock = True
+    wait for it. A read of a family or a referral is logged in its reads' transaction.
+    Only a page that shows (GET, HEAD) commits early: a form post holds the lock from its
+    first statement anyway, and it and a command stay one transaction, all or nothing."""
+    if has_request_context() and request.method in ("GET", "HEAD"):
+        session().commit()
+        g.write_lock = True
 
 
 def _commit_before_rendering(_app, template=None, context=None, **_extra):

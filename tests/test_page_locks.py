@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from flask import render_template_string, template_rendered
 
-from referral import audit, web
+from referral import audit, db, web
 from tests.conftest import browser
 
 PAGES = {"family": ("/families/{world.family_id}", "cases/family.html", "family"),
@@ -102,3 +102,27 @@ def test_a_page_drawn_from_a_string_after_a_write_commits_and_renders(make_app):
     with app.extensions["referral.engine"].connect() as other:
         last = other.execute(sa.text("SELECT summary FROM audit_event ORDER BY seq DESC LIMIT 1"))
         assert last.scalar() == "a read that is logged"
+
+
+@pytest.mark.own_database
+def test_a_form_post_never_commits_part_of_itself_to_log_apart(make_app):
+    """Logging apart commits early only in a page that shows: a form post that logs a
+    search on its way (the refer page shown again with its errors) stays one transaction,
+    so when it fails nothing of it is saved. A page that shows keeps its entry."""
+    app = make_app(WTF_CSRF_ENABLED=False)
+
+    def logs_apart_then(status):
+        audit.record("update", object_type="directory", summary=f"a change ({status})")
+        db.write_apart()
+        audit.record("search", object_type="directory", summary=f"a search ({status})")
+        return "", status
+
+    app.add_url_rule("/post-fails", "post_fails", lambda: logs_apart_then(500),
+                     methods=["POST"])
+    app.add_url_rule("/get-fails", "get_fails", lambda: logs_apart_then(500))
+    client = app.test_client()
+    assert client.post("/post-fails").status_code == 500
+    assert client.get("/get-fails").status_code == 500
+    with app.extensions["referral.engine"].connect() as other:
+        kept = other.execute(sa.text("SELECT summary FROM audit_event WHERE summary LIKE 'a %'"))
+        assert sorted(kept.scalars()) == ["a change (500)"]  # the page's reads, logged apart
