@@ -128,26 +128,36 @@ class Page:
         return max(1, math.ceil(self.total / self.size))
 
 
-def windowed_page(query, page, size, *, params=None):
+def windowed_page(query, page, size, *, params=None, key=None):
     """One page of a query's rows, the count read with them (a window over every matching
     row, taken before the limit): one statement; past the last page, the last page. The
     rows are the query's columns, without the count. With `params`, the query is a prepared
-    one (db.prepared) and so is its windowed form; without, both are built for this call."""
+    one (db.prepared) and so is its windowed form; without, both are built for this call.
+
+    With `key` (a column that is unique per row, such as the first table's id), the page is
+    chosen first on that column alone, and the query's other columns are read for the
+    page's rows only: for lists of wide rows (whole models, encrypted values, a subquery per
+    row), whose every match the database would otherwise build and sort before the limit."""
     session = db.session()
     page = max(1, page)
-    windowed = _windowed(query) if params is not None else _window(query)
+    windowed = _windowed(query, key) if params is not None else _window(query, key)
     rows = session.execute(windowed, {**(params or {}), "page_offset": (page - 1) * size,
                                       "page_size": size}).all()  # rows, not scalars
     if not rows and page > 1:
         total = session.exec(select(func.count()).select_from(query.order_by(None).subquery()),
                              params=params or {}).one()
-        return windowed_page(query, -(-total // size), size, params=params)
+        return windowed_page(query, -(-total // size), size, params=params, key=key)
     return Page([tuple(row[:-1]) for row in rows], rows[0][-1] if rows else 0, page, size)
 
 
-def _window(query):
-    return (query.add_columns(func.count().over())
-            .offset(bindparam("page_offset")).limit(bindparam("page_size")))
+def _window(query, key=None):
+    if key is None:
+        return (query.add_columns(func.count().over())
+                .offset(bindparam("page_offset")).limit(bindparam("page_size")))
+    chosen = (query.with_only_columns(key.label("key"), func.count().over().label("total"))
+              .offset(bindparam("page_offset")).limit(bindparam("page_size")).subquery())
+    # The same order as the query's (it keeps its ORDER BY), over the page's rows alone.
+    return query.add_columns(chosen.c.total).join(chosen, chosen.c.key == key)
 
 
 _windowed = db.prepared(_window)  # one per prepared query: a finite number

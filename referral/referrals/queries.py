@@ -180,7 +180,8 @@ def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=N
               "organisation": organisation_id, "since": _since(days) if days else None}
     chosen = frozenset(name for name, value in values.items() if value is not None)
     return windowed_page(_mine(chosen, sort if sort in MINE_SORTS else "due"), page, LIST_SIZE,
-                         params={**values, "owner": user.id, **overdue_cutoffs(today)})
+                         params={**values, "owner": user.id, **overdue_cutoffs(today)},
+                         key=Referral.id)
 
 
 @db.prepared
@@ -321,7 +322,7 @@ def _list_page(whose, values, params, sort, page, today):
     that are not None, in the sort's order, with their count."""
     chosen = frozenset(name for name, value in values.items() if value is not None)
     found = windowed_page(_list(whose, chosen, sort if sort in INBOX_SORTS else "urgency"),
-                          page, LIST_SIZE, params={**values, **params})
+                          page, LIST_SIZE, params={**values, **params}, key=Referral.id)
     return Page(_list_rows(found.results, today), found.total, found.page, LIST_SIZE)
 
 

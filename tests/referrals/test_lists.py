@@ -231,6 +231,60 @@ def test_page_links_keep_the_filters(app, client, login, world, make_service, mo
     assert "Pagina 2 van 2" in second and "Zeynep" not in second
 
 
+
+def _families_in_order(client, path):
+    """Every row's family (or, without consent, its reference) of a list, page after page."""
+    names, page = [], 1
+    while True:
+        html = client.get(f"{path}&page={page}").text
+        names += re.findall(r">(Fam \w|Zeynep Yilmaz|Verwijzing \w+)</a>", html)
+        pages = re.search(r"Pagina \d+ van (\d+)", html)
+        if pages is None or page >= int(pages.group(1)):
+            return names
+        page += 1
+
+
+@pytest.mark.parametrize("who,sorts", [
+    ("partner", ("urgency", "waiting", "newest")),
+    ("owner", ("due", "newest", "oldest", "service")),
+])
+def test_a_long_list_pages_through_every_row_once_in_its_order(
+        app, client, login, world, make_service, monkeypatch, who, sorts):
+    """A page is chosen on the referrals' own columns first, and the wide columns (family,
+    referrer, the consent each row's name needs) are read for its rows only: page after page
+    shows the same rows in the same order as one long page, each once, names as consented.
+    Six families of four urgencies, sent on six days."""
+    from referral.referrals import queries
+
+    other = make_service("Kerstpakket", organisation="Voedselbank", referral_route="inbox")
+    for number, urgency in enumerate(("normal", "urgent", "soon", "normal", "urgent", "soon")):
+        made = another_family(app, world, f"Fam {'ABCDEF'[number]}", other, urgency=urgency)
+        age(app, made, number * 2)
+    with app.app_context():  # the first family's consent to the inbox's organisation ends
+        session = db.session()
+        withdraw_consent(session.get(User, world.owner.id), session.exec(select(Consent).where(
+            Consent.family_id == world.family_id,
+            Consent.organisation_id == session.get(Service, other).organisation_id)).one())
+        db.commit()
+    login(world.partner if who == "partner" else world.owner)
+    for sort in sorts:
+        path = f"/referrals/?sort={sort}"
+        monkeypatch.setattr(queries, "LIST_SIZE", 100)
+        whole = _families_in_order(client, path)
+        fams = sorted(name for name in whole if name.startswith("Fam"))
+        assert fams == ["Fam A", "Fam B", "Fam C", "Fam D", "Fam E", "Fam F"]
+        # The first family's row is there; to the partner, without its name.
+        assert ("Zeynep Yilmaz" in whole) is (who == "owner")
+        assert any(name.startswith("Verwijzing") for name in whole) is (who == "partner")
+        monkeypatch.setattr(queries, "LIST_SIZE", 2)
+        assert _families_in_order(client, path) == whole, sort
+        assert f"{len(whole)} verwijzingen" in text_of(client.get(f"{path}&page=2")) or \
+            who == "owner"
+        last = text_of(client.get(f"{path}&page=99"))  # past the end: the last page
+        pages = -(-len(whole) // 2)
+        assert f"Pagina {pages} van {pages}" in last
+
+
 # --- the bridge worker's list --------------------------------------------------------------
 
 def test_the_bridge_workers_list_names_the_family_as_its_consent_allows(app, client, login,
