@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from referral.db import id_field, time_field
@@ -73,6 +73,24 @@ def refresh_search_text(service, organisation):
         service.name, service.alternate_name, service.description,
         service.eligibility_description, organisation.name, organisation.alternate_name,
     ])))[:9000]
+
+
+class DirectoryVersion(SQLModel, table=True):
+    """One row: a token that every write to a directory table replaces, by a trigger in the
+    database itself (see the migration "directory version"), whatever wrote it. A page of
+    directory data drawn once is kept under the token it was drawn at (directory.views)."""
+
+    __tablename__ = "directory_version"
+
+    id: int = Field(default=1, primary_key=True)
+    token: int = Field(default=0, sa_type=BigInteger)
+
+
+# The tables whose writes replace the directory's token: everything a search or a service
+# page shows (and the HSDS rows beside them).
+VERSIONED = ("need_domain", "organisation", "service", "service_area", "hsds_record",
+             "service_language", "service_domain", "taxonomy_term", "service_term",
+             "location", "address", "service_at_location", "schedule")
 
 
 class NeedDomain(SQLModel, table=True):

@@ -18,6 +18,7 @@ from referral.directory.models import (
     Address,
     AddressType,
     Capacity,
+    DirectoryVersion,
     HsdsRecord,
     NeedDomain,
     Organisation,
@@ -172,10 +173,24 @@ def search(*, domains=(), municipality=None, age=None, text="", everything=False
                         bool(everything))
     found = windowed_page(statement, page, PAGE_SIZE, params=params)
     results = _with_details(found.results)
-    db.write_apart()  # the directory holds no personal data: the reads need no lock
-    audit.record("search", object_type="directory",
-                 summary=f"directory search, {found.total} results")
+    log_search(found.total)
     return Page(results, found.total, found.page)
+
+
+def log_search(total):
+    """The access-log entry of a search: how many results, never the words."""
+    db.write_apart()  # the directory holds no personal data: the reads need no lock
+    audit.record("search", object_type="directory", summary=f"directory search, {total} results")
+
+
+def version():
+    """The directory's current token (see DirectoryVersion); None if its row is missing."""
+    return db.session().execute(_version()).scalar()
+
+
+@db.prepared
+def _version():
+    return select(DirectoryVersion.token).where(DirectoryVersion.id == 1)
 
 
 @db.prepared

@@ -1,7 +1,11 @@
 import uuid
+from datetime import date
+from typing import NamedTuple
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from referral import policy
@@ -53,10 +57,45 @@ def _domain_labels():
     return {choice.value: choice.label for choice in need_domain_choices()}
 
 
+class Kept:
+    """Pages of directory data this process drew, by directory version, language, day and
+    what the page shows. Directory data alone, the same for every reader: a page is drawn
+    again once the directory changed (its version is replaced by a trigger on every write
+    to its tables, whoever writes), on a new day (a check gets stale) or in another
+    language. At most `size`, then all are let go."""
+
+    def __init__(self, size):
+        self.size, self.pages = size, {}
+
+    def get(self, what, draw):
+        """(the page drawn, whether it was kept); `draw()` draws it."""
+        version = queries.version()
+        if version is None:  # no version to know a change by: nothing is kept
+            return draw(), False
+        key = (version, str(get_locale()), date.today(), what)
+        if key in self.pages:
+            return self.pages[key], True
+        if len(self.pages) >= self.size:
+            self.pages.clear()
+        self.pages[key] = drawn = draw()
+        return drawn, False
+
+
+_searches = Kept(200)  # (how many results, None when the query was refused; the HTML)
+_services = Kept(500)  # Drawn
+
+
 @bp.route("/")
 @login_required
 def search():
     policy.require(current_user, "directory.search")
+    (total, html), kept = _searches.get(tuple(request.args.items(multi=True)), _draw_search)
+    if kept and total is not None:
+        queries.log_search(total)  # a search read again is logged as one run
+    return render_template("directory/search.html", drawn=html)
+
+
+def _draw_search():
     form = SearchForm(request.args)
     form.domains.choices = need_domain_choices()
     form.municipality.choices = [SelectChoice("", _("All municipalities"))] + [
@@ -70,8 +109,10 @@ def search():
                               page=page_number(request.args))
     args = request.args.to_dict(flat=False)
     args.pop("page", None)
-    return render_template("directory/search.html", form=form, page=page, query_args=args,
+    html = render_template("directory/_search.html", form=form, page=page, query_args=args,
                            domain_labels=_domain_labels())
+    return (page.total if page else None,
+            Markup(html))  # noqa: S704  # nosec B704 (a template's escaped output)
 
 
 def _service_or_404(service_id):
@@ -81,15 +122,32 @@ def _service_or_404(service_id):
     return result
 
 
+class Drawn(NamedTuple):
+    """A service's page as kept: its name, its organisation (whose partners may edit it)
+    and the HTML of what every reader sees."""
+
+    name: str
+    organisation_id: uuid.UUID
+    html: Markup
+
+
 @bp.route("/services/<uuid:service_id>")
 @login_required
 def service(service_id):
     policy.require(current_user, "directory.search")
-    result = _service_or_404(service_id)
-    result.source = queries.source_details(service_id)
-    return render_template("directory/service.html", result=result,
-                           domain_labels=_domain_labels(),
-                           can_edit=policy.allowed(current_user, "service.edit", result.service))
+
+    def draw():
+        result = _service_or_404(service_id)
+        result.source = queries.source_details(service_id)
+        html = render_template("directory/_service.html", result=result,
+                               domain_labels=_domain_labels())
+        return Drawn(result.service.name, result.service.organisation_id,
+                     Markup(html))  # noqa: S704  # nosec B704 (a template's escaped output)
+
+    drawn, _kept = _services.get(service_id, draw)
+    # The policy asks only whose service it is: the kept page says.
+    return render_template("directory/service.html", drawn=drawn, service_id=service_id,
+                           can_edit=policy.allowed(current_user, "service.edit", drawn))
 
 
 @bp.post("/services/<uuid:service_id>/assure")

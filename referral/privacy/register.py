@@ -284,6 +284,10 @@ REGISTER = {
         "taxonomy": _l("Which taxonomy"),
         "need_domain_code": _l("The need domain it maps to"),
     }),
+    "directory_version": Table(_l("A number that changes with every change of the directory, "
+                                  "so pages of it are drawn again."), False, {
+        "token": _l("The number"),
+    }),
     "need_domain": Table(_l("The need domains of the alliance."), False, {
         "code": _l("Code"), "label_nl": _l("Name in Dutch"), "label_en": _l("Name in English"),
     }),
