@@ -2,7 +2,16 @@ import uuid
 from datetime import date
 from typing import NamedTuple
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -58,31 +67,35 @@ def _domain_labels():
 
 
 class Kept:
-    """Pages of directory data this process drew, by directory version, language, day and
-    what the page shows. Directory data alone, the same for every reader: a page is drawn
-    again once the directory changed (its version is replaced by a trigger on every write
-    to its tables, whoever writes), on a new day (a check gets stale) or in another
+    """Pages of directory data this app drew, by directory version, language, day, address
+    and what the page shows. Directory data alone, the same for every reader: a page is
+    drawn again once the directory changed (its version is replaced by a trigger on every
+    write to its tables, whoever writes), on a new day (a check gets stale) or in another
     language. At most `size`, then all are let go."""
 
-    def __init__(self, size):
-        self.size, self.pages = size, {}
+    def __init__(self, name, size):
+        self.name, self.size = f"referral.kept.{name}", size
+
+    def pages(self, app):
+        return app.extensions.setdefault(self.name, {})
 
     def get(self, what, draw):
         """(the page drawn, whether it was kept); `draw()` draws it."""
         version = queries.version()
         if version is None:  # no version to know a change by: nothing is kept
             return draw(), False
-        key = (version, str(get_locale()), date.today(), what)
-        if key in self.pages:
-            return self.pages[key], True
-        if len(self.pages) >= self.size:
-            self.pages.clear()
-        self.pages[key] = drawn = draw()
+        pages = self.pages(current_app)
+        key = (version, str(get_locale()), date.today(), request.script_root, what)
+        if key in pages:
+            return pages[key], True
+        if len(pages) >= self.size:
+            pages.clear()
+        pages[key] = drawn = draw()
         return drawn, False
 
 
-_searches = Kept(200)  # (how many results, None when the query was refused; the HTML)
-_services = Kept(500)  # Drawn
+_searches = Kept("searches", 200)  # (how many results, None when the query was refused; the HTML)
+_services = Kept("services", 500)  # Drawn
 
 
 @bp.route("/")

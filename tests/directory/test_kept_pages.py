@@ -108,15 +108,15 @@ def test_the_kept_searches_are_few(app, searcher, directory, monkeypatch):
     monkeypatch.setattr(views._searches, "size", 3)
     for word in ("kook", "sport", "ontbijt", "kleding", "zomer"):
         assert searcher.get(f"/directory/?q={word}").status_code == 200
-        assert len(views._searches.pages) <= 3
+        assert len(views._searches.pages(app)) <= 3
 
 
 def test_without_its_token_the_search_is_drawn_every_time(app, searcher, directory):
     _rename(app, "DELETE FROM directory_version")
-    views._searches.pages.clear()
+    views._searches.pages(app).clear()
     for _ in range(2):
         assert service_ids(searcher.get("/directory/?q=kook").text) == {directory["cafe"]}
-    assert views._searches.pages == {}
+    assert views._searches.pages(app) == {}
 
 
 def test_a_service_page_is_kept_but_its_actions_are_each_readers_own(
@@ -138,3 +138,12 @@ def test_a_service_page_is_kept_but_its_actions_are_each_readers_own(
     assert "Elke dinsdag samen eten." in main_of(searcher.get(path))
     assert "<title>Kookcafé" in searcher.get(path).text
     assert searcher.get(f"/directory/services/{directory['cafe'].hex[::-1]}").status_code == 404
+
+
+def test_a_kept_page_links_under_its_own_script_root(searcher, directory):
+    """One process may serve the tool at / and under a prefix: each page links its own."""
+    for _round in range(2):
+        for root in ("", "/kaart"):
+            page = searcher.get("/directory/?q=kook", base_url=f"http://localhost{root}/").text
+            [link] = re.findall(r'href="([^"]*/directory/services/[^"]+)"', page)
+            assert link.startswith(f"{root}/directory/services/"), (root, link)
