@@ -133,9 +133,13 @@ SQLITE_BUSY = 5
 
 
 def _reads_first():
+    """Whether this request's next transaction starts without the write lock: a page that
+    shows (GET, HEAD), unless it logs apart (write_lock) or was overtaken before
+    (writes_on_read); and once its template renders, what it still reads, whatever page."""
     return (has_request_context() and request.method in ("GET", "HEAD")
             and not g.get("write_lock")
-            and request.endpoint not in current_app.extensions["referral.writes_on_read"])
+            and (g.get("rendering") or
+                 request.endpoint not in current_app.extensions["referral.writes_on_read"]))
 
 
 def _lock_refused(error):
@@ -225,7 +229,10 @@ def _commit_before_rendering(_app, template=None, context=None, **_extra):
     if session.new or session.dirty or session.deleted or session.info.get("wrote"):
         session.commit()
         session.info.pop("wrote", None)
-        g.pop("write_lock", None)  # what the template still reads needs no write lock
+        # What the template still reads (a family's key, say) needs no write lock, also on
+        # a page that takes it from its first statement (writes_on_read).
+        g.pop("write_lock", None)
+        g.rendering = True
 
 
 def init_app(app):

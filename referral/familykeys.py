@@ -163,6 +163,12 @@ def cipher(family_id, *, create=False, new=False):
     return cache[family_id]
 
 
+def preload(family_ids):
+    """Read these families' keys now, with a page's other reads: a page that logs its read
+    commits before it renders, and its values are opened as it renders."""
+    _load(db.session(), set(family_ids))
+
+
 def load_all(session):
     """Every family's key into this session's cache, in one statement (a search that reads
     every family's name)."""

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from flask import g
+from flask import before_render_template, g
 from sqlmodel import select
 
 from referral import create_app, db
@@ -123,6 +123,40 @@ def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
         assert client.get(f"/families/{family}").status_code == 200
         assert client.get("/families/").status_code == 200
     assert began == ["BEGIN IMMEDIATE", "BEGIN"]
+
+
+def test_what_a_page_reads_as_it_renders_needs_no_write_lock(sqlite_app):
+    """A page that takes the write lock from its first statement (it was overtaken before)
+    commits its entry before it renders; what its template still reads (a family's key,
+    say) starts without the lock, so the lock is not held, nor waited for, while it renders."""
+    client = browser(sqlite_app, NURSE)
+    family = re.search(r"/families/([0-9a-f-]{36})", client.get("/families/").text).group(1)
+    sqlite_app.extensions["referral.writes_on_read"].add("cases.family")
+
+    def read_as_it_renders(_app, template=None, **_extra):
+        if template.name == "cases/family.html":
+            db.session().execute(sa.text("SELECT 1"))
+
+    before_render_template.connect(read_as_it_renders, sqlite_app)
+    try:
+        with sqlite_begins(sqlite_app) as began:
+            assert client.get(f"/families/{family}").status_code == 200
+    finally:
+        before_render_template.disconnect(read_as_it_renders, sqlite_app)
+    assert began == ["BEGIN IMMEDIATE", "BEGIN"]
+
+
+@pytest.mark.parametrize("person", [NURSE, SimpleNamespace(email="partner@demo.example",
+                                                            password=PASSWORD)])
+def test_a_referral_page_reads_what_it_opens_before_it_commits(sqlite_app, person):
+    """The family's key, whose values the page opens as it renders, is read with the rest:
+    one transaction, the lock taken once."""
+    client = browser(sqlite_app, person)
+    referral = re.search(r"/referrals/([0-9a-f-]{36})", client.get("/referrals/").text).group(1)
+    sqlite_app.extensions["referral.writes_on_read"].add("referrals.show")
+    with sqlite_begins(sqlite_app) as began:
+        assert client.get(f"/referrals/{referral}").status_code == 200
+    assert began == ["BEGIN IMMEDIATE"]
 
 
 @pytest.mark.parametrize(("path", "person", "logged"), [

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from referral import audit, db, policy
+from referral import audit, db, familykeys, policy
 from referral.auth.models import User
 from referral.auth.queries import names as names_of
 from referral.cases.models import Family, Signal, age_on
@@ -280,13 +280,16 @@ def _show_page(referral, status_form=None, note_form=None, bridge_form=None):
     events = queries.events_of(referral)
     handover = pending_handover_to(user.id, referral.id)
     family = db.session().get(Family, referral.family_id) if owner_side else None
+    content = policy.allowed(user, "referral.content", referral)
+    if content or family:
+        familykeys.preload([referral.family_id])  # its values are opened as the page renders
     return dict(
         referral=referral, service=service, organisation=organisation,
         family=family, steps=steps, events=events, handover=handover,
         service_names=queries.service_names(e.from_service_id for e in events),
         names=names_of([e.actor_id for e in events] + [referral.owner_id,
                                                              referral.bridge_id]),
-        content=policy.allowed(user, "referral.content", referral),
+        content=content,
         owner_side=owner_side, partner_side=partner_side,
         on_behalf=owner_side and not referral.by_inbox,
         may_note=policy.allowed(user, "referral.note", referral),
