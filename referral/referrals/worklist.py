@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, func, or_
 from sqlmodel import select
 
-from referral import db
+from referral import crypto, db, familykeys
 from referral.cases.models import Family, Signal
 from referral.directory.models import Service
 from referral.referrals.models import (
@@ -63,8 +63,8 @@ def _section(where, *, order, at, family=False, joins=()):
     """The statement of a section: the referrals matching `where`, the first SHOWN of them
     and their count as a window over all matching rows (taken before the limit)."""
     columns = [Referral.id, Service.name, Referral.status, at, TOTAL]
-    if family:
-        columns.append(Family)
+    if family:  # the name as stored: opened with the family's key (see _read)
+        columns += [Family.id, Family.parent_names_enc]
     query = select(*columns).select_from(Referral).join(
         Service, Service.id == Referral.service_id)
     for join in joins:
@@ -97,12 +97,17 @@ def _changed(visible, *, unseen_counts):
 
 
 def _read(statement, params):
-    """A section's count and rows; a sixth column is the family (the owner's sections)."""
-    rows = db.session().execute(statement, params).all()
+    """A section's count and rows; a sixth and seventh column are the family and its name as
+    stored (the owner's sections). Columns only, so read without the ORM (half the cost of
+    a statement), the families' keys in one statement."""
+    rows = db.session().connection().execute(statement, params).all()
     if not rows:
         return Section()
-    return Section(rows[0][4], [Row(*r[:4], family=r[5].parent_names if len(r) > 5 else None)
-                                for r in rows])
+    if len(rows[0]) == 5:
+        return Section(rows[0][4], [Row(*r[:4]) for r in rows])
+    familykeys.preload(r[5] for r in rows)
+    return Section(rows[0][4], [Row(*r[:4], family=familykeys.open_stored(
+        r[6], crypto.context_of("family", "parent_names_enc", r[5]), r[5])) for r in rows])
 
 
 @db.prepared
