@@ -265,6 +265,13 @@ def init_app(app):
             db.close()  # rolls back what was not committed; loaded objects stay readable
 
 
+def rows(statement, params=None):
+    """The rows of a statement of columns (no models), through the session's connection:
+    without the ORM, half the cost of a statement. For a page's reads: what the session
+    holds unsaved is not flushed first."""
+    return session().connection().execute(statement, params or {}).all()
+
+
 def engine():
     return current_app.extensions["referral.engine"]
 

@@ -94,7 +94,7 @@ def municipality_names(codes):
     codes = {code for code in codes if code}
     if not codes:
         return {}
-    return dict(db.session().exec(_municipality_names(), params={"ids": list(codes)}).all())
+    return dict(db.rows(_municipality_names(), {"ids": list(codes)}))
 
 
 @dataclass
@@ -339,7 +339,7 @@ def organisations():
 
 def organisation_names(ids):
     """{id: name} of these organisations only (a country has thousands)."""
-    return dict(db.session().exec(_organisation_names(), params={"ids": list(set(ids))}).all())
+    return dict(db.rows(_organisation_names(), {"ids": list(set(ids))}))
 
 
 @db.prepared

@@ -217,7 +217,7 @@ def _mine(chosen, sort):
 
 def status_counts(user):
     """How many of the owner's referrals are in each status."""
-    return dict(db.session().exec(_status_counts(), params={"owner": user.id}).all())
+    return dict(db.rows(_status_counts(), {"owner": user.id}))
 
 
 @db.prepared
@@ -229,7 +229,7 @@ def _status_counts():
 def my_services(user):
     """The services and organisations the owner has referred to, for the filters: (service
     id, service name, organisation id, organisation name), by name."""
-    return db.session().exec(_my_services(), params={"owner": user.id}).all()
+    return db.rows(_my_services(), {"owner": user.id})
 
 
 @db.prepared
@@ -347,8 +347,7 @@ def _list(whose, chosen, sort):
 def inbox_counts(user):
     """How many referrals of the partner's inbox are new, in progress, waiting or closed."""
     counts = dict.fromkeys(INBOX_GROUPS, 0)
-    for status, number in db.session().exec(
-            _inbox_counts(), params={"organisation": user.organisation_id}).all():
+    for status, number in db.rows(_inbox_counts(), {"organisation": user.organisation_id}):
         for group in INBOX_GROUPS:
             if status in STATUS_GROUPS[group]:
                 counts[group] += number
@@ -364,8 +363,7 @@ def _inbox_counts():
 
 def organisation_services(user):
     """The services of the user's organisation, for the inbox filter: (id, name)."""
-    return db.session().exec(_organisation_services(),
-                             params={"organisation": user.organisation_id}).all()
+    return db.rows(_organisation_services(), {"organisation": user.organisation_id})
 
 
 @db.prepared

@@ -98,9 +98,8 @@ def _changed(visible, *, unseen_counts):
 
 def _read(statement, params):
     """A section's count and rows; a sixth and seventh column are the family and its name as
-    stored (the owner's sections). Columns only, so read without the ORM (half the cost of
-    a statement), the families' keys in one statement."""
-    rows = db.session().connection().execute(statement, params).all()
+    stored (the owner's sections), opened with the families' keys read in one statement."""
+    rows = db.rows(statement, params)
     if not rows:
         return Section()
     if len(rows[0]) == 5:
