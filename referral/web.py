@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 from wtforms import HiddenField
+from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
 from wtforms.validators import AnyOf, Length
 
@@ -223,6 +224,7 @@ def init_app(app):
     app.jinja_env.globals["error_links"] = error_links  # the error summary of every form
     app.jinja_env.globals["format_number"] = format_number
     app.jinja_env.globals["url_for"] = _url_for
+    app.jinja_env.globals["keep"] = _keep
     app.before_request(_expire_session)
     app.after_request(_security_headers)
     app.context_processor(_template_globals)
@@ -251,6 +253,39 @@ def _url_for(endpoint, **values):
     if address is None:
         address = _addresses[key] = current_app.url_for(endpoint, **values)
     return address
+
+
+def _keep(*key, caller):
+    """For templates: `{% call keep(key…) %}…{% endcall %}` draws its block once per app,
+    language and script root for each key, and then gives the same HTML. For a block drawn
+    from the key's values alone — a list's filters (`form`: its fields, values and choices),
+    the same for everyone who gives the same key. At most KEPT_BLOCKS, then all are let go."""
+    kept = current_app.extensions.setdefault("referral.kept_blocks", {})
+    full = (str(get_locale()), request.script_root, *map(_key_part, key))
+    html = kept.get(full)
+    if html is None:
+        if len(kept) >= KEPT_BLOCKS:
+            kept.clear()
+        html = kept[full] = caller()
+    return html
+
+
+KEPT_BLOCKS = 500
+
+
+def _key_part(value):
+    if isinstance(value, FlaskForm):
+        return tuple((field.name, repr(field.data), tuple(
+            map(_choice_key, getattr(field, "choices", None) or ()))) for field in value)
+    if isinstance(value, list | tuple):
+        return tuple(map(str, value))
+    return str(value)
+
+
+def _choice_key(choice):
+    if isinstance(choice, SelectChoice):
+        return choice.value, str(choice.label), repr(choice.render_kw), choice.optgroup
+    return choice[0], str(choice[1])
 
 
 def _template_globals():

@@ -15,7 +15,7 @@ from referral.directory.models import Service
 from referral.referrals.models import Referral
 from referral.referrals.operations import change_status, refer
 from referral.referrals.queries import default_follow_up
-from tests.conftest import counted_queries
+from tests.conftest import counted_queries, post_form
 from tests.matrix import accompany
 from tests.world import age
 
@@ -394,3 +394,36 @@ def test_the_lists_read_the_same_statements_as_they_grow(app, client, login, wor
         another_family(app, world, f"Gezin {n}", world.inbox_service)
         another_family(app, world, f"Brief {n}", world.letter_service)
     assert measure() == few
+
+
+def test_a_lists_filters_are_drawn_once_for_their_values_and_choices(
+        app, client, login, world, make_service, monkeypatch):
+    """The filter form above a list is the same for everyone who chose the same filters
+    from the same choices: drawn once for them, and again when any of them changes."""
+    from referral import web
+
+    login(world.owner)
+
+    def filters(query=""):
+        html = client.get(f"/referrals/{query}").text
+        return re.search(r'<form method="get"[^>]*class="filters".*?</form>', html, re.S).group(0)
+
+    kept = app.extensions.setdefault("referral.kept_blocks", {})
+    first = filters("?status=requested")
+    assert filters("?status=requested") == first and len(kept) == 1
+    assert re.search(r'<option[^>]*selected[^>]*value="requested"|'
+                     r'<option[^>]*value="requested"[^>]*selected', first)
+    closed = filters("?status=closed")
+    assert closed != first and len(kept) == 2
+    assert "Voedselpakket" in first
+    with app.app_context():
+        db.session().get(Service, world.inbox_service).name = "Voedselpakket plus"
+        db.commit()
+    assert "Voedselpakket plus" in filters("?status=requested")  # a choice's label changed
+    assert "Niet begrepen, dus niet gebruikt" in filters("?status=nonsense")
+    post_form(client, "/language", {"language": "en", "next": "/"}, page="/")
+    assert "Sort by" in filters("?status=requested")
+    monkeypatch.setattr(web, "KEPT_BLOCKS", 2)
+    for days in ("7", "30", "90"):
+        filters(f"?days={days}")
+        assert len(kept) <= 2
