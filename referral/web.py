@@ -40,6 +40,7 @@ from referral.errors import Denied
 from referral.forms import SelectField, error_links
 from referral.i18n import gettext as _
 from referral.i18n import lazy_gettext as _l
+from referral.kept import kept
 from referral.referrals import worklist
 
 bp = Blueprint("main", __name__)
@@ -257,17 +258,10 @@ def _url_for(endpoint, **values):
 
 def _keep(*key, caller):
     """For templates: `{% call keep(key…) %}…{% endcall %}` draws its block once per app,
-    language and script root for each key, and then gives the same HTML. For a block drawn
-    from the key's values alone — a list's filters (`form`: its fields, values and choices),
-    the same for everyone who gives the same key. At most KEPT_BLOCKS, then all are let go."""
-    kept = current_app.extensions.setdefault("referral.kept_blocks", {})
-    full = (str(get_locale()), request.script_root, *map(_key_part, key))
-    html = kept.get(full)
-    if html is None:
-        if len(kept) >= KEPT_BLOCKS:
-            kept.clear()
-        html = kept[full] = caller()
-    return html
+    language and script root for each key (referral.kept), and then gives the same HTML.
+    For a block drawn from the key's values alone — a list's filters (`form`: its fields,
+    values and choices), the same for everyone who gives the same key."""
+    return kept("blocks", tuple(map(_key_part, key)), caller, size=KEPT_BLOCKS)[0]
 
 
 KEPT_BLOCKS = 500

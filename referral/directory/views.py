@@ -2,17 +2,7 @@ import uuid
 from datetime import date
 from typing import NamedTuple
 
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from flask_babel import get_locale
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
@@ -40,6 +30,7 @@ from referral.directory.models import (
 from referral.errors import Refused
 from referral.forms import ConfirmForm, need_domain_choices, page_number, show_refusal
 from referral.i18n import gettext as _
+from referral.kept import kept
 
 
 def age_range(service):
@@ -66,44 +57,27 @@ def _domain_labels():
     return {choice.value: choice.label for choice in need_domain_choices()}
 
 
-class Kept:
-    """Pages of directory data this app drew, by directory version, language, day, address
-    and what the page shows. Directory data alone, the same for every reader: a page is
-    drawn again once the directory changed (its version is replaced by a trigger on every
-    write to its tables, whoever writes), on a new day (a check gets stale) or in another
-    language. At most `size`, then all are let go."""
-
-    def __init__(self, name, size):
-        self.name, self.size = f"referral.kept.{name}", size
-
-    def pages(self, app):
-        return app.extensions.setdefault(self.name, {})
-
-    def get(self, what, draw):
-        """(the page drawn, whether it was kept); `draw()` draws it."""
-        version = queries.version()
-        if version is None:  # no version to know a change by: nothing is kept
-            return draw(), False
-        pages = self.pages(current_app)
-        key = (version, str(get_locale()), date.today(), request.script_root, what)
-        if key in pages:
-            return pages[key], True
-        if len(pages) >= self.size:
-            pages.clear()
-        pages[key] = drawn = draw()
-        return drawn, False
+# Directory pages are kept per directory version, replaced by a trigger on every write to
+# its tables whoever writes, and per day (a check gets stale overnight).
+KEPT_SEARCHES, KEPT_SERVICES = 200, 500
 
 
-_searches = Kept("searches", 200)  # (how many results, None when the query was refused; the HTML)
-_services = Kept("services", 500)  # Drawn
+def _kept(name, what, draw, size):
+    """(the page, whether it was kept); drawn every time if the version row is missing."""
+    version = queries.version()
+    if version is None:
+        return draw(), False
+    return kept(name, (version, date.today(), what), draw, size=size)
 
 
 @bp.route("/")
 @login_required
 def search():
     policy.require(current_user, "directory.search")
-    (total, html), kept = _searches.get(tuple(request.args.items(multi=True)), _draw_search)
-    if kept and total is not None:
+    # (how many results, None when the query was refused; the HTML)
+    (total, html), was_kept = _kept("searches", tuple(request.args.items(multi=True)),
+                                    _draw_search, KEPT_SEARCHES)
+    if was_kept and total is not None:
         queries.log_search(total)  # a search read again is logged as one run
     return render_template("directory/search.html", drawn=html)
 
@@ -157,7 +131,7 @@ def service(service_id):
         return Drawn(result.service.name, result.service.organisation_id,
                      Markup(html))  # noqa: S704  # nosec B704 (a template's escaped output)
 
-    drawn, _kept = _services.get(service_id, draw)
+    drawn, _was_kept = _kept("services", service_id, draw, KEPT_SERVICES)
     # The policy asks only whose service it is: the kept page says.
     return render_template("directory/service.html", drawn=drawn, service_id=service_id,
                            can_edit=policy.allowed(current_user, "service.edit", drawn))

@@ -1,7 +1,6 @@
 from datetime import date
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
@@ -10,6 +9,7 @@ from referral.directory import queries as directory
 from referral.errors import Refused
 from referral.forms import ButtonForm, page_number
 from referral.i18n import gettext as _
+from referral.kept import kept
 from referral.monitor import bp, operations, queries
 from referral.monitor.charts import CHARTS
 from referral.monitor.forms import PledgeForm, ReportForm
@@ -42,21 +42,21 @@ def _page(template):
                            years=years, today=date.today(), counted_at=counted_at)
 
 
-# The figures' charts and tables as this process last drew them, per year and language:
-# (when they were counted, the HTML). The same for everyone who may see the monitor (there
-# is no personal data in them), so they are drawn again only when the count was renewed.
-_figures = {}
-
-
 def _drawn(scope, tables, counted_at):
-    key = (scope.year, str(get_locale()))
-    drawn = _figures.get(key)
-    if drawn is None or drawn[0] != counted_at:
+    """The figures' charts and tables, drawn once per year, count and language: the same for
+    everyone who may see the monitor (there is no personal data in them), so they are drawn
+    again only when the count was renewed."""
+
+    def draw():
         description = _("The same figures stand in the table below the chart.")
         charts = {t.key: CHARTS[t.chart](t, description) for t in tables if t.chart}
         html = render_template("monitor/_figures.html", tables=tables, charts=charts)
-        drawn = _figures[key] = (counted_at, Markup(html))  # noqa: S704  # nosec B704 (escaped)
-    return drawn[1]
+        return Markup(html)  # noqa: S704  # nosec B704 (a template's escaped output)
+
+    return kept("monitor", (scope.year, counted_at), draw, size=KEPT_FIGURES)[0]
+
+
+KEPT_FIGURES = 50
 
 
 @bp.route("/export.csv")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from referral import db
 from referral.directory import views
 from referral.directory.models import VERSIONED
+from referral.kept import store_of
 from tests.conftest import audit_entries, counted_queries, post_form
 from tests.directory.conftest import service_ids
 
@@ -105,18 +106,18 @@ def test_a_new_day_draws_the_search_again(app, searcher, make_service, monkeypat
 
 
 def test_the_kept_searches_are_few(app, searcher, directory, monkeypatch):
-    monkeypatch.setattr(views._searches, "size", 3)
+    monkeypatch.setattr(views, "KEPT_SEARCHES", 3)
     for word in ("kook", "sport", "ontbijt", "kleding", "zomer"):
         assert searcher.get(f"/directory/?q={word}").status_code == 200
-        assert len(views._searches.pages(app)) <= 3
+        assert len(store_of(app, "searches")) <= 3
 
 
 def test_without_its_token_the_search_is_drawn_every_time(app, searcher, directory):
     _rename(app, "DELETE FROM directory_version")
-    views._searches.pages(app).clear()
+    store_of(app, "searches").clear()
     for _ in range(2):
         assert service_ids(searcher.get("/directory/?q=kook").text) == {directory["cafe"]}
-    assert views._searches.pages(app) == {}
+    assert store_of(app, "searches") == {}
 
 
 def test_a_service_page_is_kept_but_its_actions_are_each_readers_own(

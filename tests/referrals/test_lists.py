@@ -401,6 +401,7 @@ def test_a_lists_filters_are_drawn_once_for_their_values_and_choices(
     """The filter form above a list is the same for everyone who chose the same filters
     from the same choices: drawn once for them, and again when any of them changes."""
     from referral import web
+    from referral.kept import store_of
 
     login(world.owner)
 
@@ -408,7 +409,7 @@ def test_a_lists_filters_are_drawn_once_for_their_values_and_choices(
         html = client.get(f"/referrals/{query}").text
         return re.search(r'<form method="get"[^>]*class="filters".*?</form>', html, re.S).group(0)
 
-    kept = app.extensions.setdefault("referral.kept_blocks", {})
+    kept = store_of(app, "blocks")
     first = filters("?status=requested")
     assert filters("?status=requested") == first and len(kept) == 1
     assert re.search(r'<option[^>]*selected[^>]*value="requested"|'
