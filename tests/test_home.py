@@ -216,3 +216,27 @@ def test_home_asks_the_same_statements_as_data_grows(app, world, who):
         page = client.get("/").text
     assert len(many) == len(few), (few, many)
     assert page.count('href="/referrals/') <= 3 * 5 + 5  # a few rows per section, not all
+
+
+def test_each_section_shows_its_first_rows_in_its_order_and_counts_them_all(app, world):
+    """A role's sections are read in one statement: each keeps its own rows, order and
+    count, and the owner's rows their own family."""
+    _grow(app, world, 7)
+    with app.app_context():
+        session = db.session()
+        grown = session.exec(select(Referral).join(Family, Family.id == Referral.family_id)
+                             .where(Referral.follow_up_on == date(2020, 1, 1))).all()
+        for referral in grown:  # Ouder 6 is the longest overdue, Ouder 0 the least
+            number = int(session.get(Family, referral.family_id).parent_names.split()[-1])
+            referral.follow_up_on = date(2020, 1, 10 - number)
+            session.add(referral)
+        db.commit()
+    page = _home(app, world.owner)
+    overdue = _section(page, "overdue")
+    assert re.findall(r"Ouder \d", overdue) == ["Ouder 6", "Ouder 5", "Ouder 4", "Ouder 3",
+                                                "Ouder 2"]
+    assert re.search(r"Te laat met opvolgen.*?\(7\)", overdue, re.S)
+    assert "opvolgen op 4 jan 2020" in re.sub(r"\s+", " ", overdue)
+    changed = _section(page, "changed")  # the partner's notes: a section of its own
+    assert len(re.findall(r'href="/referrals/[0-9a-f-]{36}"', changed)) == 5
+    assert re.search(r"Door anderen veranderd.*?\((\d+)\)", changed, re.S).group(1) == "7"

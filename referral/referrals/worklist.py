@@ -1,11 +1,24 @@
 """Reads for the home page's worklist: what needs this user today, per role. Each section is
-a count and the first few rows, so the page asks the same few statements however large the
-caseload or inbox grows; the full lists are a link away."""
+a count and the first few rows, and a role's sections are read in one statement, however
+large the caseload or inbox grows; the full lists are a link away."""
 
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, or_
+from sqlalchemy import (
+    Date,
+    DateTime,
+    String,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    union_all,
+)
 from sqlmodel import select
 
 from referral import crypto, db, familykeys
@@ -59,13 +72,25 @@ def _params(user, today=None):
             **overdue_cutoffs(today)}
 
 
+def _columns(order, at, family):
+    """The columns every section reads, so that a role's sections are one statement: the
+    referral, its service and status, the day (a follow-up) or moment that orders it, its
+    place in the section, the section's count and, in the owner's sections, the family and
+    its name as stored (opened with the family's key, see _read)."""
+    day = at if isinstance(at.type, Date) else cast(null(), Date)
+    moment = cast(null(), DateTime(timezone=True)) if day is at else at
+    names = ([Family.id, Family.parent_names_enc] if family
+             else [cast(null(), Uuid()), cast(null(), String())])
+    return [Referral.id.label("id"), Service.name.label("service"),
+            Referral.status.label("status"), day.label("day"), moment.label("moment"),
+            func.row_number().over(order_by=order).label("place"), TOTAL,
+            names[0].label("family_id"), names[1].label("names")]
+
+
 def _section(where, *, order, at, family=False, joins=()):
     """The statement of a section: the referrals matching `where`, the first SHOWN of them
     and their count as a window over all matching rows (taken before the limit)."""
-    columns = [Referral.id, Service.name, Referral.status, at, TOTAL]
-    if family:  # the name as stored: opened with the family's key (see _read)
-        columns += [Family.id, Family.parent_names_enc]
-    query = select(*columns).select_from(Referral).join(
+    query = select(*_columns(order, at, family)).select_from(Referral).join(
         Service, Service.id == Referral.service_id)
     for join in joins:
         query = query.join(*join)
@@ -82,9 +107,10 @@ def _changed(visible, *, unseen_counts):
     seen = and_(ReferralSeen.referral_id == Referral.id, ReferralSeen.user_id == USER)
     after = (or_(ReferralSeen.seen_at.is_(None), ReferralEvent.at > ReferralSeen.seen_at)
              if unseen_counts else ReferralEvent.at > ReferralSeen.seen_at)
-    latest = func.max(ReferralEvent.at).label("latest")
+    latest = func.max(ReferralEvent.at)
+    order = (latest.desc(), Referral.id)
     # One row per referral (grouped), so the window counts the referrals.
-    return (select(Referral.id, Service.name, Referral.status, latest, TOTAL)
+    return (select(*_columns(order, latest, family=False))
             .select_from(Referral)
             .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
             .outerjoin(ReferralSeen, seen)
@@ -93,27 +119,42 @@ def _changed(visible, *, unseen_counts):
                    or_(ReferralEvent.actor_id.is_(None), ReferralEvent.actor_id != USER),
                    after)
             .group_by(Referral.id, Service.name, Referral.status)
-            .order_by(latest.desc(), Referral.id).limit(SHOWN))
+            .order_by(*order).limit(SHOWN))
 
 
-def _read(statement, params):
-    """A section's count and rows; a sixth and seventh column are the family and its name as
-    stored (the owner's sections), opened with the families' keys read in one statement."""
+def _together(sections):
+    """A role's sections as one statement: each section's rows (its first SHOWN, in its
+    order), told apart by the section's number. (name, statement) for _read."""
+    arms = []
+    for number, statement in enumerate(sections.values()):
+        part = statement.subquery()
+        arms.append(select(literal_column(str(number)).label("section"), *part.c))
+    every = union_all(*arms).subquery()
+    return list(sections), select(every).order_by(every.c.section, every.c.place)
+
+
+def _read(together, params):
+    """Each section's count and rows, by name; the owner's rows name the family, opened
+    with the families' keys read in one statement."""
+    names, statement = together
     rows = db.rows(statement, params)
-    if not rows:
-        return Section()
-    if len(rows[0]) == 5:
-        return Section(rows[0][4], [Row(*r[:4]) for r in rows])
-    familykeys.preload(r[5] for r in rows)
-    return Section(rows[0][4], [Row(*r[:4], family=familykeys.open_stored(
-        r[6], crypto.context_of("family", "parent_names_enc", r[5]), r[5])) for r in rows])
+    familykeys.preload(r.family_id for r in rows if r.family_id is not None)
+    sections = {name: Section() for name in names}
+    for r in rows:
+        section = sections[names[int(r.section)]]
+        section.count = r.total
+        section.rows.append(Row(r.id, r.service, r.status, r.day or r.moment, family=None
+                                if r.family_id is None else familykeys.open_stored(
+                                    r.names, crypto.context_of("family", "parent_names_enc",
+                                                               r.family_id), r.family_id)))
+    return sections
 
 
 @db.prepared
 def _owner_statements():
     mine = Referral.owner_id == USER
     overdue = overdue_where(bindparam("follow_up_before"), bindparam("quiet_since"))
-    return {
+    return _together({
         "overdue": _section((mine, overdue), family=True,
                             order=(Referral.follow_up_on, Referral.id), at=Referral.follow_up_on),
         "drafts": _section((mine, Referral.status == Status.draft), family=True,
@@ -124,14 +165,13 @@ def _owner_statements():
                               order=(Handover.created_at, Handover.id),
                               at=Handover.created_at),
         "changed": _changed((mine,), unseen_counts=True),
-    }
+    })
 
 
 def for_owner(user, today=None):
     """A professional's day: overdue follow-ups, drafts waiting to be sent, handovers
     waiting for their answer, and their referrals that others changed."""
-    params = _params(user, today)
-    return {name: _read(statement, params) for name, statement in _owner_statements().items()}
+    return _read(_owner_statements(), _params(user, today))
 
 
 @db.prepared
@@ -139,40 +179,37 @@ def _partner_statements():
     inbox = (Referral.organisation_id == ORGANISATION, Referral.by_inbox,
              Referral.status != Status.draft)
     urgent = Signal.urgency != "urgent"  # False sorts first: urgent ones on top
-    return {
+    return _together({
         "new": _section((*inbox, Referral.status == Status.requested),
                         joins=((Signal, Signal.id == Referral.signal_id),),
                         order=(urgent, Referral.requested_at, Referral.id),
                         at=Referral.requested_at),
         "changed": _changed(inbox, unseen_counts=False),
-    }
+    })
 
 
 def for_partner(user):
     """A partner's day: new referrals waiting for a decision (longest waiting first, urgent
     ones before), and referrals in the inbox that others changed."""
-    params = _params(user)
-    return {name: _read(statement, params)
-            for name, statement in _partner_statements().items()}
+    return _read(_partner_statements(), _params(user))
 
 
 @db.prepared
 def _bridge_statements():
     accompanied = Referral.bridge_id == USER
-    return {
+    return _together({
         "requests": _section((accompanied, Referral.status.in_([s.value for s in OPEN]),
                               Referral.bridge_accepted_at.is_(None)),
                              order=(Referral.requested_at, Referral.id),
                              at=Referral.requested_at),
         "changed": _changed((accompanied,), unseen_counts=False),
-    }
+    })
 
 
 def for_bridge(user):
     """A bridge worker's day: requests to accompany a family that wait for their yes or no,
     and their referrals that others changed."""
-    params = _params(user)
-    return {name: _read(statement, params) for name, statement in _bridge_statements().items()}
+    return _read(_bridge_statements(), _params(user))
 
 
 def stuck_count(today=None):
