@@ -86,7 +86,16 @@ function request()
   local item = items[(sent - 1) %% #items + 1]
   return wrk.format(item[1], item[2], headers, item[3])
 end
+-- As a browser does, later requests carry the session cookie the app sent last (it renews
+-- the cookie once a minute to move the idle clock; a stale one would be renewed each time).
+local function keep_cookie(set_cookie)
+  local name, value = set_cookie:match("^%%s*([^=;]+)=([^;]*)")
+  if not name or not headers["Cookie"] then return end
+  local jar, found = headers["Cookie"]:gsub(name .. "=[^;]*", function() return name .. "=" .. value end)
+  headers["Cookie"] = found > 0 and jar or (jar .. "; " .. name .. "=" .. value)
+end
 function response(status, response_headers, body)
+  if response_headers["Set-Cookie"] then keep_cookie(response_headers["Set-Cookie"]) end
   if unique and status == 200 and body:find('"status":', 1, true) then return end
   got = got + 1
   last = now()

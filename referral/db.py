@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from alembic.config import Config
 from flask import before_render_template, current_app, g, has_request_context, request
+from psycopg.pq import ExecStatus, TransactionStatus
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Mapper
@@ -77,8 +78,10 @@ def _plain_properties(mapper, cls):
 def make_engine(url, *, busy_timeout_ms=10_000, lock_timeout_ms=10_000):
     if not url.startswith("sqlite"):
         # pre_ping: a connection cut by a database restart is replaced, not used and failed.
-        return create_engine(url, pool_pre_ping=True, connect_args={
+        engine = create_engine(url, pool_pre_ping=True, connect_args={
             "options": f"-c lock_timeout={int(lock_timeout_ms)}"})
+        _ping_by_beginning(engine.dialect)
+        return engine
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
@@ -99,6 +102,31 @@ def make_engine(url, *, busy_timeout_ms=10_000, lock_timeout_ms=10_000):
             _begin_writing(connection, busy_timeout_ms)
 
     return engine
+
+
+def _ping_by_beginning(dialect):
+    """Check a pooled PostgreSQL connection with the BEGIN of its transaction. psycopg sends
+    BEGIN before a transaction's first statement anyway; SQLAlchemy's check sent a statement
+    of its own (`;`) before it: a round trip on every request. A BEGIN that fails on a cut
+    connection is a failed check as that was (the connection is replaced); one that
+    succeeds leaves the connection in its transaction, and psycopg, which asks the server's
+    transaction status, sends no second BEGIN. Connections set up otherwise (autocommit,
+    an isolation level) get the usual check."""
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection):
+        if (dbapi_connection.autocommit or dbapi_connection.isolation_level is not None
+                or dbapi_connection.read_only is not None
+                or dbapi_connection.deferrable is not None
+                or dbapi_connection.info.transaction_status != TransactionStatus.IDLE):
+            return ping(dbapi_connection)
+        result = dbapi_connection.pgconn.exec_(b"BEGIN")
+        if result.status != ExecStatus.COMMAND_OK:
+            raise dialect.loaded_dbapi.OperationalError(
+                result.error_message.decode(errors="replace") or "BEGIN failed")
+        return True
+
+    dialect.do_ping = do_ping
 
 
 WAIT_STEP = 0.001  # seconds between looks at a taken write lock

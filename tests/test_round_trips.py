@@ -1,0 +1,67 @@
+"""What a request sends its database on a connection from the pool: BEGIN, its statements,
+COMMIT. On PostgreSQL each is a round trip; the check that a pooled connection still lives
+(pre-ping, so a connection cut by a restart is replaced before use) is that BEGIN, not a
+statement of its own."""
+
+import re
+import tempfile
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from psycopg.pq import Trace
+
+pytestmark = pytest.mark.own_database  # the app's own engine and pool, not the test's
+
+
+class Sent:
+    """The commands the app's connections send, in order: SQLite's trace callback, or
+    libpq's protocol trace (simple queries and the statements of extended ones)."""
+
+    def __init__(self, file=None):
+        self.traced, self.file, self.start = [], file, 0
+
+    def connect(self, dbapi_connection, _record):
+        if self.file is None:
+            dbapi_connection.set_trace_callback(self.traced.append)
+        else:
+            dbapi_connection.pgconn.trace(self.file.fileno())
+            dbapi_connection.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS
+                                                    | Trace.REGRESS_MODE)
+
+    def clear(self):
+        self.traced.clear()
+        if self.file is not None:
+            self.start = self.file.seek(0, 2)
+
+    def commands(self):
+        if self.file is None:
+            return list(self.traced)
+        self.file.seek(self.start)
+        return [found.group(1) for found in
+                re.finditer(r'^F\t\d+\t(?:Query|Parse)\t (?:"[^"]*" )?"(.*?)"',
+                            self.file.read(), re.M)]
+
+
+
+@contextmanager
+def sent(app):
+    engine = app.extensions["referral.engine"]
+    engine.dispose()  # new connections, each traced from its start
+    with tempfile.TemporaryFile("w+") as file:
+        recorder = Sent(None if engine.dialect.name == "sqlite" else file)
+        sa.event.listen(engine, "connect", recorder.connect)
+        try:
+            yield recorder
+        finally:
+            sa.event.remove(engine, "connect", recorder.connect)
+            engine.dispose()
+
+
+def test_a_pooled_connection_costs_no_statement_of_its_own(app, client):
+    with sent(app) as recorder:
+        assert client.get("/readyz").status_code == 200  # a new connection, then pooled
+        recorder.clear()
+        assert client.get("/readyz").status_code == 200
+        commands = recorder.commands()
+    assert [c.split()[0].upper() for c in commands] == ["BEGIN", "SELECT", "COMMIT"], commands
