@@ -74,7 +74,8 @@ def sealed(session):
 
 # The head and the entries are read and written as rows, not as ORM objects: the log is
 # written on every family read, and the ORM's unit of work cost that read a tenth of its
-# time. Nothing holds an AuditHead object that these statements could leave stale.
+# time. Nothing holds an AuditHead object that these statements could leave stale; the
+# session keeps the head it wrote, for the next entry of the same transaction only.
 @db.prepared
 def _head_statement(for_update):
     head = AuditHead.__table__
@@ -105,7 +106,12 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
     session = db.session()
     session.flush()  # the change it records goes first, as with the ORM's own writes
     # Take our turn at the head: a row lock on PostgreSQL; SQLite holds its write lock already.
-    head = _head(session, for_update=True)
+    # A transaction that wrote an entry holds the head since: that entry is the head.
+    written = session.info.get("audit_head")
+    if written is not None and written[4] is session.get_transaction():
+        head = SimpleNamespace(seq=written[0], hash=written[1])
+    else:
+        head = _head(session, for_update=True)
     key = log_key()
     if key is None and keyed(head.hash):
         # Never a plain entry after a keyed one: that is what a forger would write.
@@ -136,7 +142,8 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
     connection.execute(move_head, {"new_seq": entry.seq, "new_hash": entry.hash})
     db.wrote(session)
     session.info["audit_head"] = (entry.seq, entry.hash, current_app.instance_path,
-                                  current_app.config.get("AUDIT_HEAD_SINK"))
+                                  current_app.config.get("AUDIT_HEAD_SINK"),
+                                  session.get_transaction())
 
 
 def _append(path, line):
@@ -155,7 +162,7 @@ def _write_head_file(session):
     head = session.info.pop("audit_head", None)
     if head is None:
         return
-    seq, digest, instance_path, sink = head
+    seq, digest, instance_path, sink, _transaction = head
     line = f"{seq} {digest}\n"
     _append(Path(instance_path) / HEAD_FILE, line)
     if not sink:

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from referral import audit, db
+from tests.conftest import counted_queries
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -113,3 +114,31 @@ def test_rolled_back_change_leaves_no_entry(app, runner):
         db.session().rollback()
     code, output = _verify(runner)
     assert code == 0 and "intact: 0 entries" in output
+
+
+def test_entries_of_one_transaction_read_the_head_once(app, runner):
+    """The transaction that wrote an entry holds the head since (its row lock, SQLite's write
+    lock): the next entry follows it without reading the head again."""
+    with app.app_context(), counted_queries(app) as statements:
+        for n in range(3):
+            audit.record("update", object_type="test", object_id=n)
+        db.commit()
+    heads = [s for s in statements if "FROM audit_head" in s]
+    assert len(heads) == 1, statements
+    code, output = _verify(runner)
+    assert code == 0 and "intact: 3 entries" in output, output
+
+
+@pytest.mark.parametrize("end", ["rollback", "close"])
+def test_after_its_transaction_an_entry_reads_the_head_again(app, runner, end):
+    """An entry rolled back (or a session closed without a commit) is not the head of the
+    next transaction, nor is what another worker wrote in between missed."""
+    with app.app_context():
+        session = db.session()
+        audit.record("update", object_type="test", summary="never happened")
+        getattr(session, end)()
+        fill(app, 1)  # another request, meanwhile
+        audit.record("update", object_type="test", summary="the second entry")
+        db.commit()
+    code, output = _verify(runner)
+    assert code == 0 and "intact: 2 entries" in output, output
