@@ -84,11 +84,14 @@ def _head_statement(for_update):
 
 
 @db.prepared
-def _append_statements():
+def _append_statements(together):
+    """The entry's insert and the head's move; `together`, one statement (PostgreSQL runs
+    the move as a part of the insert: a round trip less)."""
     head = AuditHead.__table__
-    return (AuditEvent.__table__.insert(),
-            head.update().where(head.c.id == 1).values(seq=bindparam("new_seq"),
-                                                       hash=bindparam("new_hash")))
+    move = head.update().where(head.c.id == 1).values(seq=bindparam("new_seq"),
+                                                      hash=bindparam("new_hash"))
+    append = AuditEvent.__table__.insert()
+    return (append.add_cte(move.cte("moved")),) if together else (append, move)
 
 
 def _head(session, *, for_update=False):
@@ -136,10 +139,15 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
         prev_hash=head.hash,
     )
     entry.hash = entry_hash(entry, key)
-    append, move_head = _append_statements()
+    row = {name: getattr(entry, name) for name in ROW}
+    moved = {"new_seq": entry.seq, "new_hash": entry.hash}
     connection = session.connection()
-    connection.execute(append, {name: getattr(entry, name) for name in ROW})
-    connection.execute(move_head, {"new_seq": entry.seq, "new_hash": entry.hash})
+    if connection.dialect.name == "postgresql":
+        connection.execute(*_append_statements(True), {**row, **moved})
+    else:
+        append, move_head = _append_statements(False)
+        connection.execute(append, row)
+        connection.execute(move_head, moved)
     db.wrote(session)
     session.info["audit_head"] = (entry.seq, entry.hash, current_app.instance_path,
                                   current_app.config.get("AUDIT_HEAD_SINK"),
