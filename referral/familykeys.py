@@ -129,20 +129,43 @@ def _keys():
 def _load(session, family_ids):
     cache = _cache(session)
     wanted = [family_id for family_id in family_ids if family_id not in cache]
-    if not wanted:
-        return
-    ring = crypto.keyring()
     for start in range(0, len(wanted), 500):
         part = wanted[start:start + 500]
-        rows = session.execute(_keys(), {"ids": part}).all()
-        found = dict(rows)
-        for family_id in part:
-            stored = found.get(family_id)
-            if stored is not None and crypto.key_id_of(stored) not in ring.wrapping:
-                ring = crypto.load_keyring(current_app)  # another process added it
-                current_app.extensions["referral.keyring"] = ring
-            cache[family_id] = None if stored is None else crypto.family_cipher(
-                ring.unwrap(stored, _context(family_id)))
+        found = dict(session.execute(_keys(), {"ids": part}).all())
+        _open(cache, {family_id: found.get(family_id) for family_id in part})
+
+
+def _open(cache, stored_keys):
+    """Unwrap families' stored keys (None: the family has none) into a session's cache."""
+    ring = crypto.keyring()
+    for family_id, stored in stored_keys.items():
+        if stored is not None and crypto.key_id_of(stored) not in ring.wrapping:
+            ring = crypto.load_keyring(current_app)  # another process added it
+            current_app.extensions["referral.keyring"] = ring
+        cache[family_id] = None if stored is None else crypto.family_cipher(
+            ring.unwrap(stored, _context(family_id)))
+
+
+@db.prepared
+def _with_key(model):
+    family_id = model.id if model.__tablename__ == "family" else model.family_id
+    return sa.select(model, FamilyKey.wrapped).outerjoin(
+        FamilyKey, FamilyKey.family_id == family_id).where(model.id == sa.bindparam("id"))
+
+
+def get(model, row_id):
+    """A row of a family's data (a family, a referral) by its id, read with the family's
+    stored key: its values open without a statement of their own. None if there is none."""
+    session = db.session()
+    row = session.execute(_with_key(model), {"id": row_id}).first()
+    if row is None:
+        return None
+    found, stored = row
+    family_id = found.owning_family()
+    cache = _cache(session)
+    if family_id not in cache:
+        _open(cache, {family_id: stored})
+    return found
 
 
 def cipher(family_id, *, create=False, new=False):

@@ -4,7 +4,8 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from flask_babel import force_locale
+from babel import dates as babel_dates
+from flask_babel import force_locale, get_timezone
 
 from referral.dates import format_date, format_datetime
 from tests.conftest import post_form
@@ -21,6 +22,28 @@ def test_dates_read_the_european_way(app, language, moment, day):
         assert format_datetime(MOMENT) == moment
         assert format_date(MOMENT) == day
         assert format_date(date(2026, 12, 2)) == day
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC),  # the last minute of winter time …
+    datetime(2026, 3, 29, 1, 0, 1, tzinfo=UTC),  # … and the first of summer time
+    datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # the hour that comes twice
+    datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 30),  # naive, as SQLite gives it back: UTC
+])
+def test_moments_kept_once_written_read_as_babel_writes_them(make_app, moment):
+    """Moments are kept once written, per minute and language: the same words as Babel's
+    in the reader's time zone (here one with summer time), in turns."""
+    app, shown = make_app(BABEL_DEFAULT_TIMEZONE="Europe/Amsterdam"), set()
+    with app.test_request_context():
+        for language in ["nl", "en", "nl", "en"]:
+            with force_locale(language):
+                expected = babel_dates.format_datetime(
+                    moment if moment.tzinfo else moment.replace(tzinfo=UTC), "d MMM y, HH:mm",
+                    tzinfo=get_timezone(), locale="en_GB" if language == "en" else language)
+                assert format_datetime(moment) == expected
+                shown.add(expected)
+    assert len(shown) == 2  # both languages, each its own words
 
 
 def test_a_day_written_once_is_written_again_in_each_language(app):

@@ -6,7 +6,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from referral import db, policy
+from referral import db, familykeys, policy
 from referral.auth.queries import names as names_of
 from referral.cases import bp, operations, queries
 from referral.cases.forms import (
@@ -76,7 +76,7 @@ def _adds_a_row(form):
 def _family_for(action, family_id):
     """The family, if this user may take this action on it; others get 404 and a denied
     entry in the log."""
-    family = db.session().get(Family, family_id)
+    family = familykeys.get(Family, family_id)
     policy.require(current_user, action, family, hide=True, object_type="family",
                    object_id=family_id, family_id=family.id if family else None)
     if family is None:

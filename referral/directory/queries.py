@@ -329,6 +329,22 @@ def get_organisation(organisation_id):
     return db.session().get(Organisation, organisation_id)
 
 
+@db.prepared
+def _service_and_organisation():
+    return select(Service, Organisation).join(
+        Organisation, Organisation.id == bindparam("organisation_id")).where(
+        Service.id == bindparam("service_id"))
+
+
+def service_and_organisation(service_id, organisation_id):
+    """A service and an organisation (a referral's), in one statement."""
+    row = db.session().exec(_service_and_organisation(), params={
+        "service_id": service_id, "organisation_id": organisation_id}).first()
+    if row is None:  # either is gone
+        return db.session().get(Service, service_id), get_organisation(organisation_id)
+    return tuple(row)
+
+
 def organisation_named(name):
     return db.session().exec(select(Organisation).where(Organisation.name == name)).first()
 

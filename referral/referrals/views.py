@@ -60,7 +60,7 @@ def labels():
 def _referral_or_404(referral_id, action="referral.view", *, for_update=False):
     """The referral, if this user may; others get 404 and a denied entry in the log."""
     referral = (queries.lock(referral_id) if for_update
-                else db.session().get(Referral, referral_id))
+                else familykeys.get(Referral, referral_id))
     policy.require(current_user, action, referral, hide=True, object_type="referral", object_id=referral_id,
                    family_id=referral.family_id if referral else None,
                    attempted="update" if request.method == "POST" else "read")
@@ -260,8 +260,8 @@ def _render_show(referral, status_form=None, note_form=None, bridge_form=None):
 def _show_page(referral, status_form=None, note_form=None, bridge_form=None):
     """What the referral's page shows, read before anything is written."""
     user = current_user
-    service = db.session().get(Service, referral.service_id)
-    organisation = directory.get_organisation(referral.organisation_id)
+    service, organisation = directory.service_and_organisation(referral.service_id,
+                                                               referral.organisation_id)
     owner_side = policy.allowed(user, "referral.as_referrer", referral)
     partner_side = policy.allowed(user, "referral.as_partner", referral)
     transitions = []
