@@ -19,7 +19,7 @@ from referral.cases.models import (
     address_index,
     child_index,
 )
-from referral.directory.models import fold
+from referral.directory.models import Organisation, fold
 from referral.directory.queries import Page, windowed_page
 from referral.referrals.models import Referral
 
@@ -151,12 +151,15 @@ def read_family(user, family):
 
 @db.prepared
 def _consents():
-    return select(Consent).where(Consent.family_id == FAMILY).order_by(
-        Consent.recorded_at.desc())
+    return select(Consent, Organisation.name).outerjoin(
+        Organisation, Organisation.id == Consent.organisation_id).where(
+        Consent.family_id == FAMILY).order_by(Consent.recorded_at.desc())
 
 
 def consents_of(family):
-    return db.session().exec(_consents(), params={"family": family.id}).all()
+    """The family's consents, newest first, and the names of their organisations by id."""
+    rows = db.session().exec(_consents(), params={"family": family.id}).all()
+    return [consent for consent, _ in rows], {c.organisation_id: name for c, name in rows}
 
 
 @dataclass

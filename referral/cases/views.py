@@ -209,8 +209,7 @@ def remove_child(family_id, child_id):
 def family(family_id):
     family = _family_for("family.view", family_id)
     labels = {choice.value: choice.label for choice in need_domain_choices()}
-    consents = queries.consents_of(family)
-    organisations = directory.organisation_names(c.organisation_id for c in consents)
+    consents, organisations = queries.consents_of(family)
     timeline = referrals.family_timeline(family.id)
     history = queries.family_history(family)
     municipality = directory.municipality_names([family.municipality_code]).get(
