@@ -193,8 +193,7 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
                                 by_inbox=service.referral_route == ReferralRoute.inbox,
                                 owner_id=user.id, message=message, follow_up_on=follow_up_on,
                                 form_token=form_token)
-        session.add(referral)
-        session.flush()
+        session.add(referral)  # inserted with its first event's time: no update after
         _event(referral, user, EventKind.created, to_status=Status.draft)
         audit.record("create", object_type="referral", object_id=referral.id,
                      family_id=family.id, user=user, summary="referral created")
