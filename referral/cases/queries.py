@@ -7,7 +7,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, or_
 from sqlmodel import select
 
-from referral import audit, db
+from referral import audit, db, familykeys
 from referral.audit.models import AuditEvent, AuditOutcome
 from referral.cases.models import (
     Child,
@@ -21,6 +21,7 @@ from referral.cases.models import (
 )
 from referral.directory.models import Organisation, fold
 from referral.directory.queries import Page, windowed_page
+from referral.familykeys import FamilyKey
 from referral.referrals.models import Referral
 
 
@@ -53,12 +54,21 @@ def _caseload():
     """The families a professional (`user`) works on (created, or owns a referral of),
     newest first."""
     owned = select(Referral.family_id).where(Referral.owner_id == USER)
-    return (select(Family).where(or_(Family.created_by == USER, Family.id.in_(owned)))
+    # Each family's key with it: its names open without a statement of their own.
+    return (select(Family, FamilyKey.wrapped)
+            .outerjoin(FamilyKey, FamilyKey.family_id == Family.id)
+            .where(or_(Family.created_by == USER, Family.id.in_(owned)))
             .order_by(Family.created_at.desc(), Family.id))
 
 
+def _with_keys(rows):
+    """The families of rows (family, its stored key), their keys opened for this request."""
+    familykeys.take({family.id: wrapped for family, wrapped in rows})
+    return [family for family, _ in rows]
+
+
 def families_of(user):
-    return db.session().exec(_caseload(), params={"user": user.id}).all()
+    return _with_keys(db.session().exec(_caseload(), params={"user": user.id}).all())
 
 
 FAMILY_PAGE_SIZE = 25
@@ -103,7 +113,7 @@ def _newest_page(user, page):
     """One page of the caseload, newest first, and its children: two statements, however
     large the caseload."""
     found = windowed_page(_caseload(), page, FAMILY_PAGE_SIZE, params={"user": user.id})
-    shown = [family for family, in found.results]
+    shown = _with_keys(found.results)
     children = children_of([f.id for f in shown])
     return (Page(shown, found.total, found.page, found.size),
             {f.id: children.get(f.id, []) for f in shown})

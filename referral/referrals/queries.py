@@ -9,11 +9,12 @@ from sqlalchemy import and_, bindparam, case, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
-from referral import db, policy
+from referral import db, familykeys, policy
 from referral.auth.models import Role, User
 from referral.cases.models import Family, Signal, SignalDomain, Urgency
 from referral.directory.models import Organisation, Service, ServiceStatus
 from referral.directory.queries import Page, windowed_page
+from referral.familykeys import FamilyKey
 from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import CLOSED, OPEN, Handover, Referral, ReferralEvent, Status
@@ -179,9 +180,12 @@ def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=N
     values = {"statuses": statuses, "overdue": overdue or None, "service": service_id,
               "organisation": organisation_id, "since": _since(days) if days else None}
     chosen = frozenset(name for name, value in values.items() if value is not None)
-    return windowed_page(_mine(chosen, sort if sort in MINE_SORTS else "due"), page, LIST_SIZE,
-                         params={**values, "owner": user.id, **overdue_cutoffs(today)},
-                         key=Referral.id)
+    found = windowed_page(_mine(chosen, sort if sort in MINE_SORTS else "due"), page,
+                          LIST_SIZE, params={**values, "owner": user.id,
+                                             **overdue_cutoffs(today)}, key=Referral.id)
+    # Each row's family key came with it (its last column): the names open without a read.
+    familykeys.take({row[0].family_id: row[-1] for row in found.results})
+    return Page([row[:-1] for row in found.results], found.total, found.page, found.size)
 
 
 @db.prepared
@@ -208,10 +212,11 @@ def _mine(chosen, sort):
         "oldest": (Referral.created_at,),
         "service": (Service.name, Referral.created_at.desc()),
     }[sort]
-    return (select(Referral, Service.name, Organisation.name, Family, late)
+    return (select(Referral, Service.name, Organisation.name, Family, late, FamilyKey.wrapped)
             .join(Service, Service.id == Referral.service_id)
             .join(Organisation, Organisation.id == Referral.organisation_id)
             .join(Family, Family.id == Referral.family_id)
+            .outerjoin(FamilyKey, FamilyKey.family_id == Referral.family_id)
             .where(*conditions).order_by(*order, Referral.id))
 
 
@@ -264,8 +269,10 @@ class ListRow:
 
 def _list_rows(rows, today=None):
     today = today or date.today()
+    # Each row's family key came with it: the names shared open without a read.
+    familykeys.take({row[0].family_id: row[-1] for row in rows if row[-2]})
     made = []
-    for referral, service, organisation, urgency, family, owner, owner_org, shared in rows:
+    for referral, service, organisation, urgency, family, owner, owner_org, shared, _ in rows:
         sent = db.aware(referral.requested_at or referral.created_at).date()
         made.append(ListRow(
             referral, service, organisation, urgency, owner.name, owner_org,
@@ -279,13 +286,14 @@ def _listed(*conditions):
     """The columns of a ListRow, for referrals that meet the conditions."""
     owner_org = aliased(Organisation)
     return (select(Referral, Service.name, Organisation.name, Signal.urgency, Family, User,
-                   owner_org.name, policy.content_shared())
+                   owner_org.name, policy.content_shared(), FamilyKey.wrapped)
             .join(Service, Service.id == Referral.service_id)
             .join(Organisation, Organisation.id == Referral.organisation_id)
             .join(Signal, Signal.id == Referral.signal_id)
             .join(Family, Family.id == Referral.family_id)
             .join(User, User.id == Referral.owner_id)
             .outerjoin(owner_org, owner_org.id == User.organisation_id)
+            .outerjoin(FamilyKey, FamilyKey.family_id == Referral.family_id)
             .where(*conditions))
 
 
