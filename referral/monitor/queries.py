@@ -50,8 +50,19 @@ from referral.referrals.queries import overdue_clause
 LARGEST = 15  # organisations and services shown by name; the rest are added up
 
 
+_LABELS = {}  # language: the monitor's names (its catalog does not change while it runs)
+
+
 def labels():
-    """Every name the monitor shows, in the reader's language (also for exports)."""
+    """Every name the monitor shows, in the reader's language (also for exports): written
+    once per language and process, not string by string on every page."""
+    language = str(get_locale())
+    if language not in _LABELS:
+        _LABELS[language] = _labels()
+    return _LABELS[language]
+
+
+def _labels():
     return {
         "lang": str(get_locale()),
         "signals_domain": _("Signals per need domain"),
