@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, or_
+from sqlalchemy import bindparam, or_, union
 from sqlmodel import select
 
 from referral import audit, db, familykeys
@@ -53,11 +53,14 @@ USER = bindparam("user")
 def _caseload():
     """The families a professional (`user`) works on (created, or owns a referral of),
     newest first."""
-    owned = select(Referral.family_id).where(Referral.owner_id == USER)
+    # The ids from both sides first, each through its index: as one condition with OR the
+    # database read every family of the country (26 ms at national scale, 3 ms so).
+    mine = union(select(Family.id).where(Family.created_by == USER),
+                 select(Referral.family_id).where(Referral.owner_id == USER))
     # Each family's key with it: its names open without a statement of their own.
     return (select(Family, FamilyKey.wrapped)
             .outerjoin(FamilyKey, FamilyKey.family_id == Family.id)
-            .where(or_(Family.created_by == USER, Family.id.in_(owned)))
+            .where(Family.id.in_(mine))
             .order_by(Family.created_at.desc(), Family.id))
 
 
