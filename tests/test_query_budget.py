@@ -71,7 +71,7 @@ BUDGETS = [
     ("owner", "/feedback/invite/{family}", 4),
     ("owner", "/privacy/register", 2),
     ("partner", "/", 2),
-    ("partner", "/referrals/", 5),
+    ("partner", "/referrals/", 6),
     ("partner", "/referrals/?status=all&waiting=7&service={service}&sort=waiting&page=2", 6),
     ("partner", "/referrals/{referral}", 11),
     ("partner", "/directory/services/{service}/edit", 7),  # with the address and hours
@@ -81,7 +81,7 @@ BUDGETS = [
     ("partner", "/monitor/pledge/edit", 4),
     ("partner", "/monitor/pledge/report", 5),
     ("bridge", "/", 2),
-    ("bridge", "/referrals/", 3),
+    ("bridge", "/referrals/", 4),
     ("bridge", "/referrals/?status=closed&sort=urgency", 5),
     ("bridge", "/referrals/{referral}", 11),
     ("coordinator", "/", 3),
