@@ -137,6 +137,8 @@ def _load(session, family_ids):
 
 def _open(cache, stored_keys):
     """Unwrap families' stored keys (None: the family has none) into a session's cache."""
+    if not stored_keys:
+        return
     ring = crypto.keyring()
     for family_id, stored in stored_keys.items():
         if stored is not None and crypto.key_id_of(stored) not in ring.wrapping:
