@@ -589,6 +589,13 @@ def _organisations():
             .where(Organisation.active).order_by(Organisation.name, Organisation.id))
 
 
+@db.prepared
+def _active_organisations():
+    """How many rows _organisations has: read apart from them, it takes the count of one
+    table, and the page its rows through the name's index up to the page's end."""
+    return select(func.count()).select_from(Organisation).where(Organisation.active)
+
+
 def _with_activities(year, rows):
     """(organisation, pledge, number of activities, reported on the year) for rows of
     (organisation, pledge): two statements for the rows' pledges."""
@@ -616,7 +623,8 @@ def overview(year):
 def overview_page(year, page):
     """One page of the overview, the same three statements for any number of organisations
     (the count comes with the rows); past the last page, the last page."""
-    found = directory.windowed_page(_organisations(), page, PLEDGE_PAGE_SIZE, params={})
+    found = directory.windowed_page(_organisations(), page, PLEDGE_PAGE_SIZE, params={},
+                                    total=_active_organisations())
     found.results = _with_activities(year, found.results)
     return found
 

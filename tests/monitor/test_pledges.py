@@ -6,6 +6,7 @@ from datetime import date
 from sqlmodel import select
 
 from referral import db
+from referral.directory.models import Organisation
 from referral.mail import OutboxMessage
 from referral.monitor import queries
 from referral.monitor.models import PledgeActivity, PledgeReport
@@ -85,8 +86,13 @@ def test_the_pledges_overview_is_paged(app, client, login, make_user, monkeypatc
     """A country's alliance has thousands of organisations: one page at a time, the same
     statements for any number of them; the reminder still reaches every organisation."""
     partner = make_user("partner", organisation="Aanpak")
-    for name in ("Buurtwerk", "Cultuurfonds", "Dorpshuis", "Eetpunt", "Jeugdfonds"):
+    for name in ("Buurtwerk", "Cultuurfonds", "Dorpshuis", "Eetpunt", "Jeugdfonds", "Opgeheven"):
         make_user("partner", organisation=name)
+    with app.app_context():  # an organisation that stopped is neither listed nor counted
+        stopped = db.session().exec(select(Organisation).where(
+            Organisation.name == "Opgeheven")).one()
+        stopped.active = False
+        db.commit()
     login(partner)
     _pledge(client)
     monkeypatch.setattr(queries, "PLEDGE_PAGE_SIZE", 2)
