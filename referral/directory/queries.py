@@ -129,7 +129,7 @@ class Page:
         return max(1, math.ceil(self.total / self.size))
 
 
-def windowed_page(query, page, size, *, params=None, key=None, total=None):
+def windowed_page(query, page, size, *, params=None, key=None, keys=None, total=None):
     """One page of a query's rows, the count read with them (a window over every matching
     row, taken before the limit): one statement; past the last page, the last page. The
     rows are the query's columns, without the count. With `params`, the query is a prepared
@@ -139,29 +139,35 @@ def windowed_page(query, page, size, *, params=None, key=None, total=None):
     chosen first on that column alone, and the query's other columns are read for the
     page's rows only: for lists of wide rows (whole models, encrypted values, a subquery per
     row), whose every match the database would otherwise build and sort before the limit.
+    With `keys` as well (a select of the same rows in the same order, joining only the
+    tables its conditions and order name), the page is chosen on that: PostgreSQL plans a
+    statement of fewer tables in a fraction of the time (a list of seven tables took 4.5 ms
+    to plan at national scale, each time it ran).
 
     With `total` (a prepared statement of one count), the count is that statement, read once
     as a subquery, instead of a window over the matches: for a list the database can page
     through an index, whose rows it then reads up to the page's end only, not every one."""
     session = db.session()
     page = max(1, page)
-    windowed = (_windowed(query, key, total) if params is not None
-                else _window(query, key, total))
+    windowed = (_windowed(query, key, keys, total) if params is not None
+                else _window(query, key, keys, total))
     rows = session.execute(windowed, {**(params or {}), "page_offset": (page - 1) * size,
                                       "page_size": size}).all()  # rows, not scalars
     if not rows and page > 1:
-        total = session.exec(select(func.count()).select_from(query.order_by(None).subquery()),
-                             params=params or {}).one()
-        return windowed_page(query, -(-total // size), size, params=params, key=key)
+        matches = session.exec(select(func.count()).select_from(
+            query.order_by(None).subquery()), params=params or {}).one()
+        return windowed_page(query, -(-matches // size), size, params=params, key=key,
+                             keys=keys, total=total)
     return Page([tuple(row[:-1]) for row in rows], rows[0][-1] if rows else 0, page, size)
 
 
-def _window(query, key=None, total=None):
+def _window(query, key=None, keys=None, total=None):
     counted = func.count().over() if total is None else total.scalar_subquery()
     if key is None:
         return (query.add_columns(counted)
                 .offset(bindparam("page_offset")).limit(bindparam("page_size")))
-    chosen = (query.with_only_columns(key.label("key"), counted.label("total"))
+    chosen = ((query if keys is None else keys)
+              .with_only_columns(key.label("key"), counted.label("total"))
               .offset(bindparam("page_offset")).limit(bindparam("page_size")).subquery())
     # The same order as the query's (it keeps its ORDER BY), over the page's rows alone.
     return query.add_columns(chosen.c.total).join(chosen, chosen.c.key == key)

@@ -328,14 +328,30 @@ def _list_page(whose, values, params, sort, page, today):
     """One page of ListRows of the inbox or the bridge worker's list, filtered by the values
     that are not None, in the sort's order, with their count."""
     chosen = frozenset(name for name, value in values.items() if value is not None)
-    found = windowed_page(_list(whose, chosen, sort if sort in INBOX_SORTS else "urgency"),
-                          page, LIST_SIZE, params={**values, **params}, key=Referral.id)
+    sort = sort if sort in INBOX_SORTS else "urgency"
+    found = windowed_page(_list(whose, chosen, sort), page, LIST_SIZE,
+                          params={**values, **params}, key=Referral.id,
+                          keys=_list_keys(whose, chosen, sort))
     return Page(_list_rows(found.results, today), found.total, found.page, LIST_SIZE)
 
 
 @db.prepared
 def _list(whose, chosen, sort):
     """The inbox's or the bridge worker's statement for the filters chosen, built once."""
+    return _listed(*_list_conditions(whose, chosen)).order_by(*_list_order(sort), Referral.id)
+
+
+@db.prepared
+def _list_keys(whose, chosen, sort):
+    """The same referrals in the same order, joining only what the order needs."""
+    keys = select(Referral.id)
+    if sort == "urgency":
+        keys = keys.join(Signal, Signal.id == Referral.signal_id)
+    return keys.where(*_list_conditions(whose, chosen)).order_by(*_list_order(sort),
+                                                                Referral.id)
+
+
+def _list_conditions(whose, chosen):
     if whose == "inbox":
         conditions = [Referral.organisation_id == bindparam("organisation"), Referral.by_inbox,
                       Referral.status != Status.draft]
@@ -348,7 +364,7 @@ def _list(whose, chosen, sort):
                           <= bindparam("waited_since"))
     if "service" in chosen:
         conditions.append(Referral.service_id == bindparam("service"))
-    return _listed(*conditions).order_by(*_list_order(sort), Referral.id)
+    return conditions
 
 
 def inbox_counts(user):
