@@ -88,6 +88,9 @@ function request()
 end
 -- As a browser does, later requests carry the session cookie the app sent last (it renews
 -- the cookie once a minute to move the idle clock; a stale one would be renewed each time).
+-- Not a post's: its answer's cookie holds the post's message ("The note is saved."), which
+-- a browser's next page, the one the post redirects to, takes out again; this one does not
+-- follow the redirect, so every later post would carry all the messages before it.
 local function keep_cookie(set_cookie)
   local name, value = set_cookie:match("^%%s*([^=;]+)=([^;]*)")
   if not name or not headers["Cookie"] then return end
@@ -95,7 +98,7 @@ local function keep_cookie(set_cookie)
   headers["Cookie"] = found > 0 and jar or (jar .. "; " .. name .. "=" .. value)
 end
 function response(status, response_headers, body)
-  if response_headers["Set-Cookie"] then keep_cookie(response_headers["Set-Cookie"]) end
+  if response_headers["Set-Cookie"] and expect == 200 then keep_cookie(response_headers["Set-Cookie"]) end
   if unique and status == 200 and body:find('"status":', 1, true) then return end
   got = got + 1
   last = now()
