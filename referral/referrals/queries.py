@@ -501,12 +501,15 @@ def open_referrals_owned_by(user_id):
 
 
 def handovers_for(user):
-    return db.session().exec(_handovers_for(), params={"to": user.id}).all()
+    """The referrals the user is asked to take over, undecided: (referral id, its status,
+    the service's name); as columns, since the list shows nothing else."""
+    return db.rows(_handovers_for(), {"to": user.id})
 
 
 @db.prepared
 def _handovers_for():
-    return (select(Handover, Referral, Service.name)
+    return (select(Referral.id, Referral.status, Service.name)
+            .select_from(Handover)
             .join(Referral, Referral.id == Handover.referral_id)
             .join(Service, Service.id == Referral.service_id)
             .where(Handover.to_id == bindparam("to"), Handover.decided_at.is_(None)))

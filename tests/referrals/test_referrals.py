@@ -293,8 +293,9 @@ def test_handover_moves_accountability_only_when_accepted(app, client, login, wo
     assert "wacht al op een antwoord" in again.text
     assert load(app, world.inbox_referral).owner_id == world.owner.id
     login(world.colleague)
-    mine = text_of(client.get("/referrals/"))
-    assert "Gevraagd om over te nemen" in mine
+    listed = client.get("/referrals/")
+    assert "Gevraagd om over te nemen" in text_of(listed)
+    assert f'href="/referrals/{world.inbox_referral}">Voedselpakket</a> — aangevraagd' in listed.text
     page = client.get(f"/referrals/{world.inbox_referral}")
     assert "Ik ga met verlof." in page.text
     assert client.get(f"/families/{world.family_id}").status_code == 404  # not yet
