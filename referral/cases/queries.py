@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, or_, union
+from sqlalchemy import bindparam, func, or_, union
 from sqlmodel import select
 
 from referral import audit, db, familykeys
@@ -141,22 +141,19 @@ def children_of(family_ids):
 
 @db.prepared
 def _signals():
-    return select(Signal).where(Signal.family_id == FAMILY).order_by(Signal.created_at.desc())
-
-
-@db.prepared
-def _signal_domains():
-    return select(SignalDomain).where(SignalDomain.signal_id.in_(IDS))
+    """The family's signals, newest first, each with its domains' codes in one string."""
+    codes = (select(func.aggregate_strings(SignalDomain.domain_code, " "))
+             .where(SignalDomain.signal_id == Signal.id).scalar_subquery())
+    return (select(Signal, codes).where(Signal.family_id == FAMILY)
+            .order_by(Signal.created_at.desc()))
 
 
 def read_family(user, family):
-    """The family page's content: children and signals (with their domains); audited."""
-    session = db.session()
-    signals = session.exec(_signals(), params={"family": family.id}).all()
-    domains = {}
-    if signals:
-        for link in session.exec(_signal_domains(), params={"ids": [s.id for s in signals]}):
-            domains.setdefault(link.signal_id, []).append(link.domain_code)
+    """The family page's content: children and signals (with their domains, by code);
+    audited."""
+    rows = db.session().exec(_signals(), params={"family": family.id}).all()
+    signals = [signal for signal, _codes in rows]
+    domains = {signal.id: sorted(codes.split(" ")) for signal, codes in rows if codes}
     audit.record("read", object_type="family", object_id=family.id, family_id=family.id,
                  user=user, summary="family page read")
     return children_of([family.id]).get(family.id, []), signals, domains
@@ -205,7 +202,7 @@ def _history():
 def family_history(family):
     """Who registered the family and changed its data or children, when, newest first.
     The access log is the record: its entries name the fields, never their values."""
-    rows = db.session().exec(_history(), params={"family": family.id}).all()
+    rows = db.rows(_history(), {"family": family.id})
     history = []
     for at, user_id, object_type, action, summary in rows:
         kind = _KINDS.get((object_type, action))

@@ -122,6 +122,7 @@ def test_signal_with_its_wishes(app, client, nurse):
     for text in ("Vaak geen ontbijt.", "Moeder is zeer betrokken.", "Wil op voetbal.",
                  "Voeding", "Sport en cultuur", "binnenkort", "het gezin vroeg om hulp"):
         assert text in page, text
+    assert '<ul class="tags"><li>Voeding</li><li>Sport en cultuur</li></ul>' in page
     assert audit_entries(app, object_type="signal", action="create")
 
 
