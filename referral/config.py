@@ -65,6 +65,8 @@ DEFAULTS = {
     # as long as the oldest backup is kept (a backup needs the keys of its day).
     "WRAPPING_KEY_RETENTION_DAYS": 35,
     "BABEL_DEFAULT_LOCALE": "nl",
+    # Times are stored in UTC and shown in the alliance's own time (summer time included).
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
     "LANGUAGES": ["nl", "en"],
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token
     "SESSION_COOKIE_HTTPONLY": True,

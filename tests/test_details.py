@@ -14,14 +14,23 @@ MOMENT = datetime(2026, 12, 2, 13, 5, 40, 123456, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("language", "moment", "day"), [
-    ("nl", "2 dec 2026, 13:05", "2 dec 2026"),
-    ("en", "2 Dec 2026, 13:05", "2 Dec 2026"),
+    ("nl", "2 dec 2026, 14:05", "2 dec 2026"),  # stored 13:05 UTC: Dutch winter time
+    ("en", "2 Dec 2026, 14:05", "2 Dec 2026"),
 ])
 def test_dates_read_the_european_way(app, language, moment, day):
     with app.test_request_context(), force_locale(language):
         assert format_datetime(MOMENT) == moment
         assert format_date(MOMENT) == day
         assert format_date(date(2026, 12, 2)) == day
+
+
+def test_times_are_the_netherlands_own(app):
+    """Stored in UTC, shown as a clock in the Netherlands shows them: summer time too, and
+    a late evening's day is the next day there."""
+    with app.test_request_context():
+        assert format_datetime(datetime(2026, 7, 1, 10, 0, tzinfo=UTC)) == "1 jul 2026, 12:00"
+        assert format_datetime(datetime(2026, 12, 2, 23, 30)) == "3 dec 2026, 00:30"  # naive
+        assert format_date(datetime(2026, 12, 2, 23, 30, tzinfo=UTC)) == "3 dec 2026"
 
 
 @pytest.mark.parametrize("moment", [
@@ -31,10 +40,10 @@ def test_dates_read_the_european_way(app, language, moment, day):
     datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
     datetime(2026, 12, 31, 23, 59, 30),  # naive, as SQLite gives it back: UTC
 ])
-def test_moments_kept_once_written_read_as_babel_writes_them(make_app, moment):
+def test_moments_kept_once_written_read_as_babel_writes_them(app, moment):
     """Moments are kept once written, per minute and language: the same words as Babel's
-    in the reader's time zone (here one with summer time), in turns."""
-    app, shown = make_app(BABEL_DEFAULT_TIMEZONE="Europe/Amsterdam"), set()
+    in the reader's time zone (the Netherlands', with summer time), in turns."""
+    shown = set()
     with app.test_request_context():
         for language in ["nl", "en", "nl", "en"]:
             with force_locale(language):
