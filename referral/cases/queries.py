@@ -153,7 +153,7 @@ def read_family(user, family):
     audited."""
     rows = db.session().exec(_signals(), params={"family": family.id}).all()
     signals = [signal for signal, _codes in rows]
-    domains = {signal.id: sorted(codes.split(" ")) for signal, codes in rows if codes}
+    domains = {signal.id: codes.split(" ") for signal, codes in rows if codes}
     audit.record("read", object_type="family", object_id=family.id, family_id=family.id,
                  user=user, summary="family page read")
     return children_of([family.id]).get(family.id, []), signals, domains

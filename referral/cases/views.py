@@ -219,9 +219,12 @@ def family(family_id):
     # The read is logged last, just before the page is committed and rendered: from the
     # entry on, this request holds the access log's head (and on SQLite the write lock).
     children, signals, domains = queries.read_family(current_user, family)
+    place = {code: number for number, code in enumerate(labels)}  # the list's own order
     return render_template("cases/family.html", family=family, children=sorted(
                                children, key=lambda child: child.birth_date),
-                           signals=signals, signal_domains=domains, domain_labels=labels,
+                           signals=signals, domain_labels=labels, signal_domains={
+                               signal: sorted(codes, key=lambda c: place.get(c, len(place)))
+                               for signal, codes in domains.items()},
                            consents=consents, organisations=organisations,
                            referrals=family_referrals, timeline=timeline,
                            history=history, municipality=municipality, names=names,

@@ -154,8 +154,9 @@ def windowed_page(query, page, size, *, params=None, key=None, keys=None, total=
     rows = session.execute(windowed, {**(params or {}), "page_offset": (page - 1) * size,
                                       "page_size": size}).all()  # rows, not scalars
     if not rows and page > 1:
-        matches = session.exec(select(func.count()).select_from(
-            query.order_by(None).subquery()), params=params or {}).one()
+        counted = total if total is not None else select(func.count()).select_from(
+            (query if keys is None else keys).order_by(None).subquery())
+        matches = session.exec(counted, params=params or {}).one()
         return windowed_page(query, -(-matches // size), size, params=params, key=key,
                              keys=keys, total=total)
     return Page([tuple(row[:-1]) for row in rows], rows[0][-1] if rows else 0, page, size)

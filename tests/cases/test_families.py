@@ -126,6 +126,17 @@ def test_signal_with_its_wishes(app, client, nurse):
     assert audit_entries(app, object_type="signal", action="create")
 
 
+def test_a_signals_domains_stand_in_the_lists_order(app, client, nurse):
+    """Ticked in any order, a signal's need domains show as the list of domains has them:
+    money before food, as on the form."""
+    family_url = _create(client).headers["Location"]
+    assert post_form(client, f"{family_url}/signals/new", {
+        "domains": ["food", "money"], "observations": "Geen geld voor boodschappen.",
+        "urgency": "normal", "source": "conversation"}).status_code == 303
+    page = client.get(family_url).text
+    assert '<ul class="tags"><li>Geld en schulden</li><li>Voeding</li></ul>' in page
+
+
 def test_signal_needs_domains_and_observations(app, client, nurse):
     family_url = _create(client).headers["Location"]
     response = post_form(client, f"{family_url}/signals/new", {
