@@ -23,8 +23,9 @@ import pages  # noqa: E402  (puts this checkout first on sys.path)
 
 
 def drive(servers, sessions, name, email, kind, items, rounds, seconds):
-    """Each server's requests per second for one page, a run per round, in turns."""
-    rates = {label: [] for label in servers}
+    """Each server's requests per second and p99 (ms) for one page, a run per round, in
+    turns: the medians."""
+    rates, p99s = {label: [] for label in servers}, {label: [] for label in servers}
     for number in range(rounds):
         order = list(servers.items()) if number % 2 == 0 else list(servers.items())[::-1]
         for label, port in order:
@@ -41,7 +42,9 @@ def drive(servers, sessions, name, email, kind, items, rounds, seconds):
             if result["errors"]:
                 raise RuntimeError(f"{name} on {label}: {result['errors']} errors")
             rates[label].append(result["rate"])
-    return {label: statistics.median(found) for label, found in rates.items()}
+            p99s[label].append(result["p99"])
+    return ({label: statistics.median(found) for label, found in rates.items()},
+            {label: statistics.median(found) for label, found in p99s.items()})
 
 
 def main():
@@ -52,6 +55,8 @@ def main():
         "postgresql+psycopg://postgres@127.0.0.1:5432/referral_bench"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2)
+    parser.add_argument("--page", action="append", dest="names", metavar="NAME",
+                        help="only this page (bench/pages.py's name; repeatable)")
     args = parser.parse_args()
     pages.ensure_wrk()
     app = pages.setup_database(args.database_url if args.database == "postgresql" else None, 0)
@@ -61,20 +66,23 @@ def main():
                for label, checkout in (("before", Path(args.before).resolve()),
                                        ("this", pages.ROOT.parent))}
     servers = {label: port for label, (_server, port) in started.items()}
-    print(f"| page ({args.database}, demo scale) | before: req/s | this: req/s | this ÷ before |")
-    print("|---|---:|---:|---:|")
+    print(f"| page ({args.database}, demo scale) | before: req/s | this: req/s | this ÷ before "
+          "| before: p99 ms | this: p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|")
     try:
         sessions = {}
         for name, email, kind, _target, items in pages.pages(ids):
-            if kind == "unique" or items is None or email == pages.FAMILY:
+            if (kind == "unique" or items is None or email == pages.FAMILY
+                    or args.names and name not in args.names):
                 continue
             for label, port in servers.items():
                 sessions.setdefault((label, email, kind), pages.session_for(
                     port, email, items[0] if kind != "get" else None))
-            rates = drive(servers, sessions, name, email, kind, items, args.rounds,
-                          args.seconds)
+            rates, p99 = drive(servers, sessions, name, email, kind, items, args.rounds,
+                               args.seconds)
             print(f"| {name} | {rates['before']:,.1f} | {rates['this']:,.1f} | "
-                  f"{rates['this'] / rates['before']:.2f}× |", flush=True)
+                  f"{rates['this'] / rates['before']:.2f}× | {p99['before']:.0f} | "
+                  f"{p99['this']:.0f} |", flush=True)
     finally:
         for server, _port in started.values():
             pages.stop_server(server)

@@ -19,7 +19,7 @@ from sqlmodel import select
 from referral import create_app, db
 from referral.audit.models import AuditEvent
 from referral.dev.demo import PASSWORD, load
-from tests.conftest import _config, browser, post_form
+from tests.conftest import _config, browser, csrf_token, post_form
 
 NURSE = SimpleNamespace(email="jgz@demo.example", password=PASSWORD)
 
@@ -239,3 +239,107 @@ def test_a_write_lock_held_past_the_busy_timeout_gives_the_busy_page(sqlite_app)
     saved = post_form(client, "/language", {"language": "en", "next": "/"}, page="/")
     assert saved.status_code == 303
     assert "Log out" in client.get("/").text  # in English now
+
+
+# --- writers wait their turn -------------------------------------------------------------
+
+@contextmanager
+def begin_immediate_tries(app):
+    """Every BEGIN IMMEDIATE SQLite receives from the app's connections, each try apart."""
+    engine = app.extensions["referral.engine"]
+    engine.dispose()
+    tries = []
+
+    def connect(dbapi_connection, _record):
+        dbapi_connection.set_trace_callback(
+            lambda statement: tries.append(statement) if statement == "BEGIN IMMEDIATE" else None)
+
+    sa.event.listen(engine, "connect", connect)
+    try:
+        yield tries
+    finally:
+        sa.event.remove(engine, "connect", connect)
+        engine.dispose()
+
+
+@contextmanager
+def another_writer(app):
+    """Another of the app's writers (a worker in the middle of a form post, as a thread):
+    it holds the write lock, and its place in the writers' queue, until the block ends."""
+    holding, done = threading.Event(), threading.Event()
+
+    def write():
+        with app.app_context(), db.engine().begin() as connection:
+            connection.exec_driver_sql("UPDATE need_domain SET position = position")
+            holding.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=write)
+    holder.start()
+    assert holding.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        holder.join(10)
+
+
+def _write(app):
+    with app.app_context(), db.engine().begin() as connection:
+        connection.exec_driver_sql("UPDATE need_domain SET position = position")
+
+
+def test_a_writer_waits_in_line_and_takes_the_lock_once_it_is_let_go(sqlite_app):
+    """It does not try SQLite's lock again and again while it waits (it used to, every
+    millisecond, and the writer that happened to try first went first)."""
+    with begin_immediate_tries(sqlite_app) as tries:
+        with another_writer(sqlite_app):
+            waiter = threading.Thread(target=_write, args=[sqlite_app])
+            waiter.start()
+            waiter.join(0.2)
+            assert waiter.is_alive()  # it waits for the other writer
+        waiter.join(10)
+        assert not waiter.is_alive()
+        _write(sqlite_app)  # in this (the main) thread, as a gunicorn worker writes
+    assert tries == ["BEGIN IMMEDIATE"] * 3  # the holder's, the waiter's, the last: one each
+
+
+def test_a_post_waiting_in_line_past_the_busy_timeout_gives_the_busy_page(sqlite_app):
+    """In a worker's main thread an alarm ends the wait, then the alarm is as it was; what the
+    post waited for, it lets go of: the next post goes at its first try."""
+    import signal
+
+    client = browser(sqlite_app, NURSE)
+    token = csrf_token(client, "/")
+    language = {"csrf_token": token, "language": "en", "next": "/"}
+    with begin_immediate_tries(sqlite_app) as tries:
+        with another_writer(sqlite_app):  # held until the post has given up
+            busy = client.post("/language", data=language)
+        assert busy.status_code == 503 and "Er is niets opgeslagen" in busy.text
+        assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+        del tries[:]
+        assert client.post("/language", data=language).status_code == 303
+    assert tries == ["BEGIN IMMEDIATE"]
+    assert "Log out" in client.get("/").text  # in English now
+
+
+def test_a_writer_in_another_thread_gives_up_at_the_busy_timeout_too(sqlite_app):
+    failed = []
+
+    def write():
+        try:
+            _write(sqlite_app)
+        except sa.exc.OperationalError as error:
+            failed.append(error)
+
+    with another_writer(sqlite_app):
+        waiter = threading.Thread(target=write)
+        waiter.start()
+        waiter.join(10)  # the holder holds on: only the timeout (300 ms) ends the wait
+        assert not waiter.is_alive() and "locked" in str(failed[0])
+    with begin_immediate_tries(sqlite_app) as tries:
+        writer = threading.Thread(target=_write, args=[sqlite_app])
+        writer.start()
+        writer.join(10)
+    assert tries == ["BEGIN IMMEDIATE"]  # nobody is left holding the line
