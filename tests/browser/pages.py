@@ -53,6 +53,29 @@ def no_sideways_scrolling(page):
     return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
 
 
+# Each word of a column header that is drawn on more than one line (a narrow column broken
+# mid-word: "Opvolge/n op"). Headers hidden as a phone's list stacks its rows are left out.
+WORDS_BROKEN = """() => [...document.querySelectorAll("main th")]
+  .filter(th => (th.closest("thead") || th).getBoundingClientRect().width > 2)
+  .flatMap(th => {
+    const broken = [], walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+      for (const word of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, word.index);
+        range.setEnd(node, word.index + word[0].length);
+        const lines = new Set([...range.getClientRects()].map(box => Math.round(box.top)));
+        if (lines.size > 1) broken.push(word[0]);
+      }
+    }
+    return broken;
+  })"""
+
+
+def words_broken(page):
+    return page.evaluate(WORDS_BROKEN)
+
+
 def speak(page, language):
     """Choose the language in the header, as a person would (it is kept for the account)."""
     page.select_option("#language-select", language)

@@ -11,7 +11,13 @@ import pytest
 from referral import db
 from referral.auth.queries import find_user
 from referral.cases.operations import create_family
-from tests.browser.pages import assert_accessible, log_in, no_sideways_scrolling, submit
+from tests.browser.pages import (
+    assert_accessible,
+    log_in,
+    no_sideways_scrolling,
+    submit,
+    words_broken,
+)
 
 SIZES = {"phone": {"width": 320, "height": 640}, "desktop": {"width": 1280, "height": 800}}
 
@@ -27,6 +33,7 @@ def more_families(app):
 
 def looks_right(page):
     assert no_sideways_scrolling(page), f"{page.url} scrolls sideways"
+    assert not words_broken(page), f"{page.url}: headers broken mid-word"
     assert_accessible(page)
 
 

@@ -5,7 +5,13 @@ from urllib.parse import urldefrag, urlsplit
 import pytest
 
 from referral.dev.demo import USERS
-from tests.browser.pages import assert_accessible, log_in, no_sideways_scrolling, path_of
+from tests.browser.pages import (
+    assert_accessible,
+    log_in,
+    no_sideways_scrolling,
+    path_of,
+    words_broken,
+)
 
 # Pages every logged-in role can open, besides the links on its home page.
 ACCOUNT_PAGES = ["/account", "/account/password", "/login/enrol"]
@@ -165,12 +171,13 @@ CLIPPED_TABLES = """[...document.querySelectorAll('main table')].filter(table =>
 @pytest.mark.parametrize("email", [user[0] for user in USERS])
 def test_every_page_fits_a_phone_and_no_table_is_clipped_on_a_desktop(new_page, email):
     """At 320 px no page scrolls sideways (tables become stacked rows); at 1280 px no table is
-    cut off in a scroll box. Every page of every role, from its home page."""
+    cut off in a scroll box; on neither is a column's header broken mid-word. Every page of
+    every role, from its home page."""
     phone = new_page(locale="nl-NL", viewport={"width": 320, "height": 640})
     desktop = new_page(locale="nl-NL", viewport={"width": 1280, "height": 800})
     log_in(phone, email)
     log_in(desktop, email)
-    wide, clipped = [], []
+    wide, clipped, broken = [], [], []
     for path in ["/", *pages_of(phone)]:
         phone.goto(path)
         width = phone.evaluate("document.documentElement.scrollWidth")
@@ -179,5 +186,9 @@ def test_every_page_fits_a_phone_and_no_table_is_clipped_on_a_desktop(new_page, 
         desktop.goto(path)
         if tables := desktop.evaluate(CLIPPED_TABLES):
             clipped.append(f"{path}: {tables}")
+        broken += [f"{path} ({size}): {words}" for size, page in (("phone", phone),
+                                                                   ("desktop", desktop))
+                   if (words := words_broken(page))]
     assert wide == [], "pages wider than a 320 px phone"
     assert clipped == [], "tables clipped at 1280 px"
+    assert broken == [], "column headers broken mid-word:\n" + "\n".join(broken)
