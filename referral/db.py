@@ -179,9 +179,9 @@ def _begin_writing(connection, timeout_ms, queue):
 # The writers' queue. Looking at a taken lock every millisecond, the writer that looks first
 # after it is let go takes it, not the one that waited longest: under load, one post in a
 # hundred waited 140 ms and more while most waited 5. So the app's writers first line up
-# for a file lock (flock) on a file beside the database, which the kernel hands to the
-# next in line the moment it is let go; the first in line then takes SQLite's lock, let go
-# of just before. A connection holds its place from its BEGIN IMMEDIATE until it is
+# for a file lock (flock) on a file beside the database, which the kernel gives to a waiting
+# writer the moment it is let go (no sleeping past it); that writer then takes SQLite's
+# lock, let go of just before. A connection holds its place from its BEGIN IMMEDIATE until it is
 # returned to the pool (after its commit or rollback). The file holds nothing; a worker
 # that dies lets go of its place with its open files.
 
@@ -203,7 +203,7 @@ def _queue_up(info, path, deadline):
         fcntl.flock(info["writers"], fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         if not _wait_in_line(info["writers"], deadline - time.monotonic()):
-            _leave_queue(info, close=True)  # what the waiting helper gets, it lets go
+            _leave_queue(info, close=True)  # closed, the file lets go of what the wait gets
             return
     info["writers_first"] = True
 
