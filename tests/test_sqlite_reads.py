@@ -40,26 +40,34 @@ def sqlite_app(template, tmp_path):
 
 
 @contextmanager
-def sqlite_begins(app):
-    """The BEGINs SQLite receives from the app, in order (tries in a row, waiting for the
-    write lock, as one)."""
+def traced(app, trace):
+    """`trace` called with every statement SQLite receives from the app's connections."""
     engine = app.extensions["referral.engine"]
     engine.dispose()  # new connections, each traced
-    began = []
-
-    def trace(statement):
-        if statement.startswith("BEGIN") and (not began or began[-1] != statement):
-            began.append(statement)
 
     def connect(dbapi_connection, _record):
         dbapi_connection.set_trace_callback(trace)
 
     sa.event.listen(engine, "connect", connect)
     try:
-        yield began
+        yield
     finally:
         sa.event.remove(engine, "connect", connect)
         engine.dispose()
+
+
+@contextmanager
+def sqlite_begins(app):
+    """The BEGINs SQLite receives from the app, in order (tries in a row, waiting for the
+    write lock, as one)."""
+    began = []
+
+    def trace(statement):
+        if statement.startswith("BEGIN") and (not began or began[-1] != statement):
+            began.append(statement)
+
+    with traced(app, trace):
+        yield began
 
 
 def _family_page_while(app, client, family, on_statement):
@@ -246,20 +254,9 @@ def test_a_write_lock_held_past_the_busy_timeout_gives_the_busy_page(sqlite_app)
 @contextmanager
 def begin_immediate_tries(app):
     """Every BEGIN IMMEDIATE SQLite receives from the app's connections, each try apart."""
-    engine = app.extensions["referral.engine"]
-    engine.dispose()
     tries = []
-
-    def connect(dbapi_connection, _record):
-        dbapi_connection.set_trace_callback(
-            lambda statement: tries.append(statement) if statement == "BEGIN IMMEDIATE" else None)
-
-    sa.event.listen(engine, "connect", connect)
-    try:
+    with traced(app, lambda s: tries.append(s) if s == "BEGIN IMMEDIATE" else None):
         yield tries
-    finally:
-        sa.event.remove(engine, "connect", connect)
-        engine.dispose()
 
 
 @contextmanager
