@@ -100,23 +100,26 @@ def _section(where, *, order, at, family=False, joins=()):
     return query.where(*where).order_by(*order).limit(SHOWN)
 
 
+# When this user last opened the referral (joined to it), and the events that are news to
+# them: what others did, of the kinds in NEWS.
+SEEN = and_(ReferralSeen.referral_id == Referral.id, ReferralSeen.user_id == USER)
+NEWS_BY_OTHERS = (ReferralEvent.kind.in_([k.value for k in NEWS]),
+                  or_(ReferralEvent.actor_id.is_(None), ReferralEvent.actor_id != USER))
+
+
 def _changed(visible):
     """The statement of the referrals others changed after this user last opened them,
     newest change first, for a partner or bridge worker: a referral never opened is new
     work, shown in its own section, not a change (for the owner, see _changed_of_mine)."""
-    seen = and_(ReferralSeen.referral_id == Referral.id, ReferralSeen.user_id == USER)
-    after = ReferralEvent.at > ReferralSeen.seen_at
     latest = func.max(ReferralEvent.at)
     order = (latest.desc(), Referral.id)
     # One row per referral (grouped), so the window counts the referrals.
     return (select(*_columns(order, latest, family=False))
             .select_from(Referral)
             .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
-            .outerjoin(ReferralSeen, seen)
+            .outerjoin(ReferralSeen, SEEN)
             .join(Service, Service.id == Referral.service_id)
-            .where(*visible, ReferralEvent.kind.in_([k.value for k in NEWS]),
-                   or_(ReferralEvent.actor_id.is_(None), ReferralEvent.actor_id != USER),
-                   after)
+            .where(*visible, *NEWS_BY_OTHERS, ReferralEvent.at > ReferralSeen.seen_at)
             .group_by(Referral.id, Service.name, Referral.status)
             .order_by(*order).limit(SHOWN))
 
@@ -128,16 +131,13 @@ def _changed_of_mine():
     joined, PostgreSQL's one plan for every owner (a prepared statement is planned once, see
     db.make_engine) read all the alliance's events while they are few, 0.8 ms of every home
     page at the demo's 1,700 and more as they grow, where the owner has a handful."""
-    seen = and_(ReferralSeen.referral_id == Referral.id, ReferralSeen.user_id == USER)
     latest = (select(func.max(ReferralEvent.at))
-              .where(ReferralEvent.referral_id == Referral.id,
-                     ReferralEvent.kind.in_([k.value for k in NEWS]),
-                     or_(ReferralEvent.actor_id.is_(None), ReferralEvent.actor_id != USER),
+              .where(ReferralEvent.referral_id == Referral.id, *NEWS_BY_OTHERS,
                      or_(ReferralSeen.seen_at.is_(None), ReferralEvent.at > ReferralSeen.seen_at))
               .correlate(Referral, ReferralSeen).scalar_subquery())
     changed = (select(Referral.id.label("id"), Service.name.label("service"),
                       Referral.status.label("status"), latest.label("at"))
-               .select_from(Referral).outerjoin(ReferralSeen, seen)
+               .select_from(Referral).outerjoin(ReferralSeen, SEEN)
                .join(Service, Service.id == Referral.service_id)
                .where(Referral.owner_id == USER)
                .offset(0).subquery())  # looked up once per referral, not again for its order
