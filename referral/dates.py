@@ -2,10 +2,11 @@
 Dutch, "2 Dec 2026, 13:05" in English. The one place pages and mail format a date."""
 
 import functools
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from babel import Locale, dates
-from flask_babel import get_locale, to_user_timezone
+from flask_babel import get_locale, get_timezone
 
 DUTCH, BRITISH = Locale.parse("nl"), Locale.parse("en_GB")  # parsed once, not per date
 
@@ -17,12 +18,26 @@ def _locale():
     return BRITISH if locale.language == "en" else locale
 
 
+def _local(moment):
+    """A stored moment in the reader's time zone (a naive one is UTC, as SQLite gives it
+    back). As Flask-Babel's to_user_timezone, through the standard library's zones: pytz's
+    conversion took 10 µs of every date a list shows."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(_zone(get_timezone()))
+
+
+@functools.lru_cache(maxsize=16)
+def _zone(pytz_zone):
+    return ZoneInfo(pytz_zone.zone)
+
+
 def format_date(value):
     """A day: "2 dec 2026"."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = to_user_timezone(value).date()
+        value = _local(value).date()
     return _day(value, _locale())
 
 
@@ -38,7 +53,7 @@ def format_datetime(value):
     one)."""
     if value is None:
         return ""
-    local = to_user_timezone(value)
+    local = _local(value)
     return _moment(local.replace(second=0, microsecond=0, tzinfo=None), _locale())
 
 
