@@ -10,9 +10,15 @@ from referral.referrals.models import Handover, Referral
 
 def active_consent(family_id, organisation_id):
     """The id of the family's standing consent for this organisation, or None."""
-    return db.session().exec(select(Consent.id).where(
-        Consent.family_id == family_id, Consent.organisation_id == organisation_id,
-        Consent.withdrawn_at.is_(None))).first()
+    return db.session().exec(_active_consent(), params={
+        "family": family_id, "organisation": organisation_id}).first()
+
+
+@db.prepared
+def _active_consent():  # asked by every referral made and sent, and by the policy
+    return select(Consent.id).where(Consent.family_id == bindparam("family"),
+                                    Consent.organisation_id == bindparam("organisation"),
+                                    Consent.withdrawn_at.is_(None))
 
 
 def consent_stands(family_id, organisation_id):

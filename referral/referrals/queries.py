@@ -49,10 +49,17 @@ def lock(referral_id):
 
 
 def lock_signal(signal_id):
-    """The signal, locked while referrals are made from it, so two requests at once take
-    turns (SQLite holds its write lock already)."""
-    return db.session().exec(select(Signal).where(Signal.id == signal_id)
-                             .with_for_update()).first()
+    """Lock the signal while referrals are made from it, so two requests at once take
+    turns. On SQLite there is nothing to ask: a transaction that writes holds the one write
+    lock from its start."""
+    session = db.session()
+    if session.connection().dialect.name != "sqlite":
+        session.execute(_lock_signal(), {"id": signal_id})
+
+
+@db.prepared
+def _lock_signal():
+    return select(Signal.id).where(Signal.id == bindparam("id")).with_for_update()
 
 
 def open_from(signal_id, service_ids, *, leaving_out=()):
@@ -60,13 +67,18 @@ def open_from(signal_id, service_ids, *, leaving_out=()):
     what is read from the database now, not what this session read before."""
     if not service_ids:
         return []
-    return db.session().exec(
-        select(Referral).where(Referral.signal_id == signal_id,
-                               Referral.service_id.in_(list(service_ids)),
-                               Referral.status.in_([s.value for s in OPEN]),
-                               Referral.id.not_in(list(leaving_out)))
-        .order_by(Referral.created_at)
-        .execution_options(populate_existing=True)).all()
+    return db.session().exec(_open_from(), params={
+        "signal": signal_id, "services": list(service_ids),
+        "leaving_out": list(leaving_out)}).all()
+
+
+@db.prepared
+def _open_from():  # in every referral made, inside its write lock: built once
+    return (select(Referral).where(Referral.signal_id == bindparam("signal"),
+                                   Referral.service_id.in_(bindparam("services", expanding=True)),
+                                   Referral.status.in_([s.value for s in OPEN]),
+                                   Referral.id.not_in(bindparam("leaving_out", expanding=True)))
+            .order_by(Referral.created_at).execution_options(populate_existing=True))
 
 
 def open_of_family(family_id):
@@ -112,7 +124,12 @@ def by_submission(form_token, services):
     """The referrals an earlier submission of this form made to these services (exact keys:
     a LIKE on the prefix would read every referral in the country)."""
     keys = [f"{form_token}:{service.id}" for service in services]
-    return db.session().exec(select(Referral).where(Referral.submission_key.in_(keys))).all()
+    return db.session().exec(_by_submission(), params={"keys": keys}).all()
+
+
+@db.prepared
+def _by_submission():
+    return select(Referral).where(Referral.submission_key.in_(bindparam("keys", expanding=True)))
 
 
 def overdue_clause(today=None, now=None, *, extra_days=0):
@@ -570,5 +587,10 @@ def active_services(ids):
     """The services among these ids that take referrals now, in one query."""
     if not ids:
         return []
-    return db.session().exec(select(Service).where(
-        Service.id.in_(ids), Service.status == ServiceStatus.active)).all()
+    return db.session().exec(_active_services(), params={"ids": list(ids)}).all()
+
+
+@db.prepared
+def _active_services():
+    return select(Service).where(Service.id.in_(bindparam("ids", expanding=True)),
+                                 Service.status == ServiceStatus.active)

@@ -163,13 +163,12 @@ def _search_filters(family, children):
 @bp.route("/new/<uuid:signal_id>", methods=["GET", "POST"])
 @login_required
 def new(signal_id):
-    signal = db.session().get(Signal, signal_id)
-    family = db.session().get(Family, signal.family_id) if signal else None
+    # Each read with its family's key (the message is sealed with it): prepared statements,
+    # inside a post's write lock.
+    signal = familykeys.get(Signal, signal_id)
+    family = familykeys.get(Family, signal.family_id) if signal else None
     policy.require(current_user, "referral.create", family, hide=True, object_type="signal",
                    object_id=signal_id, family_id=family.id if family else None)
-    children = children_of([family.id]).get(family.id, [])
-    filters = _search_filters(family, children)
-    domains = queries.signal_domains(signal.id)
     form = ReferForm()
     if request.method == "GET":
         form.form_token.data = str(uuid.uuid4())
@@ -191,6 +190,10 @@ def new(signal_id):
         if made is not None:
             _flash_outcome(made)
             return redirect(url_for("cases.family", family_id=family.id), code=303)
+    # What the page shows besides the form: read only to show it, not for a referral made
+    # (a post holds SQLite's one write lock throughout).
+    filters = _search_filters(family, children_of([family.id]).get(family.id, []))
+    domains = queries.signal_domains(signal.id)
     page = directory.search(domains=[] if filters["everything"] else domains,
                             municipality=filters["municipality"] or None, age=filters["age"],
                             text=filters["text"])
