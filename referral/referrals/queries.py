@@ -37,15 +37,26 @@ def lock(referral_id):
         referral = session.get(Referral, referral_id)
         if referral is not None:
             return referral
-    referral = session.exec(select(Referral).where(Referral.id == referral_id)
-                            .with_for_update()
-                            .execution_options(populate_existing=True)).first()
-    if referral is not None:
+    found = session.execute(_lock(), {"id": referral_id}).first()
+    referral = None
+    if found is not None:
+        referral, stored = found
+        familykeys.take({referral.family_id: stored})
         if transaction is not session.get_transaction():
             held = set()
         held.add(referral_id)
         session.info[_LOCKED] = (session.get_transaction(), held)
     return referral
+
+
+@db.prepared
+def _lock():
+    """The referral as it is now, locked, with its family's key: every change to a referral
+    starts here (a note, a step), inside SQLite's one write lock."""
+    return (select(Referral, FamilyKey.wrapped)
+            .outerjoin(FamilyKey, FamilyKey.family_id == Referral.family_id)
+            .where(Referral.id == bindparam("id")).with_for_update(of=Referral)
+            .execution_options(populate_existing=True))
 
 
 def lock_signal(signal_id):
