@@ -217,6 +217,13 @@ def open_stored(stored, context, family_id):
     return crypto.keyring().open(stored, context)
 
 
+def parent_names(stored, family_id):
+    """A family's parents' names read straight from `family.parent_names_enc` (a list's
+    column, not a Family object)."""
+    return open_stored(stored, crypto.context_of("family", "parent_names_enc", family_id),
+                       family_id)
+
+
 def sample_unwraps(session, limit):
     """Unwrap a few family keys (a restore's check); returns how many."""
     ring = crypto.keyring()

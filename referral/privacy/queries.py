@@ -164,8 +164,7 @@ def families_named(text):
     familykeys.load_all(session)  # every family's key, in one statement
     names = {}
     for family_id, sealed in session.exec(select(Family.id, Family.parent_names_enc)):
-        names[family_id] = [familykeys.open_stored(
-            sealed, context_of("family", "parent_names_enc", family_id), family_id)]
+        names[family_id] = [familykeys.parent_names(sealed, family_id)]
     for child_id, family_id, sealed in session.exec(
             select(Child.id, Child.family_id, Child.first_name_enc)):
         if family_id in names:

@@ -225,14 +225,14 @@ def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=N
     found = windowed_page(_mine(chosen, sort if sort in MINE_SORTS else "due"), page,
                           LIST_SIZE, params={**values, "owner": user.id,
                                              **overdue_cutoffs(today)}, key=Referral.id)
-    # Each row's family key came with it (its last column): the names open without a read.
+    # Each row's family key came with it (its last column; the family is the fifth): the
+    # names open without a read.
     familykeys.take({row[4]: row[-1] for row in found.results})
     names, rows = {}, []  # each family's name opened once: a family has several referrals
     for (referral_id, status, follow_up_on, requested_at, family_id, service, organisation,
          sealed, late, _key) in found.results:
         if family_id not in names:
-            names[family_id] = familykeys.open_stored(sealed, crypto.context_of(
-                "family", "parent_names_enc", family_id), family_id)
+            names[family_id] = familykeys.parent_names(sealed, family_id)
         rows.append(MineRow(referral_id, status, follow_up_on, requested_at, service,
                             organisation, names[family_id], bool(late)))
     return Page(rows, found.total, found.page, found.size)
@@ -326,7 +326,7 @@ def _list_rows(rows, today=None):
     """ListRows of the list's columns: a family's name opened only where it is shared, with
     the keys of those families read in one statement; the referrers' names with the ring."""
     today = today or date.today()
-    familykeys.preload({row[5] for row in rows if row[-1]})
+    familykeys.preload({row[5] for row in rows if row[-1]})  # the family, if it is shared
     ring = crypto.keyring()
     referrers, families = {}, {}  # each opened once: a page names a few of each many times
     made = []
@@ -337,8 +337,7 @@ def _list_rows(rows, today=None):
             referrers[owner_id] = ring.open(referrer, crypto.context_of(
                 "user_account", "name_enc", owner_id))
         if shared and family_id not in families:
-            families[family_id] = familykeys.open_stored(names, crypto.context_of(
-                "family", "parent_names_enc", family_id), family_id)
+            families[family_id] = familykeys.parent_names(names, family_id)
         sent = requested_at or created_at
         made.append(ListRow(
             referral_id, status, sent, closed_at, service, organisation, urgency,

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlmodel import select
 
-from referral import crypto, db, familykeys
+from referral import db, familykeys
 from referral.cases.models import Family, Signal
 from referral.directory.models import Service
 from referral.familykeys import FamilyKey
@@ -174,9 +174,8 @@ def _read(together, params):
         section = sections[names[int(r.section)]]
         section.count = r.total
         section.rows.append(Row(r.id, r.service, r.status, r.day or r.moment, family=None
-                                if r.family_id is None else familykeys.open_stored(
-                                    r.names, crypto.context_of("family", "parent_names_enc",
-                                                               r.family_id), r.family_id)))
+                                if r.family_id is None else familykeys.parent_names(
+                                    r.names, r.family_id)))
     return sections
 
 
