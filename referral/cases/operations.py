@@ -7,6 +7,7 @@ generator of scaled demo data."""
 
 from datetime import date
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 
 from referral import audit, db, policy
@@ -250,6 +251,11 @@ def remove_child(user, family, child):
                  user=user, summary="child removed")
 
 
+@db.prepared
+def _known_domains():  # in every signal logged, inside its write lock: built once
+    return select(NeedDomain.code).where(NeedDomain.code.in_(bindparam("codes", expanding=True)))
+
+
 def log_signal(user, family, *, domains, observations, source, urgency=Urgency.normal,
                stress_factors=None, strengths=None, parent_wishes=None, child_wishes=None):
     """What a trained professional noticed about a family they work on, with its need
@@ -257,7 +263,7 @@ def log_signal(user, family, *, domains, observations, source, urgency=Urgency.n
     _require_family(user, "signal.create", family)
     session = db.session()
     codes = list(dict.fromkeys(domains or []))
-    known = session.exec(select(NeedDomain.code).where(NeedDomain.code.in_(codes))).all()
+    known = session.exec(_known_domains(), params={"codes": codes}).all()
     if not codes or len(known) != len(codes):
         raise Refused(_l("Choose at least one need domain."), field="domains")
     if not (observations or "").strip():

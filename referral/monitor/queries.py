@@ -519,9 +519,14 @@ def _targets(scope, labels):
 
 
 def years():
-    first = db.session().exec(select(func.min(Referral.created_at))).one()
+    first = db.session().exec(_first_referral()).one()
     start = first.year if first else date.today().year
     return list(range(date.today().year, start - 1, -1))
+
+
+@db.prepared
+def _first_referral():  # on every view of the monitor
+    return select(func.min(Referral.created_at))
 
 
 # ---- what a user may see ---------------------------------------------------------------

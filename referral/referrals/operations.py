@@ -106,7 +106,13 @@ def _partner_address(referral):
     service = db.session().get(Service, referral.service_id)
     if service.email:
         return service.email
-    return db.session().get(Organisation, referral.organisation_id).email
+    return db.session().exec(_organisation_email(),
+                             params={"organisation": referral.organisation_id}).first()
+
+
+@db.prepared
+def _organisation_email():  # for every referral sent
+    return select(Organisation.email).where(Organisation.id == bindparam("organisation"))
 
 
 def _tell_partner(referral, template):
