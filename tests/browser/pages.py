@@ -53,14 +53,16 @@ def no_sideways_scrolling(page):
     return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
 
 
-# Each word of a column header that is drawn on more than one line (a narrow column broken
-# mid-word: "Opvolge/n op"). Headers hidden as a phone's list stacks its rows are left out.
-WORDS_BROKEN = """() => [...document.querySelectorAll("main th")]
-  .filter(th => (th.closest("thead") || th).getBoundingClientRect().width > 2)
-  .flatMap(th => {
-    const broken = [], walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+# Each word of a table's header or cell that is drawn on more than one line (a narrow column
+# broken mid-word: "Opvolge/n op", "Voedselp/akket"). Headers hidden as a phone's list stacks
+# its rows are left out, and so is text meant to break anywhere (an e-mail address, a path).
+WORDS_BROKEN = """() => [...document.querySelectorAll("main th, main td")]
+  .filter(cell => (cell.closest("thead") || cell).getBoundingClientRect().width > 2)
+  .flatMap(cell => {
+    const broken = [], walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
     for (let node; (node = walker.nextNode());) {
-      for (const word of node.data.matchAll(/\\S+/g)) {
+      if (node.parentElement.closest(".email, .anywhere")) continue;
+      for (const word of node.data.matchAll(/[^\\s-]+/g)) {
         const range = document.createRange();
         range.setStart(node, word.index);
         range.setEnd(node, word.index + word[0].length);

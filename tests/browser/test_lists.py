@@ -33,7 +33,7 @@ def more_families(app):
 
 def looks_right(page):
     assert no_sideways_scrolling(page), f"{page.url} scrolls sideways"
-    assert not words_broken(page), f"{page.url}: headers broken mid-word"
+    assert not words_broken(page), f"{page.url}: words in the table broken mid-word"
     assert_accessible(page)
 
 

@@ -171,7 +171,7 @@ CLIPPED_TABLES = """[...document.querySelectorAll('main table')].filter(table =>
 @pytest.mark.parametrize("email", [user[0] for user in USERS])
 def test_every_page_fits_a_phone_and_no_table_is_clipped_on_a_desktop(new_page, email):
     """At 320 px no page scrolls sideways (tables become stacked rows); at 1280 px no table is
-    cut off in a scroll box; on neither is a column's header broken mid-word. Every page of
+    cut off in a scroll box; on neither is a word of a table broken mid-word. Every page of
     every role, from its home page."""
     phone = new_page(locale="nl-NL", viewport={"width": 320, "height": 640})
     desktop = new_page(locale="nl-NL", viewport={"width": 1280, "height": 800})
@@ -191,4 +191,4 @@ def test_every_page_fits_a_phone_and_no_table_is_clipped_on_a_desktop(new_page, 
                    if (words := words_broken(page))]
     assert wide == [], "pages wider than a 320 px phone"
     assert clipped == [], "tables clipped at 1280 px"
-    assert broken == [], "column headers broken mid-word:\n" + "\n".join(broken)
+    assert broken == [], "words in tables broken mid-word:\n" + "\n".join(broken)
