@@ -99,7 +99,7 @@ def create_app(test_config=None):
     from referral.privacy import views as privacy_views
     from referral.referrals import views as referral_views
 
-    login_manager.user_loader(auth_queries.load_user)
+    login_manager.user_loader(db.user_apart(auth_queries.load_user))
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     web.init_app(app)

@@ -285,11 +285,40 @@ SQLITE_BUSY = 5
 def _reads_first():
     """Whether this request's next transaction starts without the write lock: a page that
     shows (GET, HEAD), unless it logs apart (write_lock) or was overtaken before
-    (writes_on_read); and once its template renders, what it still reads, whatever page."""
-    return (has_request_context() and request.method in ("GET", "HEAD")
-            and not g.get("write_lock")
-            and (g.get("rendering") or
-                 request.endpoint not in current_app.extensions["referral.writes_on_read"]))
+    (writes_on_read); and once its template renders, what it still reads, whatever page;
+    and the session's user, where it is read apart (user_apart)."""
+    return has_request_context() and (g.get("user_apart") or (
+        request.method in ("GET", "HEAD") and not g.get("write_lock")
+        and (g.get("rendering") or
+             request.endpoint not in current_app.extensions["referral.writes_on_read"])))
+
+
+def user_apart(load):
+    """The session's user loader, reading the user outside the write lock on SQLite.
+
+    A form post, and a page that writes on read once it was overtaken, take SQLite's one
+    write lock with their first statement, which is the user's: every other writer then
+    waited for the user to be read too. Read as the request's first statement, the user
+    comes in a read of its own, ended at once; the request's own transaction (its reads,
+    its writes, its access-log entry: all or nothing as before) begins after it. Nothing
+    else is read in that first transaction, so nothing the request shows or changes is read
+    apart from its writes; a user changed in the moment between is as one changed just
+    before the request came. Elsewhere (PostgreSQL, a session already in a transaction)
+    the user is read in the request's transaction: no lock is taken by reading there."""
+    @functools.wraps(load)
+    def loader(user_id):
+        if (_reads_first() or engine().dialect.name != "sqlite"
+                or ("db_session" in g and g.db_session.in_transaction())):
+            return load(user_id)
+        g.user_apart = True
+        try:
+            user = load(user_id)
+        finally:
+            g.pop("user_apart")
+        session().commit()
+        return user
+
+    return loader
 
 
 def _lock_refused(error):
@@ -300,10 +329,10 @@ def _dispatch_again_if_overtaken(app):
     """Run each view; when a GET that writes (an access-log entry, a denial) cannot take the
     write lock at its first write — another worker holds it, or wrote since this request's
     first read — run it once more from the start, holding the write lock from its first
-    statement (waiting for it like any form post). Its writes are flushed inside the view,
-    so that this shows there rather than at the commit. The page's later requests in this
-    worker take the lock from their first statement (writes_on_read): a page that writes
-    on read under load would otherwise be overtaken time and again."""
+    statement after the user's (waiting for it like any form post; user_apart). Its writes
+    are flushed inside the view, so that this shows there rather than at the commit. The
+    page's later requests in this worker take the lock so too (writes_on_read): a page
+    that writes on read under load would otherwise be overtaken time and again."""
     view = app.dispatch_request
 
     def flushed():

@@ -126,11 +126,11 @@ def test_a_read_overtaken_by_another_write_runs_again_with_the_lock(sqlite_app):
     verified = sqlite_app.test_cli_runner().invoke(args=["audit", "verify"])
     assert verified.exit_code == 0, verified.output
     # The page was overtaken once: from now on it takes the lock from its first statement
-    # (pages that only read still do not).
+    # after the user's (pages that only read still do not).
     with sqlite_begins(sqlite_app) as began:
         assert client.get(f"/families/{family}").status_code == 200
         assert client.get("/families/").status_code == 200
-    assert began == ["BEGIN IMMEDIATE", "BEGIN"]
+    assert began == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN"]
 
 
 def test_what_a_page_reads_as_it_renders_needs_no_write_lock(sqlite_app):
@@ -151,7 +151,7 @@ def test_what_a_page_reads_as_it_renders_needs_no_write_lock(sqlite_app):
             assert client.get(f"/families/{family}").status_code == 200
     finally:
         before_render_template.disconnect(read_as_it_renders, sqlite_app)
-    assert began == ["BEGIN IMMEDIATE", "BEGIN"]
+    assert began == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN"]  # the user, the page, the render
 
 
 @pytest.mark.parametrize("person", [NURSE, SimpleNamespace(email="partner@demo.example",
@@ -164,7 +164,7 @@ def test_a_referral_page_reads_what_it_opens_before_it_commits(sqlite_app, perso
     sqlite_app.extensions["referral.writes_on_read"].add("referrals.show")
     with sqlite_begins(sqlite_app) as began:
         assert client.get(f"/referrals/{referral}").status_code == 200
-    assert began == ["BEGIN IMMEDIATE"]
+    assert began == ["BEGIN", "BEGIN IMMEDIATE"]  # the user apart, then the page
 
 
 @pytest.mark.parametrize(("path", "person", "logged"), [
@@ -211,6 +211,54 @@ def test_a_post_takes_the_lock_from_its_first_statement(sqlite_app):
         client.get("/families/")
         assert post_form(client, "/logout", {}, page="/").status_code == 303
     assert began[0] == "BEGIN" and began[-1] == "BEGIN IMMEDIATE"
+
+
+def _can_take_the_write_lock(app):
+    other = sqlite3.connect(app.database_path, isolation_level=None, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("request_of", ["a note's post", "a family page once overtaken"])
+def test_the_user_is_read_before_the_write_lock_is_taken(sqlite_app, request_of):
+    """A request that takes the write lock up front (a form post; a page that writes on read
+    and was overtaken before) reads its session's user first, in a read of its own: other
+    writers do not wait for it. What the request reads for itself and writes is one
+    transaction after it, under the lock."""
+    client = browser(sqlite_app, NURSE)
+    family = re.search(r"/families/([0-9a-f-]{36})", client.get("/families/").text).group(1)
+    if request_of == "a family page once overtaken":
+        sqlite_app.extensions["referral.writes_on_read"].add("cases.family")
+        send = lambda: client.get(f"/families/{family}")  # noqa: E731
+    else:
+        mine = client.get("/referrals/").text.partition("<tbody")[2]  # not the handovers
+        referral = re.search(r"/referrals/([0-9a-f-]{36})", mine).group(1)
+        note = {"csrf_token": csrf_token(client, f"/referrals/{referral}"),
+                "text": "Moeder gebeld."}
+        send = lambda: client.post(f"/referrals/{referral}/notes", data=note)  # noqa: E731
+    free = []
+
+    def probe(conn, cursor, statement, *args):
+        free.append((statement.lstrip().split()[0], "FROM user_account" in statement,
+                     _can_take_the_write_lock(sqlite_app)))
+
+    engine = sqlite_app.extensions["referral.engine"]
+    sa.event.listen(engine, "before_cursor_execute", probe)
+    try:
+        with sqlite_begins(sqlite_app) as began:
+            assert send().status_code in (200, 303)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", probe)
+    assert free[0] == ("SELECT", True, True)  # the user: another writer could write meanwhile
+    writes = [lock_free for verb, _user, lock_free in free if verb in ("INSERT", "UPDATE")]
+    assert writes and not any(writes)  # the request's own statements hold the lock
+    assert began[:2] == ["BEGIN", "BEGIN IMMEDIATE"]
 
 
 def test_a_read_that_must_write_while_another_holds_the_lock_waits_for_it(sqlite_app):
