@@ -23,12 +23,18 @@ def load_user(user_id):
     """The user of a session cookie, if the cookie's session version is still current."""
     try:
         raw_id, version = user_id.split(".")
-        user = db.session().exec(_user(), params={"id": uuid.UUID(raw_id)}).first()
+        user = by_id(uuid.UUID(raw_id))
     except (ValueError, AttributeError):
         return None
     if user is None or not user.active or str(user.session_version) != version:
         return None
     return user
+
+
+def by_id(user_id):
+    """An account by its id, with a statement built once (session.get builds its own anew
+    each time it is not in the session already)."""
+    return db.session().exec(_user(), params={"id": user_id}).first()
 
 
 def pending_user():
@@ -50,7 +56,7 @@ def names(user_ids):
 
 
 @db.prepared
-def _user():  # every request's first statement: built once (session.get builds it each time)
+def _user():  # every request's first statement
     return select(User).where(User.id == bindparam("id"))
 
 

@@ -6,7 +6,7 @@ import hmac
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import select
 
 from referral import db
@@ -49,6 +49,15 @@ def is_guessing(address):
     failures = db.session().exec(select(func.count()).select_from(FeedbackAttempt).where(
         FeedbackAttempt.address == address, FeedbackAttempt.at >= since)).one()
     return failures >= config["FEEDBACK_MAX_FAILURES"]
+
+
+@db.prepared
+def _invitation():  # every feedback page's first statement: built once (session.get builds it)
+    return select(FeedbackInvite).where(FeedbackInvite.id == bindparam("id"))
+
+
+def invitation(invite_id):
+    return db.session().exec(_invitation(), params={"id": invite_id}).first()
 
 
 def by_token(token):

@@ -16,7 +16,7 @@ from referral.cases.queries import children_of
 from referral.errors import Refused
 from referral.feedback import LANGUAGES, RTL, bp, operations, queries
 from referral.feedback.forms import FACES, FORMS, InviteForm, LanguageChoiceForm
-from referral.feedback.models import FeedbackForm, FeedbackInvite, LinkState
+from referral.feedback.models import FeedbackForm, LinkState
 from referral.i18n import gettext as _
 from referral.referrals.models import Referral
 
@@ -76,7 +76,7 @@ def _invitation():
     held = session.get(SESSION_KEY)
     if not held or held.get("until", 0) < time.time():
         return None
-    invitation = db.session().get(FeedbackInvite, uuid.UUID(held["invite"]))
+    invitation = queries.invitation(uuid.UUID(held["invite"]))
     if invitation is None or not queries.holds(invitation, request.cookies.get(HOLDER_COOKIE)):
         return None
     return invitation

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
 from referral import audit, db, mail, policy
+from referral.auth import queries as auth_queries
 from referral.auth.models import Role, User
 from referral.cases.models import Family
 from referral.directory.models import Organisation, ReferralRoute, Service, ServiceStatus
@@ -123,7 +124,7 @@ def _tell_partner(referral, template):
 
 
 def _tell_user(user_id, template, referral):
-    user = db.session().get(User, user_id)
+    user = auth_queries.by_id(user_id)
     if user and user.active:
         mail.queue(user.email, template, language=user.language, family_id=referral.family_id,
                    link=mail.link("referrals.show", referral_id=referral.id))
