@@ -601,22 +601,34 @@ def _active_organisations():
     return select(func.count()).select_from(Organisation).where(Organisation.active)
 
 
-def _with_activities(year, rows):
+@db.prepared
+def _activity_counts():
+    return (select(PledgeActivity.pledge_id, func.count())
+            .where(PledgeActivity.pledge_id.in_(bindparam("pledges", expanding=True)))
+            .group_by(PledgeActivity.pledge_id))
+
+
+@db.prepared
+def _reported():
+    return (select(PledgeActivity.pledge_id).join(PledgeReport)
+            .where(PledgeReport.year == bindparam("year"),
+                   PledgeActivity.pledge_id.in_(bindparam("pledges", expanding=True)))
+            .distinct())
+
+
+def _with_activities(year, rows, pledge_id=lambda pledge: pledge.id):
     """(organisation, pledge, number of activities, reported on the year) for rows of
-    (organisation, pledge): two statements for the rows' pledges."""
-    ids = [pledge.id for _organisation, pledge in rows if pledge is not None]
+    (organisation, pledge): two statements for the rows' pledges (none without one)."""
+    ids = [pledge_id(pledge) for _organisation, pledge in rows if pledge is not None]
     counts, reported = {}, set()
     if ids:
-        session = db.session()
-        counts = dict(session.exec(select(PledgeActivity.pledge_id, func.count())
-                                   .where(PledgeActivity.pledge_id.in_(ids))
-                                   .group_by(PledgeActivity.pledge_id)).all())
-        reported = set(session.exec(
-            select(PledgeActivity.pledge_id).join(PledgeReport)
-            .where(PledgeReport.year == year, PledgeActivity.pledge_id.in_(ids))
-            .distinct()).all())
-    return [(organisation, pledge, counts.get(pledge.id, 0) if pledge else 0,
-             bool(pledge and pledge.id in reported)) for organisation, pledge in rows]
+        counts = dict(db.rows(_activity_counts(), {"pledges": ids}))
+        reported = {pledge for (pledge,) in db.rows(_reported(), {"year": year,
+                                                                   "pledges": ids})}
+    return [(organisation, pledge,
+             counts.get(pledge_id(pledge), 0) if pledge is not None else 0,
+             pledge is not None and pledge_id(pledge) in reported)
+            for organisation, pledge in rows]
 
 
 def overview(year):
@@ -625,12 +637,23 @@ def overview(year):
     return _with_activities(year, db.session().exec(_organisations()).all())
 
 
+@db.prepared
+def _organisation_rows():
+    """_organisations as the overview's page shows them: the organisation's id and name,
+    and its pledge's id (or None); values, not models."""
+    return _organisations().with_only_columns(Organisation.id, Organisation.name,
+                                              Pledge.id.label("pledge_id"))
+
+
 def overview_page(year, page):
     """One page of the overview, the same three statements for any number of organisations
-    (the count comes with the rows); past the last page, the last page."""
-    found = directory.windowed_page(_organisations(), page, PLEDGE_PAGE_SIZE, params={},
+    (the count comes with the rows); past the last page, the last page. Its rows are
+    (organisation id, name, pledge id or None, number of activities, reported)."""
+    found = directory.windowed_page(_organisation_rows(), page, PLEDGE_PAGE_SIZE, params={},
                                     total=_active_organisations())
-    found.results = _with_activities(year, found.results)
+    found.results = [(*names, pledge, count, reported) for names, pledge, count, reported in
+                     _with_activities(year, [(row[:2], row[2]) for row in found.results],
+                                      pledge_id=lambda pledge: pledge)]
     return found
 
 

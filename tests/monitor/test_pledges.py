@@ -56,14 +56,26 @@ def test_bad_pledges_are_refused_and_nothing_is_saved(app, client, login, make_u
     assert empty.status_code == 303  # no pledge yet: asked to describe it first
 
 
+def _row(page, organisation):
+    """The overview's cells of one organisation, as text."""
+    row = re.search(rf"<tr><td[^>]*>(?:<a [^>]*>)?{organisation}.*?</tr>", page, re.S).group(0)
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>",
+                                                                        row, re.S)]
+
+
 def test_coordinator_sees_who_reported_and_reminds_the_others(app, client, login, make_user):
     partner = make_user("partner", organisation="Jeugdfonds")
     make_user("partner", organisation="Leergeld")
+    login(make_user("partner", organisation="Kledingbank"))
+    _pledge(client, **{"activities-1-what": ""})
+    post_form(client, f"/monitor/pledge/report?year={YEAR}", {"entries-0-progress": "done"})
     login(partner)
     _pledge(client)
     login(make_user("coordinator", organisation="Alliantie"))
     page = client.get(f"/monitor/pledges?year={YEAR}").text
-    assert "Jeugdfonds" in page and "nog niet" in page and "geen belofte" in page
+    assert _row(page, "Jeugdfonds") == ["Jeugdfonds", "2", "nog niet"]
+    assert _row(page, "Kledingbank") == ["Kledingbank", "1", "ja"]
+    assert _row(page, "Leergeld") == ["Leergeld", "geen belofte", "—"]
     assert "Gratis sportkennismaking" in client.get(
         re.search(r'href="(/monitor/pledges/[^"?]+)', page).group(1)).text
     for _ in range(2):  # twice on one day: one mail
