@@ -616,25 +616,24 @@ def _reported():
             .distinct())
 
 
-def _with_activities(year, rows, pledge_id=lambda pledge: pledge.id):
-    """(organisation, pledge, number of activities, reported on the year) for rows of
-    (organisation, pledge): two statements for the rows' pledges (none without one)."""
-    ids = [pledge_id(pledge) for _organisation, pledge in rows if pledge is not None]
-    counts, reported = {}, set()
-    if ids:
-        counts = dict(db.rows(_activity_counts(), {"pledges": ids}))
-        reported = {pledge for (pledge,) in db.rows(_reported(), {"year": year,
-                                                                   "pledges": ids})}
-    return [(organisation, pledge,
-             counts.get(pledge_id(pledge), 0) if pledge is not None else 0,
-             pledge is not None and pledge_id(pledge) in reported)
-            for organisation, pledge in rows]
+def _activities(year, pledge_ids):
+    """The number of activities of each pledge, and the pledges reported on the year: two
+    statements (none without pledges)."""
+    if not pledge_ids:
+        return {}, set()
+    counts = dict(db.rows(_activity_counts(), {"pledges": pledge_ids}))
+    reported = {pledge for (pledge,) in db.rows(_reported(), {"year": year,
+                                                               "pledges": pledge_ids})}
+    return counts, reported
 
 
 def overview(year):
     """Every active organisation: its pledge (or None), the number of activities, and
     whether it reported on the year."""
-    return _with_activities(year, db.session().exec(_organisations()).all())
+    rows = db.session().exec(_organisations()).all()
+    counts, reported = _activities(year, [p.id for _o, p in rows if p is not None])
+    return [(organisation, pledge, counts.get(pledge.id, 0) if pledge else 0,
+             bool(pledge and pledge.id in reported)) for organisation, pledge in rows]
 
 
 @db.prepared
@@ -651,9 +650,10 @@ def overview_page(year, page):
     (organisation id, name, pledge id or None, number of activities, reported)."""
     found = directory.windowed_page(_organisation_rows(), page, PLEDGE_PAGE_SIZE, params={},
                                     total=_active_organisations())
-    found.results = [(*names, pledge, count, reported) for names, pledge, count, reported in
-                     _with_activities(year, [(row[:2], row[2]) for row in found.results],
-                                      pledge_id=lambda pledge: pledge)]
+    counts, reported = _activities(year, [pledge for _id, _name, pledge in found.results
+                                          if pledge is not None])
+    found.results = [(organisation_id, name, pledge, counts.get(pledge, 0), pledge in reported)
+                     for organisation_id, name, pledge in found.results]
     return found
 
 
