@@ -167,8 +167,11 @@ def _window(query, key=None, keys=None, total=None):
     if key is None:
         return (query.add_columns(counted)
                 .offset(bindparam("page_offset")).limit(bindparam("page_size")))
-    chosen = ((query if keys is None else keys)
-              .with_only_columns(key.label("key"), counted.label("total"))
+    keys = query if keys is None else keys
+    if total is None:  # counted apart: a window makes SQLite keep and sort every match twice
+        counted = select(func.count()).select_from(
+            keys.with_only_columns(key).order_by(None).subquery()).scalar_subquery()
+    chosen = (keys.with_only_columns(key.label("key"), counted.label("total"))
               .offset(bindparam("page_offset")).limit(bindparam("page_size")).subquery())
     # The same order as the query's (it keeps its ORDER BY), over the page's rows alone.
     return query.add_columns(chosen.c.total).join(chosen, chosen.c.key == key)

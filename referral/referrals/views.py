@@ -275,10 +275,11 @@ def _show_page(referral, status_form=None, note_form=None, bridge_form=None):
                         if t.target not in {s.target for s in transitions}]
     steps = []
     for transition in lifecycle.in_page_order(transitions):
-        # One small form per step, each with its own field ids and its own question.
+        # One small form per step, each with its own field ids and its own question: the
+        # page draws a blank one once per status and step (blank_step), and shows a form
+        # only for the step whose post came back with errors.
         form = status_form if status_form and status_form.target.data == transition.target \
-            else _status_form(transition.target, formdata=None)
-        form.version.data = referral.version
+            else None
         steps.append((transition, form))
     events = queries.events_of(referral)
     handover = pending_handover_to(user.id, referral.id)
@@ -297,11 +298,13 @@ def _show_page(referral, status_form=None, note_form=None, bridge_form=None):
         on_behalf=owner_side and not referral.by_inbox,
         may_note=policy.allowed(user, "referral.note", referral),
         may_print=not referral.by_inbox and policy.allowed(user, "referral.letter", referral),
-        overdue=queries.is_overdue(referral), note_form=note_form or NoteForm(),
+        overdue=queries.is_overdue(referral), note_form=note_form,
         decide_form=DecideForm() if handover else None,
         bridge_form=bridge_form or (BridgeAnswerForm() if policy.allowed(
             user, "bridge.decide", referral) else None),
-        step_label=lifecycle.step_label, step_hint=lifecycle.step_hint)
+        step_label=lifecycle.step_label, step_hint=lifecycle.step_hint,
+        blank_step=lambda target: _status_form(target, formdata=None),
+        blank_note=lambda: NoteForm(formdata=None))
 
 
 def _status_form(target, **kwargs):

@@ -444,9 +444,9 @@ def steps_of(response):
     """The step groups of the referral page, in order: (legend, whether it ends the
     referral)."""
     section = response.text.split('id="steps-title"', 1)[1].split("</section>", 1)[0]
-    return [(re.sub(r"\s+", " ", legend).strip(), 'class="step stop"' in before[-200:])
-            for before, legend in re.findall(r"(.{0,200})<legend>(.*?)</legend>", section,
-                                             flags=re.S)]
+    return [(re.sub(r"\s+", " ", re.search(r"<legend>(.*?)</legend>", form, re.S)[1]).strip(),
+             'class="step stop"' in form.split(">", 1)[0])
+            for form in section.split("<form")[1:]]
 
 
 def test_the_next_steps_are_labelled_groups_the_usual_one_first(app, client, login, world):
@@ -476,6 +476,38 @@ def test_the_referrer_sees_only_stops_set_apart_for_a_sent_referral(app, client,
     assert steps_of(page) == [(dutch(app, "Mark as entered in error"), True),
                               (dutch(app, "Cancel the referral"), True)]
     assert dutch(app, "Yes, this referral was made by mistake") in page.text
+
+
+def test_each_page_has_its_own_steps_and_a_form_with_errors_stays_on_its_page(app, client,
+                                                                                 login, world):
+    """The steps' blank fields are drawn once per status and step; each page's address and
+    version are its own, and a step or note sent back with its errors is not drawn again."""
+    other = refer_again(app, world, world.inbox_service)
+    with app.app_context():
+        db.session().get(Referral, other).version = 7
+        db.commit()
+    login(world.partner)
+    pages = {referral: client.get(f"/referrals/{referral}").text
+             for referral in (world.inbox_referral, other)}
+    for referral, page in pages.items():
+        assert f'action="/referrals/{referral}/status/accepted"' in page
+        assert f'name="rejected-version" type="hidden" value="{load(app, referral).version}"' \
+            in page
+        other_id = other if referral == world.inbox_referral else world.inbox_referral
+        assert str(other_id) not in page
+    refused = step(client, other, "rejected", confirm="", reason_code="other")
+    empty = post_form(client, f"/referrals/{other}/notes", {"text": ""},
+                      page=f"/referrals/{other}")
+    assert refused.status_code == empty.status_code == 400
+    assert dutch(app, "Tick the box to confirm.") in refused.text
+    assert dutch(app, "Write the note.") in empty.text
+    for referral in (world.inbox_referral, other):
+        again = client.get(f"/referrals/{referral}").text
+        assert dutch(app, "Tick the box to confirm.") not in again
+        assert dutch(app, "Write the note.") not in again
+        assert dutch(app, "There is a problem") not in again
+    assert steps_of(client.get(f"/referrals/{other}")) == steps_of(
+        client.get(f"/referrals/{world.inbox_referral}"))
 
 
 @pytest.mark.parametrize(("who", "target", "fields"), [
