@@ -126,7 +126,9 @@ BUDGETS = [
 FIND_BUDGET = 8  # POST /privacy/families: a search by name, the access log entry
 SEARCH_BUDGET = 2  # POST /families/: the search goes in the session, nothing is read
 # The posts hold SQLite's one write lock from their first statement to their commit.
-REFER_BUDGET = 22  # POST /referrals/new/<signal>: two services, one referral sent
+# POST /referrals/new/<signal>: two services, one referral sent (each inserted once, with
+# its final status: the consent is read before it is added)
+REFER_BUDGET = 20
 STATUS_BUDGET = 10  # POST /referrals/<id>/status/accepted by the partner
 NOTE_BUDGET = 9  # POST /referrals/<id>/notes by the owner (the partner told by mail)
 

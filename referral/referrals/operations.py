@@ -195,6 +195,7 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
         if service.id in existing:
             made.append(existing[service.id])
             continue
+        consented = send and active_consent(family.id, service.organisation_id)
         referral = new_referral(family_id=family.id, signal_id=signal.id,
                                 service_id=service.id, organisation_id=service.organisation_id,
                                 by_inbox=service.referral_route == ReferralRoute.inbox,
@@ -202,12 +203,15 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
                                 form_token=form_token)
         session.add(referral)  # inserted with its first event's time: no update after
         _event(referral, user, EventKind.created, to_status=Status.draft)
+        if consented:
+            # Made in this transaction by its owner: nobody else can hold it, and the
+            # consent was just read. Sent before the first entry is written, whose flush
+            # inserts it once, with its final status (the entries in the order they happen).
+            _change(user, referral, Status.requested, REFERRER, has_consent=True)
         audit.record("create", object_type="referral", object_id=referral.id,
                      family_id=family.id, user=user, summary="referral created")
-        if send and active_consent(family.id, referral.organisation_id):
-            # Made in this transaction by its owner: nobody else can hold it, and the
-            # consent was just read.
-            _move(user, referral, Status.requested, REFERRER, has_consent=True)
+        if consented:
+            _record_change(user, referral, Status.draft, Status.requested, REFERRER)
         made.append(referral)
     session.flush()
     return made
@@ -237,6 +241,15 @@ def change_status(user, referral, target, *, reason=None, outcome=None, version=
 
 def _move(user, referral, target, side, *, reason=None, outcome=None, reason_code=None,
           has_consent):
+    source = referral.status
+    _change(user, referral, target, side, reason=reason, outcome=outcome,
+            reason_code=reason_code, has_consent=has_consent)
+    _record_change(user, referral, source, target, side)
+
+
+def _change(user, referral, target, side, *, reason=None, outcome=None, reason_code=None,
+            has_consent):
+    """The step itself: the referral's status and dates, and its event."""
     lifecycle.check(referral.status, target, side, reason=reason, outcome=outcome,
                     has_consent=has_consent)
     source, now = referral.status, db.utcnow()
@@ -251,15 +264,22 @@ def _move(user, referral, target, side, *, reason=None, outcome=None, reason_cod
         referral.outcome = outcome if target == Status.completed else None
     referral.reason_code = ((reason_code if reason_code in REASON_LABELS else "other")
                             if target in lifecycle.COUNTED_REASONS else None)
-    on_behalf = side == PARTNER and user.id == referral.owner_id
     _event(referral, user, EventKind.status, from_status=source, to_status=target,
-           outcome=referral.outcome, text=reason, on_behalf=on_behalf)
+           outcome=referral.outcome, text=reason, on_behalf=_on_behalf(user, referral, side))
+
+
+def _on_behalf(user, referral, side):
+    return side == PARTNER and user.id == referral.owner_id
+
+
+def _record_change(user, referral, source, target, side):
+    """The step's access-log entry, and who is told of it by mail."""
     audit.record("update", object_type="referral", object_id=referral.id,
                  family_id=referral.family_id, user=user,
                  summary=f"referral {source} -> {target}")
     if target == Status.requested and source == Status.draft:
         _tell_partner(referral, "referral_new")
-    elif side == PARTNER and not on_behalf:
+    elif side == PARTNER and not _on_behalf(user, referral, side):
         _tell_user(referral.owner_id, "referral_changed", referral)
     elif source != Status.draft:
         _tell_partner(referral, "referral_changed")

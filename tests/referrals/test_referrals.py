@@ -94,6 +94,25 @@ def test_refer_sends_where_consented_and_keeps_a_draft_elsewhere(app, client, lo
     assert sorted(r.status for r in made) == ["draft", "requested"]
 
 
+def test_a_referral_sent_at_once_has_its_events_and_entries_in_the_order_they_happened(
+        app, client, login, world, make_service):
+    """Created, then sent: the timeline and the access log say so in that order (the
+    referral is inserted once, with its final status: tests/test_query_budget.py)."""
+    parcel = make_service("Voedselbus", organisation="Voedselbank", referral_route="inbox")
+    login(world.owner)
+    response, _ = _refer(client, world, [parcel])
+    assert response.status_code == 303
+    [made] = _referrals_of(app, world)[2:]
+    assert (made.status, made.version) == ("requested", 2) and made.requested_at is not None
+    with app.app_context():
+        events = db.session().exec(select(ReferralEvent).where(
+            ReferralEvent.referral_id == made.id).order_by(ReferralEvent.at)).all()
+    assert [(e.kind, e.from_status, e.to_status) for e in events] == [
+        ("created", None, "draft"), ("status", "draft", "requested")]
+    assert [(e.action, e.summary) for e in audit_entries(app, object_id=str(made.id))] == [
+        ("create", "referral created"), ("update", "referral draft -> requested")]
+
+
 def test_the_same_form_twice_makes_its_referrals_once(app, client, login, world, make_service):
     parcel = make_service("Voedselbus", organisation="Voedselbank", referral_route="inbox")
     login(world.owner)
