@@ -621,7 +621,7 @@ class _Generator:
         service_id, organisation_id, by_inbox = service
         created = self.later(signal.created_at, 3 * DAY)
         referral = new_referral(
-            id=self.uid(), family_id=case.family.id, signal_id=signal.id,
+            id=self.uid(), family_id=case.family.id, signal=signal,
             service_id=service_id, organisation_id=organisation_id, by_inbox=by_inbox,
             owner_id=case.family.created_by, message=self.rng.choice(MESSAGES),
             follow_up_on=default_follow_up(created.date()), form_token=form_token,

@@ -94,11 +94,12 @@ def _owns(user, referral):
 
 
 def _partner_of(user, referral):
-    """Staff of the organisation the referral was sent to through the tool (never drafts)."""
+    """Staff of the organisation the referral was sent to through the tool: once it was sent
+    (requested_at stays set; a draft cancelled before it was sent never reached them)."""
     return (user.role == Role.partner and referral is not None
             and user.organisation_id is not None
             and referral.organisation_id == user.organisation_id
-            and referral.by_inbox and referral.status != Status.draft)
+            and referral.by_inbox and referral.requested_at is not None)
 
 
 def _accompanies(user, referral):

@@ -41,7 +41,8 @@ TECHNICAL = {"id", "family_id", "organisation_id", "created_by", "signal_id", "s
              "last_activity_at", "requested_at", "accepted_at", "closed_at", "age_band",
              "dedupe_key", "next_attempt_at", "attempts", "last_error", "body", "language",
              "municipality_code", "form", "expires_at", "used_at", "on_behalf", "from_status",
-             "to_status", "kind", "outcome", "reason_code", "status", "accepted", "decided_at"}
+             "to_status", "kind", "outcome", "reason_code", "status", "accepted", "decided_at",
+             "urgency_rank"}
 
 QUESTIONS = {"heard": _l("felt heard"), "useful": _l("help was useful"),
              "easy": _l("easy to get"), "better": _l("things changed")}

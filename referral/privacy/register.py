@@ -104,6 +104,7 @@ REGISTER = {
         "bridge_id": _l("The bridge worker accompanying the family"),
         "bridge_accepted_at": _l("When the bridge worker agreed to accompany the family"),
         "version": _l("Number of changes, so a stale form is noticed"),
+        "urgency_rank": _l("How urgent its signal was, for the order of the partner's inbox"),
         "submission_key": _l("Random key of the form, so a double submit counts once"),
         "message_enc": _l("The message for the partner"),
     }),

@@ -105,6 +105,11 @@ class HandoverAnswer(enum.StrEnum):
     declined = "declined"
 
 
+# The inbox's order: urgent first, then soon, then the rest (referral.urgency_rank); within
+# each, longest waiting first.
+URGENCY_RANK = {"urgent": 0, "soon": 1}
+
+
 class Referral(FamilyData, SQLModel, table=True):
     """A signal sent to one service; the owner stays accountable until it is closed."""
 
@@ -117,7 +122,12 @@ class Referral(FamilyData, SQLModel, table=True):
                       # the Back button or two requests at once: the database holds it.
                       Index("uq_referral_open", "family_id", "signal_id", "service_id",
                             unique=True, sqlite_where=text(OPEN_CONDITION),
-                            postgresql_where=text(OPEN_CONDITION)))
+                            postgresql_where=text(OPEN_CONDITION)),
+                      # The partner's inbox in its default order, paged through this index
+                      # instead of sorting every referral the organisation ever received;
+                      # its counts read from the index alone.
+                      Index("ix_referral_inbox", "organisation_id", "urgency_rank",
+                            "requested_at", "id", "by_inbox", "status"))
 
     id: uuid.UUID = id_field()
     family_id: uuid.UUID = Field(foreign_key="family.id", index=True)
@@ -134,6 +144,7 @@ class Referral(FamilyData, SQLModel, table=True):
     follow_up_on: date = Field(index=True)
     # The last status change, note or handover: reminders do not count as activity.
     last_activity_at: datetime = time_field(index=True)
+    # When it was sent (again, once reopened); never cleared: None means never sent.
     requested_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     accepted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -148,6 +159,9 @@ class Referral(FamilyData, SQLModel, table=True):
     # answer (a declined request clears bridge_id).
     bridge_accepted_at: datetime | None = Field(default=None,
                                                 sa_type=DateTime(timezone=True))
+    # Its signal's urgency as the inbox orders it (URGENCY_RANK), kept beside the referral
+    # for the index above: a signal's urgency does not change once it is logged.
+    urgency_rank: int = Field(default=2, sa_column_kwargs={"server_default": "2"})
     # Raised on every change: a form from before a change is told, not applied.
     version: int = 1
     # One per submitted form and service: a second submission finds the first.

@@ -26,6 +26,7 @@ from referral.referrals.models import (
     CLOSED,
     OPEN,
     REASON_LABELS,
+    URGENCY_RANK,
     Change,
     EventKind,
     Handover,
@@ -76,14 +77,16 @@ def _refuse_if_open(signal_id, services, *, leaving_out=()):
 
 # --- row builders --------------------------------------------------------------------------
 
-def new_referral(*, family_id, signal_id, service_id, organisation_id, by_inbox, owner_id,
+def new_referral(*, family_id, signal, service_id, organisation_id, by_inbox, owner_id,
                  message, follow_up_on, form_token, status=None, created_at=None, id=None):
-    """A referral with its message sealed, owned by who made it, not yet added."""
+    """A referral of the signal with its message sealed, owned by who made it, not yet
+    added."""
     referral = Referral(**db.given(id=id, status=status, created_at=created_at,
                                  last_activity_at=created_at),
-                        family_id=family_id, signal_id=signal_id, service_id=service_id,
+                        family_id=family_id, signal_id=signal.id, service_id=service_id,
                         organisation_id=organisation_id, owner_id=owner_id,
                         created_by=owner_id, follow_up_on=follow_up_on, by_inbox=by_inbox,
+                        urgency_rank=URGENCY_RANK.get(signal.urgency, 2),
                         submission_key=f"{form_token}:{service_id}")
     referral.message = message
     return referral
@@ -196,7 +199,7 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
             made.append(existing[service.id])
             continue
         consented = send and active_consent(family.id, service.organisation_id)
-        referral = new_referral(family_id=family.id, signal_id=signal.id,
+        referral = new_referral(family_id=family.id, signal=signal,
                                 service_id=service.id, organisation_id=service.organisation_id,
                                 by_inbox=service.referral_route == ReferralRoute.inbox,
                                 owner_id=user.id, message=message, follow_up_on=follow_up_on,

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from referral import crypto, db, familykeys, policy
 from referral.auth.models import Role, User
-from referral.cases.models import Family, Signal, SignalDomain, Urgency
+from referral.cases.models import Family, Signal, SignalDomain
 from referral.directory.models import Organisation, Service, ServiceStatus
 from referral.directory.queries import Page, windowed_page
 from referral.familykeys import FamilyKey
@@ -370,15 +370,23 @@ def _listed(*conditions):
 
 
 INBOX_SORTS = ("urgency", "waiting", "newest")
+# What reached the partner: sent at least once (a draft cancelled before it was sent never
+# did), as the policy's partner rule.
+SENT_ONCE = Referral.requested_at.is_not(None)
 WAITING_DAYS = (3, 7, 14, 30)
 
 
-def _list_order(sort):
-    urgency = case((Signal.urgency == Urgency.urgent, 0), (Signal.urgency == Urgency.soon, 1),
-                   else_=2)
-    sent = func.coalesce(Referral.requested_at, Referral.created_at)
-    return {"urgency": (urgency, sent), "waiting": (sent,),
-            "newest": (sent.desc(),)}.get(sort, (urgency, sent))
+def _sent(whose):
+    """When a listed referral was sent: for the inbox, which lists only what was sent,
+    requested_at itself (its index's order); made, for a bridge worker's never-sent one."""
+    return (Referral.requested_at if whose == "inbox"
+            else func.coalesce(Referral.requested_at, Referral.created_at))
+
+
+def _list_order(whose, sort):
+    sent = _sent(whose)
+    return {"urgency": (Referral.urgency_rank, sent), "waiting": (sent,),
+            "newest": (sent.desc(),)}.get(sort, (Referral.urgency_rank, sent))
 
 
 def inbox(user, *, status="open", waiting_days=None, service_id=None, sort="urgency", page=1,
@@ -411,30 +419,28 @@ def _list_page(whose, values, params, sort, page, today):
 @db.prepared
 def _list(whose, chosen, sort):
     """The inbox's or the bridge worker's statement for the filters chosen, built once."""
-    return _listed(*_list_conditions(whose, chosen)).order_by(*_list_order(sort), Referral.id)
+    return _listed(*_list_conditions(whose, chosen)).order_by(*_list_order(whose, sort),
+                                                              Referral.id)
 
 
 @db.prepared
 def _list_keys(whose, chosen, sort):
-    """The same referrals in the same order, joining only what the order needs."""
-    keys = select(Referral.id)
-    if sort == "urgency":
-        keys = keys.join(Signal, Signal.id == Referral.signal_id)
-    return keys.where(*_list_conditions(whose, chosen)).order_by(*_list_order(sort),
-                                                                Referral.id)
+    """The same referrals in the same order, from the referral alone (the inbox's default
+    order through its index, ix_referral_inbox)."""
+    return select(Referral.id).where(*_list_conditions(whose, chosen)).order_by(
+        *_list_order(whose, sort), Referral.id)
 
 
 def _list_conditions(whose, chosen):
     if whose == "inbox":
         conditions = [Referral.organisation_id == bindparam("organisation"), Referral.by_inbox,
-                      Referral.status != Status.draft]
+                      SENT_ONCE]
     else:
         conditions = [Referral.bridge_id == bindparam("bridge")]
     if "statuses" in chosen:
         conditions.append(Referral.status.in_(bindparam("statuses", expanding=True)))
     if "waited_since" in chosen:
-        conditions.append(func.coalesce(Referral.requested_at, Referral.created_at)
-                          <= bindparam("waited_since"))
+        conditions.append(_sent(whose) <= bindparam("waited_since"))
     if "service" in chosen:
         conditions.append(Referral.service_id == bindparam("service"))
     return conditions
@@ -454,7 +460,7 @@ def inbox_counts(user):
 def _inbox_counts():
     return (select(Referral.status, func.count())
             .where(Referral.organisation_id == bindparam("organisation"), Referral.by_inbox,
-                   Referral.status != Status.draft).group_by(Referral.status))
+                   SENT_ONCE).group_by(Referral.status))
 
 
 def organisation_services(user):

@@ -34,7 +34,12 @@ from referral.referrals.models import (
     ReferralSeen,
     Status,
 )
-from referral.referrals.queries import overdue_clause, overdue_cutoffs, overdue_where
+from referral.referrals.queries import (
+    SENT_ONCE,
+    overdue_clause,
+    overdue_cutoffs,
+    overdue_where,
+)
 
 SHOWN = 5  # rows per section; the count says how many there are
 # How many rows match in all, read with the first SHOWN of them (a window is computed
@@ -205,8 +210,7 @@ def for_owner(user, today=None):
 
 @db.prepared
 def _partner_statements():
-    inbox = (Referral.organisation_id == ORGANISATION, Referral.by_inbox,
-             Referral.status != Status.draft)
+    inbox = (Referral.organisation_id == ORGANISATION, Referral.by_inbox, SENT_ONCE)
     urgent = Signal.urgency != "urgent"  # False sorts first: urgent ones on top
     return _together({
         "new": _section((*inbox, Referral.status == Status.requested),

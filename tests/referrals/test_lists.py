@@ -17,7 +17,7 @@ from referral.referrals.operations import change_status, refer
 from referral.referrals.queries import default_follow_up
 from tests.conftest import counted_queries, post_form
 from tests.matrix import accompany
-from tests.world import age
+from tests.world import age, refer_again
 
 
 def text_of(response):
@@ -186,6 +186,61 @@ def test_the_inbox_sorts_most_urgent_then_longest_waiting(app, client, login, wo
     assert order() == ["Anna de Vries", "Zeynep Yilmaz"]  # urgent first
     assert order("?sort=waiting") == ["Zeynep Yilmaz", "Anna de Vries"]
     assert order("?sort=newest") == ["Anna de Vries", "Zeynep Yilmaz"]
+
+
+def _ranks(app):
+    with app.app_context():
+        return dict(db.session().exec(select(Referral.id, Referral.urgency_rank)).all())
+
+
+def test_a_referral_keeps_its_signals_urgency_for_the_inbox_order(app, client, login, world,
+                                                                   make_service):
+    """The inbox pages through an index of the referral's own copy of the urgency (its
+    signal's does not change once logged): urgent, then soon, then the rest."""
+    parcel = make_service("Kerstpakket", organisation="Voedselbank", referral_route="inbox")
+    soon = another_family(app, world, "Anna de Vries", parcel, urgency="soon")
+    urgent = another_family(app, world, "Bram Bakker", world.inbox_service, urgency="urgent")
+    age(app, world.inbox_referral, 10)  # waiting longest, but normal
+    ranks = _ranks(app)
+    assert (ranks[urgent], ranks[soon], ranks[world.inbox_referral]) == (0, 1, 2)
+    login(world.partner)
+    assert re.findall(r"(Zeynep Yilmaz|Anna de Vries|Bram Bakker)", text_of(
+        client.get("/referrals/"))) == ["Bram Bakker", "Anna de Vries", "Zeynep Yilmaz"]
+
+
+@pytest.mark.own_database
+def test_the_migration_gives_every_referral_its_signals_urgency(app, runner, world,
+                                                                make_service):
+    parcel = make_service("Kerstpakket", organisation="Voedselbank", referral_route="inbox")
+    made = {another_family(app, world, "Anna de Vries", parcel, urgency="soon"): 1,
+            another_family(app, world, "Bram Bakker", world.inbox_service, urgency="urgent"): 0,
+            world.inbox_referral: 2}
+    app.extensions["referral.engine"].dispose()
+    assert runner.invoke(args=["db", "downgrade", "5c2e9a7d4b18"]).exit_code == 0
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    ranks = _ranks(app)
+    assert {referral: ranks[referral] for referral in made} == made
+
+
+@pytest.mark.parametrize("target", ["cancelled", "entered-in-error"])
+def test_a_draft_stopped_before_it_was_sent_never_reaches_the_partner(app, client, login,
+                                                                      world, target):
+    """Its status is no longer draft, but it was never sent: not in the inbox, not on the
+    partner's home page, not to be opened; a referral stopped after it was sent still is."""
+    draft = refer_again(app, world, world.inbox_service, send=False)
+    with app.app_context():
+        session = db.session()
+        change_status(session.get(User, world.owner.id), session.get(Referral, draft), target,
+                      reason="Toch niet nodig.")
+        db.commit()
+    close(app, world, world.inbox_referral)  # sent, then rejected: theirs to see
+    login(world.partner)
+    for path in ("/referrals/?status=closed", "/referrals/?status=all", "/"):
+        page = client.get(path).text
+        assert str(draft) not in page, path
+    assert str(world.inbox_referral) in client.get("/referrals/?status=closed").text
+    assert client.get(f"/referrals/{draft}").status_code == 404
+    assert client.get(f"/referrals/{world.inbox_referral}").status_code == 200
 
 
 def test_an_empty_filter_says_so_with_a_way_back(app, client, login, world):
