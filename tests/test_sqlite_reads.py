@@ -87,6 +87,19 @@ def _writes(statement):
     return re.match(r"\s*(INSERT|UPDATE|DELETE)\b", statement, re.IGNORECASE)
 
 
+def test_the_family_page_reads_everything_before_its_entry_takes_the_lock(sqlite_app):
+    """From the access-log entry on, the page holds SQLite's one write lock: its reads come
+    before it, and only the entry's writes run until the commit."""
+    client = browser(sqlite_app, NURSE)
+    family = re.search(r"/families/([0-9a-f-]{36})", client.get("/families/").text).group(1)
+    sent = []
+    with traced(sqlite_app, sent.append):
+        assert client.get(f"/families/{family}").status_code == 200
+    first_write = next(number for number, statement in enumerate(sent) if _writes(statement))
+    locked = sent[first_write:sent.index("COMMIT", first_write)]
+    assert all(_writes(statement) for statement in locked), locked
+
+
 def test_a_page_that_only_reads_does_not_wait_for_a_writer(sqlite_app):
     client = browser(sqlite_app, NURSE)
     service = re.search(r"/directory/services/([0-9a-f-]{36})",

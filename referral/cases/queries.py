@@ -154,9 +154,12 @@ def read_family(user, family):
     rows = db.session().exec(_signals(), params={"family": family.id}).all()
     signals = [signal for signal, _codes in rows]
     domains = {signal.id: codes.split(" ") for signal, codes in rows if codes}
+    children = children_of([family.id]).get(family.id, [])
+    # Logged after the reads: from the entry on, the request holds the log's head (and on
+    # SQLite the write lock) until it commits.
     audit.record("read", object_type="family", object_id=family.id, family_id=family.id,
                  user=user, summary="family page read")
-    return children_of([family.id]).get(family.id, []), signals, domains
+    return children, signals, domains
 
 
 @db.prepared
