@@ -451,6 +451,35 @@ def rows(statement, params=None):
     return session().connection().execute(statement, params or {}).all()
 
 
+def values(model, statement, params=None):
+    """A page's rows of a model read as values: objects with the row's columns (the
+    statement selects `model.__table__.columns`, and may add labelled ones), the model's
+    plain properties (an encrypted value opens as it is shown) and its own methods, but
+    none of the ORM's bookkeeping of a loaded object (identity, state, changes), which cost
+    more than the statement. Read only: nothing set on them is saved."""
+    kind = _values_class(model)
+    found = []
+    for row in rows(statement, params):
+        value = object.__new__(kind)
+        value.__dict__.update(row._mapping)
+        found.append(value)
+    return found
+
+
+@functools.cache
+def _values_class(model):
+    """The plain class of `values`: the properties and functions the model and its mixins
+    of this package define (not SQLModel's or SQLAlchemy's)."""
+    members = {"__tablename__": model.__tablename__}
+    for klass in reversed(model.__mro__):
+        if klass.__module__.startswith("referral."):
+            members.update({name: member for name, member in vars(klass).items()
+                            if isinstance(member, property) or (
+                                callable(member) and not name.startswith("__")
+                                and not isinstance(member, type))})
+    return type(f"{model.__name__}Values", (), members)
+
+
 def engine():
     return current_app.extensions["referral.engine"]
 

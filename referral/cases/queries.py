@@ -144,17 +144,23 @@ def _signals():
     """The family's signals, newest first, each with its domains' codes in one string."""
     codes = (select(func.aggregate_strings(SignalDomain.domain_code, " "))
              .where(SignalDomain.signal_id == Signal.id).scalar_subquery())
-    return (select(Signal, codes).where(Signal.family_id == FAMILY)
-            .order_by(Signal.created_at.desc()))
+    return (select(*Signal.__table__.columns, codes.label("domain_codes"))
+            .where(Signal.family_id == FAMILY).order_by(Signal.created_at.desc()))
+
+
+@db.prepared
+def _family_children():
+    return select(*Child.__table__.columns).where(Child.family_id == FAMILY)
 
 
 def read_family(user, family):
-    """The family page's content: children and signals (with their domains, by code);
-    audited."""
-    rows = db.session().exec(_signals(), params={"family": family.id}).all()
-    signals = [signal for signal, _codes in rows]
-    domains = {signal.id: codes.split(" ") for signal, codes in rows if codes}
-    children = children_of([family.id]).get(family.id, [])
+    """The family page's content, as values (db.values): children and signals (with their
+    domains, by code); audited."""
+    params = {"family": family.id}
+    signals = db.values(Signal, _signals(), params)
+    domains = {signal.id: signal.domain_codes.split(" ")
+               for signal in signals if signal.domain_codes}
+    children = db.values(Child, _family_children(), params)
     # Logged after the reads: from the entry on, the request holds the log's head (and on
     # SQLite the write lock) until it commits.
     audit.record("read", object_type="family", object_id=family.id, family_id=family.id,
@@ -164,15 +170,15 @@ def read_family(user, family):
 
 @db.prepared
 def _consents():
-    return select(Consent, Organisation.name).outerjoin(
-        Organisation, Organisation.id == Consent.organisation_id).where(
+    return select(*Consent.__table__.columns, Organisation.name.label("organisation")
+                  ).outerjoin(Organisation, Organisation.id == Consent.organisation_id).where(
         Consent.family_id == FAMILY).order_by(Consent.recorded_at.desc())
 
 
 def consents_of(family):
-    """The family's consents, newest first, and the names of their organisations by id."""
-    rows = db.session().exec(_consents(), params={"family": family.id}).all()
-    return [consent for consent, _ in rows], {c.organisation_id: name for c, name in rows}
+    """The family's consents, newest first, as values (db.values), each with its
+    organisation's name."""
+    return db.values(Consent, _consents(), {"family": family.id})
 
 
 @dataclass

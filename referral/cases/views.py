@@ -209,12 +209,12 @@ def remove_child(family_id, child_id):
 def family(family_id):
     family = _family_for("family.view", family_id)
     labels = {choice.value: choice.label for choice in need_domain_choices()}
-    consents, organisations = queries.consents_of(family)
+    consents = queries.consents_of(family)
     timeline = referrals.family_timeline(family.id)
     history = queries.family_history(family)
     municipality = directory.municipality_names([family.municipality_code]).get(
         family.municipality_code)
-    actors = [event.actor_id for event, _ in timeline] + [entry.actor_id for entry in history]
+    actors = [event.actor_id for event in timeline] + [entry.actor_id for entry in history]
     names, family_referrals = names_of(actors), referrals.of_family(family.id)
     # The read is logged last, just before the page is committed and rendered: from the
     # entry on, this request holds the access log's head (and on SQLite the write lock).
@@ -225,7 +225,7 @@ def family(family_id):
                            signals=signals, domain_labels=labels, signal_domains={
                                signal: sorted(codes, key=lambda c: place.get(c, len(place)))
                                for signal, codes in domains.items()},
-                           consents=consents, organisations=organisations,
+                           consents=consents,
                            referrals=family_referrals, timeline=timeline,
                            history=history, municipality=municipality, names=names,
                            may_signal=policy.allowed(current_user, "signal.create", family),
