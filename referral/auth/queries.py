@@ -50,9 +50,18 @@ def names(user_ids):
     ids = {i for i in user_ids if i}
     if not ids:
         return {}
-    ring = keyring()
-    return {user_id: ring.open(sealed, crypto.context_of("user_account", "name_enc", user_id))
-            for user_id, sealed in db.rows(_user_names(), {"ids": list(ids)})}
+    return opened_names(db.rows(_user_names(), {"ids": list(ids)}))
+
+
+def opened_names(pairs):
+    """Display names by id from (user id, stored `name_enc`) pairs read with a page's rows
+    (an outer join on the account: a statement less); each name opened once."""
+    ring, found = keyring(), {}
+    for user_id, sealed in pairs:
+        if sealed is not None and user_id not in found:
+            found[user_id] = ring.open(sealed, crypto.context_of("user_account", "name_enc",
+                                                                 user_id))
+    return found
 
 
 @db.prepared

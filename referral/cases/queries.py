@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from referral import audit, db, familykeys
 from referral.audit.models import AuditEvent, AuditOutcome
+from referral.auth.models import User
 from referral.cases.models import (
     Child,
     Consent,
@@ -187,6 +188,7 @@ class HistoryEntry:
     actor_id: UUID | None
     kind: HistoryKind
     fields: list  # for a correction: the fields that changed (FIELD_LABELS' keys)
+    actor_name_enc: str | None = None  # stored, see auth.queries.opened_names
 
 
 _KINDS = {("family", "create"): HistoryKind.created,
@@ -200,7 +202,8 @@ _CORRECTED = "family data corrected: "
 @db.prepared
 def _history():
     return (select(AuditEvent.at, AuditEvent.user_id, AuditEvent.object_type,
-                   AuditEvent.action, AuditEvent.summary)
+                   AuditEvent.action, AuditEvent.summary, User.name_enc)
+            .outerjoin(User, User.id == AuditEvent.user_id)
             .where(AuditEvent.family_id == FAMILY,
                    AuditEvent.object_type.in_(["family", "child"]),
                    AuditEvent.action.in_(["create", "update", "delete"]),
@@ -213,7 +216,7 @@ def family_history(family):
     The access log is the record: its entries name the fields, never their values."""
     rows = db.rows(_history(), {"family": family.id})
     history = []
-    for at, user_id, object_type, action, summary in rows:
+    for at, user_id, object_type, action, summary, name_enc in rows:
         kind = _KINDS.get((object_type, action))
         if kind is None:
             continue
@@ -224,5 +227,5 @@ def family_history(family):
                 continue
             if not summary.startswith(_CORRECTED):
                 fields = []
-        history.append(HistoryEntry(at, user_id, kind, fields))
+        history.append(HistoryEntry(at, user_id, kind, fields, name_enc))
     return history

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from referral import db, familykeys, policy
-from referral.auth.queries import names as names_of
+from referral.auth.queries import opened_names
 from referral.cases import bp, operations, queries
 from referral.cases.forms import (
     ConsentForm,
@@ -214,8 +214,9 @@ def family(family_id):
     history = queries.family_history(family)
     municipality = directory.municipality_names([family.municipality_code]).get(
         family.municipality_code)
-    actors = [event.actor_id for event in timeline] + [entry.actor_id for entry in history]
-    names, family_referrals = names_of(actors), referrals.of_family(family.id)
+    names = opened_names([(event.actor_id, event.actor_name_enc) for event in timeline] +
+                         [(entry.actor_id, entry.actor_name_enc) for entry in history])
+    family_referrals = referrals.of_family(family.id)
     # The read is logged last, just before the page is committed and rendered: from the
     # entry on, this request holds the access log's head (and on SQLite the write lock).
     children, signals, domains = queries.read_family(current_user, family)

@@ -494,16 +494,19 @@ def _family_timeline():
     return (select(ReferralEvent.at, ReferralEvent.actor_id, ReferralEvent.kind,
                    ReferralEvent.from_status, ReferralEvent.to_status, ReferralEvent.outcome,
                    ReferralEvent.on_behalf, ReferralEvent.follow_up_on,
-                   ReferralEvent.from_service_id, Service.name.label("service"))
+                   ReferralEvent.from_service_id, Service.name.label("service"),
+                   User.name_enc.label("actor_name_enc"))
             .join(Referral, Referral.id == ReferralEvent.referral_id)
             .join(Service, Service.id == Referral.service_id)
+            .outerjoin(User, User.id == ReferralEvent.actor_id)
             .where(Referral.family_id == bindparam("family"))
             .order_by(ReferralEvent.at, ReferralEvent.id))
 
 
 def family_timeline(family_id):
-    """Every event of the family's referrals, oldest first, with its service's name, as
-    values: what `referrals/_event.html` tells, never a note's or reason's text."""
+    """Every event of the family's referrals, oldest first, with its service's name and its
+    actor's stored name (auth.queries.opened_names), as values: what
+    `referrals/_event.html` tells, never a note's or reason's text."""
     return db.rows(_family_timeline(), {"family": family_id})
 
 

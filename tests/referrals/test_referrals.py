@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from referral import db
+from referral.auth.models import User
 from referral.mail import OutboxMessage, send_pending
 from referral.referrals.models import Referral, ReferralEvent
 from tests.conftest import audit_entries, csrf_token, post_form
@@ -578,6 +579,24 @@ def test_the_timeline_is_numbered_oldest_first(app, client, login, world):
     assert family_timeline.index(dutch(app, "created the referral")) < family_timeline.index(
         dutch(app, "accepted"))
 
+
+
+def test_the_family_page_names_who_did_what(app, client, login, world):
+    """The timeline and the changes to the family's data name their actors (read with the
+    rows themselves, not looked up apart)."""
+    login(world.partner)
+    step(client, world.inbox_referral, "accepted")
+    with app.app_context():
+        owner, partner = (db.session().get(User, person.id).name
+                          for person in (world.owner, world.partner))
+    login(world.owner)
+    family = client.get(f"/families/{world.family_id}").text
+    timeline = family.split('class="timeline"', 1)[1].split("</ol>", 1)[0]
+    items = [re.sub(r"<[^>]+>", " ", item) for item in timeline.split("<li>")[1:]]
+    assert all(owner in item for item in items if dutch(app, "created the referral") in item)
+    assert partner in next(item for item in items if dutch(app, "accepted") in item)
+    history = family.split('class="plain-list history"', 1)[1].split("</ul>", 1)[0]
+    assert f"{owner}:" in history and partner not in history
 
 def test_a_referral_outside_the_tool_says_so_in_plain_words(app, client, login, world):
     login(world.owner)
