@@ -347,18 +347,30 @@ def get_organisation(organisation_id):
 
 @db.prepared
 def _service_and_organisation():
-    return select(Service, Organisation).join(
+    return select(Service.name, Service.referral_route, Organisation.name).join(
         Organisation, Organisation.id == bindparam("organisation_id")).where(
         Service.id == bindparam("service_id"))
 
 
+@dataclass
+class Named:
+    """What a referral's page shows of its service or its organisation."""
+    name: str
+    referral_route: str | None = None
+
+
 def service_and_organisation(service_id, organisation_id):
-    """A service and an organisation (a referral's), in one statement."""
-    row = db.session().exec(_service_and_organisation(), params={
-        "service_id": service_id, "organisation_id": organisation_id}).first()
-    if row is None:  # either is gone
-        return db.session().get(Service, service_id), get_organisation(organisation_id)
-    return tuple(row)
+    """The name and route of a service and the name of an organisation (a referral's), in
+    one statement, as values."""
+    row = db.rows(_service_and_organisation(), {"service_id": service_id,
+                                                "organisation_id": organisation_id})
+    if not row:  # either is gone
+        service, organisation = (db.session().get(Service, service_id),
+                                 get_organisation(organisation_id))
+        return (service and Named(service.name, service.referral_route),
+                organisation and Named(organisation.name))
+    service, route, organisation = row[0]
+    return Named(service, route), Named(organisation)
 
 
 def organisation_named(name):

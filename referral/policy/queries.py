@@ -44,10 +44,12 @@ def owns_any(user_id, family_id):
 
 @db.prepared
 def _pending_handover():
-    return select(Handover).where(Handover.referral_id == REFERRAL, Handover.to_id == USER,
-                                  Handover.decided_at.is_(None))
+    return select(*Handover.__table__.columns).where(
+        Handover.referral_id == REFERRAL, Handover.to_id == USER, Handover.decided_at.is_(None))
 
 
 def pending_handover_to(user_id, referral_id):
-    return db.session().exec(_pending_handover(),
-                             params={"user": user_id, "referral": referral_id}).first()
+    """The handover of the referral waiting for this user's answer, as a value (db.values);
+    None if there is none."""
+    found = db.values(Handover, _pending_handover(), {"user": user_id, "referral": referral_id})
+    return found[0] if found else None
