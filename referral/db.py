@@ -466,11 +466,21 @@ def values(model, statement, params=None):
     return found
 
 
+def value_of(model, row):
+    """One value (see `values`) from a row of plain columns whose first ones are
+    `model.__table__.columns`, in their order (what follows them is left out)."""
+    kind = _values_class(model)
+    value = object.__new__(kind)
+    value.__dict__.update(zip(kind.table_columns, row, strict=False))  # extras after them
+    return value
+
+
 @functools.cache
 def _values_class(model):
     """The plain class of `values`: the properties and functions the model and its mixins
     of this package define (not SQLModel's or SQLAlchemy's)."""
-    members = {"__tablename__": model.__tablename__}
+    members = {"__tablename__": model.__tablename__,
+               "table_columns": tuple(column.name for column in model.__table__.columns)}
     for klass in reversed(model.__mro__):
         if klass.__module__.startswith("referral."):
             members.update({name: member for name, member in vars(klass).items()

@@ -76,7 +76,8 @@ class FamilyData:
         if known is not None:  # the common case, once per value shown: nothing to look up
             return known
         # A family being made needs no look-up: its key is made here.
-        new = self.__tablename__ == "family" and not inspect(self).persistent
+        state = inspect(self, raiseerr=False)  # None for a value (db.values): stored
+        new = self.__tablename__ == "family" and state is not None and not state.persistent
         return cipher(family_id, create=create, new=new)
 
 
@@ -165,6 +166,24 @@ def get(model, row_id):
     found, stored = row
     take({found.owning_family(): stored})
     return found
+
+
+@db.prepared
+def _columns_with_key(model):
+    family_id = model.id if model.__tablename__ == "family" else model.family_id
+    return sa.select(*model.__table__.columns, FamilyKey.wrapped).outerjoin(
+        FamilyKey, FamilyKey.family_id == family_id).where(model.id == sa.bindparam("id"))
+
+
+def value(model, row_id):
+    """`get` as a value (db.values), for a page that only shows the row: its values open
+    with the family's key read with it. None if there is none."""
+    found = db.rows(_columns_with_key(model), {"id": row_id})
+    if not found:
+        return None
+    row = db.value_of(model, found[0])
+    take({row.owning_family(): found[0][-1]})
+    return row
 
 
 def take(stored_keys):

@@ -4,8 +4,9 @@ their encrypted values opening as the model's would, and nothing set on them sav
 from sqlmodel import select
 
 from referral import db, familykeys
+from referral.auth.models import User
 from referral.cases.models import Consent, Family, Signal
-from referral.cases.queries import consents_of, read_family
+from referral.cases.queries import caseload, consents_of, read_family
 
 
 def test_values_open_as_the_models_do_and_save_nothing(app, world):
@@ -27,3 +28,12 @@ def test_values_open_as_the_models_do_and_save_nothing(app, world):
         db.session().expire_all()
         assert db.session().get(Signal, world.signal_id).observations == model.observations
 
+
+
+def test_my_families_page_reads_values_that_open(app, world):
+    with app.test_request_context():
+        page, children = caseload(db.session().get(User, world.owner.id))
+        [family] = page.results
+        assert not isinstance(family, Family)
+        assert family.parent_names == db.session().get(Family, world.family_id).parent_names
+        assert [child.first_name for child in children[family.id]] == ["Elif"]

@@ -73,10 +73,10 @@ def _adds_a_row(form):
     return False
 
 
-def _family_for(action, family_id):
+def _family_for(action, family_id, *, read=familykeys.get):
     """The family, if this user may take this action on it; others get 404 and a denied
-    entry in the log."""
-    family = familykeys.get(Family, family_id)
+    entry in the log. A page that only shows it reads it as a value (familykeys.value)."""
+    family = read(Family, family_id)
     policy.require(current_user, action, family, hide=True, object_type="family",
                    object_id=family_id, family_id=family.id if family else None)
     if family is None:
@@ -207,7 +207,7 @@ def remove_child(family_id, child_id):
 @bp.route("/<uuid:family_id>")
 @login_required
 def family(family_id):
-    family = _family_for("family.view", family_id)
+    family = _family_for("family.view", family_id, read=familykeys.value)
     labels = {choice.value: choice.label for choice in need_domain_choices()}
     consents = queries.consents_of(family)
     timeline = referrals.family_timeline(family.id)

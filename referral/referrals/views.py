@@ -283,7 +283,7 @@ def _show_page(referral, status_form=None, note_form=None, bridge_form=None):
         steps.append((transition, form))
     events = queries.events_of(referral)
     handover = pending_handover_to(user.id, referral.id)
-    family = familykeys.get(Family, referral.family_id) if owner_side else None
+    family = familykeys.value(Family, referral.family_id) if owner_side else None
     content = policy.allowed(user, "referral.content", referral)
     if content or family:
         familykeys.preload([referral.family_id])  # its values are opened as the page renders
