@@ -12,7 +12,7 @@ from referral.dev import demo, history
 from referral.monitor import queries as monitor
 from referral.monitor.suppression import Cell
 from referral.referrals import worklist
-from referral.referrals.models import Handover, Referral
+from referral.referrals.models import EventKind, Handover, Referral, ReferralEvent
 from referral.referrals.queries import is_overdue
 
 
@@ -69,3 +69,15 @@ def test_every_monitor_figure_of_voorbeeldstad_shows_numbers(loaded):
         figures = {table.key: table for table in tables}
         status = figures["referrals_status"]
         assert len(_shown([c for _label, cells in status.rows for c in cells])) >= 4
+
+
+def test_every_demo_timeline_starts_with_its_creation(loaded):
+    """Steps taken on one demo day keep their order: the timeline (by moment, then id)
+    never shows a step before the referral was created."""
+    with loaded.app_context():
+        session = db.session()
+        for referral_id in session.exec(select(Referral.id)).all():
+            first = session.exec(select(ReferralEvent.kind).where(
+                ReferralEvent.referral_id == referral_id).order_by(
+                ReferralEvent.at, ReferralEvent.id)).first()
+            assert first == EventKind.created, referral_id

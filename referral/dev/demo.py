@@ -199,8 +199,9 @@ def _happened(referral, days_ago, follow_up_days_ago):
     session.flush()
     events = session.exec(select(ReferralEvent).where(ReferralEvent.referral_id == referral.id)
                           .order_by(ReferralEvent.at)).all()
-    for event, days in zip(events, days_ago, strict=False):
-        event.at = now - timedelta(days=days, hours=1)
+    for position, (event, days) in enumerate(zip(events, days_ago, strict=False)):
+        # A minute apart, so steps of one day keep their order on the timeline.
+        event.at = now - timedelta(days=days, hours=1) + timedelta(minutes=position)
         session.add(event)
     referral.created_at = events[0].at
     referral.accepted_at = None
