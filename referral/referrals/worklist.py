@@ -22,11 +22,12 @@ from sqlalchemy import (
 from sqlmodel import select
 
 from referral import db, familykeys
-from referral.cases.models import Family, Signal
+from referral.cases.models import Family
 from referral.directory.models import Service
 from referral.familykeys import FamilyKey
 from referral.referrals.models import (
     OPEN,
+    URGENCY_RANK,
     EventKind,
     Handover,
     Referral,
@@ -211,10 +212,10 @@ def for_owner(user, today=None):
 @db.prepared
 def _partner_statements():
     inbox = (Referral.organisation_id == ORGANISATION, Referral.by_inbox, SENT_ONCE)
-    urgent = Signal.urgency != "urgent"  # False sorts first: urgent ones on top
+    # False sorts first: urgent ones on top (the signal's urgency kept on the referral).
+    urgent = Referral.urgency_rank != URGENCY_RANK["urgent"]
     return _together({
         "new": _section((*inbox, Referral.status == Status.requested),
-                        joins=((Signal, Signal.id == Referral.signal_id),),
                         order=(urgent, Referral.requested_at, Referral.id),
                         at=Referral.requested_at),
         "changed": _changed(inbox),

@@ -186,6 +186,8 @@ def test_the_inbox_sorts_most_urgent_then_longest_waiting(app, client, login, wo
     assert order() == ["Anna de Vries", "Zeynep Yilmaz"]  # urgent first
     assert order("?sort=waiting") == ["Zeynep Yilmaz", "Anna de Vries"]
     assert order("?sort=newest") == ["Anna de Vries", "Zeynep Yilmaz"]
+    home = client.get("/").text.split('id="work-new"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r"(Kerstpakket|Voedselpakket)", home) == ["Kerstpakket", "Voedselpakket"]
 
 
 def _ranks(app):
