@@ -41,6 +41,8 @@ def main():
     parser.add_argument("--scale", type=float, default=0, help="share of national scale")
     parser.add_argument("--callees", help="instead of the top list: what functions whose "
                         "name holds this call, and their times")
+    parser.add_argument("--callers", help="instead of the top list: which functions call "
+                        "those whose name holds this, and how often")
     parser.add_argument("--time-only", action="store_true",
                         help="only the mean time per request, no profile")
     args = parser.parse_args()
@@ -70,6 +72,8 @@ def main():
         stats = pstats.Stats(profile, stream=out).sort_stats(args.sort)
         if args.callees:
             stats.print_callees(args.callees)
+        elif args.callers:
+            stats.print_callers(args.callers)
         else:
             stats.print_stats(args.top)
         print(f"=== {path}: {plain * 1000:.2f} ms per request in-process")

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from alembic.config import Config
 from flask import before_render_template, current_app, g, has_request_context, request
 from psycopg.pq import ExecStatus, TransactionStatus
-from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy import DateTime, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, configure_mappers, make_transient_to_detached
 from sqlmodel import Field, Session, SQLModel
 
 from referral import config, crypto
@@ -464,6 +464,32 @@ def values(model, statement, params=None):
         value.__dict__.update(row._mapping)
         found.append(value)
     return found
+
+
+def loaded(model, statement, params):
+    """The model of a statement's one row of `model.__table__.columns` (None without one),
+    made the session's loaded object as the ORM's own load makes it — in its identity map,
+    changes tracked and saved — without the ORM's machinery around the statement, which cost
+    more than the statement (every request's first: its user). One in the session already
+    is given as it is, as the ORM gives it. Nothing unsaved is flushed first: for what a
+    request reads before it changes anything."""
+    current = session()
+    row = current.connection().execute(statement, params).first()
+    if row is None:
+        return None
+    mapper = inspect(model)
+    if not mapper.configured:  # the ORM's first statement sets its mappers up: this may be
+        configure_mappers()    # a worker's first (a request's user)
+    values = row._mapping
+    key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
+    found = current.identity_map.get(key)
+    if found is not None:
+        return found
+    made = mapper.class_manager.new_instance()
+    made.__dict__.update(values)
+    make_transient_to_detached(made)  # as if just read: its values are what is stored
+    current.add(made)
+    return made
 
 
 def value_of(model, row):
