@@ -71,7 +71,7 @@ BUDGETS = [
     ("owner", "/feedback/invite/{family}", 4),
     ("owner", "/privacy/register", 2),
     ("partner", "/", 2),
-    ("partner", "/referrals/", 6),
+    ("partner", "/referrals/", 4),  # the rows with their families' keys and municipalities
     ("partner", "/referrals/?status=all&waiting=7&service={service}&sort=waiting&page=2", 6),
     ("partner", "/referrals/{referral}", 11),
     ("partner", "/directory/services/{service}/edit", 7),  # with the address and hours
@@ -81,8 +81,8 @@ BUDGETS = [
     ("partner", "/monitor/pledge/edit", 4),
     ("partner", "/monitor/pledge/report", 5),
     ("bridge", "/", 2),
-    ("bridge", "/referrals/", 4),
-    ("bridge", "/referrals/?status=closed&sort=urgency", 5),
+    ("bridge", "/referrals/", 2),
+    ("bridge", "/referrals/?status=closed&sort=urgency", 2),
     ("bridge", "/referrals/{referral}", 11),
     ("coordinator", "/", 3),
     ("coordinator", "/outbox", 3),

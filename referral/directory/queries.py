@@ -88,6 +88,14 @@ def _municipality_names():
             .where(ServiceArea.municipality_code.in_(IDS)).distinct())
 
 
+def municipality_name_of(code):
+    """A column: the name of the municipality with the code a row holds (None where no
+    service area names it), read with the row: a page of rows needs no statement of its
+    own for the few names it shows."""
+    return (select(ServiceArea.municipality_name)
+            .where(ServiceArea.municipality_code == code).limit(1).scalar_subquery())
+
+
 def municipality_names(codes):
     """{code: name} of these municipalities only (a page of rows names a few; the country
     has hundreds)."""

@@ -114,8 +114,7 @@ def _inbox(user):
                          service_id=_uuid(form.service.data), sort=form.sort.data,
                          page=page_number(request.args))
     return render_template("referrals/inbox.html", page=page, form=form, ignored=ignored,
-                           counts=queries.inbox_counts(user),
-                           municipality_names=_municipality_names(page))
+                           counts=queries.inbox_counts(user))
 
 
 def _accompany(user):
@@ -123,13 +122,7 @@ def _accompany(user):
     ignored = form.read()
     page = queries.accompanied_by(user, status=form.status.data, sort=form.sort.data,
                                   page=page_number(request.args))
-    return render_template("referrals/accompany.html", page=page, form=form, ignored=ignored,
-                           municipality_names=_municipality_names(page))
-
-
-def _municipality_names(page):
-    """The names of the page's families' municipalities, not of the country's."""
-    return directory.municipality_names(row.municipality_code for row in page.results)
+    return render_template("referrals/accompany.html", page=page, form=form, ignored=ignored)
 
 
 @bp.route("/stuck")

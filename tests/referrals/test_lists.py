@@ -84,6 +84,14 @@ def test_an_inbox_row_names_family_referrer_date_waiting_and_urgency(app, client
         assert f'data-label="{label}"' in html
 
 
+def test_an_inbox_row_of_a_municipality_no_service_names_shows_its_code(app, client, login,
+                                                                         world):
+    another_family(app, world, "Anna de Vries", world.inbox_service, municipality="GM9999")
+    login(world.partner)
+    row = text_of(client.get("/referrals/")).split("Anna de Vries", 1)[1].split("Status")[0]
+    assert "GM9999" in row
+
+
 def test_the_inbox_shows_the_family_only_while_its_consent_stands(app, client, login, world):
     login(world.partner)
     assert "Zeynep Yilmaz" in client.get("/referrals/").text
