@@ -169,19 +169,22 @@ def get(model, row_id):
 
 
 @db.prepared
-def _columns_with_key(model):
+def _columns_with_key(model, extra=()):
     family_id = model.id if model.__tablename__ == "family" else model.family_id
-    return sa.select(*model.__table__.columns, FamilyKey.wrapped).outerjoin(
+    return sa.select(*model.__table__.columns, *extra, FamilyKey.wrapped).outerjoin(
         FamilyKey, FamilyKey.family_id == family_id).where(model.id == sa.bindparam("id"))
 
 
-def value(model, row_id):
+def value(model, row_id, *, extra=()):
     """`get` as a value (db.values), for a page that only shows the row: its values open
-    with the family's key read with it. None if there is none."""
-    found = db.rows(_columns_with_key(model), {"id": row_id})
+    with the family's key read with it. `extra`: labelled columns the page reads with the
+    row (built once: a prepared statement is kept per model and extra), set on the value
+    by their labels. None if there is none."""
+    found = db.rows(_columns_with_key(model, extra), {"id": row_id})
     if not found:
         return None
     row = db.value_of(model, found[0])
+    row.__dict__.update({column.name: found[0]._mapping[column.name] for column in extra})
     take({row.owning_family(): found[0][-1]})
     return row
 

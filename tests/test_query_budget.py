@@ -50,7 +50,7 @@ BUDGETS = [
     ("owner", "/families/", 3),
     ("owner", "/families/?sort=name&page=2", 3),
     ("owner", "/families/new", 3),
-    ("owner", "/families/{family}", 13),  # signals with their domains, events with their actors
+    ("owner", "/families/{family}", 12),  # events with their actors, with its municipality
     ("owner", "/families/{family}/edit", 5),
     ("owner", "/families/{family}/children/{child}/remove", 4),
     ("owner", "/families/{family}/signals/new", 4),

@@ -204,16 +204,23 @@ def remove_child(family_id, child_id):
                            child=child), status
 
 
+def _with_municipality(model, family_id):
+    """The family page's family, as a value, with its municipality's name read with it."""
+    return familykeys.value(model, family_id, extra=MUNICIPALITY_NAME)
+
+
+MUNICIPALITY_NAME = (directory.municipality_name_of(Family.municipality_code)
+                     .label("municipality_name"),)
+
+
 @bp.route("/<uuid:family_id>")
 @login_required
 def family(family_id):
-    family = _family_for("family.view", family_id, read=familykeys.value)
+    family = _family_for("family.view", family_id, read=_with_municipality)
     labels = {choice.value: choice.label for choice in need_domain_choices()}
     consents = queries.consents_of(family)
     timeline = referrals.family_timeline(family.id)
     history = queries.family_history(family)
-    municipality = directory.municipality_names([family.municipality_code]).get(
-        family.municipality_code)
     names = opened_names([(event.actor_id, event.actor_name_enc) for event in timeline] +
                          [(entry.actor_id, entry.actor_name_enc) for entry in history])
     family_referrals = referrals.of_family(family.id)
@@ -228,7 +235,8 @@ def family(family_id):
                                for signal, codes in domains.items()},
                            consents=consents,
                            referrals=family_referrals, timeline=timeline,
-                           history=history, municipality=municipality, names=names,
+                           history=history, municipality=family.municipality_name,
+                           names=names,
                            may_signal=policy.allowed(current_user, "signal.create", family),
                            may_refer=policy.allowed(current_user, "referral.create", family))
 

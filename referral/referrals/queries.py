@@ -517,14 +517,16 @@ def family_timeline(family_id):
 
 @db.prepared
 def _events():
-    return (select(*ReferralEvent.__table__.columns)
+    return (select(*ReferralEvent.__table__.columns, User.name_enc.label("actor_name_enc"))
+            .outerjoin(User, User.id == ReferralEvent.actor_id)
             .where(ReferralEvent.referral_id == bindparam("referral"))
             .order_by(ReferralEvent.at, ReferralEvent.id))
 
 
 def events_of(referral):
     """The referral's timeline, oldest first, as values (db.values): step 1 is its
-    creation."""
+    creation. Each brings its actor's stored name (`actor_name_enc`, opened by
+    auth.queries.opened_names): the page names them without a statement of its own."""
     return db.values(ReferralEvent, _events(), {"referral": referral.id})
 
 

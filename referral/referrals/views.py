@@ -8,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from referral import audit, db, familykeys, policy
 from referral.auth.models import User
 from referral.auth.queries import names as names_of
+from referral.auth.queries import opened_names
 from referral.cases.models import Family, Signal, age_on
 from referral.cases.queries import children_of
 from referral.dates import format_date
@@ -284,8 +285,7 @@ def _show_page(referral, status_form=None, note_form=None, bridge_form=None):
         referral=referral, service=service, organisation=organisation,
         family=family, steps=steps, events=events, handover=handover,
         service_names=queries.service_names(e.from_service_id for e in events),
-        names=names_of([e.actor_id for e in events] + [referral.owner_id,
-                                                             referral.bridge_id]),
+        names=_names(events, referral),
         content=content,
         owner_side=owner_side, partner_side=partner_side,
         on_behalf=owner_side and not referral.by_inbox,
@@ -298,6 +298,14 @@ def _show_page(referral, status_form=None, note_form=None, bridge_form=None):
         step_label=lifecycle.step_label, step_hint=lifecycle.step_hint,
         blank_step=lambda target: _status_form(target, formdata=None),
         blank_note=lambda: NoteForm(formdata=None))
+
+
+def _names(events, referral):
+    """The names the referral's page shows: its events' actors, read with the events, and
+    its owner and bridge worker, read apart only when no event of theirs named them."""
+    names = opened_names((event.actor_id, event.actor_name_enc) for event in events)
+    missing = {referral.owner_id, referral.bridge_id} - names.keys() - {None}
+    return names | names_of(missing) if missing else names
 
 
 def _status_form(target, **kwargs):

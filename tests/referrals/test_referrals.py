@@ -598,6 +598,26 @@ def test_the_family_page_names_who_did_what(app, client, login, world):
     history = family.split('class="plain-list history"', 1)[1].split("</ul>", 1)[0]
     assert f"{owner}:" in history and partner not in history
 
+
+@pytest.mark.parametrize("answered", [False, True])
+def test_the_referral_page_names_its_referrer_bridge_worker_and_actors(app, client, login,
+                                                                       world, answered):
+    """The events bring their actors' names; the referrer and a bridge worker who has not
+    answered yet (no event of theirs) are named all the same."""
+    accompany(app, world, answer=answered)
+    login(world.partner)
+    step(client, world.inbox_referral, "accepted")
+    with app.app_context():
+        owner, partner, bridge = (db.session().get(User, person.id).name
+                                  for person in (world.owner, world.partner, world.bridge))
+    login(world.owner)
+    text = text_of(client.get(f"/referrals/{world.inbox_referral}"))
+    assert f"{dutch(app, 'Referred by')} {owner}" in text
+    assert f"{dutch(app, 'Bridge worker')} {bridge}" in text
+    assert f"{partner}:" in text and f"{owner}:" in text and (f"{bridge}:" in text) == answered
+    assert "?" not in text.split(dutch(app, "Referred by"), 1)[1][:80]
+
+
 def test_a_referral_outside_the_tool_says_so_in_plain_words(app, client, login, world):
     login(world.owner)
     text = text_of(client.get(f"/referrals/{world.letter_referral}"))
