@@ -55,8 +55,9 @@ BUDGETS = [
     ("owner", "/families/{family}/children/{child}/remove", 4),
     ("owner", "/families/{family}/signals/new", 4),
     ("owner", "/families/{family}/consents/new", 5),
-    ("owner", "/referrals/", 5),  # the rows, their count and families' keys: one statement
-    ("owner", "/referrals/?status=open&overdue=y&service={service}&days=90&sort=service", 5),
+    ("owner", "/referrals/", 4),  # the rows, their count and families' keys: one statement;
+    # the counts per status and the filters' services: one more
+    ("owner", "/referrals/?status=open&overdue=y&service={service}&days=90&sort=service", 4),
     ("owner", "/referrals/new/{signal}", 13),
     ("owner", "/referrals/{referral}", 11),
     ("owner", "/referrals/{referral}/handover", 4),

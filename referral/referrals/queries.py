@@ -272,29 +272,28 @@ def _mine(chosen, sort):
             .where(*conditions).order_by(*order, Referral.id))
 
 
-def status_counts(user):
-    """How many of the owner's referrals are in each status."""
-    return dict(db.rows(_status_counts(), {"owner": user.id}))
+def my_overview(user):
+    """What the owner's list shows above its rows, read together: how many of the owner's
+    referrals are in each status, and the services and organisations referred to, for the
+    filters ((service id, service name, organisation id, organisation name), by name)."""
+    counts, services = {}, {}
+    for service_id, service, organisation_id, organisation, status, number in db.rows(
+            _my_overview(), {"owner": user.id}):
+        counts[status] = counts.get(status, 0) + number
+        services[service_id, organisation_id] = (service_id, service, organisation_id,
+                                                  organisation)
+    return counts, list(services.values())
 
 
 @db.prepared
-def _status_counts():
-    return (select(Referral.status, func.count()).where(Referral.owner_id == OWNER)
-            .group_by(Referral.status))
-
-
-def my_services(user):
-    """The services and organisations the owner has referred to, for the filters: (service
-    id, service name, organisation id, organisation name), by name."""
-    return db.rows(_my_services(), {"owner": user.id})
-
-
-@db.prepared
-def _my_services():
-    return (select(Service.id, Service.name, Organisation.id, Organisation.name)
+def _my_overview():
+    return (select(Service.id, Service.name, Organisation.id, Organisation.name,
+                   Referral.status, func.count())
             .join(Referral, Referral.service_id == Service.id)
             .join(Organisation, Organisation.id == Referral.organisation_id)
-            .where(Referral.owner_id == OWNER).distinct()
+            .where(Referral.owner_id == OWNER)
+            .group_by(Service.id, Service.name, Organisation.id, Organisation.name,
+                      Referral.status)
             .order_by(Service.name, Organisation.name))
 
 

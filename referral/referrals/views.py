@@ -90,7 +90,7 @@ def _uuid(text):
 
 
 def _mine(user):
-    offered = queries.my_services(user)
+    counts, offered = queries.my_overview(user)
     form = MineFilters(request.args, services=[(s, n) for s, n, _o, _on in offered],
                        organisations=sorted({(o, on) for _s, _n, o, on in offered},
                                             key=lambda pair: pair[1]),
@@ -102,7 +102,7 @@ def _mine(user):
                         days=int(form.days.data) if form.days.data else None,
                         sort=form.sort.data, page=page_number(request.args))
     return render_template("referrals/mine.html", page=page, form=form, ignored=ignored,
-                           counts=queries.status_counts(user),
+                           counts=counts,
                            handovers=queries.handovers_for(user), statuses=list(Status))
 
 
