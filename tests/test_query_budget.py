@@ -131,7 +131,8 @@ SEARCH_BUDGET = 2  # POST /families/: the search goes in the session, nothing is
 # its final status: the consent is read before it is added)
 REFER_BUDGET = 20
 STATUS_BUDGET = 10  # POST /referrals/<id>/status/accepted by the partner
-NOTE_BUDGET = 9  # POST /referrals/<id>/notes by the owner (the partner told by mail)
+NOTE_BUDGET = 8  # POST /referrals/<id>/notes by the owner (the partner told by mail: its
+# service's or organisation's address in one statement)
 
 
 def test_every_page_has_a_budget(app):

@@ -107,21 +107,25 @@ def new_event(referral_id, actor_id, kind, *, text=None, from_status=None, to_st
 # --- notifications -----------------------------------------------------------------------
 
 def _partner_address(referral):
-    service = db.session().get(Service, referral.service_id)
-    if service.email:
-        return service.email
-    return db.session().exec(_organisation_email(),
-                             params={"organisation": referral.organisation_id}).first()
+    """Where the partner reads about its referrals: the service's own address, else its
+    organisation's; both in one statement."""
+    service, organisation = db.rows(_partner_addresses(), {
+        "service": referral.service_id, "organisation": referral.organisation_id})[0]
+    return service or organisation
 
 
 @db.prepared
-def _organisation_email():  # for every referral sent
-    return select(Organisation.email).where(Organisation.id == bindparam("organisation"))
+def _partner_addresses():  # for every referral sent, every note and step the owner makes
+    return (select(Service.email, Organisation.email)
+            .join(Organisation, Organisation.id == bindparam("organisation"))
+            .where(Service.id == bindparam("service")))
 
 
 def _tell_partner(referral, template):
+    if not referral.by_inbox:  # a letter or a phone call: the partner is not in the tool
+        return
     address = _partner_address(referral)
-    if address and referral.by_inbox:
+    if address:
         mail.queue(address, template, language="nl", family_id=referral.family_id,
                    link=mail.link("referrals.show", referral_id=referral.id))
 
