@@ -128,8 +128,9 @@ FIND_BUDGET = 8  # POST /privacy/families: a search by name, the access log entr
 SEARCH_BUDGET = 2  # POST /families/: the search goes in the session, nothing is read
 # The posts hold SQLite's one write lock from their first statement to their commit.
 # POST /referrals/new/<signal>: two services, one referral sent (each inserted once, with
-# its final status: the consent is read before it is added)
-REFER_BUDGET = 20
+# its final status: the consent is read before it is added; the signal and its family in
+# one statement)
+REFER_BUDGET = 19
 STATUS_BUDGET = 10  # POST /referrals/<id>/status/accepted by the partner
 NOTE_BUDGET = 8  # POST /referrals/<id>/notes by the owner (the partner told by mail: its
 # service's or organisation's address in one statement)

@@ -149,6 +149,25 @@ def _children_columns():
     return select(*Child.__table__.columns).where(Child.family_id.in_(IDS))
 
 
+def signal_and_family(signal_id):
+    """A signal and its family, with the family's stored key, in one statement (the post
+    that refers reads them inside SQLite's write lock); (None, None) without the signal."""
+    row = db.session().execute(_signal_and_family(), {"id": signal_id}).first()
+    if row is None:
+        return None, None
+    signal, family, stored = row
+    familykeys.take({family.id: stored})
+    return signal, family
+
+
+@db.prepared
+def _signal_and_family():
+    return (select(Signal, Family, FamilyKey.wrapped)
+            .join(Family, Family.id == Signal.family_id)
+            .outerjoin(FamilyKey, FamilyKey.family_id == Signal.family_id)
+            .where(Signal.id == bindparam("id")))
+
+
 def children_of(family_ids):
     """Children per family id, in one query."""
     children = {}

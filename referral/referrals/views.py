@@ -10,7 +10,7 @@ from referral.auth.models import User
 from referral.auth.queries import names as names_of
 from referral.auth.queries import opened_names
 from referral.cases.models import Family, Signal, age_on
-from referral.cases.queries import children_of
+from referral.cases.queries import children_of, signal_and_family
 from referral.dates import format_date
 from referral.directory import queries as directory
 from referral.directory.models import Service
@@ -157,10 +157,9 @@ def _search_filters(family, children):
 @bp.route("/new/<uuid:signal_id>", methods=["GET", "POST"])
 @login_required
 def new(signal_id):
-    # Each read with its family's key (the message is sealed with it): prepared statements,
-    # inside a post's write lock.
-    signal = familykeys.get(Signal, signal_id)
-    family = familykeys.get(Family, signal.family_id) if signal else None
+    # Read together with the family's key (the message is sealed with it): one prepared
+    # statement, inside a post's write lock.
+    signal, family = signal_and_family(signal_id)
     policy.require(current_user, "referral.create", family, hide=True, object_type="signal",
                    object_id=signal_id, family_id=family.id if family else None)
     form = ReferForm()
