@@ -160,14 +160,18 @@ def _part(key, title, counts, labels, column, whole):
                                         for code in labels], "bars")
 
 
-def cached_figures(scope, labels, *, now=None, force=False):
+def cached_figures(scope, labels, *, now=None, force=False, row=False):
     """`figures`, counted at most once per MONITOR_CACHE_SECONDS for each year and language
     and shared by every app process. Returns (tables, when they were counted).
-    (Storing the count is this read's memory, not a change of anything it counts.)"""
+    (Storing the count is this read's memory, not a change of anything it counts.)
+    `row`: the stored count, if the caller read it already (`_first_and_count`)."""
     now = now or datetime.now(UTC)
-    key = f"{scope.year}/{labels['lang']}"
+    key = _count_key(scope.year, labels)
     session = db.session()
-    row = session.execute(_count(), {"key": key}).first()
+    if row is False:
+        row = session.execute(_count(), {"key": key}).first()
+    if row is not None and row.computed_at is None:  # read with the years: none stored
+        row = None
     fresh = now - timedelta(seconds=current_app.config["MONITOR_CACHE_SECONDS"])
     if row is not None and db.aware(row.computed_at) > fresh and not force:
         counted_at = db.aware(row.computed_at)
@@ -191,10 +195,26 @@ def cached_figures(scope, labels, *, now=None, force=False):
 _read = {}
 
 
+def _count_key(year, labels):
+    return f"{year}/{labels['lang']}"
+
+
 @db.prepared
 def _count():
     return select(MonitorCache.computed_at, MonitorCache.tables).where(
         MonitorCache.key == bindparam("key"))
+
+
+@db.prepared
+def _first_and_count():
+    """The first referral's moment (which years there are) and a year's stored count, in
+    one statement: every view of the monitor asks both."""
+    def stored(column):
+        return select(column).where(MonitorCache.key == bindparam("key")).scalar_subquery()
+
+    return select(_first_referral().scalar_subquery().label("first_referral"),
+                  stored(MonitorCache.computed_at).label("computed_at"),
+                  stored(MonitorCache.tables).label("tables"))
 
 
 def _cell(value):
@@ -519,7 +539,11 @@ def _targets(scope, labels):
 
 
 def years():
-    first = db.session().exec(_first_referral()).one()
+    return _years_from(db.session().exec(_first_referral()).one())
+
+
+def _years_from(first):
+    """Every year there is, newest first, from the first referral's moment."""
     start = first.year if first else date.today().year
     return list(range(date.today().year, start - 1, -1))
 
@@ -538,15 +562,27 @@ def period(year=None):
     return (year if year in choices else choices[0]), choices
 
 
-def dashboard(user, *, year):
-    """The monitor's tables of a year, the same for everyone who may see them, and when they
-    were counted."""
+def dashboard(user, *, year=None):
+    """The monitor's tables of a year, the same for everyone who may see them: the year asked
+    for if the data has it, else the newest. Returns (its scope, every year there is, the
+    tables, when they were counted). The years and the year's stored count are one read."""
     policy.require(user, "monitor.view")
-    scope = Scope(year)
-    tables, counted_at = cached_figures(scope, labels())
+    names = labels()
+    chosen = year or date.today().year
+    read = _first_and_count_of(chosen, names)
+    choices = _years_from(read.first_referral)
+    if chosen not in choices:  # a year without data: the newest, read again
+        chosen = choices[0]
+        read = _first_and_count_of(chosen, names)
+    scope = Scope(chosen)
+    tables, counted_at = cached_figures(scope, names, row=read)
     db.write_apart()  # counted without personal data: the reads need no lock
     audit.record("read", object_type="monitor", user=user, summary=f"monitor {scope.year}")
-    return scope, tables, counted_at
+    return scope, choices, tables, counted_at
+
+
+def _first_and_count_of(year, names):
+    return db.session().execute(_first_and_count(), {"key": _count_key(year, names)}).one()
 
 
 def export_csv(user, *, year, fresh=False):

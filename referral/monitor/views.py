@@ -16,10 +16,15 @@ from referral.monitor.forms import PledgeForm, ReportForm
 from referral.monitor.models import PROGRESS_LABELS
 
 
+def _asked_year():
+    """The year asked for in the address (None: the newest)."""
+    year = request.args.get("year", "")
+    return int(year) if year.isascii() and year.isdigit() else None
+
+
 def _period():
     """The year asked for in the address, if the data has it, and every year there is."""
-    year = request.args.get("year", "")
-    return queries.period(int(year) if year.isascii() and year.isdigit() else None)
+    return queries.period(_asked_year())
 
 
 @bp.route("/")
@@ -36,8 +41,7 @@ def report():
 
 
 def _page(template):
-    year, years = _period()
-    scope, tables, counted_at = queries.dashboard(current_user, year=year)
+    scope, years, tables, counted_at = queries.dashboard(current_user, year=_asked_year())
     return render_template(template, figures=_drawn(scope, tables, counted_at), scope=scope,
                            years=years, today=date.today(), counted_at=counted_at)
 

@@ -7,7 +7,7 @@ from referral import db
 from referral.auth.models import User
 from referral.cases.models import Family
 from referral.privacy.operations import erase
-from tests.conftest import count_queries, post_form
+from tests.conftest import count_queries, counted_queries, post_form
 from tests.monitor.conftest import YEAR, build, table_of
 
 
@@ -40,6 +40,18 @@ def test_figures_are_counted_once_per_period_for_every_process(make_app, allianc
     after = _signals_by_source(_coordinator(make_app(MONITOR_CACHE_SECONDS=0), alliance))
     assert after != before
     assert _signals_by_source(client) == after  # the fresh count was shared
+
+
+def test_a_counted_view_reads_its_years_and_its_count_in_one_statement(make_app, alliance):
+    """A view of counted figures asks the database which years there are and for the
+    year's stored count in one statement; the rest is the account and the access log."""
+    app = make_app(MONITOR_CACHE_SECONDS=600)
+    client = _coordinator(app, alliance)
+    client.get(f"/monitor/?year={YEAR}")  # counted and stored
+    with counted_queries(app) as statements:
+        assert client.get(f"/monitor/?year={YEAR}").status_code == 200
+    reads = [s for s in statements if "monitor_cache" in s or "min(referral.created_at)" in s]
+    assert len(reads) == 1 and "monitor_cache" in reads[0] and "min(" in reads[0], reads
 
 
 def test_an_erased_family_leaves_the_cached_figures(make_app, alliance, make_user):
