@@ -61,7 +61,7 @@ def _shown(cells):
 def test_every_monitor_figure_of_voorbeeldstad_shows_numbers(loaded):
     with loaded.test_request_context():
         coordinator = find_user("coordinator@demo.example")
-        _scope, tables, _at = monitor.dashboard(coordinator, year=date.today().year)
+        _scope, _years, tables, _at = monitor.dashboard(coordinator, year=date.today().year)
         empty = [table.key for table in tables
                  if not _shown([cell for _label, cells in table.rows for cell in cells])
                  and table.rows]
