@@ -160,31 +160,33 @@ def _part(key, title, counts, labels, column, whole):
                                         for code in labels], "bars")
 
 
-def cached_figures(scope, labels, *, now=None, force=False, row=False):
+def cached_figures(scope, labels, *, now=None, force=False):
     """`figures`, counted at most once per MONITOR_CACHE_SECONDS for each year and language
     and shared by every app process. Returns (tables, when they were counted).
-    (Storing the count is this read's memory, not a change of anything it counts.)
-    `row`: the stored count, if the caller read it already (`_first_and_count`)."""
+    (Storing the count is this read's memory, not a change of anything it counts.)"""
+    key = _count_key(scope.year, labels)
+    stored = db.session().execute(_count(), {"key": key}).first()
+    return _figures_or_stored(scope, labels, stored, now=now, force=force)
+
+
+def _figures_or_stored(scope, labels, stored, *, now=None, force=False):
+    """The stored count (a row of computed_at and tables, or None) while it is fresh, else
+    counted now and stored."""
     now = now or datetime.now(UTC)
     key = _count_key(scope.year, labels)
-    session = db.session()
-    if row is False:
-        row = session.execute(_count(), {"key": key}).first()
-    if row is not None and row.computed_at is None:  # read with the years: none stored
-        row = None
     fresh = now - timedelta(seconds=current_app.config["MONITOR_CACHE_SECONDS"])
-    if row is not None and db.aware(row.computed_at) > fresh and not force:
-        counted_at = db.aware(row.computed_at)
+    if stored is not None and db.aware(stored.computed_at) > fresh and not force:
+        counted_at = db.aware(stored.computed_at)
         kept = _read.get(key)
         if kept is None or kept[0] != counted_at:  # counted again since this process read it
-            kept = _read[key] = (counted_at, [_table(t) for t in json.loads(row.tables)])
+            kept = _read[key] = (counted_at, [_table(t) for t in json.loads(stored.tables)])
         return kept[1], counted_at
     tables = figures(scope, labels)
     values = {"key": key, "computed_at": now, "tables": json.dumps(
         [asdict(t) | {"groups": []} for t in tables], default=str)}
     dialect = postgresql if db.engine().dialect.name == "postgresql" else sqlite
     db.write_apart()  # counted without the write lock, stored holding it for this alone
-    session.execute(dialect.insert(MonitorCache).values(**values).on_conflict_do_update(
+    db.session().execute(dialect.insert(MonitorCache).values(**values).on_conflict_do_update(
         index_elements=["key"], set_={"computed_at": now, "tables": values["tables"]}))
     return tables, now
 
@@ -559,7 +561,11 @@ def period(year=None):
     """The year to count: the one asked for if the data has it, else the newest. Returns
     (year, every year there is)."""
     choices = years()
-    return (year if year in choices else choices[0]), choices
+    return _chosen(year, choices), choices
+
+
+def _chosen(year, choices):
+    return year if year in choices else choices[0]
 
 
 def dashboard(user, *, year=None):
@@ -568,14 +574,14 @@ def dashboard(user, *, year=None):
     tables, when they were counted). The years and the year's stored count are one read."""
     policy.require(user, "monitor.view")
     names = labels()
-    chosen = year or date.today().year
-    read = _first_and_count_of(chosen, names)
+    asked = year or date.today().year  # the newest, if the data has any year
+    read = _first_and_count_of(asked, names)
     choices = _years_from(read.first_referral)
-    if chosen not in choices:  # a year without data: the newest, read again
-        chosen = choices[0]
-        read = _first_and_count_of(chosen, names)
-    scope = Scope(chosen)
-    tables, counted_at = cached_figures(scope, names, row=read)
+    scope = Scope(_chosen(asked, choices))
+    if scope.year != asked:  # a year without data: the newest's count, read again
+        read = _first_and_count_of(scope.year, names)
+    stored = read if read.computed_at is not None else None
+    tables, counted_at = _figures_or_stored(scope, names, stored)
     db.write_apart()  # counted without personal data: the reads need no lock
     audit.record("read", object_type="monitor", user=user, summary=f"monitor {scope.year}")
     return scope, choices, tables, counted_at
