@@ -588,7 +588,8 @@ def dashboard(user, *, year=None):
 
 
 def _first_and_count_of(year, names):
-    return db.session().execute(_first_and_count(), {"key": _count_key(year, names)}).one()
+    return db.session().connection().execute(
+        _first_and_count(), {"key": _count_key(year, names)}).one()
 
 
 def export_csv(user, *, year, fresh=False):
