@@ -186,6 +186,7 @@ def value(model, row_id, *, extra=()):
     row = db.value_of(model, found[0])
     row.__dict__.update({column.name: found[0]._mapping[column.name] for column in extra})
     take({row.owning_family(): found[0][-1]})
+    remember(model, row.id, row.owning_family())  # as a loaded one (track_parents)
     return row
 
 

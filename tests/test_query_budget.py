@@ -134,6 +134,8 @@ REFER_BUDGET = 19
 STATUS_BUDGET = 10  # POST /referrals/<id>/status/accepted by the partner
 NOTE_BUDGET = 8  # POST /referrals/<id>/notes by the owner (the partner told by mail: its
 # service's or organisation's address in one statement)
+SIGNAL_BUDGET = 7  # POST /families/<id>/signals/new (its need domains checked against the
+# process's reference data, not read again)
 
 
 def test_every_page_has_a_budget(app):
@@ -275,7 +277,7 @@ def _count_post(app, client, path, data):
     return len(statements), response
 
 
-def test_referring_a_status_change_and_a_note_stay_within_their_budget(app, world,  # noqa: F811
+def test_referring_a_status_change_a_note_and_a_signal_stay_within_their_budget(app, world,  # noqa: F811
                                                                 make_service):
     _grow(app, world)
     other = make_service("Zwemles", organisation="Jeugdfonds", referral_route="inbox")
@@ -299,10 +301,16 @@ def test_referring_a_status_change_and_a_note_stay_within_their_budget(app, worl
     note_count, _ = _count_post(app, owner, f"/referrals/{newest.id}/notes",
                                 {"csrf_token": csrf_token(owner, "/account"),
                                  "text": "Moeder gebeld."})
-    print({"refer": refer_count, "status": status_count, "note": note_count})  # noqa: T201
+    signal_page = f"/families/{world.family_id}/signals/new"
+    signal_count, _ = _count_post(app, owner, signal_page, {
+        "csrf_token": csrf_token(owner, signal_page), "domains": ["food", "money"],
+        "urgency": "normal", "source": "conversation", "observations": "Gezien."})
+    print({"refer": refer_count, "status": status_count, "note": note_count,  # noqa: T201
+           "signal": signal_count})
     assert refer_count <= REFER_BUDGET, f"referring: {refer_count} statements"
     assert status_count <= STATUS_BUDGET, f"status change: {status_count} statements"
     assert note_count <= NOTE_BUDGET, f"a note: {note_count} statements"
+    assert signal_count <= SIGNAL_BUDGET, f"a signal: {signal_count} statements"
 
 
 def default_follow_up_iso(app):

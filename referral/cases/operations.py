@@ -7,7 +7,6 @@ generator of scaled demo data."""
 
 from datetime import date
 
-from sqlalchemy import bindparam
 from sqlmodel import select
 
 from referral import audit, db, policy
@@ -28,7 +27,8 @@ from referral.cases.models import (
     child_index,
     normal_postcode,
 )
-from referral.directory.models import NeedDomain, Organisation
+from referral.directory.models import Organisation
+from referral.directory.queries import need_domains
 from referral.errors import Refused
 from referral.feedback.models import FeedbackInvite
 from referral.i18n import lazy_gettext as _l
@@ -251,11 +251,6 @@ def remove_child(user, family, child):
                  user=user, summary="child removed")
 
 
-@db.prepared
-def _known_domains():  # in every signal logged, inside its write lock: built once
-    return select(NeedDomain.code).where(NeedDomain.code.in_(bindparam("codes", expanding=True)))
-
-
 def log_signal(user, family, *, domains, observations, source, urgency=Urgency.normal,
                stress_factors=None, strengths=None, parent_wishes=None, child_wishes=None):
     """What a trained professional noticed about a family they work on, with its need
@@ -263,8 +258,8 @@ def log_signal(user, family, *, domains, observations, source, urgency=Urgency.n
     _require_family(user, "signal.create", family)
     session = db.session()
     codes = list(dict.fromkeys(domains or []))
-    known = session.exec(_known_domains(), params={"codes": codes}).all()
-    if not codes or len(known) != len(codes):
+    # Reference data, read once per process (see need_domains): no statement in the lock.
+    if not codes or not set(codes) <= {domain.code for domain in need_domains()}:
         raise Refused(_l("Choose at least one need domain."), field="domains")
     if not (observations or "").strip():
         raise Refused(_l("Describe what you noticed."), field="observations")

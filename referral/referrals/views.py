@@ -58,9 +58,11 @@ def labels():
             "COUNTED_REASONS": lifecycle.COUNTED_REASONS, "UNHAPPY": lifecycle.UNHAPPY}
 
 
-def _referral_or_404(referral_id, action="referral.view", *, for_update=False):
-    """The referral, if this user may; others get 404 and a denied entry in the log."""
+def _referral_or_404(referral_id, action="referral.view", *, for_update=False, shown=False):
+    """The referral, if this user may; others get 404 and a denied entry in the log.
+    `shown`: for a page that only shows it, as a value (familykeys.value), not a model."""
     referral = (queries.lock(referral_id) if for_update
+                else familykeys.value(Referral, referral_id) if shown
                 else familykeys.get(Referral, referral_id))
     policy.require(current_user, action, referral, hide=True, object_type="referral", object_id=referral_id,
                    family_id=referral.family_id if referral else None,
@@ -238,7 +240,7 @@ def _flash_outcome(made):
 @bp.route("/<uuid:referral_id>")
 @login_required
 def show(referral_id):
-    referral = _referral_or_404(referral_id)
+    referral = _referral_or_404(referral_id, shown=True)
     page = _show_page(referral)
     # Logged last, just before the page is committed and rendered: from the entry on, this
     # request holds the access log's head (and on SQLite the write lock).
