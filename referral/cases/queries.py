@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, or_, union
+from sqlalchemy import bindparam, func, literal, or_, union
 from sqlmodel import select
 
 from referral import audit, db, familykeys
@@ -238,22 +238,31 @@ _CORRECTED = "family data corrected: "
 
 @db.prepared
 def _history():
-    return (select(AuditEvent.at, AuditEvent.user_id, AuditEvent.object_type,
+    """The family's entries that change its data, through the index of the family's entries
+    by action (every read of the family is an entry too, skipped there). Its values are
+    written into the statement: a prepared statement is planned once for any values
+    (db.make_engine), and planned for values it does not know, PostgreSQL read all the
+    family's entries and left out the reads. Newest first, sorted by family_history (a
+    few rows): ordered here, SQLite walked the whole log in its order instead."""
+    def written(values):
+        return [literal(value, literal_execute=True) for value in values]
+
+    return (select(AuditEvent.seq, AuditEvent.at, AuditEvent.user_id, AuditEvent.object_type,
                    AuditEvent.action, AuditEvent.summary, User.name_enc)
             .outerjoin(User, User.id == AuditEvent.user_id)
             .where(AuditEvent.family_id == FAMILY,
-                   AuditEvent.object_type.in_(["family", "child"]),
-                   AuditEvent.action.in_(["create", "update", "delete"]),
-                   AuditEvent.outcome == AuditOutcome.success)
-            .order_by(AuditEvent.seq.desc()))
+                   AuditEvent.action.in_(written(["create", "update", "delete"])),
+                   AuditEvent.object_type.in_(written(["family", "child"])),
+                   AuditEvent.outcome == literal(AuditOutcome.success.value,
+                                                 literal_execute=True)))
 
 
 def family_history(family):
     """Who registered the family and changed its data or children, when, newest first.
     The access log is the record: its entries name the fields, never their values."""
-    rows = db.rows(_history(), {"family": family.id})
+    rows = sorted(db.rows(_history(), {"family": family.id}), reverse=True)  # by seq
     history = []
-    for at, user_id, object_type, action, summary, name_enc in rows:
+    for _seq, at, user_id, object_type, action, summary, name_enc in rows:
         kind = _KINDS.get((object_type, action))
         if kind is None:
             continue
