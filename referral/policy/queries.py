@@ -9,9 +9,15 @@ from referral.referrals.models import Handover, Referral
 
 
 def active_consent(family_id, organisation_id):
-    """The id of the family's standing consent for this organisation, or None."""
-    return db.session().exec(_active_consent(), params={
-        "family": family_id, "organisation": organisation_id}).first()
+    """The id of the family's standing consent for this organisation, or None. Read through
+    the connection (the partner's referral page asks it of every view); a consent recorded
+    or withdrawn in this transaction and not yet written is written first, as the ORM's
+    own read would."""
+    session = db.session()
+    if session.new or session.dirty:
+        session.flush()
+    return session.connection().execute(_active_consent(), {
+        "family": family_id, "organisation": organisation_id}).scalar()
 
 
 @db.prepared

@@ -116,3 +116,23 @@ def test_others_cannot_record_or_withdraw(app, make_app, make_user, client, fami
     person = make_user("professional", organisation="JGZ", email="collega@example.org")
     post_form(other, "/login", {"email": person.email, "password": person.password})
     assert other.get(f"{family_url}/consents/new").status_code == 404
+
+
+def test_a_consent_of_this_transaction_counts_before_it_is_written(app, world, make_service):
+    """The consent check reads through the connection (not the ORM, which writes what the
+    session holds first): a consent recorded or withdrawn in the same transaction, not yet
+    written, must count as the ORM's read would count it."""
+    from referral.policy.queries import active_consent
+
+    make_service("Zwemles", organisation="Zwemclub")
+    organisation = _organisation_id(app, "Zwemclub")
+    with app.app_context():
+        session = db.session()
+        consent = Consent(family_id=world.family_id, organisation_id=uuid.UUID(organisation),
+                          recorded_by=world.owner.id, given_on=date.today(), method="spoken",
+                          parent_agreed=True)
+        consent.given_by, consent.scope = "Zeynep Yilmaz", "naam"
+        session.add(consent)
+        assert active_consent(world.family_id, consent.organisation_id) == consent.id
+        consent.withdrawn_at = db.utcnow()
+        assert active_consent(world.family_id, consent.organisation_id) is None
