@@ -96,7 +96,7 @@ def _append_statements(together):
 
 def _head(session, *, for_update=False):
     """The newest entry's number and hash (None before the log's first migration)."""
-    return session.connection().execute(_head_statement(for_update)).first()
+    return db.row(_head_statement(for_update), within=session)
 
 
 def record(action, *, outcome="success", object_type=None, object_id=None, family_id=None,
@@ -141,14 +141,12 @@ def record(action, *, outcome="success", object_type=None, object_id=None, famil
     entry.hash = entry_hash(entry, key)
     row = {name: getattr(entry, name) for name in ROW}
     moved = {"new_seq": entry.seq, "new_hash": entry.hash}
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(*_append_statements(True), {**row, **moved})
+    if db.engine().dialect.name == "postgresql":
+        db.write(*_append_statements(True), {**row, **moved})
     else:
         append, move_head = _append_statements(False)
-        connection.execute(append, row)
-        connection.execute(move_head, moved)
-    db.wrote(session)
+        db.write(append, row)
+        db.write(move_head, moved)
     session.info["audit_head"] = (entry.seq, entry.hash, current_app.instance_path,
                                   current_app.config.get("AUDIT_HEAD_SINK"),
                                   session.get_transaction())

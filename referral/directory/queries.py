@@ -219,7 +219,7 @@ def log_search(total):
 
 def version():
     """The directory's current token (see DirectoryVersion); None if its row is missing."""
-    return db.session().connection().execute(_version()).scalar()
+    return db.scalar(_version())
 
 
 @db.prepared

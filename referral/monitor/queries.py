@@ -588,8 +588,7 @@ def dashboard(user, *, year=None):
 
 
 def _first_and_count_of(year, names):
-    return db.session().connection().execute(
-        _first_and_count(), {"key": _count_key(year, names)}).one()
+    return db.row(_first_and_count(), {"key": _count_key(year, names)})
 
 
 def export_csv(user, *, year, fresh=False):

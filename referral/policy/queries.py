@@ -16,8 +16,7 @@ def active_consent(family_id, organisation_id):
     session = db.session()
     if session.new or session.dirty:
         session.flush()
-    return session.connection().execute(_active_consent(), {
-        "family": family_id, "organisation": organisation_id}).scalar()
+    return db.scalar(_active_consent(), {"family": family_id, "organisation": organisation_id})
 
 
 @db.prepared

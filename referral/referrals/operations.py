@@ -522,10 +522,8 @@ def mark_seen(user, referral):
     page that calls this logs the read). One statement, an upsert: two tabs opening the
     same referral at once cannot collide."""
     _require_referral(user, "referral.view", referral)
-    session = db.session()
-    session.connection().execute(_seen(db.engine().dialect.name), {
+    db.write(_seen(db.engine().dialect.name), {
         "user": user.id, "referral": referral.id, "now": db.utcnow()})
-    db.wrote(session)
 
 
 @db.prepared

@@ -1,0 +1,100 @@
+"""Kept statements (db.prepared) go to the database driver through a plan learnt at their
+first execution (db._Plan): the same rows, values and errors as through SQLAlchemy, seen by
+the statement listeners, on SQLite and PostgreSQL."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import bindparam, exc, select
+
+from referral import db
+from referral.auth.models import User
+from referral.monitor.models import MonitorCache
+from tests.conftest import counted_queries
+
+
+@db.prepared
+def _users():
+    return (select(*User.__table__.columns)
+            .where(User.id.in_(bindparam("ids", expanding=True)))
+            .where(User.trained_on != bindparam("not_on"))
+            .order_by(User.email_index))
+
+
+@db.prepared
+def _add_count():
+    return MonitorCache.__table__.insert()
+
+
+@db.prepared
+def _change_count():
+    table = MonitorCache.__table__
+    return table.update().where(table.c.key == bindparam("count_key"))
+
+
+def _through_sqlalchemy(statement, params):
+    return db.session().connection().execute(statement, params).all()
+
+
+def test_a_kept_select_reads_the_same_rows_and_values_through_its_plan(app, world, make_user):
+    other = make_user()
+    with app.test_request_context():
+        statement = _users()
+        one, both = ({"ids": [world.owner.id], "not_on": date(1999, 1, 1)},
+                     {"ids": [world.owner.id, other.id], "not_on": date(1999, 1, 1)})
+        first = db.rows(statement, one)  # through SQLAlchemy: the plan is learnt
+        assert db._plans[(statement, db.engine().dialect.name)] is not None
+        for params in (one, both, one):  # through the plan, each list written into the SQL
+            planned, expected = db.rows(statement, params), _through_sqlalchemy(statement,
+                                                                                 params)
+            assert planned == expected and len(planned) == len(params["ids"])
+            for got, wanted in zip(planned, expected, strict=True):
+                assert got._mapping == wanted._mapping
+                assert [type(value) for value in got] == [type(value) for value in wanted]
+        assert first == db.rows(statement, one)
+        row = db.row(statement, both)
+        assert isinstance(row.id, type(world.owner.id)) and isinstance(row.created_at, datetime)
+        assert isinstance(row.active, bool) and row.trained_on is not None
+        assert db.scalar(statement, both) == row.id
+        assert db.rows(statement, {"ids": [], "not_on": date(1999, 1, 1)}) == []
+
+
+def test_a_kept_change_runs_through_its_plan_and_other_columns_through_sqlalchemy(app):
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with app.test_request_context():
+        for number in range(3):  # the first learns the plan, the others use it
+            db.write(_add_count(), {"key": f"plan-{number}", "computed_at": moment,
+                                    "tables": "[]"})
+        assert db._plans[(_add_count(), db.engine().dialect.name)] is not None
+        db.write(_change_count(), {"count_key": "plan-1", "tables": "[1]"})
+        # Other columns given: not the statement of the plan (an update of other columns).
+        db.write(_change_count(), {"count_key": "plan-2", "computed_at": moment.replace(
+            year=2025)})
+        db.commit()
+    with app.test_request_context():
+        stored = {row.key: (row.tables, db.aware(row.computed_at)) for row in db.rows(
+            select(MonitorCache.key, MonitorCache.tables, MonitorCache.computed_at)
+            .where(MonitorCache.key.like("plan-%")))}
+        assert stored == {"plan-0": ("[]", moment), "plan-1": ("[1]", moment),
+                          "plan-2": ("[]", moment.replace(year=2025))}
+
+
+def test_statement_listeners_see_each_planned_execution(app, world):
+    with app.test_request_context():
+        params = {"ids": [world.owner.id], "not_on": date(1999, 1, 1)}
+        db.rows(_users(), params)
+        with counted_queries(app) as seen:
+            db.rows(_users(), params)
+            db.rows(_users(), params)
+        assert len(seen) == 2 and all("FROM user_account" in text for text in seen)
+
+
+def test_a_drivers_error_in_a_planned_statement_is_raised_as_sqlalchemy_raises_it(app):
+    moment = datetime(2026, 1, 2, tzinfo=UTC)
+    with app.test_request_context():
+        db.write(_add_count(), {"key": "twice", "computed_at": moment, "tables": "[]"})
+        db.write(_add_count(), {"key": "once", "computed_at": moment, "tables": "[]"})
+        with pytest.raises(exc.IntegrityError):
+            db.write(_add_count(), {"key": "twice", "computed_at": moment, "tables": "[]"})
+        db.session().rollback()
+        assert db.rows(select(MonitorCache.key).where(MonitorCache.key == "twice")) == []
