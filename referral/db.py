@@ -457,11 +457,16 @@ def init_app(app):
             db.close()  # rolls back what was not committed; loaded objects stay readable
 
 
-def rows(statement, params=None, *, within=None):
+def rows(statement, params=None, *, within=None, flushed=False):
     """The rows of a statement of columns (no models), through the connection of this
     request's session (or of `within`, another session): without the ORM, half the cost of
-    a statement. For a page's reads: what the session holds unsaved is not flushed first."""
-    return _rows((within or session()).connection(), statement, params or {})
+    a statement. For a page's reads, what the session holds unsaved is not written first;
+    `flushed` writes it first, as the ORM's own read would (a post's check that must see
+    what the post added, changed or removed)."""
+    current = within or session()
+    if flushed and (current.new or current.dirty or current.deleted):
+        current.flush()
+    return _rows(current.connection(), statement, params or {})
 
 
 def row(statement, params=None, *, within=None):
@@ -470,9 +475,9 @@ def row(statement, params=None, *, within=None):
     return found[0] if found else None
 
 
-def scalar(statement, params=None):
+def scalar(statement, params=None, *, flushed=False):
     """The first column of `row`, or None."""
-    found = rows(statement, params)
+    found = rows(statement, params, flushed=flushed)
     return found[0][0] if found else None
 
 
@@ -576,15 +581,15 @@ class _Plan:
         return [Row(metadata, processors, key_to_index, data) for data in found]
 
 
-def values(model, statement, params=None):
+def values(model, statement, params=None, *, flushed=False):
     """A page's rows of a model read as values: objects with the row's columns (the
     statement selects `model.__table__.columns`, and may add labelled ones), the model's
     plain properties (an encrypted value opens as it is shown) and its own methods, but
     none of the ORM's bookkeeping of a loaded object (identity, state, changes), which cost
-    more than the statement. Read only: nothing set on them is saved."""
+    more than the statement. Read only: nothing set on them is saved. `flushed`: as `rows`."""
     kind = _values_class(model)
     found = []
-    for row in rows(statement, params):
+    for row in rows(statement, params, flushed=flushed):
         value = object.__new__(kind)
         value.__dict__.update(row._mapping)
         found.append(value)

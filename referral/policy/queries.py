@@ -13,10 +13,8 @@ def active_consent(family_id, organisation_id):
     the connection (the partner's referral page asks it of every view); a consent recorded
     or withdrawn in this transaction and not yet written is written first, as the ORM's
     own read would."""
-    session = db.session()
-    if session.new or session.dirty:
-        session.flush()
-    return db.scalar(_active_consent(), {"family": family_id, "organisation": organisation_id})
+    return db.scalar(_active_consent(), {"family": family_id, "organisation": organisation_id},
+                     flushed=True)
 
 
 @db.prepared

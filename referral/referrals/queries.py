@@ -74,22 +74,24 @@ def _lock_signal():
 
 
 def open_from(signal_id, service_ids, *, leaving_out=()):
-    """The open referrals from this signal to these services (but those left out), with
-    what is read from the database now, not what this session read before."""
+    """The open referrals from this signal to these services (but those left out), as
+    values read from the database now (what this transaction changed written first), not
+    what this session read before."""
     if not service_ids:
         return []
-    return db.session().exec(_open_from(), params={
+    return db.values(Referral, _open_from(), {
         "signal": signal_id, "services": list(service_ids),
-        "leaving_out": list(leaving_out)}).all()
+        "leaving_out": list(leaving_out)}, flushed=True)
 
 
 @db.prepared
 def _open_from():  # in every referral made, inside its write lock: built once
-    return (select(Referral).where(Referral.signal_id == bindparam("signal"),
-                                   Referral.service_id.in_(bindparam("services", expanding=True)),
-                                   Referral.status.in_([s.value for s in OPEN]),
-                                   Referral.id.not_in(bindparam("leaving_out", expanding=True)))
-            .order_by(Referral.created_at).execution_options(populate_existing=True))
+    return (select(*Referral.__table__.columns)
+            .where(Referral.signal_id == bindparam("signal"),
+                   Referral.service_id.in_(bindparam("services", expanding=True)),
+                   Referral.status.in_([s.value for s in OPEN]),
+                   Referral.id.not_in(bindparam("leaving_out", expanding=True)))
+            .order_by(Referral.created_at))
 
 
 def open_of_family(family_id):
@@ -133,9 +135,18 @@ def side_for(user, referral, target):
 
 def by_submission(form_token, services):
     """The referrals an earlier submission of this form made to these services (exact keys:
-    a LIKE on the prefix would read every referral in the country)."""
+    a LIKE on the prefix would read every referral in the country). Almost always none: the
+    keys are looked up first, and only referrals found are loaded as models."""
     keys = [f"{form_token}:{service.id}" for service in services]
+    if not db.rows(_submitted(), {"keys": keys}, flushed=True):
+        return []
     return db.session().exec(_by_submission(), params={"keys": keys}).all()
+
+
+@db.prepared
+def _submitted():
+    return select(Referral.id).where(Referral.submission_key.in_(bindparam("keys",
+                                                                            expanding=True)))
 
 
 @db.prepared
@@ -618,13 +629,13 @@ def signal_domains(signal_id):
 
 
 def active_services(ids):
-    """The services among these ids that take referrals now, in one query."""
+    """The services among these ids that take referrals now, in one query, as values."""
     if not ids:
         return []
-    return db.session().exec(_active_services(), params={"ids": list(ids)}).all()
+    return db.values(Service, _active_services(), {"ids": list(ids)})
 
 
 @db.prepared
 def _active_services():
-    return select(Service).where(Service.id.in_(bindparam("ids", expanding=True)),
-                                 Service.status == ServiceStatus.active)
+    return select(*Service.__table__.columns).where(
+        Service.id.in_(bindparam("ids", expanding=True)), Service.status == ServiceStatus.active)
