@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import time
+import uuid
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
@@ -239,21 +240,50 @@ def init_app(app):
 
 
 _addresses = {}  # (script root, endpoint, static file): its address, see _url_for
+_patterns = {}  # (script root, endpoint, names): its address in parts, see _url_for
 
 
 def _url_for(endpoint, **values):
     """url_for for templates. An address without values — a menu link, the home page — or
     of a static file is the same on every page for a given script root, so it is built once
-    per process: every page has ten or more, each built rule by rule otherwise. Addresses
-    with other values (an id, a page, an external address) are built each time."""
-    static = endpoint == "static" and values.keys() == {"filename"}
-    if (values and not static) or not has_request_context():
+    per process: every page has ten or more, each built rule by rule otherwise. An address
+    whose values are all ids (a referral's, a family's: a list has one a row) is built once
+    per endpoint and names with stand-in ids, and then written with each row's (a UUID
+    is written the same way wherever it stands). Other addresses are built each time."""
+    if not has_request_context():
         return current_app.url_for(endpoint, **values)
-    key = (request.script_root, endpoint, values.get("filename"))
-    address = _addresses.get(key)
-    if address is None:
-        address = _addresses[key] = current_app.url_for(endpoint, **values)
-    return address
+    if not values or (endpoint == "static" and values.keys() == {"filename"}):
+        key = (request.script_root, endpoint, values.get("filename"))
+        address = _addresses.get(key)
+        if address is None:
+            address = _addresses[key] = current_app.url_for(endpoint, **values)
+        return address
+    if endpoint.startswith(".") or any(type(value) is not uuid.UUID
+                                       for value in values.values()):
+        return current_app.url_for(endpoint, **values)
+    key = (request.script_root, endpoint, tuple(values))
+    parts = _patterns.get(key)
+    if parts is None:
+        parts = _patterns[key] = _pattern(endpoint, tuple(values))
+    if not parts:
+        return current_app.url_for(endpoint, **values)
+    return "".join([parts[0], *(str(values[name]) + text for name, text in parts[1])])
+
+
+def _pattern(endpoint, names):
+    """The address of an endpoint for ids under these names, as its first text and then
+    (name, text after that id) pairs; () when each id does not stand in it exactly once."""
+    stand_ins = {name: uuid.UUID(int=number + 1) for number, name in enumerate(names)}
+    address = current_app.url_for(endpoint, **stand_ins)
+    for name in names:
+        if address.count(str(stand_ins[name])) != 1:
+            return ()
+    places = sorted((address.index(str(stand_ins[name])), name) for name in names)
+    ends = [place + len(str(stand_ins[name])) for place, name in places]
+    starts = [place for place, _name in places[1:]] + [len(address)]
+    return (address[:places[0][0]],
+            tuple((name, address[end:start])
+                  for (_place, name), end, start in zip(places, ends, starts, strict=True)))
 
 
 def _keep(*key, caller):

@@ -1,8 +1,10 @@
 """What every response carries: headers, error pages, limits, health checks, language."""
 
 import re
+import uuid
 
 import pytest
+from flask import url_for
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import post_form
@@ -192,3 +194,23 @@ def test_wtforms_own_messages_in_the_page_language(client, make_user, login):
     assert "Ongeldig getal." in client.get("/directory/?age=twaalf").text
     post_form(client, "/language", {"language": "en", "next": "/"}, page="/")
     assert "Not a valid integer value." in client.get("/directory/?age=twaalf").text
+
+
+def test_addresses_of_ids_are_the_ones_flask_builds(app):
+    """Templates write an address of ids from its parts, built once per endpoint (a list
+    has one a row): for every route of ids alone, under the root and under a path, the
+    same address as url_for, also with an id in the query string."""
+    from referral.web import _url_for
+
+    routes = [rule for rule in app.url_map.iter_rules() if rule.arguments and all(
+        type(rule._converters[name]).__name__ == "UUIDConverter" for name in rule.arguments)]
+    assert len(routes) > 10
+    for root in ("", "/verwijzen"):
+        with app.test_request_context("/", base_url=f"http://localhost{root}/"):
+            for rule in routes:
+                for _ in range(2):  # first building the parts, then from them
+                    ids = {name: uuid.uuid4() for name in sorted(rule.arguments)}
+                    assert _url_for(rule.endpoint, **ids) == url_for(rule.endpoint, **ids)
+                    ids["next_id"] = uuid.uuid4()
+                    assert _url_for(rule.endpoint, **ids) == url_for(rule.endpoint, **ids)
+                    assert str(ids["next_id"]) in _url_for(rule.endpoint, **ids)
