@@ -463,10 +463,15 @@ def rows(statement, params=None, *, within=None, flushed=False):
     a statement. For a page's reads, what the session holds unsaved is not written first;
     `flushed` writes it first, as the ORM's own read would (a post's check that must see
     what the post added, changed or removed)."""
-    current = within or session()
+    current, params = within or session(), params or {}
     if flushed and (current.new or current.dirty or current.deleted):
         current.flush()
-    return _rows(current.connection(), statement, params or {})
+    answers = None if flushed else current.info.get("ahead")
+    if answers:  # sent ahead (see `ahead`)
+        found = answers.pop((statement, _values_key(params)), None)
+        if found is not None:
+            return found
+    return _rows(current.connection(), statement, params)
 
 
 def row(statement, params=None, *, within=None):
@@ -553,7 +558,8 @@ class _Plan:
         plan.key_to_index = None if changes else plan.metadata._key_to_index
         return plan
 
-    def rows(self, connection, params):
+    def given(self, params):
+        """The SQL and values of one run, as the driver takes them."""
         values = self.compiled.construct_params(params, escape_names=False)
         sql, order, binds = self.sql, self.order, self.binds
         if self.finished_per_run:  # as SQLAlchemy does it (DefaultExecutionContext)
@@ -561,24 +567,82 @@ class _Plan:
             sql, order = finished.statement, finished.positiontup
             binds = {**binds, **finished.processors}
         if order is None:
-            given = {name: binds[name](value) if name in binds else value
-                     for name, value in values.items()}
-        else:
-            given = tuple(binds[name](values[name]) if name in binds else values[name]
+            return sql, {name: binds[name](value) if name in binds else value
+                         for name, value in values.items()}
+        return sql, tuple(binds[name](values[name]) if name in binds else values[name]
                           for name in order)
+
+    def made(self, found):
+        """The Rows of what the driver gave."""
+        metadata, processors, key_to_index = self.metadata, self.processors, self.key_to_index
+        return [Row(metadata, processors, key_to_index, data) for data in found]
+
+    def rows(self, connection, params):
+        sql, given = self.given(params)
         cursor = connection.connection.dbapi_connection.cursor()
         try:
-            if connection._has_events or connection.engine._has_events:
-                for listener in connection.dispatch.before_cursor_execute:
-                    listener(connection, cursor, sql, given, None, False)
+            _seen(connection, cursor, sql, given)
             cursor.execute(sql, given)
             found = cursor.fetchall() if self.metadata is not None else ()
         except connection.dialect.loaded_dbapi.Error as error:
             connection._handle_dbapi_exception(error, sql, given, cursor, None)
         finally:
             cursor.close()
-        metadata, processors, key_to_index = self.metadata, self.processors, self.key_to_index
-        return [Row(metadata, processors, key_to_index, data) for data in found]
+        return self.made(found)
+
+
+def _seen(connection, cursor, sql, given):
+    """Tell the statement listeners (before_cursor_execute), as SQLAlchemy would."""
+    if connection._has_events or connection.engine._has_events:
+        for listener in connection.dispatch.before_cursor_execute:
+            listener(connection, cursor, sql, given, None, False)
+
+
+def ahead(*reads):
+    """Send a page's reads — (statement, params) pairs of kept selects, each run later by
+    `rows`, `values`, `row` or `scalar` with the same values — to PostgreSQL at once, in one
+    round trip (psycopg's pipeline) instead of one each: the page then takes each answer
+    when it asks, in its own order. For reads whose answer nothing the request does before
+    asking changes (they run earlier, in the same transaction). Each answer is taken once;
+    one not taken is dropped at the transaction's end. SQLite has no round trips: nothing
+    is sent ahead there, nor a statement not yet planned (its first run learns its plan)."""
+    connection = session().connection()
+    if connection.dialect.name != "postgresql":
+        return
+    planned = [(statement, params, _plans.get((statement, "postgresql")))
+               for statement, params in reads]
+    planned = [read for read in planned if isinstance(read[2], _Plan)
+               and read[2].metadata is not None]
+    if len(planned) < 2:
+        return
+    raw, runs = connection.connection.dbapi_connection, []
+    try:
+        with raw.pipeline():
+            for _statement, params, plan in planned:
+                sql, given = plan.given(params)
+                cursor = raw.cursor()
+                runs.append(cursor)
+                _seen(connection, cursor, sql, given)
+                cursor.execute(sql, given)
+        answers = session().info.setdefault("ahead", {})
+        for (statement, params, plan), cursor in zip(planned, runs, strict=True):
+            answers[(statement, _values_key(params))] = plan.made(cursor.fetchall())
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, None, None, None, None)
+    finally:
+        for cursor in runs:
+            cursor.close()
+
+
+def _values_key(params):
+    return tuple(sorted((name, tuple(value) if isinstance(value, list) else value)
+                        for name, value in params.items()))
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_ahead(session_):
+    session_.info.pop("ahead", None)
 
 
 def values(model, statement, params=None, *, flushed=False):

@@ -2,15 +2,18 @@
 first execution (db._Plan): the same rows, values and errors as through SQLAlchemy, seen by
 the statement listeners, on SQLite and PostgreSQL."""
 
+import uuid
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import bindparam, exc, select
+from psycopg import pq
+from sqlalchemy import bindparam, event, exc, select
 
 from referral import db
 from referral.auth.models import User
 from referral.monitor.models import MonitorCache
-from tests.conftest import counted_queries
+from tests.conftest import SAVEPOINTS, counted_queries
 
 
 @db.prepared
@@ -98,3 +101,83 @@ def test_a_drivers_error_in_a_planned_statement_is_raised_as_sqlalchemy_raises_i
             db.write(_add_count(), {"key": "twice", "computed_at": moment, "tables": "[]"})
         db.session().rollback()
         assert db.rows(select(MonitorCache.key).where(MonitorCache.key == "twice")) == []
+
+
+def _reads(world):
+    from referral.cases.queries import family_page_reads
+
+    return family_page_reads(world.family_id)
+
+
+@contextmanager
+def _sent(app):
+    """The statements sent inside the block, each with whether it went in a pipeline."""
+    sent = []
+
+    def seen(_conn, cursor, statement, *_args):
+        if statement.startswith(SAVEPOINTS):  # the tests' own transaction around the app's
+            return
+        pgconn = getattr(cursor.connection, "pgconn", None)  # psycopg's; not sqlite3's
+        sent.append((statement, pgconn is not None
+                     and pgconn.pipeline_status != pq.PipelineStatus.OFF))
+
+    engine = app.extensions["referral.engine"]
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_reads_sent_ahead_are_answered_as_read_once_each(app, world):
+    """On PostgreSQL, reads sent ahead go in one pipeline and each is then answered from
+    it, once; on SQLite nothing is sent ahead (no round trips to save)."""
+    postgres = app.config["DATABASE_URL"].startswith("postgresql")
+    with app.test_request_context():
+        reads = _reads(world)
+        expected = [_through_sqlalchemy(statement, params) for statement, params in reads]
+        for statement, params in reads:  # the plans are learnt at a first run
+            db.rows(statement, params)
+        with _sent(app) as ahead:
+            db.ahead(*reads)
+        with _sent(app) as asked:
+            answers = [db.rows(statement, params) for statement, params in reads]
+        assert answers == expected and any(expected)
+        if postgres:
+            assert len(ahead) == len(reads) and all(piped for _sql, piped in ahead)
+            assert asked == []
+        else:
+            assert ahead == [] and len(asked) == len(reads)
+        with _sent(app) as again:  # taken once: asked again, read again
+            db.rows(*reads[0])
+        assert len(again) == 1
+
+
+def test_an_answer_sent_ahead_is_not_kept_past_its_transaction_or_for_other_values(
+        app, world, make_user):
+    with app.test_request_context():
+        reads = _reads(world)
+        for statement, params in reads:
+            db.rows(statement, params)
+        db.ahead(*reads)
+        statement, params = reads[0]
+        with _sent(app) as other:
+            db.rows(statement, {"family": uuid.uuid4()})
+        assert len(other) == 1
+        db.commit()
+        with _sent(app) as after:
+            db.rows(statement, params)
+        assert len(after) == 1
+
+
+def test_the_family_and_referral_pages_send_their_reads_ahead_on_postgresql(
+        app, client, world, login):
+    login(world.owner)
+    postgres = app.config["DATABASE_URL"].startswith("postgresql")
+    for path, ahead in ((f"/families/{world.family_id}", 6),
+                        (f"/referrals/{world.inbox_referral}", 3)):
+        client.get(path)  # the plans are learnt
+        with _sent(app) as sent:
+            assert client.get(path).status_code == 200
+        piped = sum(1 for _sql, in_pipeline in sent if in_pipeline)
+        assert piped == (ahead if postgres else 0), path

@@ -191,6 +191,14 @@ def _family_children():
     return select(*Child.__table__.columns).where(Child.family_id == FAMILY)
 
 
+def family_page_reads(family_id):
+    """The family page's reads of the family's own data (read_family, consents_of,
+    family_history), for db.ahead."""
+    params = {"family": family_id}
+    return [(_signals(), params), (_family_children(), params), (_consents(), params),
+            (_history(), params)]
+
+
 def read_family(user, family):
     """The family page's content, as values (db.values): children and signals (with their
     domains, by code); audited."""

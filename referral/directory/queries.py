@@ -380,8 +380,7 @@ class Named:
 def service_and_organisation(service_id, organisation_id):
     """The name and route of a service and the name of an organisation (a referral's), in
     one statement, as values."""
-    row = db.rows(_service_and_organisation(), {"service_id": service_id,
-                                                "organisation_id": organisation_id})
+    row = db.rows(*service_and_organisation_read(service_id, organisation_id))
     if not row:  # either is gone
         service, organisation = (db.session().get(Service, service_id),
                                  get_organisation(organisation_id))
@@ -389,6 +388,12 @@ def service_and_organisation(service_id, organisation_id):
                 organisation and Named(organisation.name))
     service, route, organisation = row[0]
     return Named(service, route), Named(organisation)
+
+
+def service_and_organisation_read(service_id, organisation_id):
+    """The statement and values of service_and_organisation (for db.ahead)."""
+    return _service_and_organisation(), {"service_id": service_id,
+                                         "organisation_id": organisation_id}
 
 
 def organisation_named(name):

@@ -54,5 +54,10 @@ def _pending_handover():
 def pending_handover_to(user_id, referral_id):
     """The handover of the referral waiting for this user's answer, as a value (db.values);
     None if there is none."""
-    found = db.values(Handover, _pending_handover(), {"user": user_id, "referral": referral_id})
+    found = db.values(Handover, *pending_handover_read(user_id, referral_id))
     return found[0] if found else None
+
+
+def pending_handover_read(user_id, referral_id):
+    """The statement and values of pending_handover_to (for db.ahead)."""
+    return _pending_handover(), {"user": user_id, "referral": referral_id}

@@ -498,6 +498,13 @@ def _of_family():
             .order_by(Referral.created_at.desc()))
 
 
+def family_page_reads(family_id):
+    """The family page's reads of the family's referrals (of_family, family_timeline), for
+    db.ahead."""
+    params = {"family": family_id}
+    return [(_of_family(), params), (_family_timeline(), params)]
+
+
 def of_family(family_id):
     """The family's referrals, newest first, as values: id, status, outcome, follow-up
     date and service name (a page's list, not models: the ORM doubled the statement's cost)."""
@@ -537,7 +544,12 @@ def events_of(referral):
     """The referral's timeline, oldest first, as values (db.values): step 1 is its
     creation. Each brings its actor's stored name (`actor_name_enc`, opened by
     auth.queries.opened_names): the page names them without a statement of its own."""
-    return db.values(ReferralEvent, _events(), {"referral": referral.id})
+    return db.values(ReferralEvent, *events_read(referral.id))
+
+
+def events_read(referral_id):
+    """The statement and values of events_of (for db.ahead)."""
+    return _events(), {"referral": referral_id}
 
 
 STUCK_PAGE_SIZE = 100

@@ -17,7 +17,7 @@ from referral.directory.models import Service
 from referral.errors import Refused
 from referral.forms import need_domain_choices, page_number, show_refusal
 from referral.i18n import gettext as _
-from referral.policy.queries import pending_handover_to
+from referral.policy.queries import pending_handover_read, pending_handover_to
 from referral.referrals import bp, lifecycle, operations, queries
 from referral.referrals.forms import (
     AccompanyFilters,
@@ -258,6 +258,10 @@ def _render_show(referral, status_form=None, note_form=None, bridge_form=None):
 def _show_page(referral, status_form=None, note_form=None, bridge_form=None):
     """What the referral's page shows, read before anything is written."""
     user = current_user
+    # What every view of the page reads, asked at once (one round trip on PostgreSQL).
+    db.ahead(directory.service_and_organisation_read(referral.service_id,
+                                                     referral.organisation_id),
+             queries.events_read(referral.id), pending_handover_read(user.id, referral.id))
     service, organisation = directory.service_and_organisation(referral.service_id,
                                                                referral.organisation_id)
     owner_side = policy.allowed(user, "referral.as_referrer", referral)
