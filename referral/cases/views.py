@@ -246,7 +246,7 @@ def family(family_id):
 @bp.route("/<uuid:family_id>/signals/new", methods=["GET", "POST"])
 @login_required
 def new_signal(family_id):
-    family = _family_for("family.view", family_id)
+    family = _family_for("family.view", family_id, read=familykeys.value)  # never changed
     if not policy.allowed(current_user, "signal.create", family):
         return render_template("cases/not_trained.html", family=family), 403
     form = SignalForm()
