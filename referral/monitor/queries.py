@@ -165,7 +165,7 @@ def cached_figures(scope, labels, *, now=None, force=False):
     and shared by every app process. Returns (tables, when they were counted).
     (Storing the count is this read's memory, not a change of anything it counts.)"""
     key = _count_key(scope.year, labels)
-    stored = db.session().execute(_count(), {"key": key}).first()
+    stored = db.row(_count(), {"key": key})
     return _figures_or_stored(scope, labels, stored, now=now, force=force)
 
 

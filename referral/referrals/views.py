@@ -58,12 +58,20 @@ def labels():
             "COUNTED_REASONS": lifecycle.COUNTED_REASONS, "UNHAPPY": lifecycle.UNHAPPY}
 
 
-def _referral_or_404(referral_id, action="referral.view", *, for_update=False, shown=False):
-    """The referral, if this user may; others get 404 and a denied entry in the log.
-    `shown`: for a page that only shows it, as a value (familykeys.value), not a model."""
-    referral = (queries.lock(referral_id) if for_update
-                else familykeys.value(Referral, referral_id) if shown
-                else familykeys.get(Referral, referral_id))
+def _locked(_model, referral_id):
+    return queries.lock(referral_id)
+
+
+def _locked_on_post(model, referral_id):
+    """Locked for a post of the form, as it is for its page."""
+    return (_locked if request.method == "POST" else familykeys.get)(model, referral_id)
+
+
+def _referral_or_404(referral_id, action="referral.view", *, read=familykeys.get):
+    """The referral, if this user may; others get 404 and a denied entry in the log. A post
+    that changes it reads it locked (`_locked`), a page that only shows it as a value
+    (familykeys.value)."""
+    referral = read(Referral, referral_id)
     policy.require(current_user, action, referral, hide=True, object_type="referral", object_id=referral_id,
                    family_id=referral.family_id if referral else None,
                    attempted="update" if request.method == "POST" else "read")
@@ -240,7 +248,7 @@ def _flash_outcome(made):
 @bp.route("/<uuid:referral_id>")
 @login_required
 def show(referral_id):
-    referral = _referral_or_404(referral_id, shown=True)
+    referral = _referral_or_404(referral_id, read=familykeys.value)
     page = _show_page(referral)
     # Logged last, just before the page is committed and rendered: from the entry on, this
     # request holds the access log's head (and on SQLite the write lock).
@@ -328,7 +336,7 @@ def _status_form(target, **kwargs):
 @bp.route("/<uuid:referral_id>/status/<target>", methods=["POST"])
 @login_required
 def change_status(referral_id, target):
-    referral = _referral_or_404(referral_id, for_update=True)
+    referral = _referral_or_404(referral_id, read=_locked)
     if target not in set(Status):
         abort(404)
     form = _status_form(target)
@@ -355,7 +363,7 @@ def change_status(referral_id, target):
 @bp.route("/<uuid:referral_id>/notes", methods=["POST"])
 @login_required
 def add_note(referral_id):
-    referral = _referral_or_404(referral_id, "referral.note", for_update=True)
+    referral = _referral_or_404(referral_id, "referral.note", read=_locked)
     form = NoteForm()
     if not form.validate():
         return _render_show(referral, note_form=form), 400
@@ -373,7 +381,7 @@ def add_note(referral_id):
 def follow_up(referral_id):
     """The owner moves the follow-up date."""
     referral = _referral_or_404(referral_id, "referral.follow_up",
-                                for_update=request.method == "POST")
+                                read=_locked_on_post)
     form = FollowUpForm()
     if request.method == "GET":
         form.follow_up_on.data = referral.follow_up_on
@@ -397,7 +405,7 @@ def follow_up(referral_id):
 def edit(referral_id):
     """The owner changes a draft before sending it: its service, message and follow-up."""
     referral = _referral_or_404(referral_id, "referral.edit",
-                                for_update=request.method == "POST")
+                                read=_locked_on_post)
     if referral.status != Status.draft:
         flash(_("Only a draft can be changed; this referral is %(status)s.",
                 status=status_label(referral.status)), "error")
@@ -461,7 +469,7 @@ def letter(referral_id):
 @login_required
 def handover(referral_id):
     referral = _referral_or_404(referral_id, "referral.handover",
-                                for_update=request.method == "POST")
+                                read=_locked_on_post)
     form = HandoverForm()
     form.colleague.choices = [SelectChoice("", "—")] + [
         SelectChoice(str(u.id), u.name) for u in queries.colleagues(current_user)]
@@ -499,7 +507,7 @@ def decide(handover_id):
 @login_required
 def bridge(referral_id):
     referral = _referral_or_404(referral_id, "referral.bridge",
-                                for_update=request.method == "POST")
+                                read=_locked_on_post)
     form = BridgeForm()
     form.bridge.choices = [SelectChoice("", "—")] + [
         SelectChoice(str(u.id), u.name) for u in queries.bridge_workers()]
@@ -521,7 +529,7 @@ def bridge(referral_id):
 @login_required
 def answer_bridge(referral_id):
     """The bridge worker asked accepts, or declines with a reason for the owner."""
-    referral = _referral_or_404(referral_id, "bridge.decide", for_update=True)
+    referral = _referral_or_404(referral_id, "bridge.decide", read=_locked)
     form = BridgeAnswerForm()
     if form.validate() and not (form.accept.data or form.decline.data):
         form.form_errors.append(_("Choose to accept or to decline."))
