@@ -668,13 +668,13 @@ def loaded(model, statement, params):
     is given as it is, as the ORM gives it. Nothing unsaved is flushed first: for what a
     request reads before it changes anything."""
     current = session()
-    found = _rows(current.connection(), statement, params)
-    if not found:
+    read = _rows(current.connection(), statement, params)
+    if not read:
         return None
     mapper = inspect(model)
     if not mapper.configured:  # the ORM's first statement sets its mappers up: this may be
         configure_mappers()    # a worker's first (a request's user)
-    values = found[0]._mapping
+    values = read[0]._mapping
     key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
     found = current.identity_map.get(key)
     if found is not None:
