@@ -2,6 +2,7 @@
 
 import contextlib
 import functools
+import re
 import time
 import uuid
 from datetime import date, timedelta
@@ -273,17 +274,14 @@ def _url_for(endpoint, **values):
 def _pattern(endpoint, names):
     """The address of an endpoint for ids under these names, as its first text and then
     (name, text after that id) pairs; () when each id does not stand in it exactly once."""
-    stand_ins = {name: uuid.UUID(int=number + 1) for number, name in enumerate(names)}
-    address = current_app.url_for(endpoint, **stand_ins)
-    for name in names:
-        if address.count(str(stand_ins[name])) != 1:
-            return ()
-    places = sorted((address.index(str(stand_ins[name])), name) for name in names)
-    ends = [place + len(str(stand_ins[name])) for place, name in places]
-    starts = [place for place, _name in places[1:]] + [len(address)]
-    return (address[:places[0][0]],
-            tuple((name, address[end:start])
-                  for (_place, name), end, start in zip(places, ends, starts, strict=True)))
+    stand_ins = {str(uuid.UUID(int=number + 1)): name for number, name in enumerate(names)}
+    address = current_app.url_for(endpoint, **{name: uuid.UUID(stand_in)
+                                               for stand_in, name in stand_ins.items()})
+    pieces = re.split(f"({'|'.join(stand_ins)})", address)  # text, id, text, id, …, text
+    if sorted(pieces[1::2]) != sorted(stand_ins):
+        return ()
+    return pieces[0], tuple((stand_ins[stand_in], text)
+                            for stand_in, text in zip(pieces[1::2], pieces[2::2], strict=True))
 
 
 def _keep(*key, caller):
