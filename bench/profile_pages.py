@@ -6,11 +6,15 @@
 
 Per page: the mean time of a request in-process (no server, no network) and the functions
 with the most time. Paths may name {family}, {referral} and {service}: the demo's first.
+`--post NAME` profiles one of the bench's form posts instead (signal, note, referral,
+accept), each post as the bench sends it; a post made once per item (referral, accept)
+runs as many rounds as there are items.
 """
 
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import sys
 import time
@@ -20,10 +24,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import logged_in  # noqa: E402
 from pages import (  # noqa: E402  (puts this checkout first on sys.path)
     MUNICIPALITY,
+    PARTNER,
     PROFESSIONAL,
+    csrf,
+    pages,
+    partner_items,
     setup_database,
+    with_token,
     world,
 )
+
+POSTS = {"signal": "create signal (post)", "note": "add note (post)",
+         "referral": "create referral (post)", "accept": "accept referral (post)"}
 
 PATHS = ["/healthz", "/", "/families/", "/referrals/", "/families/{family}",
          "/referrals/{referral}", "/directory/?q=voedsel",
@@ -43,30 +55,48 @@ def main():
                         "name holds this call, and their times")
     parser.add_argument("--callers", help="instead of the top list: which functions call "
                         "those whose name holds this, and how often")
+    parser.add_argument("--post", choices=sorted(POSTS))
     parser.add_argument("--time-only", action="store_true",
                         help="only the mean time per request, no profile")
     args = parser.parse_args()
+    # As in production (the bench's server): no development mail sink, which would send
+    # each post's mail in a transaction of its own after the response.
+    os.environ["REFERRAL_MAIL_SINK"] = "false"
     app = setup_database(args.database_url, args.scale)
     ids = world(app)
     names = {"family": ids["families"][0], "referral": ids["mine"][0],
              "service": ids["services"][0]}
-    client = logged_in(app, args.email)
-    for template in args.paths or PATHS:
-        path = template.format(**names)
+    if args.post:
+        # What a post made once per item needs first: signals to refer, referrals to accept.
+        needs = {"referral": ["signal"], "accept": ["signal", "referral"]}.get(args.post, [])
+        for kind in needs:
+            requests = post_requests(app, kind, ids)
+            for _ in range(args.rounds * 2 + 10):
+                next(requests)()
+            ids = world(app)
+        requests = post_requests(app, args.post, ids)
+        if args.post in ("referral", "accept"):  # each once: warm-up, timing, profile
+            args.rounds = min(args.rounds, (len(requests.items) - 5) // 2)
+        jobs = [(POSTS[args.post], lambda: next(requests)())]
+    else:
+        client = logged_in(app, args.email)
+        jobs = [(template, get(client, template.format(**names)))
+                for template in args.paths or PATHS]
+    for label, request in jobs:
         for _ in range(5):  # templates compiled, caches warm
-            assert client.get(path).status_code == 200, path
+            request()
         began, cpu = time.perf_counter(), time.process_time()
         for _ in range(args.rounds):
-            client.get(path)
+            request()
         plain = (time.perf_counter() - began) / args.rounds
         cpu = (time.process_time() - cpu) / args.rounds
         if args.time_only:  # CPU time: much less moved by other processes than wall time
-            print(f"{template}\t{plain * 1000:.2f} ms\tCPU {cpu * 1000:.2f} ms", flush=True)
+            print(f"{label}\t{plain * 1000:.2f} ms\tCPU {cpu * 1000:.2f} ms", flush=True)
             continue
         profile = cProfile.Profile()
         profile.enable()
         for _ in range(args.rounds):
-            client.get(path)
+            request()
         profile.disable()
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out).sort_stats(args.sort)
@@ -76,8 +106,44 @@ def main():
             stats.print_callers(args.callers)
         else:
             stats.print_stats(args.top)
-        print(f"=== {path}: {plain * 1000:.2f} ms per request in-process")
+        print(f"=== {label}: {plain * 1000:.2f} ms per request in-process")
         print("\n".join(out.getvalue().splitlines()[6:]))
+
+
+def get(client, path):
+    def request():
+        assert client.get(path).status_code == 200, path
+    return request
+
+
+class post_requests:
+    """The bench's posts of a kind as requests to make in turn, with the CSRF token of the
+    form page, as the bench sends them (each once for the posts made once per item)."""
+
+    def __init__(self, app, kind, ids):
+        self.client = logged_in(app, PARTNER if kind == "accept" else PROFESSIONAL)
+        self.items = {**{page[0]: page[4] for page in pages(ids)},
+                      **partner_items(ids)}[POSTS[kind]]
+        _, path, _ = self.items[0]
+        form = path.removesuffix("/status/accepted").removesuffix("/notes")
+        field = "accepted-csrf_token" if path.endswith("/accepted") else "csrf_token"
+        self.token = csrf(self.client.get(form).text, field)
+        self.cookie = self.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+        self.sent = 0
+
+    def __next__(self):
+        method, path, fields = self.items[self.sent % len(self.items)]
+        self.sent += 1
+
+        def request():
+            response = self.client.open(path, method=method,
+                                        data=with_token(fields, self.token, path))
+            assert response.status_code == 303, (path, response.status_code)
+            # As the bench does: the post's cookie holds its message for the next page,
+            # which is not asked for; kept, every later post would carry them all.
+            self.client.set_cookie(self.cookie.key, self.cookie.value,
+                                   domain=self.cookie.domain, path=self.cookie.path)
+        return request
 
 
 if __name__ == "__main__":

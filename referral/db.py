@@ -2,6 +2,7 @@
 
 import fcntl
 import functools
+import itertools
 import os
 import signal
 import sqlite3
@@ -13,9 +14,11 @@ from datetime import UTC, datetime
 from alembic.config import Config
 from flask import before_render_template, current_app, g, has_request_context, request
 from psycopg.pq import ExecStatus, TransactionStatus
-from sqlalchemy import DateTime, Row, create_engine, event, inspect
+from pydantic_core import PydanticUndefined
+from sqlalchemy import DateTime, Row, bindparam, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Mapper, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import Field, Session, SQLModel
 
@@ -488,7 +491,8 @@ def scalar(statement, params=None, *, flushed=False):
 
 def write(statement, params):
     """Run a statement that changes rows and returns none (an insert, an update) through
-    the session's connection, as `rows` reads: a `prepared` one through its plan."""
+    the session's connection, as `rows` reads: a `prepared` one through its plan. `params`
+    is one row's values, or a list of them (executemany)."""
     session_ = session()
     _rows(session_.connection(), statement, params)
     wrote(session_)
@@ -497,6 +501,9 @@ def write(statement, params):
 def _rows(connection, statement, params):
     """A statement's rows on a connection (none for a change): one built by `prepared`
     through its plan, made at its first execution; anything else through SQLAlchemy."""
+    if isinstance(params, list):  # many rows (executemany): SQLAlchemy's own way
+        connection.execute(statement, params)
+        return []
     key = (statement, connection.dialect.name)
     plan = _plans.get(key, _unplanned)
     if plan is _unplanned and statement in _prepared:
@@ -695,11 +702,89 @@ def value_of(model, row):
     return value
 
 
+def new_value(model, **given):
+    """A new row of `model` as a value (see `values`) to `insert`: the columns given, the
+    model's own defaults for the rest (a new id, now). Its sealed properties are set on it
+    as on the model, once the columns they are sealed with (its id, its family) are."""
+    kind = _values_class(model)
+    value = object.__new__(kind)
+    value.__dict__.update({name: given.pop(name) if name in given else default()
+                           for name, default in _defaults(model)})
+    if given:
+        raise TypeError(f"{model.__name__} has no column {', '.join(given)}")
+    return value
+
+
+def insert(*values):
+    """Write new values (`new_value`) as their tables' rows, in order, through kept
+    inserts: not the ORM's unit of work, which cost a post more than the statements. New
+    objects the session holds are inserted first (a referral before its events). Returns
+    the last value."""
+    current = session()
+    if current.new:
+        current.flush()
+    for kind, together in itertools.groupby(values, type):
+        rows = [{name: value.__dict__[name] for name in kind.table_columns}
+                for value in together]
+        write(_insert_of(kind.model), rows[0] if len(rows) == 1 else rows)
+    return values[-1]
+
+
+def update(obj, **changed):
+    """Set columns of a model object. A stored one without other unsaved changes has them
+    written at once, through a kept update, as what is stored (the ORM does not write them
+    again): a note's moment on its referral, a step, without the unit of work. A new one,
+    or one changed otherwise, is written by the ORM with the rest, in one statement."""
+    state = inspect(obj)
+    if not state.persistent or state.modified:
+        for name, value in changed.items():
+            setattr(obj, name, value)
+        return
+    (key,) = state.mapper.primary_key
+    write(_update_of(type(obj), tuple(changed)), {"row_id": state.dict[key.key], **changed})
+    for name, value in changed.items():
+        set_committed_value(obj, name, value)
+
+
+@prepared
+def _insert_of(model):
+    return model.__table__.insert()
+
+
+@prepared
+def _update_of(model, names):
+    """An update of these columns of one row (by its key, `row_id`): one statement, and so
+    one plan, per set of columns."""
+    table = model.__table__
+    (key,) = table.primary_key.columns
+    return (table.update().where(key == bindparam("row_id"))
+            .values({name: bindparam(name) for name in names}))
+
+
+@functools.cache
+def _defaults(model):
+    """(column, its default as a function) of a model's table, from the model's fields."""
+    defaults = []
+    for name in (column.name for column in model.__table__.columns):
+        field = model.model_fields[name]
+        if field.default_factory is not None:
+            defaults.append((name, field.default_factory))
+        elif field.default is PydanticUndefined:
+            defaults.append((name, functools.partial(_required, model, name)))
+        else:
+            defaults.append((name, functools.partial(lambda value: value, field.default)))
+    return defaults
+
+
+def _required(model, name):
+    raise TypeError(f"{model.__name__}: {name} is required")
+
+
 @functools.cache
 def _values_class(model):
     """The plain class of `values`: the properties and functions the model and its mixins
     of this package define (not SQLModel's or SQLAlchemy's)."""
-    members = {"__tablename__": model.__tablename__,
+    members = {"__tablename__": model.__tablename__, "model": model,
                "table_columns": tuple(column.name for column in model.__table__.columns)}
     for klass in reversed(model.__mro__):
         if klass.__module__.startswith("referral."):

@@ -46,8 +46,8 @@ class OutboxMessage(SQLModel, table=True):
 
 
 def queue(recipient, template, *, language, dedupe_key=None, family_id=None, **context):
-    """Add a message to the outbox in the current transaction; returns it (or None if the
-    dedupe key was queued before)."""
+    """Add a message to the outbox in the current transaction; returns it as a value
+    (db.new_value), or None if the dedupe key was queued before."""
     session = db.session()
     if dedupe_key and session.exec(select(OutboxMessage.id).where(
             OutboxMessage.dedupe_key == dedupe_key)).first():
@@ -55,12 +55,10 @@ def queue(recipient, template, *, language, dedupe_key=None, family_id=None, **c
     with force_locale(language):
         subject = render_template(f"email/{template}.subject.txt", **context).strip()
         body = render_template(f"email/{template}.txt", **context)
-    message = OutboxMessage(subject=subject[:200], body=body[:4000], dedupe_key=dedupe_key,
-                            family_id=family_id)
+    message = db.new_value(OutboxMessage, subject=subject[:200], body=body[:4000],
+                           dedupe_key=dedupe_key, family_id=family_id)
     message.recipient = recipient
-    session.add(message)
-    session.flush()
-    return message
+    return db.insert(message)
 
 
 def link(endpoint, **values):

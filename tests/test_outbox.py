@@ -17,11 +17,11 @@ BODY_MARK = "http://x/login"
 def _queue(app, n=1, **state):
     with app.app_context():
         for _ in range(n):
-            message = queue("medewerker@example.org", "password_changed", language="nl",
-                            link=BODY_MARK)
+            queued = queue("medewerker@example.org", "password_changed", language="nl",
+                           link=BODY_MARK)
+            message = db.session().get(OutboxMessage, queued.id)
             for name, value in state.items():
                 setattr(message, name, value)
-            db.session().add(message)
         db.commit()
 
 

@@ -2,7 +2,9 @@
 their encrypted values opening as the model's would, and nothing set on them saved."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import inspect
 from sqlmodel import Session, select
 
@@ -11,6 +13,11 @@ from referral.auth.models import User
 from referral.auth.queries import by_id
 from referral.cases.models import Consent, Family, Signal
 from referral.cases.queries import caseload, consents_of, read_family
+from referral.referrals.models import EventKind, Referral, ReferralEvent
+from referral.referrals.operations import new_event
+from tests.conftest import counted_queries
+
+NOTE = "Moeder gebeld over de schoolspullen."
 
 
 def test_values_open_as_the_models_do_and_save_nothing(app, world):
@@ -62,3 +69,54 @@ def test_my_families_page_reads_values_that_open(app, world):
         assert not isinstance(family, Family)
         assert family.parent_names == db.session().get(Family, world.family_id).parent_names
         assert [child.first_name for child in children[family.id]] == ["Elif"]
+
+
+def test_a_new_value_is_written_as_the_model_would_be(app, world):
+    """A row written as a value (db.new_value, db.insert) — a referral's event, a mail in
+    the outbox — is stored as the ORM would store the model: the model's defaults for what
+    is not given, its sealed text opening as the model's, nothing left for the session to
+    write; values of one model given together go in one statement."""
+    with app.test_request_context(), counted_queries(app) as statements:
+        note = new_event(world.inbox_referral, world.owner.id, EventKind.note, text=NOTE)
+        other = new_event(world.inbox_referral, world.owner.id, EventKind.note, text="Twee.")
+        assert not [s for s in statements if not s.startswith("SELECT")]  # not written
+        statements.clear()
+        db.insert(note, other)
+        assert [s.split()[0] for s in statements] == ["INSERT"]
+        assert not (db.session().new or db.session().dirty)
+        db.commit()
+    with app.test_request_context():
+        stored = db.session().get(ReferralEvent, note.id)
+        assert (stored.text, stored.kind, stored.on_behalf, stored.actor_id) == (
+            NOTE, EventKind.note, False, world.owner.id)
+        assert stored.text_enc != NOTE and db.aware(stored.at) == db.aware(note.at)
+        assert db.session().get(ReferralEvent, other.id).text == "Twee."
+    with app.test_request_context():
+        with pytest.raises(TypeError, match="no column"):
+            db.new_value(ReferralEvent, referral_id=world.inbox_referral,
+                         kind=EventKind.note, colour="blue")
+        with pytest.raises(TypeError, match="kind is required"):
+            db.new_value(ReferralEvent, referral_id=world.inbox_referral)
+
+
+def test_a_stored_object_updated_as_a_row_is_not_written_again(app, world):
+    """db.update writes a stored object's columns at once and leaves the object as stored
+    (the ORM has nothing to write); an object the ORM will write anyway — changed
+    otherwise, or new — gets the values set, written with the rest in one statement."""
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with app.test_request_context(), counted_queries(app) as statements:
+        referral = db.session().get(Referral, world.inbox_referral)
+        statements.clear()
+        db.update(referral, last_activity_at=moment, version=referral.version + 1)
+        assert [s.split()[0] for s in statements] == ["UPDATE"]
+        assert referral.last_activity_at == moment and not db.session().dirty
+        referral.follow_up_on = referral.follow_up_on + timedelta(days=1)
+        statements.clear()
+        db.update(referral, last_activity_at=moment + timedelta(hours=1))
+        assert statements == []  # set: the ORM writes it with the follow-up date
+        db.commit()
+        assert [s.split()[0] for s in statements] == ["UPDATE"]
+    with app.test_request_context():
+        stored = db.session().get(Referral, world.inbox_referral)
+        assert db.aware(stored.last_activity_at) == moment + timedelta(hours=1)
+        assert stored.version == referral.version

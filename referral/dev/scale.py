@@ -249,10 +249,15 @@ def _weighted(pairs):
 
 # --- the bulk path: built rows straight to the driver -------------------------------------
 
+def _model(row):
+    """The model of a built row: a model object's class, a value's model (db.new_value)."""
+    return getattr(type(row), "model", type(row))
+
+
 def _columns(row):
     """A built row as the column values of its table (the model set every one of them)."""
     values = vars(row)
-    return {column.name: values[column.name] for column in row.__table__.columns}
+    return {column.name: values[column.name] for column in _model(row).__table__.columns}
 
 
 def _insert(connection, table, rows):
@@ -337,7 +342,7 @@ class _Generator:
     def add(self, *rows):
         """Keep finished rows as their column values until the next write."""
         for row in rows:
-            self.rows.setdefault(type(row), []).append(_columns(row))
+            self.rows.setdefault(_model(row), []).append(_columns(row))
 
     def write(self):
         """Insert what is kept, parents before children, and commit."""

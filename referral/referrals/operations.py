@@ -95,11 +95,12 @@ def new_referral(*, family_id, signal, service_id, organisation_id, by_inbox, ow
 def new_event(referral_id, actor_id, kind, *, text=None, from_status=None, to_status=None,
               outcome=None, on_behalf=False, follow_up_on=None, from_service_id=None, at=None,
               id=None):
-    """An event of a referral's timeline, its reason or note sealed, not yet added."""
-    event = ReferralEvent(**db.given(id=id, at=at), referral_id=referral_id, actor_id=actor_id,
-                          kind=kind, from_status=from_status, to_status=to_status,
-                          outcome=outcome, on_behalf=on_behalf, follow_up_on=follow_up_on,
-                          from_service_id=from_service_id)
+    """An event of a referral's timeline as a value (db.new_value), its reason or note
+    sealed, not yet written (db.insert)."""
+    event = db.new_value(ReferralEvent, **db.given(id=id, at=at), referral_id=referral_id,
+                         actor_id=actor_id, kind=kind, from_status=from_status,
+                         to_status=to_status, outcome=outcome, on_behalf=on_behalf,
+                         follow_up_on=follow_up_on, from_service_id=from_service_id)
     event.text = text or None
     return event
 
@@ -139,13 +140,13 @@ def _tell_user(user_id, template, referral):
 
 # --- changes -----------------------------------------------------------------------------
 
-def _event(referral, user, kind, *, activity=True, **fields):
+def _event(referral, user, kind, *, activity=True, write=True, **fields):
+    """An event of the referral, written unless `write` is false (then the caller writes
+    it: db.insert); `activity`: the referral's last activity is now."""
     event = new_event(referral.id, user.id if user else None, kind, **fields)
-    db.session().add(event)
     if activity:
-        referral.last_activity_at = event.at
-        db.session().add(referral)
-    return event
+        db.update(referral, last_activity_at=event.at)
+    return db.insert(event) if write else event
 
 
 def _require_referral(user, action, referral):
@@ -208,13 +209,16 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
                                 by_inbox=service.referral_route == ReferralRoute.inbox,
                                 owner_id=user.id, message=message, follow_up_on=follow_up_on,
                                 form_token=form_token)
-        session.add(referral)  # inserted with its first event's time: no update after
-        _event(referral, user, EventKind.created, to_status=Status.draft)
+        session.add(referral)
+        events = [_event(referral, user, EventKind.created, to_status=Status.draft,
+                         write=False)]
         if consented:
             # Made in this transaction by its owner: nobody else can hold it, and the
-            # consent was just read. Sent before the first entry is written, whose flush
-            # inserts it once, with its final status (the entries in the order they happen).
-            _change(user, referral, Status.requested, REFERRER, has_consent=True)
+            # consent was just read. Sent before its events are written, the first of
+            # which inserts it once, with its final status.
+            events.append(_change(user, referral, Status.requested, REFERRER,
+                                  has_consent=True, write=False))
+        db.insert(*events)
         audit.record("create", object_type="referral", object_id=referral.id,
                      family_id=family.id, user=user, summary="referral created")
         if consented:
@@ -255,24 +259,25 @@ def _move(user, referral, target, side, *, reason=None, outcome=None, reason_cod
 
 
 def _change(user, referral, target, side, *, reason=None, outcome=None, reason_code=None,
-            has_consent):
-    """The step itself: the referral's status and dates, and its event."""
+            has_consent, write=True):
+    """The step itself: the referral's status and dates, and its event (written unless
+    `write` is false, as `_event`)."""
     lifecycle.check(referral.status, target, side, reason=reason, outcome=outcome,
                     has_consent=has_consent)
     source, now = referral.status, db.utcnow()
-    referral.status = target
-    referral.version += 1
+    changes = {"status": target, "version": referral.version + 1, "last_activity_at": now,
+               "reason_code": ((reason_code if reason_code in REASON_LABELS else "other")
+                               if target in lifecycle.COUNTED_REASONS else None)}
     if target == Status.requested:
-        referral.requested_at, referral.closed_at, referral.outcome = now, None, None
+        changes.update(requested_at=now, closed_at=None, outcome=None)
     elif target == Status.accepted:
-        referral.accepted_at = now
+        changes.update(accepted_at=now)
     if target in CLOSED:
-        referral.closed_at = now
-        referral.outcome = outcome if target == Status.completed else None
-    referral.reason_code = ((reason_code if reason_code in REASON_LABELS else "other")
-                            if target in lifecycle.COUNTED_REASONS else None)
-    _event(referral, user, EventKind.status, from_status=source, to_status=target,
-           outcome=referral.outcome, text=reason, on_behalf=_on_behalf(user, referral, side))
+        changes.update(closed_at=now, outcome=outcome if target == Status.completed else None)
+    db.update(referral, **changes)
+    return _event(referral, user, EventKind.status, activity=False, at=now, write=write,
+                  from_status=source, to_status=target, outcome=referral.outcome,
+                  text=reason, on_behalf=_on_behalf(user, referral, side))
 
 
 def _on_behalf(user, referral, side):

@@ -336,17 +336,21 @@ def _status_form(target, **kwargs):
 @bp.route("/<uuid:referral_id>/status/<target>", methods=["POST"])
 @login_required
 def change_status(referral_id, target):
+    # The form is read before the referral is locked: the lock (SQLite's one write lock)
+    # is held for the change, not for reading what was posted.
+    form = _status_form(target) if target in set(Status) else None
+    if form is not None:
+        form.target.data = target
+    valid = form is not None and form.validate()
     referral = _referral_or_404(referral_id, read=_locked)
-    if target not in set(Status):
+    if form is None:
         abort(404)
-    form = _status_form(target)
-    form.target.data = target
     # A step that is not theirs is refused before the form is looked at (the operation
     # refuses it too, with the same message).
     if queries.side_for(current_user, referral, target) is None:
         flash(_("This step is not yours to take."), "error")
         return redirect(url_for("referrals.show", referral_id=referral.id), code=303)
-    if not form.validate():
+    if not valid:
         return _render_show(referral, status_form=form), 400
     try:
         operations.change_status(current_user, referral, target, reason=form.reason.data,
@@ -363,9 +367,10 @@ def change_status(referral_id, target):
 @bp.route("/<uuid:referral_id>/notes", methods=["POST"])
 @login_required
 def add_note(referral_id):
-    referral = _referral_or_404(referral_id, "referral.note", read=_locked)
     form = NoteForm()
-    if not form.validate():
+    valid = form.validate()  # before the lock, as a step's (change_status)
+    referral = _referral_or_404(referral_id, "referral.note", read=_locked)
+    if not valid:
         return _render_show(referral, note_form=form), 400
     try:
         operations.add_note(current_user, referral, form.text.data)

@@ -200,7 +200,9 @@ def test_who_may_not_see_gets_404_whatever_they_post(app, client, login, world, 
                         outcome="need_met")
         assert response.status_code == 404, target
         assert_nothing_private(response.text)
-    for path, data in [("notes", {"text": NOTE}),
+    # A form that does not validate is read before the referral: still 404, not its errors.
+    for path, data in [("notes", {"text": NOTE}), ("notes", {"text": ""}),
+                       ("status/accepted", {"accepted-reason": "x" * 2001}),
                        ("handover", {"colleague": str(person.id), "note": "neem maar"}),
                        ("bridge", {"bridge": str(world.bridge.id), "family_agreed": "y"})]:
         response = client.post(f"/referrals/{world.inbox_referral}/{path}",
@@ -211,7 +213,7 @@ def test_who_may_not_see_gets_404_whatever_they_post(app, client, login, world, 
         before.status, before.version, before.owner_id, None)
     assert [e.kind for e in events(app, world.inbox_referral)] == ["created", "status"]
     new = audit_entries(app, outcome="denied")[denials:]
-    assert len(new) == len(targets) + 3
+    assert len(new) == len(targets) + 5
     assert {e.user_id for e in new} == {person.id}
 
 
