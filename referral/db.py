@@ -674,14 +674,22 @@ def loaded(model, statement, params):
     more than the statement (every request's first: its user). One in the session already
     is given as it is, as the ORM gives it. Nothing unsaved is flushed first: for what a
     request reads before it changes anything."""
-    current = session()
-    read = _rows(current.connection(), statement, params)
-    if not read:
-        return None
-    mapper = inspect(model)
+    read = _rows(session().connection(), statement, params)
+    return _as_loaded(model, read[0]._mapping) if read else None
+
+
+def stored(value):
+    """A value written by `insert` as the session's loaded model object (see `loaded`),
+    without reading it back: for a caller that goes on to change what was made."""
+    kind = type(value)
+    return _as_loaded(kind.model, {name: value.__dict__[name] for name in kind.table_columns})
+
+
+def _as_loaded(model, values):
+    """The session's loaded object of `model` with these stored column values."""
+    current, mapper = session(), inspect(model)
     if not mapper.configured:  # the ORM's first statement sets its mappers up: this may be
         configure_mappers()    # a worker's first (a request's user)
-    values = read[0]._mapping
     key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
     found = current.identity_map.get(key)
     if found is not None:
@@ -734,9 +742,10 @@ def update(obj, **changed):
     """Set columns of a model object. A stored one without other unsaved changes has them
     written at once, through a kept update, as what is stored (the ORM does not write them
     again): a note's moment on its referral, a step, without the unit of work. A new one,
-    or one changed otherwise, is written by the ORM with the rest, in one statement."""
-    state = inspect(obj)
-    if not state.persistent or state.modified:
+    or one changed otherwise, is written by the ORM with the rest, in one statement; a new
+    value (`new_value`) by `insert`."""
+    state = inspect(obj, raiseerr=False)
+    if state is None or not state.persistent or state.modified:
         for name, value in changed.items():
             setattr(obj, name, value)
         return

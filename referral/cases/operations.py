@@ -78,8 +78,10 @@ def new_child(family_id, organisation_id, *, first_name, birth_date, today=None,
 def new_signal(family_id, created_by, *, source, observations, urgency=Urgency.normal,
                stress_factors=None, strengths=None, parent_wishes=None, child_wishes=None,
                created_at=None, id=None):
-    signal = Signal(**db.given(id=id, created_at=created_at), family_id=family_id,
-                    created_by=created_by, source=source, urgency=urgency)
+    """A signal as a value (db.new_value), its texts sealed, not yet written (db.insert)."""
+    signal = db.new_value(Signal, **db.given(id=id, created_at=created_at),
+                          family_id=family_id, created_by=created_by, source=source,
+                          urgency=urgency)
     signal.observations = observations
     signal.stress_factors, signal.strengths = stress_factors, strengths
     signal.parent_wishes, signal.child_wishes = parent_wishes, child_wishes
@@ -87,7 +89,8 @@ def new_signal(family_id, created_by, *, source, observations, urgency=Urgency.n
 
 
 def new_signal_domains(signal_id, codes):
-    return [SignalDomain(signal_id=signal_id, domain_code=code) for code in codes]
+    return [db.new_value(SignalDomain, signal_id=signal_id, domain_code=code)
+            for code in codes]
 
 
 def new_consent(family_id, organisation_id, recorded_by, *, given_by, scope, method, given_on,
@@ -256,7 +259,6 @@ def log_signal(user, family, *, domains, observations, source, urgency=Urgency.n
     """What a trained professional noticed about a family they work on, with its need
     domains."""
     _require_family(user, "signal.create", family)
-    session = db.session()
     codes = list(dict.fromkeys(domains or []))
     # Reference data, read once per process (see need_domains): no statement in the lock.
     if not codes or not set(codes) <= {domain.code for domain in need_domains()}:
@@ -271,10 +273,7 @@ def log_signal(user, family, *, domains, observations, source, urgency=Urgency.n
                         observations=observations, stress_factors=stress_factors,
                         strengths=strengths, parent_wishes=parent_wishes,
                         child_wishes=child_wishes)
-    session.add(signal)
-    session.flush()
-    session.add_all(new_signal_domains(signal.id, codes))
-    session.flush()
+    db.insert(signal, *new_signal_domains(signal.id, codes))
     audit.record("create", object_type="signal", object_id=signal.id, family_id=family.id,
                  user=user, summary=f"signal logged ({len(codes)} need domains)")
     return signal

@@ -246,12 +246,15 @@ def family(family_id):
 @bp.route("/<uuid:family_id>/signals/new", methods=["GET", "POST"])
 @login_required
 def new_signal(family_id):
+    form = SignalForm()
+    form.domains.choices = need_domain_choices()
+    # Read before the family, whose read takes SQLite's one write lock on a post: the lock
+    # is held for the signal, not for reading what was posted.
+    posted = form.validate_on_submit()
     family = _family_for("family.view", family_id, read=familykeys.value)  # never changed
     if not policy.allowed(current_user, "signal.create", family):
         return render_template("cases/not_trained.html", family=family), 403
-    form = SignalForm()
-    form.domains.choices = need_domain_choices()
-    if form.validate_on_submit():
+    if posted:
         try:
             operations.log_signal(current_user, family, domains=form.domains.data,
                                   observations=form.observations.data, source=form.source.data,

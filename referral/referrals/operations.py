@@ -2,8 +2,9 @@
 asks the policy, keeps the lifecycle, and writes its event, audit entry and, where someone
 must know, a mail in the outbox, all in the caller's transaction (flushed, never committed).
 
-The row builders `new_referral` and `new_event` make those rows the one way, without adding
-them: the operations use them, and so can the generator of scaled demo data."""
+The row builders `new_referral` and `new_event` make those rows the one way, as values not
+yet written (db.new_value, db.insert): the operations use them, and so can the generator of
+scaled demo data."""
 
 from datetime import date, timedelta
 
@@ -79,15 +80,15 @@ def _refuse_if_open(signal_id, services, *, leaving_out=()):
 
 def new_referral(*, family_id, signal, service_id, organisation_id, by_inbox, owner_id,
                  message, follow_up_on, form_token, status=None, created_at=None, id=None):
-    """A referral of the signal with its message sealed, owned by who made it, not yet
-    added."""
-    referral = Referral(**db.given(id=id, status=status, created_at=created_at,
-                                 last_activity_at=created_at),
-                        family_id=family_id, signal_id=signal.id, service_id=service_id,
-                        organisation_id=organisation_id, owner_id=owner_id,
-                        created_by=owner_id, follow_up_on=follow_up_on, by_inbox=by_inbox,
-                        urgency_rank=URGENCY_RANK.get(signal.urgency, 2),
-                        submission_key=f"{form_token}:{service_id}")
+    """A referral of the signal as a value (db.new_value), its message sealed, owned by who
+    made it, not yet written (db.insert)."""
+    referral = db.new_value(Referral, **db.given(id=id, status=status, created_at=created_at,
+                                               last_activity_at=created_at),
+                            family_id=family_id, signal_id=signal.id, service_id=service_id,
+                            organisation_id=organisation_id, owner_id=owner_id,
+                            created_by=owner_id, follow_up_on=follow_up_on, by_inbox=by_inbox,
+                            urgency_rank=URGENCY_RANK.get(signal.urgency, 2),
+                            submission_key=f"{form_token}:{service_id}")
     referral.message = message
     return referral
 
@@ -192,7 +193,6 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
                       field="services")
     _check_message(message)
     _check_follow_up(follow_up_on)
-    session = db.session()
     lock_signal(signal.id)
     existing = {r.service_id: r for r in by_submission(form_token, services)}
     # The same form sent again finds what it made; another form (a second tab, the Back
@@ -209,22 +209,20 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
                                 by_inbox=service.referral_route == ReferralRoute.inbox,
                                 owner_id=user.id, message=message, follow_up_on=follow_up_on,
                                 form_token=form_token)
-        session.add(referral)
         events = [_event(referral, user, EventKind.created, to_status=Status.draft,
                          write=False)]
         if consented:
             # Made in this transaction by its owner: nobody else can hold it, and the
-            # consent was just read. Sent before its events are written, the first of
-            # which inserts it once, with its final status.
+            # consent was just read. Sent before it is written: inserted once, with its
+            # final status.
             events.append(_change(user, referral, Status.requested, REFERRER,
                                   has_consent=True, write=False))
-        db.insert(*events)
+        db.insert(referral, *events)
         audit.record("create", object_type="referral", object_id=referral.id,
                      family_id=family.id, user=user, summary="referral created")
         if consented:
             _record_change(user, referral, Status.draft, Status.requested, REFERRER)
-        made.append(referral)
-    session.flush()
+        made.append(db.stored(referral))
     return made
 
 

@@ -167,12 +167,12 @@ def _search_filters(family, children):
 @bp.route("/new/<uuid:signal_id>", methods=["GET", "POST"])
 @login_required
 def new(signal_id):
+    form = ReferForm()  # made before a post's write lock is taken (its services: inside)
     # Read together with the family's key (the message is sealed with it): one prepared
     # statement, inside a post's write lock.
     signal, family = signal_and_family(signal_id)
     policy.require(current_user, "referral.create", family, hide=True, object_type="signal",
                    object_id=signal_id, family_id=family.id if family else None)
-    form = ReferForm()
     if request.method == "GET":
         form.form_token.data = str(uuid.uuid4())
         form.follow_up_on.data = queries.default_follow_up()

@@ -137,11 +137,9 @@ def test_the_database_refuses_a_second_open_row(app, world):
     with app.app_context():
         session = db.session()
         with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
-            session.add(_row(world))
-            session.flush()
+            db.insert(_row(world))
         with session.begin_nested():  # a closed one is history, not a second open one
-            session.add(_row(world, status=Status.cancelled))
-            session.flush()
+            db.insert(_row(world, status=Status.cancelled))
 
 
 @pytest.mark.own_database
