@@ -675,27 +675,31 @@ def loaded(model, statement, params):
     is given as it is, as the ORM gives it. Nothing unsaved is flushed first: for what a
     request reads before it changes anything."""
     read = _rows(session().connection(), statement, params)
-    return _as_loaded(model, read[0]._mapping) if read else None
+    return as_loaded(model, read[0]._mapping) if read else None
 
 
 def stored(value):
     """A value written by `insert` as the session's loaded model object (see `loaded`),
     without reading it back: for a caller that goes on to change what was made."""
-    kind = type(value)
-    return _as_loaded(kind.model, {name: value.__dict__[name] for name in kind.table_columns})
+    return as_loaded(type(value).model, value.__dict__)
 
 
-def _as_loaded(model, values):
-    """The session's loaded object of `model` with these stored column values."""
+def as_loaded(model, values, *, fresh=False):
+    """The session's loaded object of `model` with these stored column values (a mapping
+    that may hold more). One the session holds already is given as it is, or, `fresh`,
+    with these values, as the ORM's `populate_existing` does (a row just locked)."""
     current, mapper = session(), inspect(model)
     if not mapper.configured:  # the ORM's first statement sets its mappers up: this may be
         configure_mappers()    # a worker's first (a request's user)
     key = mapper.identity_key_from_primary_key([values[c.key] for c in mapper.primary_key])
     found = current.identity_map.get(key)
+    names = _values_class(model).table_columns
     if found is not None:
+        for name in names if fresh else ():
+            set_committed_value(found, name, values[name])
         return found
     made = mapper.class_manager.new_instance()
-    made.__dict__.update(values)
+    made.__dict__.update({name: values[name] for name in names})
     make_transient_to_detached(made)  # as if just read: its values are what is stored
     current.add(made)
     return made

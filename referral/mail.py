@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
-from flask import current_app, has_request_context, render_template, request, url_for
+from flask import current_app, has_request_context, request, url_for
 from flask_babel import force_locale
 from sqlalchemy import DateTime, case, func
 from sqlmodel import Field, SQLModel, select
@@ -52,13 +52,19 @@ def queue(recipient, template, *, language, dedupe_key=None, family_id=None, **c
     if dedupe_key and session.exec(select(OutboxMessage.id).where(
             OutboxMessage.dedupe_key == dedupe_key)).first():
         return None
+    # Drawn from the templates alone: a mail has only its context (a link, a count) and the
+    # translations, not the pages' context processors, which cost as much as the drawing.
     with force_locale(language):
-        subject = render_template(f"email/{template}.subject.txt", **context).strip()
-        body = render_template(f"email/{template}.txt", **context)
+        subject = _draw(f"email/{template}.subject.txt", context).strip()
+        body = _draw(f"email/{template}.txt", context)
     message = db.new_value(OutboxMessage, subject=subject[:200], body=body[:4000],
                            dedupe_key=dedupe_key, family_id=family_id)
     message.recipient = recipient
     return db.insert(message)
+
+
+def _draw(name, context):
+    return current_app.jinja_env.get_template(name).render(context)
 
 
 def link(endpoint, **values):

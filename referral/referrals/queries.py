@@ -37,11 +37,12 @@ def lock(referral_id):
         referral = session.get(Referral, referral_id)
         if referral is not None:
             return referral
-    found = session.execute(_lock(), {"id": referral_id}).first()
+    found = db.rows(_lock(), {"id": referral_id}, flushed=True)  # as the ORM's read would
     referral = None
-    if found is not None:
-        referral, stored = found
-        familykeys.take({referral.family_id: stored})
+    if found:
+        referral = db.as_loaded(Referral, found[0]._mapping, fresh=True)
+        familykeys.take({referral.family_id: found[0].wrapped})
+        familykeys.remember(Referral, referral.id, referral.family_id)
         if transaction is not session.get_transaction():
             held = set()
         held.add(referral_id)
@@ -53,10 +54,10 @@ def lock(referral_id):
 def _lock():
     """The referral as it is now, locked, with its family's key: every change to a referral
     starts here (a note, a step), inside SQLite's one write lock."""
-    return (select(Referral, FamilyKey.wrapped)
-            .outerjoin(FamilyKey, FamilyKey.family_id == Referral.family_id)
-            .where(Referral.id == bindparam("id")).with_for_update(of=Referral)
-            .execution_options(populate_existing=True))
+    referral = Referral.__table__
+    return (select(*referral.columns, FamilyKey.wrapped)
+            .outerjoin(FamilyKey, FamilyKey.family_id == referral.c.family_id)
+            .where(referral.c.id == bindparam("id")).with_for_update(of=referral))
 
 
 def lock_signal(signal_id):
