@@ -110,7 +110,7 @@ def test_a_page_drawn_from_a_string_after_a_write_commits_and_renders(make_app):
 def test_a_form_post_never_commits_part_of_itself_to_log_apart(make_app):
     """Logging apart commits early only in a page that shows: a form post that logs a
     search on its way (the refer page shown again with its errors) stays one transaction,
-    so when it fails nothing of it is saved. A page that shows keeps its entry."""
+    so when it fails nothing of it is saved. A page that shows keeps its entry (SQLite)."""
     app = make_app(WTF_CSRF_ENABLED=False)
 
     def logs_apart_then(status):
@@ -125,6 +125,10 @@ def test_a_form_post_never_commits_part_of_itself_to_log_apart(make_app):
     client = app.test_client()
     assert client.post("/post-fails").status_code == 500
     assert client.get("/get-fails").status_code == 500
-    with app.extensions["referral.engine"].connect() as other:
+    engine = app.extensions["referral.engine"]
+    with engine.connect() as other:
         kept = other.execute(sa.text("SELECT summary FROM audit_event WHERE summary LIKE 'a %'"))
-        assert sorted(kept.scalars()) == ["a change (500)"]  # the page's reads, logged apart
+        # On SQLite the page's reads, logged apart; on PostgreSQL nothing commits early
+        # (no lock to let go of): the page that failed is one transaction too.
+        assert sorted(kept.scalars()) == (["a change (500)"] if engine.dialect.name == "sqlite"
+                                          else [])

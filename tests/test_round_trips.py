@@ -99,3 +99,19 @@ def test_a_list_is_planned_once_per_connection(app, client, login, world):
     inbox = [plan for plan in plans if "referral.by_inbox" in plan.statement]
     assert inbox and all(plan.generic_plans >= 1 for plan in inbox), plans
     assert all(plan.custom_plans == 0 for plan in plans), plans
+
+
+def test_a_search_logs_in_its_reads_transaction_on_postgresql(app, client, login, world):
+    """A directory search logs apart from its reads on SQLite (its reads start without the
+    write lock; the entry's transaction takes it): two transactions. On PostgreSQL reads
+    hold no lock and the entry locks the log's head itself, so the entry is written in the
+    reads' transaction: one BEGIN and one COMMIT, each a round trip there."""
+    login(world.owner)
+    with sent(app) as recorder:
+        assert client.get("/directory/?q=voedsel").status_code == 200  # connections made
+        recorder.clear()
+        assert client.get("/directory/?q=ontbijt").status_code == 200
+        commands = [c.split()[0].upper() for c in recorder.commands() if c.strip()]
+    transactions = 2 if app.extensions["referral.engine"].dialect.name == "sqlite" else 1
+    assert commands.count("COMMIT") == transactions, commands
+    assert commands.count("BEGIN") == transactions, commands
