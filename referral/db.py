@@ -505,20 +505,19 @@ def write(statement, params):
 def _rows(connection, statement, params):
     """A statement's rows on a connection (none for a change): one built by `prepared`
     through its plan, made at its first execution; anything else through SQLAlchemy."""
-    if isinstance(params, list):  # many rows (executemany): SQLAlchemy's own way
-        connection.execute(statement, params)
-        return []
+    many = isinstance(params, list)  # a change of many rows (executemany)
+    first = params[0] if many else params
     key = (statement, connection.dialect.name)
     plan = _plans.get(key, _unplanned)
     if plan is _unplanned and statement in _prepared:
         result = connection.execute(statement, params)
-        _plans[key] = plan = _Plan.of(result, params)
+        _plans[key] = plan = _Plan.of(result, first)
         return result.all() if result.returns_rows else []
     if plan is None or plan is _unplanned or (plan.keys is not None
-                                               and params.keys() != plan.keys):
+                                               and first.keys() != plan.keys):
         result = connection.execute(statement, params)
         return result.all() if result.returns_rows else []
-    return plan.rows(connection, params)
+    return plan.many(connection, params) if many else plan.rows(connection, params)
 
 
 _unplanned = object()
@@ -539,7 +538,7 @@ class _Plan:
 
     A change (insert, update) without RETURNING is planned for the names of the values it
     was first given (an insert's columns are those given); given others, it goes through
-    SQLAlchemy. One that fills values itself (a column's default made in Python) or returns
+    SQLAlchemy. Given a list of values, a change runs once for each (executemany). One that fills values itself (a column's default made in Python) or returns
     rows, and a select whose rows SQLAlchemy filters, have no plan."""
 
     __slots__ = ("compiled", "sql", "order", "binds", "finished_per_run", "keys",
@@ -551,7 +550,7 @@ class _Plan:
         changes = compiled is not None and (compiled.isinsert or compiled.isupdate
                                             or compiled.isdelete)
         if (compiled is None or compiled.schema_translate_map or compiled.escaped_bind_names
-                or compiled._render_postcompile or context.executemany
+                or compiled._render_postcompile or (context.executemany and not changes)
                 or (changes and (result.returns_rows or compiled.insert_prefetch
                                  or compiled.update_prefetch))
                 or (not changes and (not result.returns_rows
@@ -590,23 +589,36 @@ class _Plan:
 
     def rows(self, connection, params):
         sql, given = self.given(params)
+        return self.made(self._run(connection, sql, given, many=False))
+
+    def many(self, connection, params):
+        """A change run once for each of a list of values (executemany): nothing returned."""
+        if self.finished_per_run:  # the SQL could differ from one run to the next
+            connection.execute(self.compiled.statement, params)
+            return []
+        self._run(connection, self.sql, [self.given(each)[1] for each in params], many=True)
+        return []
+
+    def _run(self, connection, sql, given, *, many):
         cursor = connection.connection.dbapi_connection.cursor()
         try:
-            _seen(connection, cursor, sql, given)
-            cursor.execute(sql, given)
-            found = cursor.fetchall() if self.metadata is not None else ()
+            _seen(connection, cursor, sql, given, many=many)
+            if many:
+                cursor.executemany(sql, given)
+            else:
+                cursor.execute(sql, given)
+            return cursor.fetchall() if self.metadata is not None else ()
         except connection.dialect.loaded_dbapi.Error as error:
             connection._handle_dbapi_exception(error, sql, given, cursor, None)
         finally:
             cursor.close()
-        return self.made(found)
 
 
-def _seen(connection, cursor, sql, given):
+def _seen(connection, cursor, sql, given, *, many=False):
     """Tell the statement listeners (before_cursor_execute), as SQLAlchemy would."""
     if connection._has_events or connection.engine._has_events:
         for listener in connection.dispatch.before_cursor_execute:
-            listener(connection, cursor, sql, given, None, False)
+            listener(connection, cursor, sql, given, None, many)
 
 
 def ahead(*reads):

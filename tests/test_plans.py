@@ -82,6 +82,33 @@ def test_a_kept_change_runs_through_its_plan_and_other_columns_through_sqlalchem
                           "plan-2": ("[]", moment.replace(year=2025))}
 
 
+def test_a_kept_change_of_many_rows_runs_once_through_its_plan(app, monkeypatch):
+    """A list of values (executemany) goes through the plan learnt from the list itself (or
+    from one row): every row written, one statement for the listeners each time."""
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    planned = []
+    many = db._Plan.many
+    monkeypatch.setattr(db._Plan, "many", lambda plan, connection, params: (
+        planned.append(len(params)), many(plan, connection, params))[1])
+
+    def rows(*keys):
+        return [{"key": key, "computed_at": moment, "tables": "[]"} for key in keys]
+
+    with app.test_request_context():
+        db.write(_add_count(), rows("many-0", "many-1"))  # learns the plan
+        assert db._plans[(_add_count(), db.engine().dialect.name)] is not None
+        with counted_queries(app) as seen:
+            db.write(_add_count(), rows("many-2", "many-3", "many-4"))
+            db.write(_add_count(), rows("many-5"))
+        assert planned[-2:] == [3, 1]  # (the first too, when an earlier test learnt it)
+        assert len(seen) == 2 and all(text.startswith("INSERT") for text in seen)
+        db.commit()
+    with app.test_request_context():
+        stored = db.rows(select(MonitorCache.key).where(MonitorCache.key.like("many-%"))
+                         .order_by(MonitorCache.key))
+        assert [row.key for row in stored] == [f"many-{n}" for n in range(6)]
+
+
 def test_statement_listeners_see_each_planned_execution(app, world):
     with app.test_request_context():
         params = {"ids": [world.owner.id], "not_on": date(1999, 1, 1)}

@@ -150,19 +150,21 @@ def _children_columns():
 
 
 def signal_and_family(signal_id):
-    """A signal and its family, with the family's stored key, in one statement (the post
-    that refers reads them inside SQLite's write lock); (None, None) without the signal."""
-    row = db.session().execute(_signal_and_family(), {"id": signal_id}).first()
+    """A signal and its family as values (db.values: neither is changed by the page or the
+    post), with the family's stored key, in one statement (the post that refers reads them
+    inside SQLite's write lock); (None, None) without the signal."""
+    row = db.row(_signal_and_family(), {"id": signal_id})
     if row is None:
         return None, None
-    signal, family, stored = row
-    familykeys.take({family.id: stored})
+    signal = db.value_of(Signal, row)
+    family = db.value_of(Family, row[len(Signal.__table__.columns):])
+    familykeys.take({family.id: row.wrapped})
     return signal, family
 
 
 @db.prepared
 def _signal_and_family():
-    return (select(Signal, Family, FamilyKey.wrapped)
+    return (select(*Signal.__table__.columns, *Family.__table__.columns, FamilyKey.wrapped)
             .join(Family, Family.id == Signal.family_id)
             .outerjoin(FamilyKey, FamilyKey.family_id == Signal.family_id)
             .where(Signal.id == bindparam("id")))
