@@ -538,8 +538,9 @@ class _Plan:
 
     A change (insert, update) without RETURNING is planned for the names of the values it
     was first given (an insert's columns are those given); given others, it goes through
-    SQLAlchemy. Given a list of values, a change runs once for each (executemany). One that fills values itself (a column's default made in Python) or returns
-    rows, and a select whose rows SQLAlchemy filters, have no plan."""
+    SQLAlchemy. Given a list of values, a change runs once for each (executemany). One
+    that fills values itself (a column's default made in Python) or returns rows, and a
+    select whose rows SQLAlchemy filters, have no plan."""
 
     __slots__ = ("compiled", "sql", "order", "binds", "finished_per_run", "keys",
                  "metadata", "processors", "key_to_index")
@@ -792,21 +793,20 @@ def _update_of(model, names):
 
 @functools.cache
 def _defaults(model):
-    """(column, its default as a function) of a model's table, from the model's fields."""
-    defaults = []
-    for name in (column.name for column in model.__table__.columns):
-        field = model.model_fields[name]
-        if field.default_factory is not None:
-            defaults.append((name, field.default_factory))
-        elif field.default is PydanticUndefined:
-            defaults.append((name, functools.partial(_required, model, name)))
-        else:
-            defaults.append((name, functools.partial(lambda value: value, field.default)))
-    return defaults
+    """(column, a function making its default) of a model's table, from its fields."""
+    return [(name, _default_of(model, name)) for name in _values_class(model).table_columns]
 
 
-def _required(model, name):
-    raise TypeError(f"{model.__name__}: {name} is required")
+def _default_of(model, name):
+    field = model.model_fields[name]
+    if field.default_factory is not None:
+        return field.default_factory
+    if field.default is not PydanticUndefined:
+        return lambda: field.default
+
+    def required():
+        raise TypeError(f"{model.__name__}: {name} is required")
+    return required
 
 
 @functools.cache
