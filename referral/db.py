@@ -303,10 +303,13 @@ def _reads_first():
     shows (GET, HEAD), unless it logs apart (write_lock) or was overtaken before
     (writes_on_read); and once its template renders, what it still reads, whatever page;
     and the session's user, where it is read apart (user_apart)."""
-    return has_request_context() and (g.get("user_apart") or (
-        request.method in ("GET", "HEAD") and not g.get("write_lock")
-        and (g.get("rendering") or
-             request.endpoint not in current_app.extensions["referral.writes_on_read"])))
+    if not has_request_context():
+        return False
+    state, asked = g._get_current_object(), request._get_current_object()  # once each
+    return state.get("user_apart") or (
+        asked.method in ("GET", "HEAD") and not state.get("write_lock")
+        and (state.get("rendering") or
+             asked.endpoint not in current_app.extensions["referral.writes_on_read"]))
 
 
 def user_apart(load):
@@ -830,12 +833,14 @@ def engine():
 
 def session():
     """The session of this request or command; committed by the caller's edge, not here."""
-    if "db_session" not in g:
+    state = g._get_current_object()
+    found = state.get("db_session")
+    if found is None:
         # Bound to a connection already in a transaction (the test suite does that), each
         # session works in a savepoint of it; bound to the engine, this changes nothing.
-        g.db_session = Session(engine(), expire_on_commit=False,
-                               join_transaction_mode="create_savepoint")
-    return g.db_session
+        found = state.db_session = Session(engine(), expire_on_commit=False,
+                                           join_transaction_mode="create_savepoint")
+    return found
 
 
 def commit():

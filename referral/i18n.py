@@ -16,31 +16,67 @@ import flask_babel
 from flask import g
 from flask.templating import Environment as FlaskEnvironment
 from flask_babel.speaklater import LazyString
-from jinja2 import nodes
+from jinja2 import nodes, pass_eval_context
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup, escape
 
 
 def translations(find=flask_babel.get_translations):
     """The catalog of the request's language. Kept beside the locale Flask-Babel chose, so a
     changed locale (force_locale for a mail in the family's language, refresh) is followed
     at once; `find` finds it (Flask-Babel's answer when no locale is chosen yet)."""
+    return kept("referral_catalog", find)
+
+
+def kept(name, make):
+    """What `make` gives for the request's language (its catalog, how it writes dates),
+    made once per request and language: kept beside the locale Flask-Babel chose, and made
+    again when it changes. Outside a request, or before a locale is chosen, made each time."""
     try:
         state = getattr(g._get_current_object(), "_flask_babel", None)
-    except RuntimeError:  # no app context: Flask-Babel's answer (no translation)
-        return find()
+    except RuntimeError:  # no app context
+        return make()
     locale = getattr(state, "babel_locale", None)
-    if locale is None:  # not chosen yet in this request: Flask-Babel chooses it
-        return find()
-    kept = getattr(state, "referral_catalog", None)
-    if kept is None or kept[0] is not locale:
-        kept = state.referral_catalog = (locale, find())
-    return kept[1]
+    if locale is None:  # not chosen yet in this request
+        return make()
+    found = getattr(state, name, None)
+    if found is None or found[0] is not locale:
+        found = (locale, make())
+        setattr(state, name, found)
+    return found[1]
 
 
 def gettext(string, **variables):
     """Flask-Babel's gettext, from the kept catalog."""
     text = translations().ugettext(string)
     return text % variables if variables else text
+
+
+@pass_eval_context
+def page_gettext(eval_context, string, **variables):
+    """A template's `_()` and `gettext()` with values (those without are translated when the
+    template is compiled): the kept catalog, formatted and escaped as Jinja's newstyle
+    gettext does. Jinja's own asks the context for the function again on every call, in a
+    loop first copies the context, and formats through Markup's `%`: 4 µs a string that a
+    list shows on every row, against 1."""
+    return _formatted(eval_context, translations().ugettext(string), variables)
+
+
+@pass_eval_context
+def page_ngettext(eval_context, singular, plural, num, **variables):
+    """A template's `ngettext()`, as `page_gettext` (`num` among the values)."""
+    return _formatted(eval_context, translations().ungettext(singular, plural, num),
+                      {"num": num, **variables})
+
+
+def _formatted(eval_context, text, variables):
+    """The translation is the page's own text, its values are not: escaped, but numbers,
+    which `%d` needs as they are (and which need no escaping)."""
+    if not eval_context.autoescape:
+        return text % variables
+    escaped = {name: value if isinstance(value, int | float) else escape(value)
+               for name, value in variables.items()}
+    return Markup(text % escaped)  # noqa: S704  # nosec B704 (our text, escaped values)
 
 
 def lazy_gettext(string, **variables):

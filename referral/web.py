@@ -223,6 +223,8 @@ def init_app(app):
         pgettext=lambda c, s: i18n.translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: i18n.translations().unpgettext(c, s, p, n),
         newstyle=True)
+    app.jinja_env.globals.update(  # and with values, without asking the context each time
+        _=i18n.page_gettext, gettext=i18n.page_gettext, ngettext=i18n.page_ngettext)
     app.before_request(_wtforms_messages)
     app.jinja_env.globals["error_links"] = error_links  # the error summary of every form
     app.jinja_env.globals["format_number"] = format_number
@@ -317,7 +319,7 @@ def _template_globals():
         # Templates ask the policy, never a role or status string.
         "can": functools.partial(policy.allowed, current_user._get_current_object()),
         "role_label": role_label,
-        "get_locale": get_locale,
+        "language": str(get_locale()),  # the page's, asked once
         "format_date": format_date,
         "format_datetime": format_datetime,
         # The language switcher's hidden fields, written by base.html as LanguageForm would

@@ -24,6 +24,11 @@ def test_dates_read_the_european_way(app, language, moment, day):
         assert format_date(date(2026, 12, 2)) == day
 
 
+def test_a_day_is_written_without_a_request_too():
+    """A command writes a day with no app around it (a day needs no time zone): Dutch."""
+    assert format_date(date(2026, 12, 2)) == "2 dec 2026"
+
+
 def test_times_are_the_netherlands_own(app):
     """Stored in UTC, shown as a clock in the Netherlands shows them: summer time too, and
     a late evening's day is the next day there."""
