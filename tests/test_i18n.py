@@ -67,3 +67,27 @@ def test_strings_with_values_are_translated_and_their_values_escaped(app, langua
         finally:
             app.jinja_env.autoescape = True
     assert f"{html}|{plain}" == expected
+
+
+def test_templates_call_plain_functions_at_once_and_others_as_jinja_does(app):
+    """A plain function (or a partial of one) is called as it is; a function that asks
+    for the context gets it, with the loop's variables; one that raises StopIteration
+    gives an undefined value, as in Jinja."""
+    import functools
+
+    from jinja2 import pass_context
+
+    def stops():
+        raise StopIteration
+
+    @pass_context
+    def seen(context, name):
+        return context.get(name)
+
+    source = ('{% for n in [1, 2] %}{% set doubled = n * 2 %}{{ plain(n) }}{{ half(n) }}'
+              '{{ seen("doubled") }}{{ plain(n, extra=1) }};{% endfor %}[{{ stops() }}]')
+    with app.test_request_context():
+        page = app.jinja_env.from_string(source).render(
+            plain=lambda n, extra=0: n + extra, half=functools.partial(divmod, 7),
+            seen=seen, stops=stops)
+    assert page == "1(7, 0)22;2(3, 1)43;[]"
