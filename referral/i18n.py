@@ -35,12 +35,18 @@ def kept(name, make):
     made once per request and language: kept beside the locale Flask-Babel chose, and made
     again when it changes. Outside a request, or before a locale is chosen, made each time."""
     try:
-        state = getattr(g._get_current_object(), "_flask_babel", None)
+        context = g._get_current_object()
     except RuntimeError:  # no app context
         return make()
+    state = getattr(context, "_flask_babel", None)
     locale = getattr(state, "babel_locale", None)
-    if locale is None:  # not chosen yet in this request
-        return make()
+    if locale is None:  # not chosen yet in this request: making it chooses it (or not)
+        made = make()
+        state = getattr(context, "_flask_babel", None)
+        locale = getattr(state, "babel_locale", None)
+        if locale is not None:
+            setattr(state, name, (locale, made))
+        return made
     found = getattr(state, name, None)
     if found is None or found[0] is not locale:
         found = (locale, make())

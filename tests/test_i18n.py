@@ -91,3 +91,19 @@ def test_templates_call_plain_functions_at_once_and_others_as_jinja_does(app):
             plain=lambda n, extra=0: n + extra, half=functools.partial(divmod, 7),
             seen=seen, stops=stops)
     assert page == "1(7, 0)22;2(3, 1)43;[]"
+
+
+def test_a_page_finds_its_catalog_once(client, make_user, login, monkeypatch):
+    """The catalog Flask-Babel finds for the reader's language is kept for the rest of the
+    request, also when the first look chose the language (a page looks it up a hundred
+    times: labels, dates, messages)."""
+    import flask_babel
+
+    login(make_user())
+    found = []
+    look_up = flask_babel.Domain.get_translations
+    monkeypatch.setattr(flask_babel.Domain, "get_translations",
+                        lambda self: found.append(1) or look_up(self))
+    page = client.get("/")
+    assert page.status_code == 200 and "Welkom" in page.text
+    assert len(found) == 1
