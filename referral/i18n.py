@@ -90,7 +90,17 @@ def _formatted(eval_context, text, variables):
 def lazy_gettext(string, **variables):
     """A string translated each time it is shown (labels, choices, messages defined at
     import time), through `gettext`."""
-    return LazyString(gettext, string, **variables)
+    return Lazy(gettext, string, **variables)
+
+
+class Lazy(LazyString):
+    """Flask-Babel's lazy string, which also names what it says in every language: its
+    untranslated text and values (`key`), for what is kept per language (referral.kept)
+    without translating it first."""
+
+    def __init__(self, func, string, **variables):
+        super().__init__(func, string, **variables)
+        self.key = (string, *sorted(variables.items()))
 
 
 class Domain(flask_babel.Domain):

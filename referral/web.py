@@ -308,8 +308,13 @@ def _key_part(value):
 
 def _choice_key(choice):
     if isinstance(choice, SelectChoice):
-        return choice.value, str(choice.label), repr(choice.render_kw), choice.optgroup
-    return choice[0], str(choice[1])
+        return choice.value, _label_key(choice.label), repr(choice.render_kw), choice.optgroup
+    return choice[0], _label_key(choice[1])
+
+
+def _label_key(label):
+    """A label as a key part: a lazy one by what it says (the language is in the key)."""
+    return label.key if isinstance(label, i18n.Lazy) else str(label)
 
 
 def _template_globals():

@@ -109,6 +109,26 @@ def test_a_kept_change_of_many_rows_runs_once_through_its_plan(app, monkeypatch)
         assert [row.key for row in stored] == [f"many-{n}" for n in range(6)]
 
 
+@db.prepared
+def _users_in_roles():
+    return (select(User.id).where(db.one_of(User.role, ["professional", "partner"]))
+            .where(User.id == bindparam("id")))
+
+
+def test_fixed_words_are_written_into_a_kept_statement_once(app, world):
+    """`db.one_of` writes fixed words (statuses, kinds) into the SQL: no list parameter
+    for SQLAlchemy to write in again on every run; what is not a plain word is refused."""
+    with app.test_request_context():
+        assert db.rows(_users_in_roles(), {"id": world.owner.id})[0].id == world.owner.id
+        plan = db._plans[(_users_in_roles(), db.engine().dialect.name)]
+        assert not plan.finished_per_run and "'partner', 'professional'" in plan.sql
+        with counted_queries(app) as seen:
+            assert db.rows(_users_in_roles(), {"id": world.coordinator.id}) == []
+        assert "'professional')" in seen[0]
+    with pytest.raises(ValueError, match="not a fixed word"):
+        db.one_of(User.role, ["partner'); DROP TABLE user_account; --"])
+
+
 def test_statement_listeners_see_each_planned_execution(app, world):
     with app.test_request_context():
         params = {"ids": [world.owner.id], "not_on": date(1999, 1, 1)}

@@ -90,7 +90,7 @@ def _open_from():  # in every referral made, inside its write lock: built once
     return (select(*Referral.__table__.columns)
             .where(Referral.signal_id == bindparam("signal"),
                    Referral.service_id.in_(bindparam("services", expanding=True)),
-                   Referral.status.in_([s.value for s in OPEN]),
+                   db.one_of(Referral.status, [s.value for s in OPEN]),
                    Referral.id.not_in(bindparam("leaving_out", expanding=True)))
             .order_by(Referral.created_at))
 
@@ -170,7 +170,7 @@ def overdue_cutoffs(today=None, now=None, *, extra_days=0):
 
 def overdue_where(follow_up_before, quiet_since):
     """Overdue by the cutoffs: values, or bindparam()s of a prepared statement."""
-    return and_(Referral.status.in_([s.value for s in OPEN]),
+    return and_(db.one_of(Referral.status, [s.value for s in OPEN]),
                 or_(Referral.follow_up_on < follow_up_before,
                     Referral.last_activity_at < quiet_since))
 

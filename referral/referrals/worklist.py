@@ -109,7 +109,7 @@ def _section(where, *, order, at, family=False, joins=()):
 # When this user last opened the referral (joined to it), and the events that are news to
 # them: what others did, of the kinds in NEWS.
 SEEN = and_(ReferralSeen.referral_id == Referral.id, ReferralSeen.user_id == USER)
-NEWS_BY_OTHERS = (ReferralEvent.kind.in_([k.value for k in NEWS]),
+NEWS_BY_OTHERS = (db.one_of(ReferralEvent.kind, [k.value for k in NEWS]),
                   or_(ReferralEvent.actor_id.is_(None), ReferralEvent.actor_id != USER))
 
 
@@ -232,7 +232,7 @@ def for_partner(user):
 def _bridge_statements():
     accompanied = Referral.bridge_id == USER
     return _together({
-        "requests": _section((accompanied, Referral.status.in_([s.value for s in OPEN]),
+        "requests": _section((accompanied, db.one_of(Referral.status, [s.value for s in OPEN]),
                               Referral.bridge_accepted_at.is_(None)),
                              order=(Referral.requested_at, Referral.id),
                              at=Referral.requested_at),
