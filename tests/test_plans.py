@@ -217,12 +217,13 @@ def test_an_answer_sent_ahead_is_not_kept_past_its_transaction_or_for_other_valu
         assert len(after) == 1
 
 
-def test_the_family_and_referral_pages_send_their_reads_ahead_on_postgresql(
-        app, client, world, login):
-    login(world.owner)
+def test_pages_send_their_independent_reads_ahead_on_postgresql(app, client, world, login):
     postgres = app.config["DATABASE_URL"].startswith("postgresql")
-    for path, ahead in ((f"/families/{world.family_id}", 6),
-                        (f"/referrals/{world.inbox_referral}", 3)):
+    for person, path, ahead in ((world.owner, f"/families/{world.family_id}", 6),
+                                (world.owner, f"/referrals/{world.inbox_referral}", 3),
+                                (world.owner, "/referrals/", 2),  # my referrals
+                                (world.partner, "/referrals/", 2)):  # the inbox
+        login(person)
         client.get(path)  # the plans are learnt
         with _sent(app) as sent:
             assert client.get(path).status_code == 200

@@ -479,6 +479,13 @@ def _inbox_counts():
                    SENT_ONCE).group_by(Referral.status))
 
 
+def inbox_page_reads(user):
+    """The inbox's reads that need no filter (organisation_services, inbox_counts), for
+    db.ahead: the list itself is read after, by the filters the services allow."""
+    params = {"organisation": user.organisation_id}
+    return [(_organisation_services(), params), (_inbox_counts(), params)]
+
+
 def organisation_services(user):
     """The services of the user's organisation, for the inbox filter: (id, name)."""
     return db.rows(_organisation_services(), {"organisation": user.organisation_id})
@@ -619,6 +626,12 @@ def bridge_workers():
 def open_referrals_owned_by(user_id):
     return db.session().exec(select(Referral).where(
         Referral.owner_id == user_id, Referral.status.in_([s.value for s in OPEN]))).all()
+
+
+def my_page_reads(user):
+    """My referrals' reads that need no filter (my_overview, handovers_for), for db.ahead:
+    the list itself is read after, by the filters the overview's services allow."""
+    return [(_my_overview(), {"owner": user.id}), (_handovers_for(), {"to": user.id})]
 
 
 def handovers_for(user):

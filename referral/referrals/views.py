@@ -100,6 +100,7 @@ def _uuid(text):
 
 
 def _mine(user):
+    db.ahead(*queries.my_page_reads(user))  # one round trip on PostgreSQL
     counts, offered = queries.my_overview(user)
     form = MineFilters(request.args, services=[(s, n) for s, n, _o, _on in offered],
                        organisations=sorted({(o, on) for _s, _n, o, on in offered},
@@ -117,6 +118,7 @@ def _mine(user):
 
 
 def _inbox(user):
+    db.ahead(*queries.inbox_page_reads(user))  # one round trip on PostgreSQL
     form = InboxFilters(request.args, services=queries.organisation_services(user),
                         waiting_days=queries.WAITING_DAYS)
     ignored = form.read()
