@@ -398,8 +398,11 @@ def _flush():
 
 def wrote(session):
     """Mark that this session wrote: a page that only shows commits before it renders. The
-    ORM's flushes mark it themselves; a write through the session's connection calls this."""
+    ORM's flushes mark it themselves; a write through the session's connection calls this.
+    Answers sent ahead and not yet taken are dropped: read before the write, they could
+    miss it (a read asked again goes to the database)."""
     session.info["wrote"] = True
+    session.info.pop("ahead", None)
 
 
 @event.listens_for(Session, "after_flush")
@@ -484,8 +487,8 @@ def rows(statement, params=None, *, within=None, flushed=False):
     what the post added, changed or removed)."""
     current, params = within or session(), params or {}
     if flushed and (current.new or current.dirty or current.deleted):
-        current.flush()
-    answers = None if flushed else current.info.get("ahead")
+        current.flush()  # which drops what was sent ahead (wrote)
+    answers = current.info.get("ahead")
     if answers:  # sent ahead (see `ahead`)
         found = answers.pop((statement, _values_key(params)), None)
         if found is not None:

@@ -232,3 +232,32 @@ def test_pages_send_their_independent_reads_ahead_on_postgresql(app, client, wor
         # Each read sent ahead is answered from the pipeline, not sent again.
         again = {sql for sql, in_pipeline in sent if not in_pipeline}
         assert not again & {sql for sql, in_pipeline in sent if in_pipeline}, path
+
+
+def test_the_referring_post_sends_its_checks_ahead_on_postgresql(app, world):
+    """Once the signal is locked, the earlier-submission, open-referral and consent checks
+    go to PostgreSQL at once, each answered from there; the referral is made and sent."""
+    from referral.cases.models import Family
+    from referral.cases.operations import log_signal
+    from referral.directory.models import Service
+    from referral.referrals.models import Status
+    from referral.referrals.operations import refer
+    from referral.referrals.queries import default_follow_up
+
+    postgres = app.config["DATABASE_URL"].startswith("postgresql")
+    with app.test_request_context():
+        session = db.session()
+        nurse, family = session.get(User, world.owner.id), session.get(Family, world.family_id)
+        service = session.get(Service, world.inbox_service)
+        for number in range(2):  # the first learns the checks' plans
+            signal = log_signal(nurse, family, domains=["food"], source="conversation",
+                                observations=f"Signaal {number}")
+            with _sent(app) as sent:
+                made = refer(nurse, family, signal, [service], message="Graag contact.",
+                             follow_up_on=default_follow_up(), send=True,
+                             form_token=str(uuid.uuid4()))
+        assert [referral.status for referral in made] == [Status.requested]
+        piped = {sql for sql, in_pipeline in sent if in_pipeline}
+        assert len(piped) == (3 if postgres else 0)
+        assert not piped & {sql for sql, in_pipeline in sent if not in_pipeline}
+        db.commit()

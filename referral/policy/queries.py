@@ -17,6 +17,11 @@ def active_consent(family_id, organisation_id):
                      flushed=True)
 
 
+def active_consent_read(family_id, organisation_id):
+    """The statement and values of active_consent (for db.ahead)."""
+    return _active_consent(), {"family": family_id, "organisation": organisation_id}
+
+
 @db.prepared
 def _active_consent():  # asked by every referral made and sent, and by the policy
     return select(Consent.id).where(Consent.family_id == bindparam("family"),

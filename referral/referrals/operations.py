@@ -44,6 +44,7 @@ from referral.referrals.queries import (
     lock_signal,
     open_from,
     overdue_clause,
+    refer_reads,
     side_for,
 )
 
@@ -194,6 +195,7 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
     _check_message(message)
     _check_follow_up(follow_up_on)
     lock_signal(signal.id)
+    db.ahead(*refer_reads(signal.id, family.id, services, form_token, send))  # at once
     existing = {r.service_id: r for r in by_submission(form_token, services)}
     # The same form sent again finds what it made; another form (a second tab, the Back
     # button) meets the open referral and makes nothing.

@@ -15,6 +15,7 @@ from referral.cases.models import Family, Signal, SignalDomain
 from referral.directory.models import Organisation, Service, ServiceStatus
 from referral.directory.queries import Page, municipality_name_of, windowed_page
 from referral.familykeys import FamilyKey
+from referral.policy.queries import active_consent_read
 from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import CLOSED, OPEN, Handover, Referral, ReferralEvent, Status
@@ -134,11 +135,27 @@ def side_for(user, referral, target):
     return None
 
 
+def refer_reads(signal_id, family_id, services, form_token, send):
+    """What refer checks once the signal is locked, for db.ahead: an earlier submission of
+    the form (by_submission), open referrals to the services (open_from) and, for a
+    referral to be sent, the family's consent for each service's organisation."""
+    consents = [active_consent_read(family_id, service.organisation_id)
+                for service in services] if send else []
+    return [(_submitted(), {"keys": _submission_keys(form_token, services)}),
+            (_open_from(), {"signal": signal_id, "services": [s.id for s in services],
+                            "leaving_out": []}),
+            *consents]
+
+
+def _submission_keys(form_token, services):
+    return [f"{form_token}:{service.id}" for service in services]
+
+
 def by_submission(form_token, services):
     """The referrals an earlier submission of this form made to these services (exact keys:
     a LIKE on the prefix would read every referral in the country). Almost always none: the
     keys are looked up first, and only referrals found are loaded as models."""
-    keys = [f"{form_token}:{service.id}" for service in services]
+    keys = _submission_keys(form_token, services)
     if not db.rows(_submitted(), {"keys": keys}, flushed=True):
         return []
     return db.session().exec(_by_submission(), params={"keys": keys}).all()
