@@ -11,6 +11,7 @@ plurals and `{% trans %}` with variables are translated as the page is drawn.
 """
 
 import functools
+import numbers
 import types
 import weakref
 
@@ -82,7 +83,7 @@ def _formatted(eval_context, text, variables):
     which `%d` needs as they are (and which need no escaping)."""
     if not eval_context.autoescape:
         return text % variables
-    escaped = {name: value if isinstance(value, int | float) else escape(value)
+    escaped = {name: value if isinstance(value, numbers.Number) else escape(value)
                for name, value in variables.items()}
     return Markup(text % escaped)  # noqa: S704  # nosec B704 (our text, escaped values)
 

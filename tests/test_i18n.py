@@ -1,6 +1,8 @@
 """Templates are compiled once per language with their fixed strings translated: each reader
 still gets every page in their own language, whatever the process drew before."""
 
+from decimal import Decimal
+
 import pytest
 from flask import render_template
 from flask_babel import force_locale
@@ -48,19 +50,19 @@ def test_a_template_in_another_language_within_a_dutch_request(app):
 
 
 @pytest.mark.parametrize(("language", "expected"), [
-    ("nl", "1 dag · 3 dagen · Verwijzing &lt;b&gt;x|Verwijzing <b>x"),
-    ("en", "1 day · 3 days · Referral &lt;b&gt;x|Referral <b>x"),
+    ("nl", "1 dag · 3 dagen · Verwijzing &lt;b&gt;x · 2 left|Verwijzing <b>x"),
+    ("en", "1 day · 3 days · Referral &lt;b&gt;x · 2 left|Referral <b>x"),
 ])
 def test_strings_with_values_are_translated_and_their_values_escaped(app, language, expected):
     """`_()` and `ngettext()` with values, drawn in a loop as a list draws them: the reader's
     translation and plural, the values escaped on a page and left as they are in a text
-    (a mail's plain part)."""
+    (a mail's plain part); a number of any kind (PostgreSQL's numeric: Decimal) as `%d`."""
     page = ('{% for n in [1, 3] %}{{ ngettext("%(num)d day", "%(num)d days", n) }}'
             '{% if loop.first %} · {% endif %}{% endfor %} · '
-            '{{ _("Referral %(reference)s", reference=ref) }}')
+            '{{ _("Referral %(reference)s", reference=ref) }} · {{ _("%(n)d left", n=n) }}')
     text = '{{ _("Referral %(reference)s", reference=ref) }}'
     with app.test_request_context(), force_locale(language):
-        html = app.jinja_env.from_string(page).render(ref="<b>x")
+        html = app.jinja_env.from_string(page).render(ref="<b>x", n=Decimal(2))
         app.jinja_env.autoescape = False
         try:
             plain = app.jinja_env.from_string(text).render(ref="<b>x")
