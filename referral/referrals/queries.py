@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, func, or_
+from sqlalchemy import Integer, and_, bindparam, case, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import select
 
@@ -423,13 +423,19 @@ def _list_order(whose, sort):
 
 
 def inbox(user, *, status="open", waiting_days=None, service_id=None, sort="urgency", page=1,
-          today=None):
+          today=None, counted=None):
     """One page of what was sent to the partner's organisation through the tool (never
-    drafts), filtered; by default the open ones, most urgent and longest waiting first."""
+    drafts), filtered; by default the open ones, most urgent and longest waiting first.
+    `counted`: the inbox's referrals per status (inbox_statuses), read already: filtered by
+    status alone, the page's total is their sum, not counted again."""
     values = {"statuses": _statuses(status), "service": service_id,
               "waited_since": _since(waiting_days) if waiting_days else None}
+    known = None
+    if counted is not None and service_id is None and not waiting_days:
+        known = sum(number for status, number in counted.items()
+                    if values["statuses"] is None or status in values["statuses"])
     return _list_page("inbox", values, {"organisation": user.organisation_id}, sort, page,
-                      today)
+                      today, known_total=known)
 
 
 def accompanied_by(user, *, status="open", sort="newest", page=1, today=None):
@@ -438,14 +444,18 @@ def accompanied_by(user, *, status="open", sort="newest", page=1, today=None):
                       sort, page, today)
 
 
-def _list_page(whose, values, params, sort, page, today):
+def _list_page(whose, values, params, sort, page, today, known_total=None):
     """One page of ListRows of the inbox or the bridge worker's list, filtered by the values
-    that are not None, in the sort's order, with their count."""
+    that are not None, in the sort's order, with their count (given as `known_total`, or
+    counted with the page)."""
     chosen = frozenset(name for name, value in values.items() if value is not None)
     sort = sort if sort in INBOX_SORTS else "urgency"
+    if known_total is not None:
+        params = {**params, "known_total": known_total}
     found = windowed_page(_list(whose, chosen, sort), page, LIST_SIZE,
                           params={**values, **params}, key=Referral.id,
-                          keys=_list_keys(whose, chosen, sort))
+                          keys=_list_keys(whose, chosen, sort),
+                          total=None if known_total is None else _known_total())
     return Page(_list_rows(found.results, today), found.total, found.page, LIST_SIZE)
 
 
@@ -479,10 +489,22 @@ def _list_conditions(whose, chosen):
     return conditions
 
 
-def inbox_counts(user):
-    """How many referrals of the partner's inbox are new, in progress, waiting or closed."""
+@db.prepared
+def _known_total():
+    """A list's total known before its page is read (windowed_page's `total`)."""
+    return select(bindparam("known_total", type_=Integer))
+
+
+def inbox_statuses(user):
+    """How many referrals of the partner's inbox are in each status."""
+    return dict(db.rows(_inbox_counts(), {"organisation": user.organisation_id}))
+
+
+def inbox_counts(counted):
+    """How many referrals of the partner's inbox (inbox_statuses) are new, in progress,
+    waiting or closed."""
     counts = dict.fromkeys(INBOX_GROUPS, 0)
-    for status, number in db.rows(_inbox_counts(), {"organisation": user.organisation_id}):
+    for status, number in counted.items():
         for group in INBOX_GROUPS:
             if status in STATUS_GROUPS[group]:
                 counts[group] += number
@@ -497,7 +519,7 @@ def _inbox_counts():
 
 
 def inbox_page_reads(user):
-    """The inbox's reads that need no filter (organisation_services, inbox_counts), for
+    """The inbox's reads that need no filter (organisation_services, inbox_statuses), for
     db.ahead: the list itself is read after, by the filters the services allow."""
     params = {"organisation": user.organisation_id}
     return [(_organisation_services(), params), (_inbox_counts(), params)]

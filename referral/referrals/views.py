@@ -122,12 +122,13 @@ def _inbox(user):
     form = InboxFilters(request.args, services=queries.organisation_services(user),
                         waiting_days=queries.WAITING_DAYS)
     ignored = form.read()
+    counted = queries.inbox_statuses(user)  # the counts above the list, and its total
     page = queries.inbox(user, status=form.status.data,
                          waiting_days=int(form.waiting.data) if form.waiting.data else None,
                          service_id=_uuid(form.service.data), sort=form.sort.data,
-                         page=page_number(request.args))
+                         page=page_number(request.args), counted=counted)
     return render_template("referrals/inbox.html", page=page, form=form, ignored=ignored,
-                           counts=queries.inbox_counts(user))
+                           counts=queries.inbox_counts(counted))
 
 
 def _accompany(user):

@@ -180,6 +180,28 @@ def test_the_inbox_filters_by_status_waiting_time_and_service(app, client, login
     assert "Zeynep Yilmaz" in text_of(client.get("/referrals/?status=closed"))
 
 
+def test_the_inbox_totals_its_status_counts_instead_of_counting_again(app, client, login,
+                                                                      world, make_service):
+    """Filtered by status alone, the inbox's total is the sum of the counts it shows above
+    the list (one count of the organisation's referrals, not two); filtered otherwise, it
+    is counted with the page. Either way the total is what the list holds."""
+    other = make_service("Kerstpakket", organisation="Voedselbank", referral_route="inbox")
+    another_family(app, world, "Anna de Vries", other)
+    another_family(app, world, "Bram Bakker", other)
+    close(app, world, world.inbox_referral)
+    login(world.partner)
+    for query, total, counted_with_page in (("", 2, False), ("?status=closed", 1, False),
+                                            ("?status=all", 3, False),
+                                            (f"?service={other}", 2, True),
+                                            ("?waiting=3", 0, True)):
+        client.get(f"/referrals/{query}")
+        with counted_queries(app) as statements:
+            page = text_of(client.get(f"/referrals/{query}"))
+        assert (f"{total} verwijzing" in page) or (total == 0 and "Niets" in page), query
+        listed = [s for s in statements if "JOIN service" in s and "LIMIT" in s]
+        assert len(listed) == 1 and ("count(*)" in listed[0]) is counted_with_page, query
+
+
 def test_the_inbox_sorts_most_urgent_then_longest_waiting(app, client, login, world,
                                                          make_service):
     other = make_service("Kerstpakket", organisation="Voedselbank", referral_route="inbox")
