@@ -678,10 +678,18 @@ def _values_key(params):
                         for name, value in params.items()))
 
 
+def memo(name):
+    """A dict of this transaction's own: for a look-up of data the transaction does not
+    change, asked again later in it (a partner's address for each mail of a post), kept
+    until the transaction ends, as answers sent ahead."""
+    return session().info.setdefault("memo", {}).setdefault(name, {})
+
+
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
 def _forget_ahead(session_):
     session_.info.pop("ahead", None)
+    session_.info.pop("memo", None)
 
 
 def values(model, statement, params=None, *, flushed=False):

@@ -236,7 +236,9 @@ def test_pages_send_their_independent_reads_ahead_on_postgresql(app, client, wor
 
 def test_the_referring_post_sends_its_checks_ahead_on_postgresql(app, world):
     """Once the signal is locked, the earlier-submission, open-referral and consent checks
-    go to PostgreSQL at once, each answered from there; the referral is made and sent."""
+    and the partner's address go to PostgreSQL at once, each answered from there (the
+    address taken before the post's first write, which drops what is not); the referral
+    is made and sent, and the partner's mail queued."""
     from referral.cases.models import Family
     from referral.cases.operations import log_signal
     from referral.directory.models import Service
@@ -258,6 +260,7 @@ def test_the_referring_post_sends_its_checks_ahead_on_postgresql(app, world):
                              form_token=str(uuid.uuid4()))
         assert [referral.status for referral in made] == [Status.requested]
         piped = {sql for sql, in_pipeline in sent if in_pipeline}
-        assert len(piped) == (3 if postgres else 0)
+        assert len(piped) == (4 if postgres else 0)
+        assert sum("INSERT INTO outbox_message" in sql for sql, _ in sent) == 1
         assert not piped & {sql for sql, in_pipeline in sent if not in_pipeline}
         db.commit()

@@ -111,10 +111,22 @@ def new_event(referral_id, actor_id, kind, *, text=None, from_status=None, to_st
 
 def _partner_address(referral):
     """Where the partner reads about its referrals: the service's own address, else its
-    organisation's; both in one statement."""
-    service, organisation = db.rows(_partner_addresses(), {
-        "service": referral.service_id, "organisation": referral.organisation_id})[0]
-    return service or organisation
+    organisation's; both in one statement, read once per transaction (directory data,
+    which a change of a referral does not change)."""
+    return _address_of(referral.service_id, referral.organisation_id)
+
+
+def _address_of(service_id, organisation_id):
+    known = db.memo("partner_addresses")
+    if (service_id, organisation_id) not in known:
+        service, organisation = db.rows(*partner_address_read(service_id, organisation_id))[0]
+        known[service_id, organisation_id] = service or organisation
+    return known[service_id, organisation_id]
+
+
+def partner_address_read(service_id, organisation_id):
+    """The statement and values of _partner_address (for db.ahead)."""
+    return _partner_addresses(), {"service": service_id, "organisation": organisation_id}
 
 
 @db.prepared
@@ -195,17 +207,25 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
     _check_message(message)
     _check_follow_up(follow_up_on)
     lock_signal(signal.id)
-    db.ahead(*refer_reads(signal.id, family.id, services, form_token, send))  # at once
+    # Its checks at once, and where the partners read about what is sent, which the first
+    # write would drop unread (db.wrote): one round trip on PostgreSQL.
+    db.ahead(*refer_reads(signal.id, family.id, services, form_token, send),
+             *[partner_address_read(s.id, s.organisation_id) for s in services
+               if send and s.referral_route == ReferralRoute.inbox])
     existing = {r.service_id: r for r in by_submission(form_token, services)}
     # The same form sent again finds what it made; another form (a second tab, the Back
     # button) meets the open referral and makes nothing.
     _refuse_if_open(signal.id, [s for s in services if s.id not in existing])
+    consented = {service.id: send and bool(active_consent(family.id, service.organisation_id))
+                 for service in services if service.id not in existing}
+    for service in services:  # read before the first write (above)
+        if consented.get(service.id) and service.referral_route == ReferralRoute.inbox:
+            _address_of(service.id, service.organisation_id)
     made = []
     for service in services:
         if service.id in existing:
             made.append(existing[service.id])
             continue
-        consented = send and active_consent(family.id, service.organisation_id)
         referral = new_referral(family_id=family.id, signal=signal,
                                 service_id=service.id, organisation_id=service.organisation_id,
                                 by_inbox=service.referral_route == ReferralRoute.inbox,
@@ -213,7 +233,7 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
                                 form_token=form_token)
         events = [_event(referral, user, EventKind.created, to_status=Status.draft,
                          write=False)]
-        if consented:
+        if consented[service.id]:
             # Made in this transaction by its owner: nobody else can hold it, and the
             # consent was just read. Sent before it is written: inserted once, with its
             # final status.
@@ -222,7 +242,7 @@ def refer(user, family, signal, services, *, message, follow_up_on, send, form_t
         db.insert(referral, *events)
         audit.record("create", object_type="referral", object_id=referral.id,
                      family_id=family.id, user=user, summary="referral created")
-        if consented:
+        if consented[service.id]:
             _record_change(user, referral, Status.draft, Status.requested, REFERRER)
         made.append(db.stored(referral))
     return made
