@@ -18,7 +18,7 @@ def _reader():
     """How the request's reader reads a moment: Babel's locale for dates and the time zone,
     found once per request and language (Flask-Babel asks the app context for each, 4 µs of
     every date a list shows)."""
-    return i18n.kept("referral_dates", _find_reader)
+    return i18n.per_language("referral_dates", _find_reader)
 
 
 def _find_reader():

@@ -28,10 +28,10 @@ def translations(find=flask_babel.get_translations):
     """The catalog of the request's language. Kept beside the locale Flask-Babel chose, so a
     changed locale (force_locale for a mail in the family's language, refresh) is followed
     at once; `find` finds it (Flask-Babel's answer when no locale is chosen yet)."""
-    return kept("referral_catalog", find)
+    return per_language("referral_catalog", find)
 
 
-def kept(name, make):
+def per_language(name, make):
     """What `make` gives for the request's language (its catalog, how it writes dates),
     made once per request and language: kept beside the locale Flask-Babel chose, and made
     again when it changes. Outside a request, or before a locale is chosen, made each time."""
