@@ -244,16 +244,22 @@ class MineRow:
 
 
 def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=None,
-         days=None, sort="due", page=1, today=None):
+         days=None, sort="due", page=1, today=None, counted=None):
     """One page of the owner's referrals (MineRows), filtered: by default overdue first,
-    then by follow-up date."""
+    then by follow-up date. `counted`: the owner's referrals per status (my_overview), read
+    already: filtered by status alone, the page's total is their sum, not counted again."""
     statuses = _statuses(status)
     values = {"statuses": statuses, "overdue": overdue or None, "service": service_id,
               "organisation": organisation_id, "since": _since(days) if days else None}
     chosen = frozenset(name for name, value in values.items() if value is not None)
-    found = windowed_page(_mine(chosen, sort if sort in MINE_SORTS else "due"), page,
-                          LIST_SIZE, params={**values, "owner": user.id,
-                                             **overdue_cutoffs(today)}, key=Referral.id)
+    sort = sort if sort in MINE_SORTS else "due"
+    params = {**values, "owner": user.id, **overdue_cutoffs(today)}
+    if counted is not None and chosen <= {"statuses"}:
+        params["known_total"] = sum(number for status, number in counted.items()
+                                    if statuses is None or status in statuses)
+    found = windowed_page(_mine(chosen, sort), page, LIST_SIZE, params=params,
+                          key=Referral.id, keys=_mine_keys(chosen, sort),
+                          total=_known_total() if "known_total" in params else None)
     # Each row's family key came with it (its last column; the family is the fifth): the
     # names open without a read.
     familykeys.take({row[4]: row[-1] for row in found.results})
@@ -271,34 +277,54 @@ def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=N
 def _mine(chosen, sort):
     """My referrals' statement for the filters chosen (a few dozen combinations, each built
     once): the values are bind parameters."""
-    late = overdue_where(bindparam("follow_up_before"), bindparam("quiet_since"))
+    return (select(Referral.id, Referral.status, Referral.follow_up_on, Referral.requested_at,
+                   Referral.family_id, Service.name, Organisation.name,
+                   Family.parent_names_enc, _LATE, FamilyKey.wrapped)
+            .join(Service, Service.id == Referral.service_id)
+            .join(Organisation, Organisation.id == Referral.organisation_id)
+            .join(Family, Family.id == Referral.family_id)
+            .outerjoin(FamilyKey, FamilyKey.family_id == Referral.family_id)
+            .where(*_mine_conditions(chosen)).order_by(*_mine_order(sort), Referral.id))
+
+
+@db.prepared
+def _mine_keys(chosen, sort):
+    """The same referrals in the same order, from the referral alone (and the service, to
+    sort by its name): the page is chosen on these, and the other tables are read for its
+    rows only."""
+    keys = select(Referral.id)
+    if sort == "service":
+        keys = keys.join(Service, Service.id == Referral.service_id)
+    return keys.where(*_mine_conditions(chosen)).order_by(*_mine_order(sort), Referral.id)
+
+
+_LATE = overdue_where(bindparam("follow_up_before"), bindparam("quiet_since"))
+
+
+def _mine_conditions(chosen):
     conditions = [Referral.owner_id == OWNER]
     if "statuses" in chosen:
         conditions.append(Referral.status.in_(bindparam("statuses", expanding=True)))
     if "overdue" in chosen:
-        conditions.append(late)
+        conditions.append(_LATE)
     if "service" in chosen:
         conditions.append(Referral.service_id == bindparam("service"))
     if "organisation" in chosen:
         conditions.append(Referral.organisation_id == bindparam("organisation"))
     if "since" in chosen:
         conditions.append(Referral.created_at >= bindparam("since"))
-    order = {
-        "due": (case((late, 0), else_=1), case((Referral.status.in_(
+    return conditions
+
+
+def _mine_order(sort):
+    return {
+        "due": (case((_LATE, 0), else_=1), case((Referral.status.in_(
             [s.value for s in CLOSED]), 1), else_=0), Referral.follow_up_on,
             Referral.created_at),
         "newest": (Referral.created_at.desc(),),
         "oldest": (Referral.created_at,),
         "service": (Service.name, Referral.created_at.desc()),
     }[sort]
-    return (select(Referral.id, Referral.status, Referral.follow_up_on, Referral.requested_at,
-                   Referral.family_id, Service.name, Organisation.name,
-                   Family.parent_names_enc, late, FamilyKey.wrapped)
-            .join(Service, Service.id == Referral.service_id)
-            .join(Organisation, Organisation.id == Referral.organisation_id)
-            .join(Family, Family.id == Referral.family_id)
-            .outerjoin(FamilyKey, FamilyKey.family_id == Referral.family_id)
-            .where(*conditions).order_by(*order, Referral.id))
 
 
 def my_overview(user):

@@ -111,7 +111,8 @@ def _mine(user):
                         service_id=_uuid(form.service.data),
                         organisation_id=_uuid(form.organisation.data),
                         days=int(form.days.data) if form.days.data else None,
-                        sort=form.sort.data, page=page_number(request.args))
+                        sort=form.sort.data, page=page_number(request.args),
+                        counted=counts)
     return render_template("referrals/mine.html", page=page, form=form, ignored=ignored,
                            counts=counts,
                            handovers=queries.handovers_for(user), statuses=list(Status))

@@ -420,6 +420,33 @@ def test_my_referrals_filter_by_status_overdue_service_organisation_and_period(
     assert services("?status=open&days=30") == ["Kerstpakket"]
 
 
+def test_my_referrals_total_their_status_counts_and_page_on_the_referral_alone(
+        app, client, login, world, make_service):
+    """Filtered by status alone, my referrals' total is the sum of the counts shown above
+    the list (not counted again); filtered otherwise, it is counted with the page, from the
+    referral alone. Either way the page is chosen on the referral (and the service, sorted
+    by its name), and the family, its key and the organisation are read for its rows only.
+    The total is what the list holds."""
+    other = make_service("Kerstpakket", organisation="Jeugdfonds", referral_route="inbox")
+    another_family(app, world, "Anna de Vries", other)
+    close(app, world, world.inbox_referral)
+    login(world.owner)
+    for query, total, counted_with_page in (("", 3, False), ("?status=closed", 1, False),
+                                            ("?status=open", 2, False),
+                                            (f"?service={other}", 1, True),
+                                            ("?overdue=y", 0, True),
+                                            ("?sort=service", 3, False)):
+        client.get(f"/referrals/{query}")
+        with counted_queries(app) as statements:
+            page = text_of(client.get(f"/referrals/{query}"))
+        assert (f"{total} verwijzing" in page) or (total == 0 and "Niets" in page), query
+        [listed] = [s for s in statements if "JOIN family " in s and "LIMIT" in s]
+        assert ("count(*)" in listed) is counted_with_page, query
+        chosen = listed.split("LIMIT", 1)[0].rsplit("(SELECT referral.id", 1)[1]
+        assert "family" not in chosen and "organisation" not in chosen, query
+        assert ("JOIN service" in chosen) is ("sort=service" in query), query
+
+
 def test_my_referrals_label_every_cell_for_a_phone(client, login, world):
     """At 360 px the rows stack: every cell carries its column's name, the follow-up date
     too (it was cut off)."""
