@@ -107,6 +107,21 @@ def test_each_user_reads_their_own_worklist(app, world):
     assert link in _section(_home(app, world.owner), "overdue")
 
 
+@pytest.mark.parametrize("role", ["owner", "partner", "bridge"])
+def test_each_section_picks_its_rows_from_the_referral_before_naming_them(app, world, role):
+    """A section's first rows and count are chosen on the referral (and what its condition
+    needs: a handover, events) alone; the service and the family are joined to the few rows
+    shown, not to every matching referral before the limit."""
+    browser_of = browser(app, getattr(world, role))
+    browser_of.get("/")
+    with counted_queries(app) as statements:
+        assert browser_of.get("/").status_code == 200
+    [together] = [s for s in statements if "UNION ALL" in s]
+    arms, outside = together.rsplit(") AS anon_1", 1)
+    assert "JOIN service" not in arms and "JOIN family" not in arms
+    assert "JOIN service" in outside and "JOIN family_key" in outside
+
+
 def test_a_handover_waits_for_the_colleague(app, world):
     _as(app, world.owner, lambda s, me: propose_handover(
         me, s.get(Referral, world.inbox_referral), s.get(User, world.colleague.id)))

@@ -8,7 +8,6 @@ from flask import current_app
 from sqlalchemy import (
     Date,
     DateTime,
-    String,
     Uuid,
     and_,
     bindparam,
@@ -82,27 +81,25 @@ def _params(user, today=None):
 def _columns(order, at, family):
     """The columns every section reads, so that a role's sections are one statement: the
     referral, its service and status, the day (a follow-up) or moment that orders it, its
-    place in the section, the section's count and, in the owner's sections, the family and
-    its name as stored (opened with the family's key, see _read)."""
+    place in the section, the section's count and, in the owner's sections, the family.
+    From the referral alone: the service's name and the family's (as stored, opened with
+    the family's key, see _read) are joined to the sections' few rows, not to every
+    matching referral before the limit (_together)."""
     day = at if isinstance(at.type, Date) else cast(null(), Date)
     moment = cast(null(), DateTime(timezone=True)) if day is at else at
-    names = ([Family.id, Family.parent_names_enc] if family
-             else [cast(null(), Uuid()), cast(null(), String())])
-    return [Referral.id.label("id"), Service.name.label("service"),
+    family_id = Referral.family_id if family else cast(null(), Uuid())
+    return [Referral.id.label("id"), Referral.service_id.label("service_id"),
             Referral.status.label("status"), day.label("day"), moment.label("moment"),
             func.row_number().over(order_by=order).label("place"), TOTAL,
-            names[0].label("family_id"), names[1].label("names")]
+            family_id.label("family_id")]
 
 
 def _section(where, *, order, at, family=False, joins=()):
     """The statement of a section: the referrals matching `where`, the first SHOWN of them
     and their count as a window over all matching rows (taken before the limit)."""
-    query = select(*_columns(order, at, family)).select_from(Referral).join(
-        Service, Service.id == Referral.service_id)
+    query = select(*_columns(order, at, family)).select_from(Referral)
     for join in joins:
         query = query.join(*join)
-    if family:
-        query = query.join(Family, Family.id == Referral.family_id)
     return query.where(*where).order_by(*order).limit(SHOWN)
 
 
@@ -124,9 +121,8 @@ def _changed(visible):
             .select_from(Referral)
             .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
             .outerjoin(ReferralSeen, SEEN)
-            .join(Service, Service.id == Referral.service_id)
             .where(*visible, *NEWS_BY_OTHERS, ReferralEvent.at > ReferralSeen.seen_at)
-            .group_by(Referral.id, Service.name, Referral.status)
+            .group_by(Referral.id, Referral.service_id, Referral.status)
             .order_by(*order).limit(SHOWN))
 
 
@@ -141,17 +137,16 @@ def _changed_of_mine():
               .where(ReferralEvent.referral_id == Referral.id, *NEWS_BY_OTHERS,
                      or_(ReferralSeen.seen_at.is_(None), ReferralEvent.at > ReferralSeen.seen_at))
               .correlate(Referral, ReferralSeen).scalar_subquery())
-    changed = (select(Referral.id.label("id"), Service.name.label("service"),
+    changed = (select(Referral.id.label("id"), Referral.service_id.label("service_id"),
                       Referral.status.label("status"), latest.label("at"))
                .select_from(Referral).outerjoin(ReferralSeen, SEEN)
-               .join(Service, Service.id == Referral.service_id)
                .where(Referral.owner_id == USER)
                .offset(0).subquery())  # looked up once per referral, not again for its order
     order = (changed.c.at.desc(), changed.c.id)
-    return (select(changed.c.id, changed.c.service, changed.c.status,
+    return (select(changed.c.id, changed.c.service_id, changed.c.status,
                    cast(null(), Date).label("day"), changed.c.at.label("moment"),
                    func.row_number().over(order_by=order).label("place"), TOTAL,
-                   cast(null(), Uuid()).label("family_id"), cast(null(), String()).label("names"))
+                   cast(null(), Uuid()).label("family_id"))
             .where(changed.c.at.is_not(None)).order_by(*order).limit(SHOWN))
 
 
@@ -163,10 +158,16 @@ def _together(sections):
         part = statement.subquery()
         arms.append(select(literal_column(str(number)).label("section"), *part.c))
     every = union_all(*arms).subquery()
-    # The key of each row's family with it, for the names (one statement less).
-    return list(sections), (select(every, FamilyKey.wrapped)
-                            .outerjoin(FamilyKey, FamilyKey.family_id == every.c.family_id)
-                            .order_by(every.c.section, every.c.place))
+    # The shown rows' services and families, and the key of each row's family for its
+    # names (one statement less).
+    return list(sections), (
+        select(every.c.section, every.c.id, Service.name.label("service"), every.c.status,
+               every.c.day, every.c.moment, every.c.total, every.c.family_id,
+               Family.parent_names_enc.label("names"), FamilyKey.wrapped)
+        .join(Service, Service.id == every.c.service_id)
+        .outerjoin(Family, Family.id == every.c.family_id)
+        .outerjoin(FamilyKey, FamilyKey.family_id == every.c.family_id)
+        .order_by(every.c.section, every.c.place))
 
 
 def _read(together, params):
