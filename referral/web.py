@@ -33,7 +33,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
 from wtforms.validators import AnyOf, Length
 
-from referral import audit, db, i18n, mail, policy
+from referral import audit, db, i18n, mail, policy, sessions
 from referral.auth import operations as auth_operations
 from referral.auth.models import role_label
 from referral.crypto import CryptoError, keyring
@@ -230,6 +230,7 @@ def init_app(app):
     app.jinja_env.globals["format_number"] = format_number
     app.jinja_env.globals["url_for"] = _url_for
     app.jinja_env.globals["keep"] = _keep
+    app.session_interface = sessions.KeptCookieSessions()
     app.before_request(_expire_session)
     app.after_request(_security_headers)
     app.context_processor(_template_globals)

@@ -221,6 +221,23 @@ def _statuses(status):
     return None
 
 
+def _chosen(values):
+    """The filters given (not None), as a kept statement's key: their names, and the
+    statuses themselves, which are the code's words (_statuses) and are written into the
+    statement (db.one_of): as a list parameter SQLAlchemy wrote them into its SQL again on
+    every run. The values of the others go with each run; these are not values."""
+    return frozenset(("statuses", tuple(value)) if name == "statuses" else name
+                     for name, value in values.items() if value is not None)
+
+
+def _by_status(chosen):
+    return [db.one_of(Referral.status, item[1]) for item in chosen if isinstance(item, tuple)]
+
+
+def _values(values):
+    return {name: value for name, value in values.items() if name != "statuses"}
+
+
 def _since(days, now=None):
     return (now or db.utcnow()) - timedelta(days=days)
 
@@ -251,10 +268,10 @@ def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=N
     statuses = _statuses(status)
     values = {"statuses": statuses, "overdue": overdue or None, "service": service_id,
               "organisation": organisation_id, "since": _since(days) if days else None}
-    chosen = frozenset(name for name, value in values.items() if value is not None)
+    chosen = _chosen(values)
     sort = sort if sort in MINE_SORTS else "due"
-    params = {**values, "owner": user.id, **overdue_cutoffs(today)}
-    if counted is not None and chosen <= {"statuses"}:
+    params = {**_values(values), "owner": user.id, **overdue_cutoffs(today)}
+    if counted is not None and all(isinstance(item, tuple) for item in chosen):
         params["known_total"] = sum(number for status, number in counted.items()
                                     if statuses is None or status in statuses)
     found = windowed_page(_mine(chosen, sort), page, LIST_SIZE, params=params,
@@ -302,9 +319,7 @@ _LATE = overdue_where(bindparam("follow_up_before"), bindparam("quiet_since"))
 
 
 def _mine_conditions(chosen):
-    conditions = [Referral.owner_id == OWNER]
-    if "statuses" in chosen:
-        conditions.append(Referral.status.in_(bindparam("statuses", expanding=True)))
+    conditions = [Referral.owner_id == OWNER, *_by_status(chosen)]
     if "overdue" in chosen:
         conditions.append(_LATE)
     if "service" in chosen:
@@ -318,8 +333,8 @@ def _mine_conditions(chosen):
 
 def _mine_order(sort):
     return {
-        "due": (case((_LATE, 0), else_=1), case((Referral.status.in_(
-            [s.value for s in CLOSED]), 1), else_=0), Referral.follow_up_on,
+        "due": (case((_LATE, 0), else_=1), case((db.one_of(
+            Referral.status, [s.value for s in CLOSED]), 1), else_=0), Referral.follow_up_on,
             Referral.created_at),
         "newest": (Referral.created_at.desc(),),
         "oldest": (Referral.created_at,),
@@ -474,12 +489,12 @@ def _list_page(whose, values, params, sort, page, today, known_total=None):
     """One page of ListRows of the inbox or the bridge worker's list, filtered by the values
     that are not None, in the sort's order, with their count (given as `known_total`, or
     counted with the page)."""
-    chosen = frozenset(name for name, value in values.items() if value is not None)
+    chosen = _chosen(values)
     sort = sort if sort in INBOX_SORTS else "urgency"
     if known_total is not None:
         params = {**params, "known_total": known_total}
     found = windowed_page(_list(whose, chosen, sort), page, LIST_SIZE,
-                          params={**values, **params}, key=Referral.id,
+                          params={**_values(values), **params}, key=Referral.id,
                           keys=_list_keys(whose, chosen, sort),
                           total=None if known_total is None else _known_total())
     return Page(_list_rows(found.results, today), found.total, found.page, LIST_SIZE)
@@ -506,8 +521,7 @@ def _list_conditions(whose, chosen):
                       SENT_ONCE]
     else:
         conditions = [Referral.bridge_id == bindparam("bridge")]
-    if "statuses" in chosen:
-        conditions.append(Referral.status.in_(bindparam("statuses", expanding=True)))
+    conditions += _by_status(chosen)
     if "waited_since" in chosen:
         conditions.append(_sent(whose) <= bindparam("waited_since"))
     if "service" in chosen:

@@ -475,6 +475,29 @@ def test_the_stuck_list_filters_by_partner_organisation_and_status(app, client, 
     assert "Langst te laat eerst" in longest and "Voedselbank" in longest
 
 
+@pytest.mark.parametrize("who, query, written", [
+    ("owner", "?status=open", "'requested'"), ("owner", "?status=closed&sort=newest", "'rejected'"),
+    ("partner", "", "'requested'"), ("partner", "?status=closed&service=x", "'rejected'"),
+    ("bridge", "", "'requested'"), ("bridge", "?status=closed", "'rejected'")])
+def test_a_lists_status_filter_is_written_into_its_kept_statement(app, client, login, world,
+                                                                  who, query, written):
+    """A status filter's statuses are the code's words: written into the list's kept
+    statement, which runs as it was prepared, not finished again on every run with a list
+    parameter's values (db.one_of)."""
+    if who == "bridge":
+        accompany(app, world)
+    login(getattr(world, who))
+    client.get(f"/referrals/{query}")
+    with counted_queries(app) as statements:
+        assert client.get(f"/referrals/{query}").status_code == 200
+    [listed] = [s for s in statements if "LIMIT" in s and "FROM referral" in s]
+    assert written in listed, query
+    with app.app_context():
+        [plan] = [p for (_, dialect), p in db._plans.items()
+                  if p.sql == listed and dialect == db.engine().dialect.name]
+    assert not plan.finished_per_run
+
+
 # --- statements stay the same as the lists grow --------------------------------------------
 
 LISTS = {

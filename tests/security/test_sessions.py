@@ -14,12 +14,13 @@ import uuid
 from datetime import date
 from urllib.parse import urljoin, urlsplit
 
+import flask
 import pyotp
 import pytest
 from flask import url_for
 from sqlmodel import select
 
-from referral import db
+from referral import db, sessions
 from referral.auth.models import User
 from referral.auth.queries import find_user
 from referral.cases.models import Child, Consent, Family
@@ -283,6 +284,68 @@ def test_a_cookie_planted_before_a_two_factor_login_is_not_the_session_after_it(
     assert _cookie(victim) not in (planted, halfway)
     assert _logged_in(victim)
     assert _dead(app, planted) and _dead(app, halfway)
+
+
+# --- a cookie opened once per worker (referral.sessions) ----------------------------------
+
+class _Later:
+    """The kept cookies' clock, moved on; the signer's own clock stays as it is."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def time(self):
+        return time.time() + self.seconds
+
+
+def test_a_kept_cookie_expires_as_a_cookie_read_again_does(app, make_user, monkeypatch):
+    """A worker keeps what a cookie held once its signature was checked; its age is checked
+    on every request all the same: past the session's lifetime it opens nothing."""
+    person = make_user(organisation="JGZ Noord")
+    victim = app.test_client()
+    _sign_in(victim, person)
+    cookie = _cookie(victim)
+    assert _logged_in(_thief(app, cookie))  # read, checked and kept
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    monkeypatch.setattr(sessions, "time", _Later(lifetime - 60))
+    assert _logged_in(_thief(app, cookie))
+    monkeypatch.setattr(sessions, "time", _Later(lifetime + 60))
+    assert not _logged_in(_thief(app, cookie))
+    monkeypatch.setattr(sessions, "time", _Later(0))
+    assert _logged_in(_thief(app, cookie))  # its signature is read again: still good
+    forged = cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")
+    assert not _logged_in(_thief(app, forged))
+
+
+def test_a_kept_cookie_opens_for_the_keys_that_signed_it_only(make_app, make_user):
+    """Kept per app, and read again when the app's keys change: a cookie signed with a key
+    no longer among them opens nothing, one signed with a kept fallback does."""
+    first = make_app(SECRET_KEY="the-first-key")
+    person = make_user(organisation="JGZ Noord")
+    victim = first.test_client()
+    _sign_in(victim, person)
+    cookie = _cookie(victim)
+    assert _logged_in(_thief(first, cookie))
+    assert not _logged_in(_thief(make_app(SECRET_KEY="another-key"), cookie))
+    first.secret_key = "a-new-key"
+    assert not _logged_in(_thief(first, cookie))
+    first.config["SECRET_KEY_FALLBACKS"] = ["the-first-key"]
+    assert _logged_in(_thief(first, cookie))
+
+
+def test_a_request_that_changes_its_session_changes_no_kept_cookie(app):
+    """Each request gets its own copy of what a cookie held: a page that adds a message to
+    those waiting or changes a value in place leaves the next request with the same cookie
+    as it was."""
+    held = {"_flashes": [["info", "het eerste bericht"]], "account_link": {"until": 1}}
+    cookie = app.session_interface.get_signing_serializer(app).dumps(held)
+    headers = {"Cookie": f"{COOKIE}={cookie}"}
+    for _ in range(2):  # read and kept, then taken from what was kept
+        with app.test_request_context("/", headers=headers):
+            opened = app.session_interface.open_session(app, flask.request)
+            assert opened == held
+            opened["_flashes"].append(("info", "een tweede bericht"))
+            opened["account_link"]["until"] = 2
 
 
 # --- open redirects ----------------------------------------------------------------------
