@@ -6,11 +6,11 @@ every page on the bench's machine. A browser sends the same cookie until the ses
 changes, so the worker keeps what a cookie held once its signature was checked, keyed by
 the cookie's exact text: the same text was signed by the same key and holds the same
 values. Its age is checked on every request as the serializer checks it (the signing
-moment is kept with the values), so a kept cookie expires as a read one does, and it is
-read again if the app's keys changed. Each
-request gets its own copy: a page that changes its session (a message, a filter) changes
-nothing kept. The interface is the app's own (one per app: tests make apps with other
-keys), and keeps at most KEEP cookies, the oldest let go first."""
+moment is kept with the values), so a kept cookie expires as a read one does; it is read
+again when the app's keys change. Each request gets its own copy: a page that changes its
+session (a message, a filter) changes nothing kept. The interface is the app's own (one
+per app: tests make apps with other keys), and keeps at most KEEP cookies, the oldest let
+go first."""
 
 import copy
 import time
