@@ -538,7 +538,8 @@ def machine():
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     load = os.getloadavg()[0]
     return (f"{os.cpu_count()} cores ({cpu.group(1) if cpu else platform.machine()}), "
-            f"{memory / 1024 ** 2:.0f} GiB, Python {platform.python_version()}, "
+            f"{memory / 1024 ** 2:.0f} GiB, Python {platform.python_version()} "
+            f"({sys._base_executable}), "
             f"load average {load:.1f} at the start")
 
 

@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 from common import logged_in  # noqa: E402
 from pages import (  # noqa: E402  (puts this checkout first on sys.path)
     MUNICIPALITY,
@@ -56,6 +57,9 @@ def main():
     parser.add_argument("--callers", help="instead of the top list: which functions call "
                         "those whose name holds this, and how often")
     parser.add_argument("--post", choices=sorted(POSTS))
+    parser.add_argument("--by-package", action="store_true",
+                        help="instead of the top list: own time summed by package (the app's "
+                        "modules, each library, Python itself)")
     parser.add_argument("--time-only", action="store_true",
                         help="only the mean time per request, no profile")
     args = parser.parse_args()
@@ -100,14 +104,42 @@ def main():
         profile.disable()
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out).sort_stats(args.sort)
-        if args.callees:
+        if args.by_package:
+            print_by_package(stats, args.rounds, out)
+        elif args.callees:
             stats.print_callees(args.callees)
         elif args.callers:
             stats.print_callers(args.callers)
         else:
             stats.print_stats(args.top)
         print(f"=== {label}: {plain * 1000:.2f} ms per request in-process")
-        print("\n".join(out.getvalue().splitlines()[6:]))
+        shown = out.getvalue().splitlines()  # the top list without pstats' heading
+        print("\n".join(shown if args.by_package or args.callers or args.callees
+                        else shown[6:]))
+
+
+def print_by_package(stats, rounds, out):
+    """Own time and calls per request, summed by where the code lives: a library (its
+    top-level package under site-packages), the app's package or templates, Python's own
+    library, or built-ins. When a page's cost is spread thin, which layer holds it."""
+    totals, everything = {}, 0.0
+    for (filename, _line, _name), (_calls, calls, own, _cumulative, _callers) in (
+            stats.stats.items()):
+        if "site-packages/" in filename:
+            where = filename.split("site-packages/")[1].split("/")[0].removesuffix(".py")
+        elif filename.startswith(str(ROOT)):
+            where = Path(filename).relative_to(ROOT).parts[0]
+        elif filename == "~":
+            where = "built-ins (C)"
+        else:
+            where = "Python's library"
+        seconds, count = totals.get(where, (0.0, 0))
+        totals[where] = (seconds + own, count + calls)
+        everything += own
+    print(f"{'where':<24}{'own ms':>9}{'share':>8}{'calls':>9}", file=out)
+    for where, (seconds, count) in sorted(totals.items(), key=lambda item: -item[1][0]):
+        print(f"{where:<24}{seconds / rounds * 1000:>9.3f}{seconds / everything:>8.1%}"
+              f"{count / rounds:>9.0f}", file=out)
 
 
 def get(client, path):

@@ -271,7 +271,7 @@ def mine(user, *, status=None, overdue=False, service_id=None, organisation_id=N
     chosen = _chosen(values)
     sort = sort if sort in MINE_SORTS else "due"
     params = {**_values(values), "owner": user.id, **overdue_cutoffs(today)}
-    if counted is not None and all(isinstance(item, tuple) for item in chosen):
+    if counted is not None and not (overdue or service_id or organisation_id or days):
         params["known_total"] = sum(number for status, number in counted.items()
                                     if statuses is None or status in statuses)
     found = windowed_page(_mine(chosen, sort), page, LIST_SIZE, params=params,
