@@ -713,8 +713,8 @@ def loaded(model, statement, params):
     changes tracked and saved — without the ORM's machinery around the statement, which cost
     more than the statement (every request's first: its user). One in the session already
     is given as it is, as the ORM gives it. Nothing unsaved is flushed first: for what a
-    request reads before it changes anything."""
-    read = _rows(session().connection(), statement, params)
+    request reads before it changes anything. Its answer may have been sent ahead."""
+    read = rows(statement, params)
     return as_loaded(model, read[0]._mapping) if read else None
 
 

@@ -264,3 +264,38 @@ def test_the_referring_post_sends_its_checks_ahead_on_postgresql(app, world):
         assert sum("INSERT INTO outbox_message" in sql for sql, _ in sent) == 1
         assert not piped & {sql for sql, in_pipeline in sent if not in_pipeline}
         db.commit()
+
+
+def test_a_partners_step_reads_the_owner_it_tells_with_the_consent(app, world):
+    """The partner's step tells the owner by mail: the owner's address is read once, with
+    the consent and before the step's writes, in one pipeline on PostgreSQL (not one round
+    trip each, the second after the writes); the mail goes to the owner."""
+    from referral.auth.queries import user_read
+    from referral.mail import OutboxMessage
+    from referral.policy.queries import active_consent_read
+    from referral.referrals.models import Referral, Status
+    from referral.referrals.operations import change_status
+
+    postgres = app.config["DATABASE_URL"].startswith("postgresql")
+    with app.test_request_context():
+        session = db.session()
+        owner_address = session.get(User, world.owner.id).email
+        referral = session.get(Referral, world.inbox_referral)
+        for read in (active_consent_read(referral.family_id, referral.organisation_id),
+                     user_read(referral.owner_id)):
+            db.rows(*read)  # their plans learnt: only planned reads are sent ahead
+        session.expunge_all()  # the owner not held by the session: read as a step reads it
+        partner = session.get(User, world.partner.id)
+        referral = session.get(Referral, world.inbox_referral)
+        before = session.exec(select(OutboxMessage.id)).scalars().all()  # the partner's
+        with _sent(app) as sent:
+            change_status(partner, referral, Status.accepted)
+        assert sum(in_pipeline for _sql, in_pipeline in sent) == (2 if postgres else 0)
+        users = [number for number, (sql, _) in enumerate(sent) if "FROM user_account" in sql]
+        writes = [number for number, (sql, _) in enumerate(sent)
+                  if sql.lstrip().startswith(("UPDATE", "INSERT", "WITH"))]
+        assert len(users) == 1 and users[0] < writes[0]
+        told = session.exec(select(OutboxMessage).where(
+            OutboxMessage.id.not_in(before))).scalars().all()
+        assert [message.recipient for message in told] == [owner_address]
+        db.commit()

@@ -40,6 +40,11 @@ def by_id(user_id):
     return db.loaded(User, _user(), {"id": user_id})
 
 
+def user_read(user_id):
+    """The statement and values of by_id's read (for db.ahead)."""
+    return _user(), {"id": user_id}
+
+
 def pending_user():
     """The user of this browser who gave a right password and still owes a two-factor
     code; None if nobody does."""

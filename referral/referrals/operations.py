@@ -20,7 +20,7 @@ from referral.cases.models import Family
 from referral.directory.models import Organisation, ReferralRoute, Service, ServiceStatus
 from referral.errors import Refused
 from referral.i18n import lazy_gettext as _l
-from referral.policy.queries import active_consent
+from referral.policy.queries import active_consent, active_consent_read
 from referral.referrals import lifecycle
 from referral.referrals.lifecycle import PARTNER, REFERRER
 from referral.referrals.models import (
@@ -146,10 +146,22 @@ def _tell_partner(referral, template):
 
 
 def _tell_user(user_id, template, referral):
-    user = auth_queries.by_id(user_id)
-    if user and user.active:
-        mail.queue(user.email, template, language=user.language, family_id=referral.family_id,
+    recipient = _recipient(user_id)
+    if recipient is not None:
+        address, language = recipient
+        mail.queue(address, template, language=language, family_id=referral.family_id,
                    link=mail.link("referrals.show", referral_id=referral.id))
+
+
+def _recipient(user_id):
+    """Where a user is told about their referrals: their address and language, None for an
+    account no longer active; read once per transaction (a step's owner is read before the
+    step's writes: change_status)."""
+    known = db.memo("recipients")
+    if user_id not in known:
+        user = auth_queries.by_id(user_id)
+        known[user_id] = (user.email, user.language) if user and user.active else None
+    return known[user_id]
 
 
 # --- changes -----------------------------------------------------------------------------
@@ -264,7 +276,16 @@ def change_status(user, referral, target, *, reason=None, outcome=None, version=
         lock_signal(referral.signal_id)
         _refuse_if_open(referral.signal_id, [db.session().get(Service, referral.service_id)],
                         leaving_out=[referral.id])
+    # The owner told of the step by mail (_record_change) is read with the consent, before
+    # the step's writes: on PostgreSQL one round trip for both, not one each.
+    owner_told = _owner_told(user, referral, referral.status, target, side)
+    reads = [active_consent_read(referral.family_id, referral.organisation_id)]
+    if owner_told:
+        reads.append(auth_queries.user_read(referral.owner_id))
+    db.ahead(*reads)
     has_consent = bool(active_consent(referral.family_id, referral.organisation_id))
+    if owner_told:
+        _recipient(referral.owner_id)
     _move(user, referral, target, side, reason=reason, outcome=outcome,
           reason_code=reason_code, has_consent=has_consent)
     return referral
@@ -311,10 +332,17 @@ def _record_change(user, referral, source, target, side):
                  summary=f"referral {source} -> {target}")
     if target == Status.requested and source == Status.draft:
         _tell_partner(referral, "referral_new")
-    elif side == PARTNER and not _on_behalf(user, referral, side):
+    elif _owner_told(user, referral, source, target, side):
         _tell_user(referral.owner_id, "referral_changed", referral)
     elif source != Status.draft:
         _tell_partner(referral, "referral_changed")
+
+
+def _owner_told(user, referral, source, target, side):
+    """Whether the owner is told of a step by mail: the partner's, not on the owner's behalf
+    (a referral's sending tells the partner)."""
+    return (side == PARTNER and not _on_behalf(user, referral, side)
+            and not (target == Status.requested and source == Status.draft))
 
 
 def add_note(user, referral, text):
