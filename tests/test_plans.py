@@ -2,6 +2,7 @@
 first execution (db._Plan): the same rows, values and errors as through SQLAlchemy, seen by
 the statement listeners, on SQLite and PostgreSQL."""
 
+import re
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -299,3 +300,31 @@ def test_a_partners_step_reads_the_owner_it_tells_with_the_consent(app, world):
             OutboxMessage.id.not_in(before))).scalars().all()
         assert [message.recipient for message in told] == [owner_address]
         db.commit()
+
+
+def test_the_referring_post_asks_for_its_signal_and_services_at_once(app, client, world,
+                                                                      login, make_service):
+    """The post that refers reads the signal (with its family) and the services chosen,
+    which do not depend on each other: one round trip on PostgreSQL, not two."""
+    from referral.cases.queries import signal_and_family_read
+    from referral.referrals.queries import active_services_read, default_follow_up
+
+    postgres = app.config["DATABASE_URL"].startswith("postgresql")
+    parcel = make_service("Voedselbus", organisation="Voedselbank", referral_route="inbox")
+    with app.app_context():
+        db.rows(*signal_and_family_read(world.signal_id))  # their plans learnt: only
+        db.rows(*active_services_read([parcel]))          # planned reads are sent ahead
+        follow_up = default_follow_up().isoformat()
+    login(world.owner)
+    path = f"/referrals/new/{world.signal_id}"
+    page = client.get(path).text
+    data = {"csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1),
+            "form_token": re.search(r'name="form_token"[^>]*value="([^"]+)"', page).group(1),
+            "services": [str(parcel)], "message": "Graag bellen.", "follow_up_on": follow_up,
+            "send": "1"}
+    with _sent(app) as sent:
+        assert client.post(path, data=data).status_code == 303
+    sent = [(" ".join(sql.split()), piped) for sql, piped in sent]
+    signal = [piped for sql, piped in sent if "FROM signal JOIN family" in sql]
+    services = [piped for sql, piped in sent if "FROM service WHERE service.id IN" in sql]
+    assert signal == [postgres] and services == [postgres]

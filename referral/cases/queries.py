@@ -162,6 +162,11 @@ def signal_and_family(signal_id):
     return signal, family
 
 
+def signal_and_family_read(signal_id):
+    """The statement and values of signal_and_family (for db.ahead)."""
+    return _signal_and_family(), {"id": signal_id}
+
+
 @db.prepared
 def _signal_and_family():
     return (select(*Signal.__table__.columns, *Family.__table__.columns, FamilyKey.wrapped)

@@ -737,7 +737,12 @@ def active_services(ids):
     """The services among these ids that take referrals now, in one query, as values."""
     if not ids:
         return []
-    return db.values(Service, _active_services(), {"ids": list(ids)})
+    return db.values(Service, *active_services_read(ids))
+
+
+def active_services_read(ids):
+    """The statement and values of active_services (for db.ahead)."""
+    return _active_services(), {"ids": list(ids)}
 
 
 @db.prepared

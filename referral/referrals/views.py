@@ -10,7 +10,7 @@ from referral.auth.models import User
 from referral.auth.queries import names as names_of
 from referral.auth.queries import opened_names
 from referral.cases.models import Family, Signal, age_on
-from referral.cases.queries import children_of, signal_and_family
+from referral.cases.queries import children_of, signal_and_family, signal_and_family_read
 from referral.dates import format_date
 from referral.directory import queries as directory
 from referral.directory.models import Service
@@ -172,6 +172,12 @@ def _search_filters(family, children):
 @login_required
 def new(signal_id):
     form = ReferForm()  # made before a post's write lock is taken (its services: inside)
+    service_ids = _service_ids(form.services.raw_data if request.method == "POST" else [])
+    # On PostgreSQL the signal and the services chosen are asked in one round trip.
+    reads = [signal_and_family_read(signal_id)]
+    if service_ids:
+        reads.append(queries.active_services_read(service_ids))
+    db.ahead(*reads)
     # Read together with the family's key (the message is sealed with it): one prepared
     # statement, inside a post's write lock.
     signal, family = signal_and_family(signal_id)
@@ -180,7 +186,7 @@ def new(signal_id):
     if request.method == "GET":
         form.form_token.data = str(uuid.uuid4())
         form.follow_up_on.data = queries.default_follow_up()
-    chosen = _chosen_services(form.services.raw_data if request.method == "POST" else [])
+    chosen = queries.active_services(service_ids)
     form.services.choices = [SelectChoice(str(s.id), s.name) for s in chosen]
     already = []
     if form.validate_on_submit():
@@ -229,14 +235,15 @@ def _refer(form, family, signal, chosen):
     return None
 
 
-def _chosen_services(raw_ids):
+def _service_ids(raw_ids):
+    """The services a post chose, as ids (at most ten; what is not an id is left out)."""
     ids = []
     for raw in raw_ids[:10]:
         try:
             ids.append(uuid.UUID(raw))
         except ValueError:
             continue
-    return queries.active_services(ids)
+    return ids
 
 
 def _flash_outcome(made):
@@ -428,7 +435,7 @@ def edit(referral_id):
         form.message.data = referral.message
         form.follow_up_on.data = referral.follow_up_on
         form.version.data = referral.version
-    chosen = _chosen_services([form.service.data or ""])
+    chosen = queries.active_services(_service_ids([form.service.data or ""]))
     form.service.choices = [SelectChoice(str(s.id), s.name) for s in chosen]
     already = []
     if form.validate_on_submit():
