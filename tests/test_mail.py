@@ -92,3 +92,50 @@ def test_mail_send_command(app, runner):
         db.commit()
     result = runner.invoke(args=["mail", "send"])
     assert result.exit_code == 0 and "Sent 1 messages" in result.output
+
+
+LINKED = ("referral_new", "referral_changed", "handover_request", "bridge_request",
+          "consent_withdrawn", "password_changed")
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_message_is_written_as_it_would_be_drawn_afresh(app, language):
+    """A message whose values are text is written from its template's text drawn once, with
+    each message's own link in it: the same subject and text as drawn for it alone. What is
+    kept holds no message's values."""
+    from referral.mail import _draw_both
+
+    links = ["https://tool.example/referrals/1?a=1&b=<2>", "https://tool.example/r/ë"]
+    with app.app_context():
+        for template in LINKED:
+            for link in links:
+                message = queue("iemand@example.org", template, language=language, link=link)
+                assert (message.subject, message.body) == _draw_both(template, language,
+                                                                     {"link": link})
+                assert link in message.body
+        kept = app.extensions["referral.kept.mail"]
+        assert {key[:2] for key in kept} == {(template, language) for template in LINKED}
+        assert not any(link in str(kept_text) for kept_text in kept.values() for link in links)
+        db.session().rollback()
+
+
+def test_a_count_and_a_template_that_changes_a_value_are_drawn_each_time(app, monkeypatch):
+    """A count's words depend on it (one referral, two referrals): drawn for each message.
+    So is a template that does more with a value than write it."""
+    from referral import mail
+
+    with app.app_context():
+        one = queue("iemand@example.org", "reminder", language="en", count=1, link="l")
+        two = queue("iemand@example.org", "reminder", language="en", count=2, link="l")
+        assert "1 of your referrals is overdue" in one.body
+        assert "2 of your referrals are overdue" in two.body
+        drawn = mail._draw
+
+        def shouting(name, context):  # a template writing the link in capitals
+            return drawn(name, context).replace(context["link"], context["link"].upper())
+
+        monkeypatch.setattr(mail, "_draw", shouting)
+        first = queue("iemand@example.org", "handover_request", language="en", link="a/b")
+        second = queue("iemand@example.org", "handover_request", language="en", link="c/d")
+        assert "A/B" in first.body and "C/D" in second.body
+        db.session().rollback()
