@@ -285,7 +285,7 @@ def change_status(user, referral, target, *, reason=None, outcome=None, version=
     db.ahead(*reads)
     has_consent = bool(active_consent(referral.family_id, referral.organisation_id))
     if owner_told:
-        _recipient(referral.owner_id)
+        _recipient(referral.owner_id)  # its answer taken and kept for the step's mail
     _move(user, referral, target, side, reason=reason, outcome=outcome,
           reason_code=reason_code, has_consent=has_consent)
     return referral
