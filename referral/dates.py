@@ -45,9 +45,17 @@ def _zone(pytz_zone):
 
 def format_date(value):
     """A day: "2 dec 2026"."""
+    return _written_day(value, *_reader())
+
+
+def day_writer():
+    """format_date for the many days of one page (a list's rows): the reader found once."""
+    return functools.partial(_written_day, locale=(reader := _reader())[0], zone=reader[1])
+
+
+def _written_day(value, locale, zone):
     if value is None:
         return ""
-    locale, zone = _reader()
     if isinstance(value, datetime):
         value = _local(value, zone).date()
     return _day(value, locale)

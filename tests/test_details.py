@@ -7,7 +7,7 @@ import pytest
 from babel import dates as babel_dates
 from flask_babel import force_locale, get_timezone
 
-from referral.dates import format_date, format_datetime
+from referral.dates import day_writer, format_date, format_datetime
 from tests.conftest import post_form
 
 MOMENT = datetime(2026, 12, 2, 13, 5, 40, 123456, tzinfo=UTC)
@@ -22,6 +22,18 @@ def test_dates_read_the_european_way(app, language, moment, day):
         assert format_datetime(MOMENT) == moment
         assert format_date(MOMENT) == day
         assert format_date(date(2026, 12, 2)) == day
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_lists_days_are_written_as_every_other_day(app, language):
+    """A list writes its rows' days with the reader found once (day_writer): the same as
+    format_date writes each, for moments (in the reader's time zone), days and none."""
+    late = datetime(2026, 12, 2, 23, 30, tzinfo=UTC)  # already the 3rd in the Netherlands
+    with app.test_request_context(), force_locale(language):
+        day = day_writer()
+        for value in (MOMENT, late, datetime(2026, 7, 1, 23, 30), date(2026, 12, 2), None):
+            assert day(value) == format_date(value)
+        assert day(late) == {"nl": "3 dec 2026", "en": "3 Dec 2026"}[language]
 
 
 def test_a_day_is_written_without_a_request_too():

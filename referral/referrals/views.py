@@ -1,6 +1,7 @@
 import uuid
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
@@ -9,9 +10,9 @@ from referral import audit, db, familykeys, policy
 from referral.auth.models import User
 from referral.auth.queries import names as names_of
 from referral.auth.queries import opened_names
-from referral.cases.models import Family, Signal, age_on
+from referral.cases.models import URGENCY_LABELS, Family, Signal, Urgency, age_on
 from referral.cases.queries import children_of, signal_and_family, signal_and_family_read
-from referral.dates import format_date
+from referral.dates import day_writer, format_date
 from referral.directory import queries as directory
 from referral.directory.models import Service
 from referral.errors import Refused
@@ -113,8 +114,8 @@ def _mine(user):
                         days=int(form.days.data) if form.days.data else None,
                         sort=form.sort.data, page=page_number(request.args),
                         counted=counts)
-    return render_template("referrals/mine.html", page=page, form=form, ignored=ignored,
-                           counts=counts,
+    return render_template("referrals/mine.html", page=page, rows=_my_rows(page.results),
+                           form=form, ignored=ignored, counts=counts,
                            handovers=queries.handovers_for(user), statuses=list(Status))
 
 
@@ -128,8 +129,8 @@ def _inbox(user):
                          waiting_days=int(form.waiting.data) if form.waiting.data else None,
                          service_id=_uuid(form.service.data), sort=form.sort.data,
                          page=page_number(request.args), counted=counted)
-    return render_template("referrals/inbox.html", page=page, form=form, ignored=ignored,
-                           counts=queries.inbox_counts(counted))
+    return render_template("referrals/inbox.html", page=page, rows=_listed_rows(page.results),
+                           form=form, ignored=ignored, counts=queries.inbox_counts(counted))
 
 
 def _accompany(user):
@@ -137,7 +138,54 @@ def _accompany(user):
     ignored = form.read()
     page = queries.accompanied_by(user, status=form.status.data, sort=form.sort.data,
                                   page=page_number(request.args))
-    return render_template("referrals/accompany.html", page=page, form=form, ignored=ignored)
+    return render_template("referrals/accompany.html", page=page,
+                           rows=_listed_rows(page.results), form=form, ignored=ignored)
+
+
+# A list's rows with what their cells write beside their values — an address, a day, a
+# label — worked out once per page: each label translated once, each day and count of days
+# written once, every address from one pattern. Called from the template, each cost about
+# as much as the rest of its cell (4 µs, five or six a row: a fifth of a list's page).
+
+def _addresses():
+    """The referral page's address of an id, from one address built with a stand-in."""
+    stand_in = str(uuid.UUID(int=0))
+    around = url_for("referrals.show", referral_id=uuid.UUID(stand_in)).split(stand_in)
+    return lambda referral_id: str(referral_id).join(around)
+
+
+def _once(make):
+    """`make` of a value, made once per value for the page."""
+    made = {}
+    return lambda value: made[value] if value in made else made.setdefault(value, make(value))
+
+
+def _listed_rows(rows):
+    """The inbox's and the bridge worker's rows: (row, address, sent, waiting, urgency,
+    whether the urgency is marked, status)."""
+    address, day = _addresses(), day_writer()
+    status = _once(lambda value: str(status_label(value)))
+    urgency = _once(lambda value: str(URGENCY_LABELS.get(value, value)))
+    waiting = _once(lambda days: ngettext("%(num)d day", "%(num)d days", days))
+    closed = _("closed")
+    drawn = []
+    for row in rows:
+        if row.closed:
+            shown = (f"{closed} {day(row.closed_at)}" if row.closed_at else closed, "—", False)
+        else:
+            shown = (waiting(row.days_waiting), urgency(row.urgency),
+                     row.urgency != Urgency.normal)
+        drawn.append((row, address(row.id), day(row.sent), *shown, status(row.status)))
+    return drawn
+
+
+def _my_rows(rows):
+    """My referrals' rows: (row, address, status, follow-up day, sent)."""
+    address, day = _addresses(), day_writer()
+    status = _once(lambda value: str(status_label(value)))
+    draft = _("not yet (draft)")
+    return [(row, address(row.id), status(row.status), day(row.follow_up_on),
+             day(row.requested_at) if row.requested_at else draft) for row in rows]
 
 
 @bp.route("/stuck")
