@@ -21,7 +21,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_number, get_locale
+from flask_babel import format_number, get_locale, ngettext
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import literal
@@ -33,17 +33,18 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
 from wtforms.validators import AnyOf, Length
 
-from referral import audit, db, i18n, mail, policy, sessions
+from referral import audit, cells, db, i18n, mail, policy, sessions
 from referral.auth import operations as auth_operations
 from referral.auth.models import role_label
 from referral.crypto import CryptoError, keyring
-from referral.dates import format_date, format_datetime
+from referral.dates import day_writer, format_date, format_datetime
 from referral.errors import Denied
 from referral.forms import SelectField, error_links
 from referral.i18n import gettext as _
 from referral.i18n import lazy_gettext as _l
 from referral.kept import kept
 from referral.referrals import worklist
+from referral.referrals.models import status_label
 
 bp = Blueprint("main", __name__)
 
@@ -133,8 +134,39 @@ def home():
     else:
         work = {}
     return render_template("main/home.html", user=user, work=work,
+                           work_rows=_work_rows(work, date.today()),
                            waiting=sum(section.count for section in work.values()),
-                           today=date.today(), denied_days=DENIED_DAYS)
+                           denied_days=DENIED_DAYS)
+
+
+# What a worklist row says after its status, by section: the day to follow it up, how long
+# ago it was made, sent or changed, or how long it has waited.
+WORK_WHEN = {"handovers": "made", "overdue": "follow_up", "drafts": "made", "new": "waiting",
+             "requests": "sent", "changed": "changed"}
+
+
+def _work_rows(work, today):
+    """Each worklist section's rows as (row, address, status, when), written once per page
+    (referral.cells)."""
+    address, day = cells.addresses("referrals.show", "referral_id"), day_writer()
+    status = cells.once(lambda value: str(status_label(value)))
+    ago = cells.once(lambda days: ngettext("%(num)d day ago", "%(num)d days ago", days)
+                     if days > 0 else _("today"))
+
+    def when(kind, at):
+        if kind == "follow_up":
+            return _("follow up on %(date)s", date=day(at))
+        if at is None:
+            return ""
+        days = (today - at.date()).days
+        if kind == "waiting":
+            return ngettext("waiting %(num)d day", "waiting %(num)d days", days)
+        return {"made": _("made %(ago)s", ago=ago(days)), "sent": _("sent %(ago)s", ago=ago(days)),
+                "changed": _("changed %(ago)s", ago=ago(days))}[kind]
+
+    return {key: [(row, address(row.referral_id), status(row.status),
+                   when(WORK_WHEN[key], row.at)) for row in section.rows]
+            for key, section in work.items() if key in WORK_WHEN}
 
 
 @bp.route("/outbox")

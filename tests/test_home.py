@@ -13,6 +13,7 @@ from referral import db
 from referral.auth.models import User
 from referral.cases.models import Family, Signal
 from referral.cases.operations import create_family, log_signal, record_consent
+from referral.dates import format_date
 from referral.directory.models import Service
 from referral.referrals.models import Referral
 from referral.referrals.operations import (
@@ -95,6 +96,18 @@ def test_overdue_follow_ups_are_counted_and_linked(app, world):
     assert f'href="/referrals/{world.inbox_referral}"' in overdue
     assert "Zeynep Yilmaz" in overdue  # the owner works with the family
     assert re.search(r"Te laat met opvolgen.*?\(1\)", overdue, re.S)
+
+
+def test_a_row_says_after_its_status_when_in_the_readers_words(app, world):
+    """After its status a row says when: the owner the day to follow it up, the partner how
+    long it has waited (written by the view, web._work_rows)."""
+    age(app, world.inbox_referral, 20)
+    with app.test_request_context():
+        day = format_date(db.session().get(Referral, world.inbox_referral).follow_up_on)
+    overdue = _section(_home(app, world.owner), "overdue")
+    assert f'<span class="hint">aangevraagd ·\n      opvolgen op {day}</span>' in overdue
+    assert '<span class="hint">aangevraagd ·\n      wacht 20 dagen</span>' in _section(
+        _home(app, world.partner), "new")
 
 
 def test_each_user_reads_their_own_worklist(app, world):
