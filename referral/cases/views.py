@@ -6,7 +6,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from referral import db, familykeys, policy
+from referral import cells, db, familykeys, policy
 from referral.auth.queries import opened_names
 from referral.cases import bp, operations, queries
 from referral.cases.forms import (
@@ -30,6 +30,7 @@ from referral.cases.models import (
     age_in_months,
     age_on,
 )
+from referral.dates import day_writer
 from referral.directory import queries as directory
 from referral.errors import Refused
 from referral.forms import ConfirmForm, need_domain_choices, page_number, show_refusal
@@ -106,8 +107,18 @@ def index():
         form.text.data = text
     page, children = queries.caseload(current_user, text=text, sort=sort,
                                       page=page_number(request.args))
-    return render_template("cases/index.html", page=page, children=children, form=form,
-                           searched=text, sort=sort), 400 if form.errors else 200
+    return render_template("cases/index.html", page=page,
+                           rows=_family_rows(page.results, children),
+                           form=form, searched=text, sort=sort), 400 if form.errors else 200
+
+
+def _family_rows(families, children):
+    """My families' rows: (family, address, the children's first names, the day it was
+    added), written once per page (referral.cells)."""
+    address, day = cells.addresses("cases.family", "family_id"), day_writer()
+    return [(family, address(family.id),
+             ", ".join(child.first_name for child in children.get(family.id, ())) or "—",
+             day(family.created_at)) for family in families]
 
 
 @bp.route("/new", methods=["GET", "POST"])
