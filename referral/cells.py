@@ -21,3 +21,8 @@ def once(make):
     """`make` of a value, made once per value for the page."""
     made = {}
     return lambda value: made[value] if value in made else made.setdefault(value, make(value))
+
+
+def labels(label):
+    """The text of `label` (a value's lazy label) for each value, translated once per page."""
+    return once(lambda value: str(label(value)))

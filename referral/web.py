@@ -149,7 +149,7 @@ def _work_rows(work, today):
     """Each worklist section's rows as (row, address, status, when), written once per page
     (referral.cells)."""
     address, day = cells.addresses("referrals.show", "referral_id"), day_writer()
-    status = cells.once(lambda value: str(status_label(value)))
+    status = cells.labels(status_label)
     ago = cells.once(lambda days: ngettext("%(num)d day ago", "%(num)d days ago", days)
                      if days > 0 else _("today"))
 
@@ -161,8 +161,11 @@ def _work_rows(work, today):
         days = (today - at.date()).days
         if kind == "waiting":
             return ngettext("waiting %(num)d day", "waiting %(num)d days", days)
-        return {"made": _("made %(ago)s", ago=ago(days)), "sent": _("sent %(ago)s", ago=ago(days)),
-                "changed": _("changed %(ago)s", ago=ago(days))}[kind]
+        if kind == "made":
+            return _("made %(ago)s", ago=ago(days))
+        if kind == "sent":
+            return _("sent %(ago)s", ago=ago(days))
+        return _("changed %(ago)s", ago=ago(days))
 
     return {key: [(row, address(row.referral_id), status(row.status),
                    when(WORK_WHEN[key], row.at)) for row in section.rows]

@@ -146,8 +146,8 @@ def _listed_rows(rows):
     """The inbox's and the bridge worker's rows: (row, address, sent, waiting, urgency,
     whether the urgency is marked, status), written once per page (referral.cells)."""
     address, day = cells.addresses("referrals.show", "referral_id"), day_writer()
-    status = cells.once(lambda value: str(status_label(value)))
-    urgency = cells.once(lambda value: str(URGENCY_LABELS.get(value, value)))
+    status = cells.labels(status_label)
+    urgency = cells.labels(lambda value: URGENCY_LABELS.get(value, value))
     waiting = cells.once(lambda days: ngettext("%(num)d day", "%(num)d days", days))
     closed = _("closed")
     drawn = []
@@ -164,7 +164,7 @@ def _listed_rows(rows):
 def _my_rows(rows):
     """My referrals' rows: (row, address, status, follow-up day, sent), as _listed_rows."""
     address, day = cells.addresses("referrals.show", "referral_id"), day_writer()
-    status = cells.once(lambda value: str(status_label(value)))
+    status = cells.labels(status_label)
     draft = _("not yet (draft)")
     return [(row, address(row.id), status(row.status), day(row.follow_up_on),
              day(row.requested_at) if row.requested_at else draft) for row in rows]
