@@ -165,6 +165,15 @@ class Environment(FlaskEnvironment):
 
     context_class = Context
 
+    def make_globals(self, d):
+        """A template's globals as one dict over the environment's, not Jinja's ChainMap:
+        every render, `include` and `import … with context` copies them into a new
+        context, and a ChainMap is copied key by key in Python (a family page includes a
+        template per event). The environment's globals are all set as the app is made,
+        before any template is loaded (as Jinja asks: it does not promise to follow a
+        change after that)."""
+        return {**self.globals, **(d or {})}
+
     def _load_template(self, name, globals):
         if self.loader is None:
             raise TypeError("no loader for this environment specified")

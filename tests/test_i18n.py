@@ -109,3 +109,20 @@ def test_a_page_finds_its_catalog_once(client, make_user, login, monkeypatch):
     page = client.get("/")
     assert page.status_code == 200 and "Welkom" in page.text
     assert len(found) == 1
+
+
+def test_an_include_gets_the_globals_as_one_dict_and_its_own_over_them(app):
+    """A template's globals are the environment's with its own over them, as one dict: every
+    include copies them, and Jinja's ChainMap was copied key by key in Python. The
+    environment's are still there, a template's own global only in that template."""
+    from collections import ChainMap
+
+    environment = app.jinja_env
+    own = environment.from_string("{{ greeting }} {{ url_for('main.home') }}",
+                                  globals={"greeting": "hallo"})
+    assert type(own.globals) is dict and not isinstance(own.globals, ChainMap)
+    assert own.globals["url_for"] is environment.globals["url_for"]
+    with app.test_request_context():
+        assert own.render() == "hallo /"
+        assert environment.from_string("{{ greeting }}.").render() == "."
+    assert "greeting" not in environment.globals
