@@ -20,7 +20,6 @@ valgrind is Debian's package, installed if missing (as root)."""
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from pages import PROFESSIONAL, setup_database, world  # noqa: E402
+from pages import PROFESSIONAL, ensure_debian_tool, setup_database, world  # noqa: E402
 from profile_pages import PATHS  # noqa: E402
 
 # Run under valgrind: a logged-in client, the warm-up, then the rounds.
@@ -46,15 +45,6 @@ gc.freeze()
 for _ in range({rounds}):
     client.get({path!r})
 """
-
-
-def ensure_valgrind():
-    if shutil.which("valgrind"):
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "valgrind"], check=True)
-    if not shutil.which("valgrind"):
-        sys.exit("valgrind is missing: apt-get install valgrind")
 
 
 def instructions(path, email, rounds):
@@ -82,7 +72,7 @@ def main():
     parser.add_argument("--database-url")
     parser.add_argument("--scale", type=float, default=0, help="share of national scale")
     args = parser.parse_args()
-    ensure_valgrind()
+    ensure_debian_tool("valgrind")
     os.environ["REFERRAL_MAIL_SINK"] = "false"  # as in production (see profile_pages.py)
     app = setup_database(args.database_url, args.scale)
     ids = world(app)

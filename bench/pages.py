@@ -58,13 +58,18 @@ MUNICIPALITY = "GM9901"  # Voorbeeldstad, the demo's (and the generated data's) 
 # --- wrk -----------------------------------------------------------------------------------
 
 def ensure_wrk():
-    """Debian's wrk, installed if missing (as root; otherwise say how)."""
-    if shutil.which("wrk"):
+    ensure_debian_tool("wrk")
+
+
+def ensure_debian_tool(name):
+    """A command from Debian's package of the same name (wrk, valgrind), installed if
+    missing (as root; otherwise say how)."""
+    if shutil.which(name):
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
-    if not shutil.which("wrk"):
-        sys.exit("wrk is missing: apt-get install wrk")
+        subprocess.run(["apt-get", "install", "-y", "-q", name], check=True)
+    if not shutil.which(name):
+        sys.exit(f"{name} is missing: apt-get install {name}")
 
 
 LUA = r"""
