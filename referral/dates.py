@@ -50,7 +50,8 @@ def format_date(value):
 
 def day_writer():
     """format_date for the many days of one page (a list's rows): the reader found once."""
-    return functools.partial(_written_day, locale=(reader := _reader())[0], zone=reader[1])
+    locale, zone = _reader()
+    return functools.partial(_written_day, locale=locale, zone=zone)
 
 
 def _written_day(value, locale, zone):

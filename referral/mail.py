@@ -75,8 +75,12 @@ def _drawn(template, language, context):
     if key not in store:
         stand_ins = {name: f"\x00{name}\x00" for name in context}
         subject, body = _draw_both(template, language, stand_ins)
-        written = all(stand_in in subject or stand_in in body
-                      for stand_in in stand_ins.values())
+        rest = subject + body
+        for stand_in in stand_ins.values():
+            rest = rest.replace(stand_in, "")
+        written = ("\x00" not in rest  # no value changed on its way (a copy in capitals)
+                   and all(stand_in in subject or stand_in in body
+                           for stand_in in stand_ins.values()))
         store[key] = (subject, body, stand_ins) if written else None
     if store[key] is None:
         return _draw_both(template, language, context)

@@ -2,7 +2,6 @@
 
 import contextlib
 import functools
-import re
 import time
 import uuid
 from datetime import date, timedelta
@@ -279,7 +278,6 @@ def init_app(app):
 
 
 _addresses = {}  # (script root, endpoint, static file): its address, see _url_for
-_patterns = {}  # (script root, endpoint, names): its address in parts, see _url_for
 
 
 def _url_for(endpoint, **values):
@@ -300,26 +298,10 @@ def _url_for(endpoint, **values):
     if endpoint.startswith(".") or any(type(value) is not uuid.UUID
                                        for value in values.values()):
         return current_app.url_for(endpoint, **values)
-    key = (request.script_root, endpoint, tuple(values))
-    parts = _patterns.get(key)
-    if parts is None:
-        parts = _patterns[key] = _pattern(endpoint, tuple(values))
+    parts = cells.pattern(endpoint, tuple(values))
     if not parts:
         return current_app.url_for(endpoint, **values)
     return "".join([parts[0], *(str(values[name]) + text for name, text in parts[1])])
-
-
-def _pattern(endpoint, names):
-    """The address of an endpoint for ids under these names, as its first text and then
-    (name, text after that id) pairs; () when each id does not stand in it exactly once."""
-    stand_ins = {str(uuid.UUID(int=number + 1)): name for number, name in enumerate(names)}
-    address = current_app.url_for(endpoint, **{name: uuid.UUID(stand_in)
-                                               for stand_in, name in stand_ins.items()})
-    pieces = re.split(f"({'|'.join(stand_ins)})", address)  # text, id, text, id, …, text
-    if sorted(pieces[1::2]) != sorted(stand_ins):
-        return ()
-    return pieces[0], tuple((stand_ins[stand_in], text)
-                            for stand_in, text in zip(pieces[1::2], pieces[2::2], strict=True))
 
 
 def _keep(*key, caller):

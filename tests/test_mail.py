@@ -139,3 +139,23 @@ def test_a_count_and_a_template_that_changes_a_value_are_drawn_each_time(app, mo
         second = queue("iemand@example.org", "handover_request", language="en", link="c/d")
         assert "A/B" in first.body and "C/D" in second.body
         db.session().rollback()
+
+
+def test_a_template_that_writes_a_value_and_a_changed_copy_is_drawn_each_time(app, monkeypatch):
+    """A template that writes a value as it is and also a changed copy of it (in capitals)
+    is drawn for each message: the kept text would carry the copy of the stand-in."""
+    from referral import mail
+
+    drawn = mail._draw
+
+    def twice(name, context):
+        page = drawn(name, context)
+        return page + context["link"].upper() if name.endswith(".txt") else page
+
+    monkeypatch.setattr(mail, "_draw", twice)
+    with app.app_context():
+        first = queue("iemand@example.org", "bridge_request", language="nl", link="a/b")
+        second = queue("iemand@example.org", "bridge_request", language="nl", link="c/d")
+        assert first.body.endswith("A/B") and second.body.endswith("C/D")
+        assert "\x00" not in first.body + second.body
+        db.session().rollback()
